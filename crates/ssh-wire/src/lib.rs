@@ -7,6 +7,8 @@
 //!   borrowed [`Reader`] that bounds every nested length by the bytes present
 //!   and rejects trailing bytes;
 //! - the table of message numbers and their layers ([`msg`]);
+//! - the plaintext binary packet layout of RFC 4253 §6 ([`packet`]) and the
+//!   version exchange of §4.2 ([`version`]).
 //!
 //! Every decoder returns a [`DecodeError`] on bad input; none panics and none
 //! allocates more than the input it was given.
@@ -19,6 +21,8 @@ pub mod error;
 pub mod mpint;
 pub mod msg;
 pub mod namelist;
+pub mod packet;
+pub mod version;
 
 pub use codec::{Decode, Encode, Reader};
 pub use error::DecodeError;
