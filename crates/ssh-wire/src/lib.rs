@@ -7,6 +7,8 @@
 //!   borrowed [`Reader`] that bounds every nested length by the bytes present
 //!   and rejects trailing bytes;
 //! - the table of message numbers and their layers ([`msg`]);
+//! - every message of RFC 4252/4253/4254/4256/4419/5656/8308 and the OpenSSH
+//!   extensions as typed structs, with one enum per layer ([`messages`]);
 //! - the plaintext binary packet layout of RFC 4253 §6 ([`packet`]) and the
 //!   version exchange of §4.2 ([`version`]).
 //!
@@ -18,6 +20,7 @@
 
 pub mod codec;
 pub mod error;
+pub mod messages;
 pub mod mpint;
 pub mod msg;
 pub mod namelist;

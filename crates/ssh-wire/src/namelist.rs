@@ -188,7 +188,7 @@ impl proptest::arbitrary::Arbitrary for NameList {
     fn arbitrary_with((): ()) -> Self::Strategy {
         use proptest::prelude::*;
         proptest::collection::vec("[a-z0-9@.+-]{1,20}", 0..6)
-            .prop_map(|v| Self(v))
+            .prop_map(Self)
             .boxed()
     }
 }
