@@ -1,0 +1,180 @@
+//! `cargo xtask`: the project's tasks.
+//!
+//! - `images`: builds the OpenSSH peer images (Debian root filesystems);
+//! - `interop`: runs the interop cases against every available OpenSSH;
+//! - `fuzz`: runs every cargo-fuzz target for a while;
+//! - `test`: the whole suite (tests, fuzz smoke, interop) with a summary;
+//! - `tidy`: the "protocol crates do no I/O" check (also a `#[test]`).
+//!
+//! This is tooling, not protocol code: it does I/O, spawns processes and
+//! reads the clock freely.
+
+mod cases;
+mod fuzz;
+mod images;
+mod interop;
+mod peer;
+mod suite;
+mod tidy;
+mod util;
+mod wire;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::images::Release;
+use crate::interop::BackendKind;
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "Project tasks", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build the OpenSSH peer images under target/openssh-images (root and
+    /// mmdebstrap needed).
+    Images {
+        /// Rebuild even if a complete image is cached.
+        #[arg(long)]
+        rebuild: bool,
+        /// Releases to build (default: all).
+        #[arg(value_enum)]
+        releases: Vec<Release>,
+    },
+    /// Run the interop cases against OpenSSH and print a table.
+    Interop {
+        /// Releases to test against, comma-separated (default: all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        release: Vec<Release>,
+        /// Where OpenSSH runs (default: the images, or the host's OpenSSH
+        /// when images cannot be had here).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// Run only these cases, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        case: Vec<String>,
+        /// Also write a JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// List the cases and exit.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Run every fuzz target for a while (nightly and cargo-fuzz needed).
+    Fuzz {
+        /// 10 seconds per target.
+        #[arg(long)]
+        smoke: bool,
+        /// Seconds per target (default: 60, or 10 with --smoke).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
+    /// The whole suite: cargo test, fuzz smoke, images, interop.
+    Test,
+    /// Check that protocol crates do no I/O.
+    Tidy,
+}
+
+fn run(cli: Cli) -> util::Result<()> {
+    match cli.command {
+        Cmd::Images { rebuild, releases } => images::cmd_images(rebuild, &releases),
+        Cmd::Interop {
+            release,
+            backend,
+            case,
+            json,
+            list,
+        } => {
+            if list {
+                for c in cases::all() {
+                    println!("{:12} {}", c.name, c.about);
+                }
+                return Ok(());
+            }
+            interop::cmd_interop(&release, backend, &case, json)
+        }
+        Cmd::Fuzz { smoke, seconds } => fuzz::cmd_fuzz(smoke, seconds),
+        Cmd::Test => suite::cmd_test(),
+        Cmd::Tidy => {
+            let found = tidy::violations(&util::workspace_root());
+            for f in &found {
+                println!("{f}");
+            }
+            if found.is_empty() {
+                println!("tidy: protocol crates do no I/O");
+                Ok(())
+            } else {
+                bail!("tidy: {} violation(s)", found.len())
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn interop_args_parse() {
+        let cli = Cli::try_parse_from([
+            "xtask",
+            "interop",
+            "--release",
+            "bookworm,sid",
+            "--backend",
+            "rootfs",
+        ]);
+        match cli.map(|c| c.command) {
+            Ok(Cmd::Interop {
+                release, backend, ..
+            }) => {
+                assert_eq!(release, [Release::Bookworm, Release::Sid]);
+                assert_eq!(backend, Some(BackendKind::Rootfs));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["xtask", "interop", "--release", "jessie"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "interop", "--backend", "docker"]).is_err());
+    }
+
+    #[test]
+    fn images_and_fuzz_args_parse() {
+        match Cli::try_parse_from(["xtask", "images", "--rebuild", "trixie"]).map(|c| c.command) {
+            Ok(Cmd::Images { rebuild, releases }) => {
+                assert!(rebuild);
+                assert_eq!(releases, [Release::Trixie]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match Cli::try_parse_from(["xtask", "fuzz", "--smoke", "--seconds", "3"]).map(|c| c.command)
+        {
+            Ok(Cmd::Fuzz { smoke, seconds }) => {
+                assert!(smoke);
+                assert_eq!(seconds, Some(3));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

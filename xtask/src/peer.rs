@@ -1,0 +1,613 @@
+//! OpenSSH peers behind a small trait: where `sshd` and `ssh` run.
+//!
+//! Two backends: [`Rootfs`] runs OpenSSH from a cached Debian image in its
+//! own mount, PID and UTS namespaces with `chroot`, sharing the host network
+//! so its `sshd` listens on a loopback port the harness picks; [`Host`] runs
+//! the machine's own OpenSSH when no image can be had. A Docker backend
+//! would implement the same three required methods.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::Duration;
+
+use crate::bail;
+use crate::images::Image;
+use crate::util::{self, Context, Result};
+
+/// How long `sshd` may take to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often a start is retried when the picked port was taken meanwhile.
+const PORT_RETRIES: usize = 5;
+
+/// Where an OpenSSH peer runs.
+pub trait Backend {
+    /// A short name for tables: `bookworm`, `host`.
+    fn name(&self) -> &str;
+    /// OpenSSH's version as in its banner, e.g. `OpenSSH_9.2p1 Debian-2+deb12u10`.
+    fn openssh_version(&self) -> &str;
+    /// A command running `program` with `args` inside the peer's
+    /// environment (`ssh`, `ssh-keygen`, ...).
+    fn command(&self, program: &str, args: &[&str]) -> Command;
+    /// Starts an `sshd` with this configuration on a free loopback port.
+    fn start_sshd(&self, cfg: &SshdConfig) -> Result<RunningSshd>;
+
+    /// Runs the peer's `ssh` with `args`, feeding it `stdin`.
+    fn run_ssh(&self, args: &[&str], stdin: &[u8]) -> Result<Output> {
+        run_with_stdin(self.command("ssh", args), stdin)
+    }
+
+    /// `ssh -Q <what>`: the names this OpenSSH supports.
+    fn query(&self, what: &str) -> Result<Vec<String>> {
+        let out = util::checked_output(&mut self.command("ssh", &["-Q", what]))?;
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect())
+    }
+}
+
+fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Result<Output> {
+    use std::io::Write;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let what = util::describe(&cmd);
+    let mut child = cmd.spawn().context(format_args!("cannot run {what}"))?;
+    if let Some(mut input) = child.stdin.take() {
+        let data = stdin.to_vec();
+        // A writer thread, so a peer that does not read cannot block us
+        // while its output pipes fill.
+        thread::spawn(move || {
+            let _ = input.write_all(&data);
+        });
+    }
+    child
+        .wait_with_output()
+        .context(format_args!("waiting for {what}"))
+}
+
+/// A host key type `sshd` is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostKeyType {
+    /// `ssh-ed25519`.
+    Ed25519,
+    /// `ecdsa-sha2-nistp256`.
+    EcdsaP256,
+    /// RSA, 3072 bits (offered as `rsa-sha2-512`, `rsa-sha2-256`).
+    Rsa,
+}
+
+impl HostKeyType {
+    /// Every type, in the order host keys are listed in the configuration.
+    pub const ALL: [Self; 3] = [Self::Ed25519, Self::EcdsaP256, Self::Rsa];
+
+    /// The file name of the private key.
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            Self::Ed25519 => "ssh_host_ed25519_key",
+            Self::EcdsaP256 => "ssh_host_ecdsa_key",
+            Self::Rsa => "ssh_host_rsa_key",
+        }
+    }
+
+    /// The `ssh-keygen` arguments choosing the type.
+    pub const fn keygen_args(self) -> [&'static str; 4] {
+        match self {
+            Self::Ed25519 => ["-t", "ed25519", "-C", "xtask"],
+            Self::EcdsaP256 => ["-t", "ecdsa", "-b", "256"],
+            Self::Rsa => ["-t", "rsa", "-b", "3072"],
+        }
+    }
+
+    /// The host key algorithms `sshd` offers for a key of this type.
+    pub const fn algorithms(self) -> &'static [&'static str] {
+        match self {
+            Self::Ed25519 => &["ssh-ed25519"],
+            Self::EcdsaP256 => &["ecdsa-sha2-nistp256"],
+            Self::Rsa => &["rsa-sha2-512", "rsa-sha2-256"],
+        }
+    }
+}
+
+/// What an `sshd` is started with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SshdConfig {
+    /// The host keys it gets (generated once per backend).
+    pub host_keys: Vec<HostKeyType>,
+    /// `-ddd`: serve one connection, then exit, logging everything. Without
+    /// it `sshd -D -e` serves any number of connections (still logging at
+    /// `LogLevel DEBUG3` to stderr).
+    pub single_connection: bool,
+    /// Further `sshd_config` lines (`KexAlgorithms ...`, `PasswordAuthentication yes`).
+    pub extra: Vec<String>,
+}
+
+impl Default for SshdConfig {
+    fn default() -> Self {
+        Self {
+            host_keys: HostKeyType::ALL.to_vec(),
+            single_connection: true,
+            extra: Vec::new(),
+        }
+    }
+}
+
+impl SshdConfig {
+    /// The `sshd_config` text, with host keys and other files in `dir` (a
+    /// path as the peer sees it).
+    pub fn render(&self, dir: &str) -> String {
+        let mut s = String::new();
+        s.push_str("# Written by cargo xtask for one interop test.\n");
+        s.push_str("ListenAddress 127.0.0.1\n");
+        for key in &self.host_keys {
+            s.push_str(&format!("HostKey {dir}/{}\n", key.file_name()));
+        }
+        s.push_str("PidFile none\n");
+        s.push_str("UsePAM no\n");
+        s.push_str("StrictModes no\n");
+        s.push_str(&format!("AuthorizedKeysFile {dir}/authorized_keys\n"));
+        s.push_str("LogLevel DEBUG3\n");
+        for line in &self.extra {
+            s.push_str(line);
+            s.push('\n');
+        }
+        s
+    }
+
+    /// The `sshd` arguments after the program name.
+    pub fn args(&self, config_path: &str, port: u16) -> Vec<String> {
+        let mut args = vec!["-D".to_owned(), "-e".to_owned()];
+        if self.single_connection {
+            args.push("-ddd".to_owned());
+        }
+        args.extend([
+            "-f".to_owned(),
+            config_path.to_owned(),
+            "-p".to_owned(),
+            port.to_string(),
+        ]);
+        args
+    }
+}
+
+/// The log of a peer process, shared with the thread collecting it.
+#[derive(Clone, Debug, Default)]
+pub struct PeerLog(Arc<Mutex<Vec<u8>>>);
+
+impl PeerLog {
+    /// A log holding `text`.
+    pub fn from_text(text: &[u8]) -> Self {
+        Self(Arc::new(Mutex::new(text.to_vec())))
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        let buf = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    fn append(&self, bytes: &[u8]) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(bytes);
+    }
+}
+
+/// A running `sshd`. Dropping it stops it.
+#[derive(Debug)]
+pub struct RunningSshd {
+    port: u16,
+    child: Option<Child>,
+    log: PeerLog,
+    log_done: mpsc::Receiver<()>,
+}
+
+impl RunningSshd {
+    /// The loopback port it listens on.
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// What it logged so far (its stderr).
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    /// A handle on the log that outlives this value.
+    pub fn log_handle(&self) -> PeerLog {
+        self.log.clone()
+    }
+
+    /// Waits up to `timeout` for it to exit by itself (an `sshd -ddd` does
+    /// after its one connection); true if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> bool {
+        let Some(child) = self.child.as_mut() else {
+            return true;
+        };
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if matches!(child.try_wait(), Ok(Some(_)) | Err(_)) {
+                let _ = self.log_done.recv_timeout(Duration::from_secs(1));
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops it and returns its whole log.
+    pub fn stop(mut self) -> String {
+        self.kill();
+        self.log()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The log thread ends when every holder of the pipe is gone.
+            let _ = self.log_done.recv_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+impl Drop for RunningSshd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free loopback port: bind port 0 and release it. Another process may
+/// take it before `sshd` binds; starts retry on that.
+pub fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).context("binding 127.0.0.1:0")?;
+    Ok(listener.local_addr().context("local address")?.port())
+}
+
+/// Spawns `cmd` (an `sshd` on `port`) and waits until it listens. `Ok(None)`
+/// if the port was taken (the caller retries with another).
+fn spawn_sshd(mut cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let what = util::describe(&cmd);
+    let mut child = cmd.spawn().context(format_args!("cannot run {what}"))?;
+    let Some(stderr) = child.stderr.take() else {
+        bail!("no stderr pipe from {what}");
+    };
+    let log = PeerLog::default();
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let thread_log = log.clone();
+    let listening = format!("Server listening on 127.0.0.1 port {port}");
+    thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.by_ref().take(64 * 1024).read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    thread_log.append(&line);
+                    if String::from_utf8_lossy(&line).contains(&listening) {
+                        let _ = ready_tx.send(());
+                    }
+                }
+            }
+        }
+        let _ = done_tx.send(());
+    });
+    let mut sshd = RunningSshd {
+        port,
+        child: Some(child),
+        log,
+        log_done: done_rx,
+    };
+    let deadline = std::time::Instant::now() + START_TIMEOUT;
+    loop {
+        match ready_rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(()) => return Ok(Some(sshd)),
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let exited = sshd
+            .child
+            .as_mut()
+            .is_none_or(|c| !matches!(c.try_wait(), Ok(None)));
+        if exited || std::time::Instant::now() >= deadline {
+            break;
+        }
+    }
+    let log = sshd.stop();
+    if log.contains("Address already in use") {
+        return Ok(None);
+    }
+    bail!("sshd did not start listening on port {port} ({what}); its log:\n{log}")
+}
+
+/// Files of one backend: host keys and configurations, seen at `host` from
+/// here and at `peer` from inside the peer. Removed on drop.
+#[derive(Debug)]
+struct Scratch {
+    host: PathBuf,
+    peer: String,
+    counter: AtomicUsize,
+}
+
+impl Scratch {
+    fn create(host: PathBuf, peer: String) -> Result<Self> {
+        if host.exists() {
+            fs::remove_dir_all(&host).context(format_args!("removing {}", host.display()))?;
+        }
+        fs::create_dir_all(&host).context(format_args!("creating {}", host.display()))?;
+        fs::write(host.join("authorized_keys"), "")
+            .context(format_args!("writing {}/authorized_keys", host.display()))?;
+        Ok(Self {
+            host,
+            peer,
+            counter: AtomicUsize::new(0),
+        })
+    }
+
+    /// Generates every host key type with the peer's own `ssh-keygen`.
+    fn generate_host_keys(&self, backend: &dyn Backend) -> Result<()> {
+        for key in HostKeyType::ALL {
+            let path = format!("{}/{}", self.peer, key.file_name());
+            let mut args = vec!["-q", "-N", "", "-f", &path];
+            args.extend(key.keygen_args());
+            util::checked_output(&mut backend.command("ssh-keygen", &args))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a fresh configuration file; returns its path inside the peer.
+    fn write_config(&self, cfg: &SshdConfig) -> Result<String> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let name = format!("sshd_config.{n}");
+        let host = self.host.join(&name);
+        fs::write(&host, cfg.render(&self.peer))
+            .context(format_args!("writing {}", host.display()))?;
+        Ok(format!("{}/{name}", self.peer))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.host);
+    }
+}
+
+fn start_with_retries(
+    backend: &dyn Backend,
+    scratch: &Scratch,
+    cfg: &SshdConfig,
+    sshd: &str,
+) -> Result<RunningSshd> {
+    let config = scratch.write_config(cfg)?;
+    for _ in 0..PORT_RETRIES {
+        let port = free_port()?;
+        let args = cfg.args(&config, port);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if let Some(running) = spawn_sshd(backend.command(sshd, &args), port)? {
+            return Ok(running);
+        }
+    }
+    bail!("sshd found no free port in {PORT_RETRIES} attempts")
+}
+
+/// OpenSSH from a cached Debian root filesystem, run in fresh mount, PID
+/// and UTS namespaces with `chroot`, on the host's network.
+#[derive(Debug)]
+pub struct Rootfs {
+    name: String,
+    version: String,
+    root: PathBuf,
+    scratch: Option<Scratch>,
+}
+
+impl Rootfs {
+    /// Opens an image: prepares `/run/sshd` and a scratch directory in it and
+    /// generates host keys. Needs root (for `unshare` and `chroot`).
+    pub fn open(image: &Image) -> Result<Self> {
+        let root = image.rootfs();
+        let privsep = root.join("run/sshd");
+        fs::create_dir_all(&privsep).context(format_args!("creating {}", privsep.display()))?;
+        let dir = format!("tmp/xtask-{}", std::process::id());
+        let scratch = Scratch::create(root.join(&dir), format!("/{dir}"))?;
+        let mut this = Self {
+            name: image.info.release.clone(),
+            version: image.info.openssh.clone(),
+            root,
+            scratch: None,
+        };
+        scratch.generate_host_keys(&this)?;
+        this.scratch = Some(scratch);
+        Ok(this)
+    }
+
+    /// The wrapper that enters the image: mounts a fresh `/proc` and a
+    /// private `devpts` instance (for ptys) inside it, then `chroot`s.
+    /// `--kill-child` ties the namespace's life to the `unshare` process.
+    fn wrapper(root: &Path) -> Command {
+        let mut cmd = Command::new("unshare");
+        cmd.args([
+            "--mount",
+            "--pid",
+            "--fork",
+            "--uts",
+            "--kill-child",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t proc proc \"$0/proc\" && \
+             mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts \"$0/dev/pts\" && \
+             exec chroot \"$0\" \"$@\"",
+        ]);
+        cmd.arg(root);
+        cmd
+    }
+}
+
+impl Backend for Rootfs {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn openssh_version(&self) -> &str {
+        &self.version
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Self::wrapper(&self.root);
+        cmd.arg(program).args(args);
+        cmd
+    }
+
+    fn start_sshd(&self, cfg: &SshdConfig) -> Result<RunningSshd> {
+        let Some(scratch) = &self.scratch else {
+            bail!("the {} image is not prepared", self.name);
+        };
+        start_with_retries(self, scratch, cfg, "/usr/sbin/sshd")
+    }
+}
+
+/// The machine's own OpenSSH (`/usr/sbin/sshd`, `ssh` on `PATH`).
+#[derive(Debug)]
+pub struct Host {
+    version: String,
+    scratch: Option<Scratch>,
+}
+
+/// Where the host's `sshd` is; it must be run by absolute path.
+pub const HOST_SSHD: &str = "/usr/sbin/sshd";
+
+impl Host {
+    /// Whether the host has OpenSSH's `sshd` and `ssh`.
+    pub fn available() -> bool {
+        Path::new(HOST_SSHD).is_file() && util::have_program("ssh")
+    }
+
+    /// Prepares a scratch directory under `target/` and generates host keys.
+    pub fn open() -> Result<Self> {
+        if !Self::available() {
+            bail!("no OpenSSH on this machine ({HOST_SSHD} and ssh)");
+        }
+        let out = util::output(Command::new("ssh").arg("-V"))?;
+        let text = String::from_utf8_lossy(&out.stderr).into_owned();
+        let Some(version) = crate::images::parse_ssh_v(&text) else {
+            bail!("`ssh -V` printed no OpenSSH version: {text:?}");
+        };
+        if util::is_root() {
+            // sshd's privilege separation directory; the package makes it
+            // at boot only when its service runs.
+            let _ = fs::create_dir_all("/run/sshd");
+        }
+        let host = util::workspace_target()
+            .join("interop-tmp")
+            .join(format!("host-{}", std::process::id()));
+        let peer = host.to_string_lossy().into_owned();
+        let scratch = Scratch::create(host, peer)?;
+        let mut this = Self {
+            version: version.to_owned(),
+            scratch: None,
+        };
+        scratch.generate_host_keys(&this)?;
+        this.scratch = Some(scratch);
+        Ok(this)
+    }
+}
+
+impl Backend for Host {
+    fn name(&self) -> &str {
+        "host"
+    }
+
+    fn openssh_version(&self) -> &str {
+        &self.version
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        cmd
+    }
+
+    fn start_sshd(&self, cfg: &SshdConfig) -> Result<RunningSshd> {
+        let Some(scratch) = &self.scratch else {
+            bail!("the host backend is not prepared");
+        };
+        start_with_retries(self, scratch, cfg, HOST_SSHD)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lists_host_keys_and_extra_lines() {
+        let cfg = SshdConfig {
+            host_keys: vec![HostKeyType::Ed25519, HostKeyType::Rsa],
+            single_connection: false,
+            extra: vec!["KexAlgorithms curve25519-sha256".to_owned()],
+        };
+        let text = cfg.render("/tmp/x");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.contains(&"HostKey /tmp/x/ssh_host_ed25519_key"));
+        assert!(lines.contains(&"HostKey /tmp/x/ssh_host_rsa_key"));
+        assert!(!text.contains("ecdsa"));
+        assert!(lines.contains(&"AuthorizedKeysFile /tmp/x/authorized_keys"));
+        assert_eq!(lines.last(), Some(&"KexAlgorithms curve25519-sha256"));
+        assert!(lines.contains(&"ListenAddress 127.0.0.1"));
+    }
+
+    #[test]
+    fn single_connection_adds_ddd() {
+        let mut cfg = SshdConfig::default();
+        assert_eq!(
+            cfg.args("/c", 2222),
+            ["-D", "-e", "-ddd", "-f", "/c", "-p", "2222"]
+        );
+        cfg.single_connection = false;
+        assert_eq!(cfg.args("/c", 22), ["-D", "-e", "-f", "/c", "-p", "22"]);
+    }
+
+    #[test]
+    fn rootfs_wrapper_enters_namespaces_then_chroots() {
+        let root = Path::new("/imgs/sid/rootfs");
+        let mut cmd = Rootfs::wrapper(root);
+        cmd.args(["ssh", "-V"]);
+        let line = util::describe(&cmd);
+        assert!(line.starts_with("unshare --mount --pid --fork --uts --kill-child"));
+        assert!(line.ends_with("/imgs/sid/rootfs ssh -V"), "{line}");
+        assert!(line.contains("exec chroot"));
+    }
+
+    #[test]
+    fn free_port_is_nonzero() {
+        assert_ne!(free_port().unwrap_or(0), 0);
+    }
+
+    #[test]
+    fn peer_log_collects() {
+        let log = PeerLog::from_text(b"a\n");
+        log.append(b"b\n");
+        assert_eq!(log.text(), "a\nb\n");
+    }
+}
