@@ -26,6 +26,11 @@ pub fn all() -> Vec<Case> {
             run: banner,
         },
         Case {
+            name: "banner-twice",
+            about: "an sshd without -d (sshd -D -e) serves two connections in a row",
+            run: banner_twice,
+        },
+        Case {
             name: "kexinit",
             about: "sshd's first packet is a KEXINIT offering only what `ssh -Q` lists",
             run: kexinit,
@@ -64,6 +69,32 @@ fn banner(ctx: &mut Ctx<'_>) -> Result<()> {
             "version line {:?}, but the peer's ssh -V says {expected:?}",
             version.as_str()
         );
+    }
+    Ok(())
+}
+
+/// Starts `sshd -D -e` (not single-connection) and reads its banner on two
+/// connections one after the other: the mode later cases use when they
+/// need several connections.
+fn banner_twice(ctx: &mut Ctx<'_>) -> Result<()> {
+    let cfg = SshdConfig {
+        single_connection: false,
+        ..SshdConfig::default()
+    };
+    let sshd = ctx.sshd(&cfg)?;
+    let mut lines = Vec::new();
+    for _ in 0..2 {
+        let mut conn = Conn::connect(sshd.addr())?;
+        let (_, version) = conn.read_server_version()?;
+        lines.push(version.as_str().to_owned());
+    }
+    let expected = format!("SSH-2.0-{}", ctx.backend.openssh_version());
+    if lines.iter().any(|l| *l != expected) {
+        bail!("version lines {lines:?}, expected {expected:?} twice");
+    }
+    let log = sshd.stop();
+    if log.matches("Connection from 127.0.0.1").count() < 2 {
+        bail!("sshd's log does not show two connections");
     }
     Ok(())
 }

@@ -75,7 +75,11 @@ enum Cmd {
         seconds: Option<u64>,
     },
     /// The whole suite: cargo test, fuzz smoke, images, interop.
-    Test,
+    Test {
+        /// Leave out these stages (they show as skipped), comma-separated.
+        #[arg(long, value_enum, value_delimiter = ',')]
+        skip: Vec<suite::Skip>,
+    },
     /// Check that protocol crates do no I/O.
     Tidy,
 }
@@ -99,7 +103,7 @@ fn run(cli: Cli) -> util::Result<()> {
             interop::cmd_interop(&release, backend, &case, json)
         }
         Cmd::Fuzz { smoke, seconds } => fuzz::cmd_fuzz(smoke, seconds),
-        Cmd::Test => suite::cmd_test(),
+        Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Tidy => {
             let found = tidy::violations(&util::workspace_root());
             for f in &found {

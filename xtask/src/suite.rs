@@ -97,31 +97,63 @@ fn ensure_images() -> Result<()> {
     images::cmd_images(false, &missing)
 }
 
+/// Stages `cargo xtask test --skip` can leave out (shown as skipped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Skip {
+    /// `cargo test --workspace`.
+    CargoTest,
+    /// The fuzz smoke.
+    Fuzz,
+    /// Images and interop.
+    Interop,
+}
+
+fn skipped(name: &'static str) -> Stage {
+    Stage {
+        name,
+        result: StageResult::Skipped("--skip".to_owned()),
+        took: Duration::ZERO,
+    }
+}
+
 /// `cargo xtask test`.
-pub fn cmd_test() -> Result<()> {
+pub fn cmd_test(skip: &[Skip]) -> Result<()> {
     let mut stages = Vec::new();
-    stages.push(timed("cargo test --workspace", || {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["test", "--workspace"])
-            .current_dir(util::workspace_root());
-        match cmd.status() {
-            Ok(s) if s.success() => StageResult::Passed,
-            Ok(s) => StageResult::Failed(format!("cargo test --workspace: {s}")),
-            Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
-        }
-    }));
-    stages.push(timed("fuzz --smoke", || match fuzz::unavailable_reason() {
-        Some(why) => {
-            println!("fuzz smoke skipped: {why}");
-            StageResult::Skipped(why)
-        }
-        None => from_result(fuzz::cmd_fuzz(true, None)),
-    }));
-    stages.push(timed("images", || from_result(ensure_images())));
-    stages.push(timed("interop", || {
-        from_result(interop::cmd_interop(&Release::ALL, None, &[], None))
-    }));
+    stages.push(if skip.contains(&Skip::CargoTest) {
+        skipped("cargo test --workspace")
+    } else {
+        timed("cargo test --workspace", || {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["test", "--workspace"])
+                .current_dir(util::workspace_root());
+            match cmd.status() {
+                Ok(s) if s.success() => StageResult::Passed,
+                Ok(s) => StageResult::Failed(format!("cargo test --workspace: {s}")),
+                Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
+            }
+        })
+    });
+    stages.push(if skip.contains(&Skip::Fuzz) {
+        skipped("fuzz --smoke")
+    } else {
+        timed("fuzz --smoke", || match fuzz::unavailable_reason() {
+            Some(why) => {
+                println!("fuzz smoke skipped: {why}");
+                StageResult::Skipped(why)
+            }
+            None => from_result(fuzz::cmd_fuzz(true, None)),
+        })
+    });
+    if skip.contains(&Skip::Interop) {
+        stages.push(skipped("images"));
+        stages.push(skipped("interop"));
+    } else {
+        stages.push(timed("images", || from_result(ensure_images())));
+        stages.push(timed("interop", || {
+            from_result(interop::cmd_interop(&Release::ALL, None, &[], None))
+        }));
+    }
     println!();
     print!("{}", render_summary(&stages));
     let failed: Vec<&str> = stages

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use ssh_wire::packet::{self, PlainPacket};
 use ssh_wire::version::{Peer, Version, VersionEvent, VersionReader};
-use ssh_wire::{NameList, Reader, msg};
+use ssh_wire::{Decode, Reader};
 
 use crate::bail;
 use crate::util::{Context, Result};
@@ -146,67 +146,13 @@ impl Conn {
     }
 }
 
-/// The fields of SSH_MSG_KEXINIT (RFC 4253 §7.1).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KexInit {
-    /// Random bytes.
-    pub cookie: [u8; 16],
-    /// Key exchange methods, with markers such as `ext-info-s`.
-    pub kex_algorithms: NameList,
-    /// Host key (signature) algorithms.
-    pub server_host_key_algorithms: NameList,
-    /// Ciphers, client to server.
-    pub encryption_client_to_server: NameList,
-    /// Ciphers, server to client.
-    pub encryption_server_to_client: NameList,
-    /// MACs, client to server.
-    pub mac_client_to_server: NameList,
-    /// MACs, server to client.
-    pub mac_server_to_client: NameList,
-    /// Compression, client to server.
-    pub compression_client_to_server: NameList,
-    /// Compression, server to client.
-    pub compression_server_to_client: NameList,
-    /// Languages, client to server.
-    pub languages_client_to_server: NameList,
-    /// Languages, server to client.
-    pub languages_server_to_client: NameList,
-    /// Whether a guessed kex packet follows.
-    pub first_kex_packet_follows: bool,
-    /// Reserved, 0.
-    pub reserved: u32,
-}
+pub use ssh_wire::messages::KexInit;
 
-/// Decodes a KEXINIT payload (message number first), rejecting trailing
-/// bytes. The one place to switch to `ssh_wire::messages::KexInit` once it
-/// is exported.
+/// Decodes a KEXINIT payload (message number first) with `ssh-wire`,
+/// rejecting trailing bytes.
 pub fn decode_kexinit(payload: &[u8]) -> Result<KexInit> {
     let mut r = Reader::new(payload);
-    let number = r.u8("message number").context("KEXINIT")?;
-    if number != msg::SSH_MSG_KEXINIT {
-        bail!(
-            "expected SSH_MSG_KEXINIT (20), got message {number} ({})",
-            msg::name(number)
-        );
-    }
-    let kex = (|| {
-        Ok::<_, ssh_wire::DecodeError>(KexInit {
-            cookie: r.array::<16>("cookie")?,
-            kex_algorithms: r.read()?,
-            server_host_key_algorithms: r.read()?,
-            encryption_client_to_server: r.read()?,
-            encryption_server_to_client: r.read()?,
-            mac_client_to_server: r.read()?,
-            mac_server_to_client: r.read()?,
-            compression_client_to_server: r.read()?,
-            compression_server_to_client: r.read()?,
-            languages_client_to_server: r.read()?,
-            languages_server_to_client: r.read()?,
-            first_kex_packet_follows: r.bool("first_kex_packet_follows")?,
-            reserved: r.u32("reserved")?,
-        })
-    })()
-    .context("decoding KEXINIT")?;
+    let kex = KexInit::decode(&mut r).context("decoding KEXINIT")?;
     r.finish("KEXINIT").context("decoding KEXINIT")?;
     Ok(kex)
 }
@@ -215,7 +161,7 @@ pub fn decode_kexinit(payload: &[u8]) -> Result<KexInit> {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
-    use ssh_wire::Encode;
+    use ssh_wire::{Encode, NameList, msg};
 
     fn sample_payload() -> Vec<u8> {
         let mut p = vec![msg::SSH_MSG_KEXINIT];
