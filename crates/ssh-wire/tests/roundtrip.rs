@@ -1,7 +1,12 @@
 //! Property tests: every message encodes to exactly `encoded_len` bytes,
 //! decodes back to itself (alone and through its layer enum), and an extra
 //! trailing byte is never taken as the same message.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use proptest::prelude::*;
 use ssh_wire::messages::*;

@@ -344,9 +344,7 @@ impl ChannelRequestKind {
                 message,
                 language,
                 ..
-            } => {
-                slen(signal.as_bytes()) + 1 + slen(message.as_bytes()) + slen(language.as_bytes())
-            }
+            } => slen(signal.as_bytes()) + 1 + slen(message.as_bytes()) + slen(language.as_bytes()),
             Self::Unknown { rest, .. } => rest.len(),
         }
     }

@@ -411,7 +411,11 @@ impl<'a> ChannelData<'a> {
         })
     }
 }
-impl_message!(ChannelData<'a>, msg::SSH_MSG_CHANNEL_DATA, "SSH_MSG_CHANNEL_DATA");
+impl_message!(
+    ChannelData<'a>,
+    msg::SSH_MSG_CHANNEL_DATA,
+    "SSH_MSG_CHANNEL_DATA"
+);
 
 /// `SSH_MSG_CHANNEL_EXTENDED_DATA` (RFC 4254 §5.2), borrowing its data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -92,13 +92,19 @@ pub enum GlobalRequestKind {
     /// `hostkeys-00@openssh.com`: "string[] hostkeys", to the end.
     HostKeys {
         /// Public host key blobs.
-        #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::blobs()"))]
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::blobs()")
+        )]
         keys: Vec<Vec<u8>>,
     },
     /// `hostkeys-prove-00@openssh.com`: the keys to prove, to the end.
     HostKeysProve {
         /// Public host key blobs.
-        #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::blobs()"))]
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::blobs()")
+        )]
         keys: Vec<Vec<u8>>,
     },
     /// Any other request: its name and raw fields.
@@ -288,4 +294,3 @@ unit_message!(
     msg::SSH_MSG_REQUEST_FAILURE,
     "SSH_MSG_REQUEST_FAILURE"
 );
-

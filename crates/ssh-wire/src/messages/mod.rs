@@ -42,8 +42,8 @@ pub use connection::{
 };
 pub use global::{GlobalRequest, GlobalRequestKind, RequestFailure, RequestSuccess};
 pub use kex::{
-    KexContext, KexEcdhInit, KexEcdhReply, KexMessage, KexdhInit, KexdhReply, KexGexGroup,
-    KexGexInit, KexGexReply, KexGexRequest, KexGexRequestOld,
+    KexContext, KexEcdhInit, KexEcdhReply, KexGexGroup, KexGexInit, KexGexReply, KexGexRequest,
+    KexGexRequestOld, KexMessage, KexdhInit, KexdhReply,
 };
 pub use transport::{
     DebugMessage, Disconnect, DisconnectReason, ExtInfo, Extension, Ignore, KexInit, NewCompress,
@@ -52,8 +52,8 @@ pub use transport::{
 };
 pub use userauth::{
     AuthContext, AuthMethod, InfoPrompt, UserauthBanner, UserauthFailure, UserauthInfoRequest,
-    UserauthInfoResponse, UserauthMessage, UserauthPasswdChangereq, UserauthPkOk,
-    UserauthRequest, UserauthSuccess,
+    UserauthInfoResponse, UserauthMessage, UserauthPasswdChangereq, UserauthPkOk, UserauthRequest,
+    UserauthSuccess,
 };
 
 use crate::codec::Reader;

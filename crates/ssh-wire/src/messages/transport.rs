@@ -171,7 +171,10 @@ impl_message!(DebugMessage, msg::SSH_MSG_DEBUG, "SSH_MSG_DEBUG");
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct ServiceRequest {
     /// `ssh-userauth` or `ssh-connection`.
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::name()")
+    )]
     pub service: String,
 }
 
@@ -180,7 +183,10 @@ pub struct ServiceRequest {
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct ServiceAccept {
     /// The service that was requested.
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::name()")
+    )]
     pub service: String,
 }
 
@@ -333,10 +339,16 @@ pub const EXT_PUBLICKEY_HOSTBOUND: &str = "publickey-hostbound@openssh.com";
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct Extension {
     /// The extension name (US-ASCII).
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::name()")
+    )]
     pub name: String,
     /// "string extension-value (binary)".
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::bytes()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::bytes()")
+    )]
     pub value: Vec<u8>,
 }
 
@@ -347,7 +359,9 @@ pub struct ExtInfo {
     /// The extensions.
     #[cfg_attr(
         feature = "arbitrary",
-        proptest(strategy = "proptest::collection::vec(proptest::arbitrary::any::<Extension>(), 0..6)")
+        proptest(
+            strategy = "proptest::collection::vec(proptest::arbitrary::any::<Extension>(), 0..6)"
+        )
     )]
     pub extensions: Vec<Extension>,
 }
@@ -414,7 +428,10 @@ impl ExtInfo {
             .sum::<usize>()
     }
     fn encode_body(&self, out: &mut Vec<u8>) {
-        put_u32(out, u32::try_from(self.extensions.len()).unwrap_or(u32::MAX));
+        put_u32(
+            out,
+            u32::try_from(self.extensions.len()).unwrap_or(u32::MAX),
+        );
         for e in &self.extensions {
             put_string(out, e.name.as_bytes());
             put_string(out, &e.value);
@@ -526,7 +543,9 @@ pub struct UnknownMessage {
     /// The message number.
     #[cfg_attr(
         feature = "arbitrary",
-        proptest(strategy = "proptest::prop_oneof![9u8..=19, 22u8..=29, 128u8..=191, 194u8..=255]")
+        proptest(
+            strategy = "proptest::prop_oneof![9u8..=19, 22u8..=29, 128u8..=191, 194u8..=255]"
+        )
     )]
     pub number: u8,
     /// Everything after the number.

@@ -54,7 +54,10 @@ pub enum AuthMethod {
     /// this key acceptable?"); with one it is an authentication attempt.
     PublicKey {
         /// "public key algorithm name".
-        #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::name()")
+        )]
         algorithm: String,
         /// "public key blob".
         public_key: Vec<u8>,
@@ -71,12 +74,18 @@ pub enum AuthMethod {
     /// `hostbased` (RFC 4252 §9).
     HostBased {
         /// "public key algorithm for host key".
-        #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::name()")
+        )]
         algorithm: String,
         /// "public host key and certificates for client host".
         host_key: Vec<u8>,
         /// "client host name expressed as the FQDN in US-ASCII".
-        #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::name()")
+        )]
         client_host: String,
         /// "user name on the client host in ISO-10646 UTF-8 encoding".
         client_user: String,
@@ -272,7 +281,10 @@ pub struct UserauthRequest {
     /// "user name in ISO-10646 UTF-8 encoding".
     pub user: String,
     /// "service name in US-ASCII", normally `ssh-connection`.
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::name()")
+    )]
     pub service: String,
     /// The method and its fields.
     pub method: AuthMethod,
@@ -438,7 +450,10 @@ text_message!(
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct UserauthPkOk {
     /// "public key algorithm name from the request".
-    #[cfg_attr(feature = "arbitrary", proptest(strategy = "crate::messages::arb::name()"))]
+    #[cfg_attr(
+        feature = "arbitrary",
+        proptest(strategy = "crate::messages::arb::name()")
+    )]
     pub algorithm: String,
     /// "public key blob from the request".
     pub public_key: Vec<u8>,
@@ -489,7 +504,9 @@ pub struct UserauthInfoRequest {
     /// At most [`MAX_PROMPTS`].
     #[cfg_attr(
         feature = "arbitrary",
-        proptest(strategy = "proptest::collection::vec(proptest::arbitrary::any::<InfoPrompt>(), 0..5)")
+        proptest(
+            strategy = "proptest::collection::vec(proptest::arbitrary::any::<InfoPrompt>(), 0..5)"
+        )
     )]
     pub prompts: Vec<InfoPrompt>,
 }
@@ -552,7 +569,9 @@ pub struct UserauthInfoResponse {
     /// "response[1] (ISO-10646 UTF-8)", ...; at most [`MAX_PROMPTS`].
     #[cfg_attr(
         feature = "arbitrary",
-        proptest(strategy = "proptest::collection::vec(proptest::arbitrary::any::<String>(), 0..5)")
+        proptest(
+            strategy = "proptest::collection::vec(proptest::arbitrary::any::<String>(), 0..5)"
+        )
     )]
     pub responses: Vec<String>,
 }
