@@ -105,6 +105,17 @@ pub fn cmd_fuzz(smoke: bool, seconds: Option<u64>) -> Result<()> {
             fuzz_dir().display()
         );
     }
+    // One build of every target first, so that each run's time is fuzzing.
+    println!("fuzz: building {} target(s) ...", targets.len());
+    let start = Instant::now();
+    let mut build = nightly(&["fuzz", "build"]);
+    let status = build
+        .status()
+        .context(format_args!("cannot run {}", util::describe(&build)))?;
+    if !status.success() {
+        bail!("`cargo +nightly fuzz build` failed ({status})");
+    }
+    println!("fuzz: built in {}", util::secs(start.elapsed()));
     let logs = util::workspace_target().join("fuzz-logs");
     fs::create_dir_all(&logs).context(format_args!("creating {}", logs.display()))?;
     let mut failed = Vec::new();

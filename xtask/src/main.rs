@@ -28,7 +28,12 @@ use crate::images::Release;
 use crate::interop::BackendKind;
 
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", about = "Project tasks", version)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Project tasks",
+    version
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -96,7 +101,7 @@ fn run(cli: Cli) -> util::Result<()> {
         } => {
             if list {
                 for c in cases::all() {
-                    println!("{:12} {}", c.name, c.about);
+                    println!("{:16} {}", c.name, c.about);
                 }
                 return Ok(());
             }
