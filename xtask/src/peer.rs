@@ -53,7 +53,17 @@ pub trait Backend {
     }
 }
 
-fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Result<Output> {
+/// How long a peer command (`ssh ...`) may run before it is killed.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs `cmd` with `stdin` as its input, collecting its output; kills it
+/// and fails after [`COMMAND_TIMEOUT`], so a hung peer cannot hang the
+/// harness.
+fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Result<Output> {
+    run_with_timeout(cmd, stdin, COMMAND_TIMEOUT)
+}
+
+fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output> {
     use std::io::Write;
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -68,9 +78,58 @@ fn run_with_stdin(mut cmd: Command, stdin: &[u8]) -> Result<Output> {
             let _ = input.write_all(&data);
         });
     }
-    child
-        .wait_with_output()
-        .context(format_args!("waiting for {what}"))
+    let collect = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = collect(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = collect(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + timeout;
+    let (status, timed_out) = loop {
+        if let Some(status) = child
+            .try_wait()
+            .context(format_args!("waiting for {what}"))?
+        {
+            break (status, false);
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            break (
+                child.wait().context(format_args!("waiting for {what}"))?,
+                true,
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    if timed_out {
+        bail!(
+            "{what} ran longer than {} s and was killed; its stderr:\n{}",
+            timeout.as_secs_f64(),
+            String::from_utf8_lossy(&stderr)
+        );
+    }
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 /// A host key type `sshd` is given.
@@ -602,6 +661,26 @@ mod tests {
     #[test]
     fn free_port_is_nonzero() {
         assert_ne!(free_port().unwrap_or(0), 0);
+    }
+
+    #[test]
+    fn commands_get_stdin_and_are_killed_after_the_timeout() {
+        let out = run_with_stdin(Command::new("cat"), b"hello").unwrap_or_else(|e| Output {
+            status: std::process::ExitStatus::default(),
+            stdout: e.0.into_bytes(),
+            stderr: Vec::new(),
+        });
+        assert_eq!(out.stdout, b"hello");
+        assert!(out.status.success());
+        let mut sleep = Command::new("sh");
+        sleep.args(["-c", "echo started >&2; exec sleep 30"]);
+        let start = std::time::Instant::now();
+        let err = run_with_timeout(sleep, b"", Duration::from_millis(300));
+        assert!(start.elapsed() < Duration::from_secs(10));
+        match err {
+            Err(e) => assert!(e.0.contains("was killed") && e.0.contains("started"), "{e}"),
+            Ok(out) => unreachable!("sleep 30 finished: {out:?}"),
+        }
     }
 
     #[test]
