@@ -469,6 +469,23 @@ fn start_with_retries(
     bail!("sshd found no free port in {PORT_RETRIES} attempts")
 }
 
+/// Removes `xtask-<pid>` scratch directories in `dir` left by runs that
+/// were killed (their process is gone).
+fn remove_stale_scratch(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("xtask-")) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// OpenSSH from a cached Debian root filesystem, run in fresh mount, PID
 /// and UTS namespaces with `chroot`, on the host's network.
 #[derive(Debug)]
@@ -486,6 +503,7 @@ impl Rootfs {
         let root = image.rootfs();
         let privsep = root.join("run/sshd");
         fs::create_dir_all(&privsep).context(format_args!("creating {}", privsep.display()))?;
+        remove_stale_scratch(&root.join("tmp"));
         let dir = format!("tmp/xtask-{}", std::process::id());
         let scratch = Scratch::create(root.join(&dir), format!("/{dir}"))?;
         let mut this = Self {
