@@ -10,7 +10,10 @@ fuzz_target!(|data: &[u8]| {
         let bytes = m.to_bytes();
         assert_eq!(bytes.len(), m.encoded_len());
         assert_eq!(bytes, data);
-        assert_eq!(Mpint::decode_exact(&bytes).expect("re-encoding must decode"), m);
+        assert_eq!(
+            Mpint::decode_exact(&bytes).expect("re-encoding must decode"),
+            m
+        );
         if let Some(magnitude) = m.positive_be() {
             assert_eq!(Mpint::from_positive_be(magnitude), m);
         }

@@ -10,7 +10,13 @@ fuzz_target!(|data: &[u8]| {
         let bytes = list.to_bytes();
         assert_eq!(bytes.len(), list.encoded_len());
         assert_eq!(bytes, data);
-        assert_eq!(NameList::decode_exact(&bytes).expect("re-encoding must decode"), list);
-        assert_eq!(NameList::parse(&list.to_string()).expect("text must parse"), list);
+        assert_eq!(
+            NameList::decode_exact(&bytes).expect("re-encoding must decode"),
+            list
+        );
+        assert_eq!(
+            NameList::parse(&list.to_string()).expect("text must parse"),
+            list
+        );
     }
 });

@@ -575,3 +575,40 @@ fn struct_decode_checks_the_number() {
     assert_eq!(NewKeys::decode_exact(&[21]).unwrap(), NewKeys);
     assert_eq!(<NewKeys as Message>::NUMBER, 21);
 }
+
+#[test]
+fn publickey_hostbound_request_and_signed_data() {
+    // OpenSSH PROTOCOL §3.1: has_signature, pkalg, public key, server host
+    // key, then the signature.
+    let mut p = vec![50u8];
+    s(&mut p, b"alice");
+    s(&mut p, b"ssh-connection");
+    s(&mut p, b"publickey-hostbound-v00@openssh.com");
+    p.push(1);
+    s(&mut p, b"ssh-ed25519");
+    s(&mut p, b"KEY");
+    s(&mut p, b"HOSTKEY");
+    s(&mut p, b"SIG");
+    let req = UserauthRequest::decode_exact(&p).unwrap();
+    assert_eq!(
+        req.method,
+        AuthMethod::PublicKeyHostBound {
+            algorithm: "ssh-ed25519".into(),
+            public_key: b"KEY".to_vec(),
+            host_key: b"HOSTKEY".to_vec(),
+            signature: Some(b"SIG".to_vec()),
+        }
+    );
+    assert_eq!(req.method.context(), AuthContext::PublicKey);
+    assert_eq!(req.to_bytes(), p);
+    let mut signed = Vec::new();
+    s(&mut signed, b"SID");
+    signed.extend_from_slice(&p[..p.len() - (4 + 3)]);
+    assert_eq!(req.publickey_signed_data(b"SID").unwrap(), signed);
+    // Without the host key field it is truncated.
+    let cut = p.len() - (4 + 3) - (4 + 7);
+    let mut short = p[..cut].to_vec();
+    let flag = short.len() - (4 + 3) - (4 + 11) - 1;
+    short[flag] = 0; // has_signature FALSE
+    assert!(UserauthRequest::decode_exact(&short).is_err());
+}

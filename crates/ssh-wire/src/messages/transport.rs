@@ -1,5 +1,5 @@
 //! Transport-layer messages (RFC 4253 §7, §10, §11; RFC 8308; OpenSSH
-//! `PROTOCOL` §1.9) and the [`TransportMessage`] enum.
+//! `PROTOCOL` §1.8) and the [`TransportMessage`] enum.
 
 use crate::codec::{Decode, Encode, Reader, put_bool, put_string, put_u32};
 use crate::error::DecodeError;
@@ -328,11 +328,14 @@ pub const EXT_DELAY_COMPRESSION: &str = "delay-compression";
 pub const EXT_NO_FLOW_CONTROL: &str = "no-flow-control";
 /// RFC 8308 §3.4.
 pub const EXT_ELEVATION: &str = "elevation";
-/// OpenSSH `PROTOCOL` §1.9: transport-level ping, value `"0"`.
+/// OpenSSH `PROTOCOL` §1.8: transport-level ping, value `"0"`.
 pub const EXT_PING: &str = "ping@openssh.com";
-/// OpenSSH `PROTOCOL` §3.1 (`publickey-hostbound-v00@openssh.com`
-/// signatures), value `"0"`.
+/// OpenSSH `PROTOCOL` §3.1: the server accepts the
+/// `publickey-hostbound-v00@openssh.com` method, value `"0"`.
 pub const EXT_PUBLICKEY_HOSTBOUND: &str = "publickey-hostbound@openssh.com";
+/// OpenSSH `PROTOCOL` §1.10: the client accepts a second EXT_INFO during
+/// user authentication.
+pub const EXT_INFO_IN_AUTH: &str = "ext-info-in-auth@openssh.com";
 
 /// One extension of `SSH_MSG_EXT_INFO`: a name and an opaque value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,8 +461,9 @@ fn parse_list_text(value: &[u8]) -> Result<NameList, DecodeError> {
     NameList::parse(text)
 }
 
-/// `SSH2_MSG_PING` (OpenSSH `PROTOCOL` §1.9): "string data". Only sent to
-/// a peer that advertised `ping@openssh.com`.
+/// `SSH2_MSG_PING` (OpenSSH `PROTOCOL` §1.8): "string data". Only sent to
+/// a peer that advertised `ping@openssh.com`; "The reply copies the data
+/// (which may be the empty string) from the ping".
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct Ping {
@@ -467,7 +471,7 @@ pub struct Ping {
     pub data: Vec<u8>,
 }
 
-/// `SSH2_MSG_PONG` (OpenSSH `PROTOCOL` §1.9): the ping's data.
+/// `SSH2_MSG_PONG` (OpenSSH `PROTOCOL` §1.8): the ping's data.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct Pong {

@@ -15,6 +15,9 @@ use proptest_derive::Arbitrary;
 pub const METHOD_NONE: &str = "none";
 /// Method name of RFC 4252 §7.
 pub const METHOD_PUBLICKEY: &str = "publickey";
+/// OpenSSH `PROTOCOL` §3.1: `publickey` plus the server's host key, so the
+/// signature binds the destination.
+pub const METHOD_PUBLICKEY_HOSTBOUND: &str = "publickey-hostbound-v00@openssh.com";
 /// Method name of RFC 4252 §8.
 pub const METHOD_PASSWORD: &str = "password";
 /// Method name of RFC 4252 §9.
@@ -62,6 +65,23 @@ pub enum AuthMethod {
         /// "public key blob".
         public_key: Vec<u8>,
         /// The signature, present exactly when the boolean is TRUE.
+        signature: Option<Vec<u8>>,
+    },
+    /// `publickey-hostbound-v00@openssh.com` (OpenSSH `PROTOCOL` §3.1):
+    /// "identical to the original method but for the name and one
+    /// additional field", the server host key after the public key.
+    PublicKeyHostBound {
+        /// "pkalg".
+        #[cfg_attr(
+            feature = "arbitrary",
+            proptest(strategy = "crate::messages::arb::name()")
+        )]
+        algorithm: String,
+        /// "public key".
+        public_key: Vec<u8>,
+        /// "server host key".
+        host_key: Vec<u8>,
+        /// The signature, present exactly when "has_signature" is TRUE.
         signature: Option<Vec<u8>>,
     },
     /// `password` (RFC 4252 §8), optionally changing it.
@@ -118,6 +138,7 @@ impl AuthMethod {
         match self {
             Self::None => METHOD_NONE,
             Self::PublicKey { .. } => METHOD_PUBLICKEY,
+            Self::PublicKeyHostBound { .. } => METHOD_PUBLICKEY_HOSTBOUND,
             Self::Password { .. } => METHOD_PASSWORD,
             Self::HostBased { .. } => METHOD_HOSTBASED,
             Self::KeyboardInteractive { .. } => METHOD_KEYBOARD_INTERACTIVE,
@@ -128,7 +149,7 @@ impl AuthMethod {
     /// The context for the replies to a request with this method.
     pub const fn context(&self) -> AuthContext {
         match self {
-            Self::PublicKey { .. } => AuthContext::PublicKey,
+            Self::PublicKey { .. } | Self::PublicKeyHostBound { .. } => AuthContext::PublicKey,
             Self::Password { .. } => AuthContext::Password,
             Self::KeyboardInteractive { .. } => AuthContext::KeyboardInteractive,
             Self::None | Self::HostBased { .. } | Self::Unknown { .. } => AuthContext::None,
@@ -145,6 +166,17 @@ impl AuthMethod {
             } => {
                 1 + slen(algorithm.as_bytes())
                     + slen(public_key)
+                    + signature.as_ref().map_or(0, |s| slen(s))
+            }
+            Self::PublicKeyHostBound {
+                algorithm,
+                public_key,
+                host_key,
+                signature,
+            } => {
+                1 + slen(algorithm.as_bytes())
+                    + slen(public_key)
+                    + slen(host_key)
                     + signature.as_ref().map_or(0, |s| slen(s))
             }
             Self::Password {
@@ -190,6 +222,20 @@ impl AuthMethod {
                     put_string(out, sig);
                 }
             }
+            Self::PublicKeyHostBound {
+                algorithm,
+                public_key,
+                host_key,
+                signature,
+            } => {
+                put_bool(out, signature.is_some());
+                put_string(out, algorithm.as_bytes());
+                put_string(out, public_key);
+                put_string(out, host_key);
+                if let Some(sig) = signature {
+                    put_string(out, sig);
+                }
+            }
             Self::Password {
                 password,
                 new_password,
@@ -227,6 +273,8 @@ impl AuthMethod {
     fn decode_fields(name: &str, r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match name {
             METHOD_NONE => Self::None,
+            // RFC 4252 §7: "If the boolean is FALSE" the message carries no
+            // signature; with TRUE, the signature follows the key.
             METHOD_PUBLICKEY => {
                 let has_signature = r.bool("publickey boolean")?;
                 let algorithm = r.ascii("public key algorithm name")?.to_owned();
@@ -242,6 +290,25 @@ impl AuthMethod {
                     signature,
                 }
             }
+            METHOD_PUBLICKEY_HOSTBOUND => {
+                let has_signature = r.bool("has_signature")?;
+                let algorithm = r.ascii("pkalg")?.to_owned();
+                let public_key = r.string("public key")?.to_vec();
+                let host_key = r.string("server host key")?.to_vec();
+                let signature = if has_signature {
+                    Some(r.string("signature")?.to_vec())
+                } else {
+                    None
+                };
+                Self::PublicKeyHostBound {
+                    algorithm,
+                    public_key,
+                    host_key,
+                    signature,
+                }
+            }
+            // RFC 4252 §8: with FALSE, only the password; with TRUE, the
+            // old password then the new one.
             METHOD_PASSWORD => {
                 let change = r.bool("password boolean")?;
                 let password = r.utf8("password")?.to_owned();
@@ -291,36 +358,51 @@ pub struct UserauthRequest {
 }
 
 impl UserauthRequest {
-    /// The data a `publickey` signature covers (RFC 4252 §7): the session
-    /// identifier as a string, then this request with the boolean TRUE and
-    /// without the signature. `None` for other methods.
+    /// The data a `publickey` (or `publickey-hostbound-v00@openssh.com`)
+    /// signature covers (RFC 4252 §7): "string session identifier, byte
+    /// SSH_MSG_USERAUTH_REQUEST, string user name, string service name,
+    /// string "publickey", boolean TRUE, string public key algorithm name,
+    /// string public key to be used for authentication" (for the host-bound
+    /// method, its name and then the server host key as well). `None` for
+    /// other methods.
     pub fn publickey_signed_data(&self, session_id: &[u8]) -> Option<Vec<u8>> {
-        let AuthMethod::PublicKey {
-            algorithm,
-            public_key,
-            ..
-        } = &self.method
-        else {
-            return None;
+        let (algorithm, public_key, host_key) = match &self.method {
+            AuthMethod::PublicKey {
+                algorithm,
+                public_key,
+                ..
+            } => (algorithm, public_key, None),
+            AuthMethod::PublicKeyHostBound {
+                algorithm,
+                public_key,
+                host_key,
+                ..
+            } => (algorithm, public_key, Some(host_key)),
+            _ => return None,
         };
+        let method = self.method.name();
         let mut out = Vec::with_capacity(
             slen(session_id)
                 + 1
                 + slen(self.user.as_bytes())
                 + slen(self.service.as_bytes())
-                + slen(METHOD_PUBLICKEY.as_bytes())
+                + slen(method.as_bytes())
                 + 1
                 + slen(algorithm.as_bytes())
-                + slen(public_key),
+                + slen(public_key)
+                + host_key.map_or(0, |h| slen(h)),
         );
         put_string(&mut out, session_id);
         out.push(msg::SSH_MSG_USERAUTH_REQUEST);
         put_string(&mut out, self.user.as_bytes());
         put_string(&mut out, self.service.as_bytes());
-        put_string(&mut out, METHOD_PUBLICKEY.as_bytes());
+        put_string(&mut out, method.as_bytes());
         put_bool(&mut out, true);
         put_string(&mut out, algorithm.as_bytes());
         put_string(&mut out, public_key);
+        if let Some(h) = host_key {
+            put_string(&mut out, h);
+        }
         Some(out)
     }
 
