@@ -70,7 +70,7 @@ impl Keys {
         } else {
             mac_alg
         };
-        if cipher != CipherAlg::None && mac_alg == MacAlg::None {
+        if !cipher.is_aead() && cipher != CipherAlg::None && mac_alg == MacAlg::None {
             return Err(CryptoError::UnsupportedCombination);
         }
         let mac = if mac_alg == MacAlg::None {
@@ -513,10 +513,10 @@ impl OpeningKey {
         if let Err(e) = decoded {
             return self.fail(e);
         }
-        if self.keys.layout == Layout::Classic {
-            if let Some(b) = pending.first.first_chunk::<4>() {
-                len_bytes = *b;
-            }
+        if self.keys.layout == Layout::Classic
+            && let Some(b) = pending.first.first_chunk::<4>()
+        {
+            len_bytes = *b;
         }
         let len = usize::try_from(u32::from_be_bytes(len_bytes)).unwrap_or(usize::MAX);
         let (bs, skip) = self.keys.alignment();
