@@ -612,3 +612,38 @@ fn publickey_hostbound_request_and_signed_data() {
     short[flag] = 0; // has_signature FALSE
     assert!(UserauthRequest::decode_exact(&short).is_err());
 }
+
+#[test]
+fn channel_data_headers_match_the_full_encoding() {
+    let data = b"hello";
+    let mut out = Vec::new();
+    ChannelData::encode_header(9, data.len() as u32, &mut out);
+    assert_eq!(out.len(), ChannelData::HEADER_LEN);
+    out.extend_from_slice(data);
+    assert_eq!(out, ChannelData { recipient: 9, data }.to_bytes());
+
+    let mut out = Vec::new();
+    ChannelExtendedData::encode_header(9, 1, data.len() as u32, &mut out);
+    assert_eq!(out.len(), ChannelExtendedData::HEADER_LEN);
+    out.extend_from_slice(data);
+    let full = ChannelExtendedData {
+        recipient: 9,
+        data_type: 1,
+        data,
+    };
+    assert_eq!(out, full.to_bytes());
+}
+
+#[test]
+fn reason_names() {
+    assert_eq!(
+        DisconnectReason::MAC_ERROR.name(),
+        Some("SSH_DISCONNECT_MAC_ERROR")
+    );
+    assert_eq!(DisconnectReason(16).name(), None);
+    assert_eq!(
+        OpenFailureReason::CONNECT_FAILED.name(),
+        Some("SSH_OPEN_CONNECT_FAILED")
+    );
+    assert_eq!(OpenFailureReason(0).name(), None);
+}

@@ -314,6 +314,17 @@ impl OpenFailureReason {
     pub const UNKNOWN_CHANNEL_TYPE: Self = Self(3);
     /// `SSH_OPEN_RESOURCE_SHORTAGE`.
     pub const RESOURCE_SHORTAGE: Self = Self(4);
+
+    /// The RFC's symbolic name, for logs; `None` for other values.
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "SSH_OPEN_ADMINISTRATIVELY_PROHIBITED",
+            2 => "SSH_OPEN_CONNECT_FAILED",
+            3 => "SSH_OPEN_UNKNOWN_CHANNEL_TYPE",
+            4 => "SSH_OPEN_RESOURCE_SHORTAGE",
+            _ => return None,
+        })
+    }
 }
 
 /// `SSH_MSG_CHANNEL_OPEN_FAILURE` (RFC 4254 §5.1).
@@ -397,6 +408,17 @@ pub struct ChannelData<'a> {
 }
 
 impl<'a> ChannelData<'a> {
+    /// The bytes before the data: message number, recipient, data length.
+    pub const HEADER_LEN: usize = 9;
+
+    /// Appends the [`Self::HEADER_LEN`] header bytes for `data_len` bytes
+    /// of data, so a sender can copy the data straight after it.
+    pub fn encode_header(recipient: u32, data_len: u32, out: &mut Vec<u8>) {
+        out.push(msg::SSH_MSG_CHANNEL_DATA);
+        put_u32(out, recipient);
+        put_u32(out, data_len);
+    }
+
     fn body_len(&self) -> usize {
         4 + slen(self.data)
     }
@@ -430,6 +452,18 @@ pub struct ChannelExtendedData<'a> {
 }
 
 impl<'a> ChannelExtendedData<'a> {
+    /// The bytes before the data: number, recipient, type code, length.
+    pub const HEADER_LEN: usize = 13;
+
+    /// Appends the [`Self::HEADER_LEN`] header bytes for `data_len` bytes
+    /// of data of type `data_type`.
+    pub fn encode_header(recipient: u32, data_type: u32, data_len: u32, out: &mut Vec<u8>) {
+        out.push(msg::SSH_MSG_CHANNEL_EXTENDED_DATA);
+        put_u32(out, recipient);
+        put_u32(out, data_type);
+        put_u32(out, data_len);
+    }
+
     fn body_len(&self) -> usize {
         8 + slen(self.data)
     }

@@ -1,8 +1,8 @@
 //! The typed SSH message catalogue: one struct per message, one enum per
 //! layer.
 //!
-//! Every message struct implements [`Message`] (its number), [`Encode`]
-//! (the whole payload, message number first) and [`Decode`] (which checks
+//! Every message struct implements [`Message`] (its number), [`Encode`](crate::Encode)
+//! (the whole payload, message number first) and [`Decode`](crate::Decode) (which checks
 //! the number). The layer enums read the number and dispatch:
 //!
 //! - [`TransportMessage`] (1-49 and OpenSSH's ping/pong, 192/193): numbers
@@ -15,7 +15,8 @@
 //!
 //! Name-keyed parts (authentication methods, global requests, channel
 //! types, channel requests) each keep an `Unknown` variant holding the name
-//! and the raw bytes after it, so they round-trip.
+//! and the raw bytes after it, so they round-trip An `Unknown` built with
+//! a name this crate knows encodes fine but decodes as the typed variant.
 //!
 //! Everything is owned except [`ChannelData`] and [`ChannelExtendedData`],
 //! the hot path, which borrow their data from the payload.

@@ -49,6 +49,28 @@ impl DisconnectReason {
     pub const NO_MORE_AUTH_METHODS_AVAILABLE: Self = Self(14);
     /// `SSH_DISCONNECT_ILLEGAL_USER_NAME`.
     pub const ILLEGAL_USER_NAME: Self = Self(15);
+
+    /// The RFC's symbolic name, for logs; `None` for other values.
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1 => "SSH_DISCONNECT_HOST_NOT_ALLOWED_TO_CONNECT",
+            2 => "SSH_DISCONNECT_PROTOCOL_ERROR",
+            3 => "SSH_DISCONNECT_KEY_EXCHANGE_FAILED",
+            4 => "SSH_DISCONNECT_RESERVED",
+            5 => "SSH_DISCONNECT_MAC_ERROR",
+            6 => "SSH_DISCONNECT_COMPRESSION_ERROR",
+            7 => "SSH_DISCONNECT_SERVICE_NOT_AVAILABLE",
+            8 => "SSH_DISCONNECT_PROTOCOL_VERSION_NOT_SUPPORTED",
+            9 => "SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE",
+            10 => "SSH_DISCONNECT_CONNECTION_LOST",
+            11 => "SSH_DISCONNECT_BY_APPLICATION",
+            12 => "SSH_DISCONNECT_TOO_MANY_CONNECTIONS",
+            13 => "SSH_DISCONNECT_AUTH_CANCELLED_BY_USER",
+            14 => "SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE",
+            15 => "SSH_DISCONNECT_ILLEGAL_USER_NAME",
+            _ => return None,
+        })
+    }
 }
 
 /// `SSH_MSG_DISCONNECT` (RFC 4253 §11.1).

@@ -566,9 +566,9 @@ impl_message!(
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct InfoPrompt {
-    /// "prompt[1] (ISO-10646 UTF-8)".
+    /// "prompt\[1\] (ISO-10646 UTF-8)".
     pub prompt: String,
-    /// "echo[1] (boolean)": whether the answer may be shown as typed.
+    /// "echo\[1\] (boolean)": whether the answer may be shown as typed.
     pub echo: bool,
 }
 
@@ -648,7 +648,7 @@ impl_message!(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "arbitrary", derive(Arbitrary))]
 pub struct UserauthInfoResponse {
-    /// "response[1] (ISO-10646 UTF-8)", ...; at most [`MAX_PROMPTS`].
+    /// "response\[1\] (ISO-10646 UTF-8)", ...; at most [`MAX_PROMPTS`].
     #[cfg_attr(
         feature = "arbitrary",
         proptest(
