@@ -167,9 +167,9 @@ numbers! {
     SSH_MSG_CHANNEL_SUCCESS = 99;
     /// RFC 4254 §5.4.
     SSH_MSG_CHANNEL_FAILURE = 100;
-    /// OpenSSH `PROTOCOL` §1.9 (transport-level ping).
+    /// OpenSSH `PROTOCOL` §1.8 (transport-level ping).
     SSH_MSG_PING = 192;
-    /// OpenSSH `PROTOCOL` §1.9.
+    /// OpenSSH `PROTOCOL` §1.8.
     SSH_MSG_PONG = 193;
 }
 
