@@ -10,7 +10,8 @@ use core::fmt;
 
 use ssh_wire::NameList;
 
-/// OpenSSH's strict-kex marker sent by clients (`PROTOCOL` §1.10).
+/// OpenSSH's strict-kex marker sent by clients (`PROTOCOL`, strict key
+/// exchange).
 pub const KEX_STRICT_CLIENT: &str = "kex-strict-c-v00@openssh.com";
 /// OpenSSH's strict-kex marker sent by servers.
 pub const KEX_STRICT_SERVER: &str = "kex-strict-s-v00@openssh.com";
