@@ -5,3 +5,4 @@
 //! RNG; it depends on `ssh-wire` and on no other crate of the project.
 pub mod cipher;
 pub mod compress;
+pub mod kex;
