@@ -1,0 +1,50 @@
+//! Connection limits and flow-control settings.
+
+/// OpenSSH's default channel window (`CHAN_SES_WINDOW_DEFAULT`): 2 MiB.
+pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;
+/// OpenSSH's default maximum packet (`CHAN_SES_PACKET_DEFAULT`): 32 KiB.
+pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
+
+/// Settings of a [`crate::Connection`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// The receive window we announce for each channel.
+    pub window: u32,
+    /// The maximum data length per packet we announce (and accept).
+    pub max_packet: u32,
+    /// A WINDOW_ADJUST is sent once `window / window_divisor` bytes were
+    /// consumed by the application (2: half the window).
+    pub window_divisor: u32,
+    /// The largest data chunk we send in one message, whatever the peer's
+    /// maximum packet (keeps packets inside the transport's limit).
+    pub max_send_chunk: u32,
+    /// Channels allocated at once (opening, open, or closed and not yet
+    /// released). Incoming opens above it are refused with
+    /// `SSH_OPEN_RESOURCE_SHORTAGE`.
+    pub max_channels: usize,
+    /// `session` channels at once (OpenSSH `MaxSessions`, 10).
+    pub max_sessions: usize,
+    /// Requests waiting for a reply, per channel and for global requests,
+    /// in each direction.
+    pub max_pending_requests: usize,
+    /// Bytes of outgoing payloads queued before the session collects them;
+    /// sends beyond it are refused (returned as 0 bytes accepted) until
+    /// [`crate::Connection::poll_payload`] drains the queue.
+    pub max_queued_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            window: DEFAULT_WINDOW,
+            max_packet: DEFAULT_MAX_PACKET,
+            window_divisor: 2,
+            max_send_chunk: 32 * 1024,
+            max_channels: 1024,
+            max_sessions: 10,
+            max_pending_requests: 64,
+            max_queued_bytes: 4 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The SSH connection protocol (RFC 4254) without I/O: channels,
+//! multiplexing, flow control, channel and global requests.
+//!
+//! A [`Connection`] sees connection-layer payloads only (message numbers
+//! 80-127): no packets, keys, sockets or clocks. Feed it incoming payloads
+//! with [`Connection::handle_payload`], drive it with the mutators
+//! ([`Connection::open_channel`], [`Connection::send_data`],
+//! [`Connection::read`], ...), and drain [`Connection::poll_payload`] (into
+//! the transport) and [`Connection::poll_event`] (into the application).
+//!
+//! Received data is buffered per channel until the application reads it;
+//! the buffer is bounded by the window we announced, and a WINDOW_ADJUST is
+//! sent only as the application consumes data, so a stalled reader stops
+//! its own channel and nothing else.
+//!
+//! Policies (may this port be forwarded, may this channel have a PTY) are
+//! the application's: every open and request it could refuse arrives as an
+//! [`Event`] it answers.
+//!
+//! Architecture invariant: this crate depends on `ssh-wire` only.
+
+mod channel;
+mod config;
+mod connection;
+mod error;
+mod event;
+mod id;
+pub mod window;
+
+pub use channel::ChannelState;
+pub use config::{Config, DEFAULT_MAX_PACKET, DEFAULT_WINDOW};
+pub use connection::{ChannelInfo, Connection, Role};
+pub use error::{ApiError, Error, ProtocolError};
+pub use event::{Event, GlobalReply};
+pub use id::{ChannelHandle, LocalId, RemoteId, RequestId};
+pub use window::WindowError;
