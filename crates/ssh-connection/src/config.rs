@@ -5,9 +5,9 @@ pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;
 /// OpenSSH's default maximum packet (`CHAN_SES_PACKET_DEFAULT`): 32 KiB.
 pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
 
-/// Settings of a [`crate::Connection`].
+/// Settings of a [`crate::Connection`]. Build with struct update from
+/// `Config::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct Config {
     /// The receive window we announce for each channel.
     pub window: u32,

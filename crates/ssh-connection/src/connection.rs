@@ -259,12 +259,10 @@ impl Connection {
             .ok_or(ProtocolError::UnknownChannel(id))?;
         match c.state {
             ChannelState::Open | ChannelState::CloseSent => Ok((h, c)),
-            ChannelState::Opening | ChannelState::PendingAccept => {
-                proto(ProtocolError::NotOpen {
-                    channel: id,
-                    message,
-                })
-            }
+            ChannelState::Opening | ChannelState::PendingAccept => proto(ProtocolError::NotOpen {
+                channel: id,
+                message,
+            }),
             ChannelState::Closed => proto(ProtocolError::AfterClose {
                 channel: id,
                 message,
@@ -308,7 +306,10 @@ impl Connection {
         Ok(())
     }
 
-    fn push_their_global(&mut self, answer: Option<GlobalReply>) -> Result<RequestId, ProtocolError> {
+    fn push_their_global(
+        &mut self,
+        answer: Option<GlobalReply>,
+    ) -> Result<RequestId, ProtocolError> {
         if self.their_globals.len() >= self.config.max_pending_requests {
             return proto(ProtocolError::TooManyPendingRequests);
         }
@@ -523,10 +524,12 @@ impl Connection {
                 max,
             });
         }
-        c.recv.receive(data.len()).map_err(|error| ProtocolError::Window {
-            channel: h.id,
-            error,
-        })?;
+        c.recv
+            .receive(data.len())
+            .map_err(|error| ProtocolError::Window {
+                channel: h.id,
+                error,
+            })?;
         let keep = !c.released;
         match data_type {
             _ if !keep => c.recv.consume(data.len()),
@@ -869,11 +872,7 @@ impl Connection {
         match c.state {
             ChannelState::Opening => c.close_pending = true,
             ChannelState::PendingAccept => {
-                return self.reject(
-                    h,
-                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                    "closed",
-                );
+                return self.reject(h, OpenFailureReason::ADMINISTRATIVELY_PROHIBITED, "closed");
             }
             ChannelState::Open => self.send_close(h),
             ChannelState::CloseSent | ChannelState::Closed => {}

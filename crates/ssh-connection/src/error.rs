@@ -148,7 +148,10 @@ impl fmt::Display for ProtocolError {
             Self::Window { channel, error } => write!(f, "channel {channel}: {error}"),
             Self::ZeroMaxPacket => write!(f, "maximum packet size 0"),
             Self::PacketTooLarge { channel, len, max } => {
-                write!(f, "channel {channel}: {len} bytes of data, above maximum packet {max}")
+                write!(
+                    f,
+                    "channel {channel}: {len} bytes of data, above maximum packet {max}"
+                )
             }
             Self::TooManyPendingRequests => write!(f, "too many unanswered requests"),
         }
