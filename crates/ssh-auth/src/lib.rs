@@ -1,0 +1,14 @@
+//! SSH user authentication, sans-IO: the RFC 4252 / RFC 4256 client and
+//! server state machines, and the key material and trust stores they use.
+//!
+//! - [`keyfile`]: OpenSSH (`openssh-key-v1`, encrypted or not), PEM
+//!   PKCS#1 / SEC1 / PKCS#8 private keys; public key files; key
+//!   generation.
+//!
+//! Architecture invariant: no I/O. Files are parsed from text the caller
+//! read and written as text the caller stores; no clock (time is a
+//! parameter) and no OS randomness (an RNG is passed in). This crate
+//! depends on `ssh-wire` and `ssh-keys`, never on the transport or the
+//! connection layer: the session id is a value given to it.
+
+pub mod keyfile;
