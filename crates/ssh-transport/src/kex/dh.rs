@@ -197,6 +197,9 @@ pub(crate) fn exponent_bits(hash: HashAlg, group_bits: u32) -> u32 {
 pub(crate) struct DhKeyPair {
     group: DhGroup,
     x: Zeroizing<BoxedUint>,
+    /// The size of `x` in bits: public, and the bound of the (otherwise
+    /// constant-time) exponentiation.
+    x_bits: u32,
     public: Vec<u8>,
 }
 
@@ -220,8 +223,11 @@ impl DhKeyPair {
         Self::from_exponent(group, &bytes, bits)
     }
 
-    /// The key pair with exponent `x` (big-endian), bounded to `bits` bits.
+    /// The key pair with exponent `x` (big-endian) of at most `bits` bits.
     pub(crate) fn from_exponent(group: DhGroup, x: &[u8], bits: u32) -> Result<Self, KexError> {
+        if bit_len(x) > bits || bits >= group.bits() {
+            return Err(KexError::Misuse("DH exponent larger than its bound"));
+        }
         let x = Zeroizing::new(
             BoxedUint::from_be_slice(x, group.precision())
                 .map_err(|_| KexError::Misuse("DH exponent larger than the modulus"))?,
@@ -230,7 +236,12 @@ impl DhKeyPair {
             .map_err(|_| KexError::InvalidGroup("generator does not fit"))?;
         let e = group.pow(&g, &x, bits);
         let public = mpint_body(&e.to_be_bytes());
-        Ok(Self { group, x, public })
+        Ok(Self {
+            group,
+            x,
+            x_bits: bits,
+            public,
+        })
     }
 
     pub(crate) fn group(&self) -> &DhGroup {
@@ -245,7 +256,7 @@ impl DhKeyPair {
     /// `K = y^x mod p` with the peer's value `y`, validated first.
     pub(crate) fn agree(&self, peer: &[u8]) -> Result<SharedSecret, KexError> {
         let y = self.group.parse_public(peer)?;
-        let k = Zeroizing::new(self.group.pow(&y, &self.x, self.x.bits_precision()));
+        let k = Zeroizing::new(self.group.pow(&y, &self.x, self.x_bits));
         let bytes = Zeroizing::new(k.to_be_bytes());
         Ok(SharedSecret::new(SecretEncoding::Mpint, strip(&bytes)))
     }

@@ -41,6 +41,8 @@ mod hostkey;
 mod hybrid;
 #[cfg(test)]
 mod kat;
+#[cfg(test)]
+mod proptests;
 mod secret;
 #[cfg(test)]
 mod tests;
