@@ -966,10 +966,13 @@ impl Connection {
         if c.state != ChannelState::Open {
             return Err(Self::invalid("set_receive_window", c.state));
         }
+        // After the peer's EOF nothing more arrives: nothing to grow.
+        if c.eof_received {
+            return Ok(());
+        }
         let add = c.recv.set_target(size);
         let remote = c.remote.map_or(0, |r| r.0);
-        // After the peer's EOF nothing more arrives: no need to announce.
-        if let (Some(add), false) = (add, c.eof_received) {
+        if let Some(add) = add {
             self.queue(&ChannelWindowAdjust {
                 recipient: remote,
                 bytes_to_add: add,
