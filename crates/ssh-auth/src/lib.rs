@@ -12,3 +12,5 @@
 //! connection layer: the session id is a value given to it.
 
 pub mod keyfile;
+pub mod known_hosts;
+mod pattern;
