@@ -11,6 +11,7 @@
 //! depends on `ssh-wire` and `ssh-keys`, never on the transport or the
 //! connection layer: the session id is a value given to it.
 
+pub mod authorized_keys;
 pub mod keyfile;
 pub mod known_hosts;
 mod pattern;
