@@ -1,0 +1,678 @@
+//! The server side of user authentication (RFC 4252, RFC 4256), sans-IO.
+//!
+//! Feed the client's auth payloads to [`ServerAuth::handle_payload`],
+//! answer the events of [`ServerAuth::poll_event`], send what
+//! [`ServerAuth::poll_payload`] gives, and call
+//! [`ServerAuth::handle_timeout`] when [`ServerAuth::poll_timeout`] is
+//! reached. Time is always passed in; nothing here reads a clock.
+//!
+//! "Key offered" and "key proven" are different outcomes: the application
+//! approves a key ([`ServerEvent::VerifyPublicKey`]); only after that, a
+//! signature over this session's id, verified here, authenticates.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use ssh_keys::{PublicKey, SignatureAlgorithm, VerifyPolicy};
+use ssh_wire::messages::DisconnectReason;
+use ssh_wire::messages::userauth::{
+    AuthContext, AuthMethod, InfoPrompt, UserauthBanner, UserauthFailure, UserauthInfoRequest,
+    UserauthMessage, UserauthPasswdChangereq, UserauthPkOk, UserauthSuccess,
+};
+use ssh_wire::{Encode, NameList};
+
+use crate::error::AuthError;
+
+/// Requests held while the application decides about an earlier one
+/// (RFC 4252 §5 lets clients send several without waiting).
+const MAX_QUEUED_REQUESTS: usize = 4;
+
+/// Server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The methods offered, in the order listed in FAILURE messages
+    /// (`publickey`, `password`, `keyboard-interactive`).
+    pub methods: Vec<String>,
+    /// OpenSSH `AuthenticationMethods`: each inner list must succeed in
+    /// order; any one list completes authentication. Empty: any one
+    /// method of `methods` suffices.
+    pub required: Vec<Vec<String>>,
+    /// Failed attempts before the connection is dropped (`MaxAuthTries`).
+    pub max_tries: u32,
+    /// How long each FAILURE is held back after a failed attempt.
+    pub failure_delay: Duration,
+    /// Time allowed for the whole authentication (`LoginGraceTime`).
+    pub deadline: Duration,
+    /// The service clients may request.
+    pub service: String,
+    /// Text sent as `SSH_MSG_USERAUTH_BANNER` before the first answer.
+    pub banner: Option<String>,
+    /// Signature policy for `publickey`.
+    pub verify_policy: VerifyPolicy,
+    /// The server's host key blob, for `publickey-hostbound-v00` (OpenSSH
+    /// `PROTOCOL` §3.1). `None` refuses that method.
+    pub host_key: Option<Vec<u8>>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            methods: vec![
+                "publickey".into(),
+                "password".into(),
+                "keyboard-interactive".into(),
+            ],
+            required: Vec::new(),
+            max_tries: 6,
+            failure_delay: Duration::from_millis(100),
+            deadline: Duration::from_secs(120),
+            service: "ssh-connection".into(),
+            banner: None,
+            verify_policy: VerifyPolicy::default(),
+            host_key: None,
+        }
+    }
+}
+
+/// What the application must decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// Is `key` acceptable for `user`? Answer with
+    /// [`ServerAuth::answer_public_key`]. If `query_only` is false, the
+    /// request carries a signature that is verified after a yes.
+    VerifyPublicKey {
+        /// The user.
+        user: String,
+        /// The key offered.
+        key: PublicKey,
+        /// The signature algorithm named in the request.
+        algorithm: SignatureAlgorithm,
+        /// True for a query (no signature).
+        query_only: bool,
+    },
+    /// Check a password; answer with [`ServerAuth::answer_password`].
+    VerifyPassword {
+        /// The user.
+        user: String,
+        /// The password.
+        password: String,
+        /// The new password, if the client is changing it.
+        new_password: Option<String>,
+    },
+    /// A keyboard-interactive exchange starts; answer with
+    /// [`ServerAuth::answer_keyboard_interactive`].
+    KeyboardInteractive {
+        /// The user.
+        user: String,
+        /// The client's submethod hints.
+        submethods: String,
+    },
+    /// The responses to the last prompts; answer with
+    /// [`ServerAuth::answer_keyboard_interactive`].
+    InfoResponse {
+        /// The user.
+        user: String,
+        /// One response per prompt.
+        responses: Vec<String>,
+    },
+    /// Authenticated: start `service` for `user`.
+    Success {
+        /// The user.
+        user: String,
+        /// The service.
+        service: String,
+        /// The method that completed authentication.
+        method: String,
+    },
+}
+
+/// The application's verdict on a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordVerdict {
+    /// Correct.
+    Accept,
+    /// Wrong.
+    Reject,
+    /// Correct but expired: ask for a new one with this prompt.
+    ChangeRequired {
+        /// The prompt.
+        prompt: String,
+    },
+}
+
+/// The application's answer in a keyboard-interactive exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyboardInteractiveAnswer {
+    /// Send these prompts (another round).
+    Prompts {
+        /// Name.
+        name: String,
+        /// Instruction.
+        instruction: String,
+        /// Prompts.
+        prompts: Vec<InfoPrompt>,
+    },
+    /// Authenticated.
+    Accept,
+    /// Failed.
+    Reject,
+}
+
+#[derive(Debug)]
+enum Waiting {
+    /// Ready for a request.
+    Request,
+    PublicKey {
+        key: Box<PublicKey>,
+        algorithm: SignatureAlgorithm,
+        /// The signed request (`None` for a query) and the method name.
+        signed: Option<(Vec<u8>, Vec<u8>)>,
+        method: String,
+    },
+    Password,
+    /// The application is choosing prompts (or a verdict).
+    KeyboardInteractiveApp,
+    /// Prompts sent; the client's INFO_RESPONSE is due.
+    InfoResponse {
+        count: usize,
+    },
+    Done,
+}
+
+/// The server authentication state machine.
+#[derive(Debug)]
+pub struct ServerAuth {
+    config: ServerConfig,
+    deadline: Instant,
+    /// The user and service of the first request; changes are refused.
+    user: Option<(String, String)>,
+    session_id: Vec<u8>,
+    lists: Vec<VecDeque<String>>,
+    failures: u32,
+    waiting: Waiting,
+    queued: VecDeque<Vec<u8>>,
+    /// Payloads, each released at its instant.
+    out: VecDeque<(Instant, Vec<u8>)>,
+    events: VecDeque<ServerEvent>,
+    error: Option<AuthError>,
+    banner_sent: bool,
+}
+
+impl ServerAuth {
+    /// Starts authentication at `now` for the connection with
+    /// `session_id`.
+    pub fn new(config: ServerConfig, session_id: &[u8], now: Instant) -> Self {
+        let lists = if config.required.is_empty() {
+            config
+                .methods
+                .iter()
+                .map(|m| VecDeque::from([m.clone()]))
+                .collect()
+        } else {
+            config
+                .required
+                .iter()
+                .map(|l| l.iter().cloned().collect())
+                .collect()
+        };
+        Self {
+            deadline: now + config.deadline,
+            config,
+            user: None,
+            session_id: session_id.to_vec(),
+            lists,
+            failures: 0,
+            waiting: Waiting::Request,
+            queued: VecDeque::new(),
+            out: VecDeque::new(),
+            events: VecDeque::new(),
+            error: None,
+            banner_sent: false,
+        }
+    }
+
+    /// True once SUCCESS was sent.
+    pub fn is_authenticated(&self) -> bool {
+        matches!(self.waiting, Waiting::Done) && self.error.is_none()
+    }
+
+    /// The next payload to send at `now`, if any (FAILUREs are held back
+    /// by the failure delay).
+    pub fn poll_payload(&mut self, now: Instant) -> Option<Vec<u8>> {
+        match self.out.front() {
+            Some((at, _)) if *at <= now => self.out.pop_front().map(|(_, p)| p),
+            _ => None,
+        }
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<ServerEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next instant at which [`ServerAuth::handle_timeout`] has work:
+    /// a held-back FAILURE or the authentication deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.error.is_some() {
+            return None;
+        }
+        let held = self.out.front().map(|(at, _)| *at);
+        if matches!(self.waiting, Waiting::Done) {
+            return held;
+        }
+        Some(held.map_or(self.deadline, |h| h.min(self.deadline)))
+    }
+
+    /// Handles the passage of time: past the deadline, an unauthenticated
+    /// connection fails with [`AuthError::Timeout`].
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
+        self.check()?;
+        if now >= self.deadline && !matches!(self.waiting, Waiting::Done) {
+            return self.fail(AuthError::Timeout);
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), AuthError> {
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    fn fail<T>(&mut self, e: AuthError) -> Result<T, AuthError> {
+        self.error = Some(e.clone());
+        self.out.clear();
+        Err(e)
+    }
+
+    fn send(&mut self, now: Instant, payload: Vec<u8>) {
+        // Never before a held-back FAILURE: order is kept.
+        let at = self.out.back().map_or(now, |(t, _)| (*t).max(now));
+        self.out.push_back((at, payload));
+    }
+
+    fn send_banner(&mut self, now: Instant) {
+        if !self.banner_sent {
+            self.banner_sent = true;
+            if let Some(message) = self.config.banner.clone() {
+                self.send(
+                    now,
+                    UserauthBanner {
+                        message,
+                        language: String::new(),
+                    }
+                    .to_bytes(),
+                );
+            }
+        }
+    }
+
+    /// The methods that can continue: the next method of every list.
+    fn continue_methods(&self) -> NameList {
+        let mut names: Vec<&str> = Vec::new();
+        for l in &self.lists {
+            if let Some(m) = l.front()
+                && !names.contains(&m.as_str())
+            {
+                names.push(m);
+            }
+        }
+        NameList::from_names(names).unwrap_or_default()
+    }
+
+    fn allowed(&self, method: &str) -> bool {
+        self.lists
+            .iter()
+            .any(|l| l.front().is_some_and(|m| m == method))
+    }
+
+    /// A failed attempt: counted (except `none`), then FAILURE after the
+    /// delay, or the end if the limit is reached.
+    fn reject(&mut self, now: Instant, counted: bool) -> Result<(), AuthError> {
+        self.waiting = Waiting::Request;
+        let mut at = now;
+        if counted {
+            self.failures = self.failures.saturating_add(1);
+            if self.failures >= self.config.max_tries {
+                return self.fail(AuthError::TooManyAttempts);
+            }
+            at = now + self.config.failure_delay;
+        }
+        let failure = UserauthFailure {
+            methods: self.continue_methods(),
+            partial_success: false,
+        };
+        let at = self.out.back().map_or(at, |(t, _)| (*t).max(at));
+        self.out.push_back((at, failure.to_bytes()));
+        self.drain_queue(now)
+    }
+
+    /// A method succeeded: SUCCESS if a list is complete, else FAILURE
+    /// with partial success.
+    fn method_succeeded(&mut self, now: Instant, method: &str) -> Result<(), AuthError> {
+        for l in &mut self.lists {
+            if l.front().is_some_and(|m| m == method) {
+                l.pop_front();
+            }
+        }
+        if self.lists.iter().any(VecDeque::is_empty) {
+            self.waiting = Waiting::Done;
+            self.queued.clear();
+            self.send(now, UserauthSuccess.to_bytes());
+            let (user, service) = self.user.clone().unwrap_or_default();
+            self.events.push_back(ServerEvent::Success {
+                user,
+                service,
+                method: method.to_owned(),
+            });
+            return Ok(());
+        }
+        self.waiting = Waiting::Request;
+        let failure = UserauthFailure {
+            methods: self.continue_methods(),
+            partial_success: true,
+        };
+        self.send(now, failure.to_bytes());
+        self.drain_queue(now)
+    }
+
+    fn drain_queue(&mut self, now: Instant) -> Result<(), AuthError> {
+        while matches!(self.waiting, Waiting::Request) {
+            let Some(p) = self.queued.pop_front() else {
+                break;
+            };
+            self.handle_request_payload(now, &p)?;
+        }
+        Ok(())
+    }
+
+    /// Handles one auth-layer payload (numbers 50-79) from the client.
+    pub fn handle_payload(&mut self, now: Instant, payload: &[u8]) -> Result<(), AuthError> {
+        self.check()?;
+        if now >= self.deadline && !matches!(self.waiting, Waiting::Done) {
+            return self.fail(AuthError::Timeout);
+        }
+        let ctx = match self.waiting {
+            Waiting::InfoResponse { .. } => AuthContext::KeyboardInteractive,
+            _ => AuthContext::None,
+        };
+        let message = match UserauthMessage::decode(payload, ctx) {
+            Ok(m) => m,
+            Err(e) => return self.fail(AuthError::protocol(format!("from client: {e}"))),
+        };
+        match message {
+            UserauthMessage::Request(_) => {
+                match self.waiting {
+                    // RFC 4252 §5.1: requests after success are ignored.
+                    Waiting::Done => Ok(()),
+                    // A new request abandons a keyboard-interactive
+                    // exchange (RFC 4256 §3.3).
+                    Waiting::Request | Waiting::InfoResponse { .. } => {
+                        self.handle_request_payload(now, payload)
+                    }
+                    _ => {
+                        if self.queued.len() >= MAX_QUEUED_REQUESTS {
+                            return self.fail(AuthError::protocol(
+                                "too many authentication requests in flight",
+                            ));
+                        }
+                        self.queued.push_back(payload.to_vec());
+                        Ok(())
+                    }
+                }
+            }
+            UserauthMessage::InfoResponse(r) => {
+                let Waiting::InfoResponse { count } = self.waiting else {
+                    return self.fail(AuthError::protocol("unexpected INFO_RESPONSE"));
+                };
+                if r.responses.len() != count {
+                    // RFC 4256 §3.4: "The number of responses MUST match".
+                    return self.fail(AuthError::protocol(
+                        "INFO_RESPONSE count differs from the prompts",
+                    ));
+                }
+                self.waiting = Waiting::KeyboardInteractiveApp;
+                let user = self.user.clone().unwrap_or_default().0;
+                self.events.push_back(ServerEvent::InfoResponse {
+                    user,
+                    responses: r.responses,
+                });
+                Ok(())
+            }
+            // SUCCESS, FAILURE, BANNER, PK_OK... are server messages: a
+            // client sending them is attacking (libssh CVE-2018-10933).
+            other => self.fail(AuthError::protocol(format!(
+                "client sent server-only message {}",
+                other.number()
+            ))),
+        }
+    }
+
+    fn handle_request_payload(&mut self, now: Instant, payload: &[u8]) -> Result<(), AuthError> {
+        let request = match UserauthMessage::decode(payload, AuthContext::None) {
+            Ok(UserauthMessage::Request(r)) => r,
+            Ok(_) => return self.fail(AuthError::protocol("expected USERAUTH_REQUEST")),
+            Err(e) => return self.fail(AuthError::protocol(format!("from client: {e}"))),
+        };
+        self.send_banner(now);
+        if request.service != self.config.service {
+            return self.fail(AuthError::Protocol {
+                reason: DisconnectReason::SERVICE_NOT_AVAILABLE,
+                why: format!("service {:?} not available", request.service),
+            });
+        }
+        match &self.user {
+            None => self.user = Some((request.user.clone(), request.service.clone())),
+            Some((u, s)) if *u == request.user && *s == request.service => {}
+            Some(_) => {
+                // OpenSSH refuses a change of user or service too.
+                return self.fail(AuthError::protocol("change of user or service"));
+            }
+        }
+        // The host-bound variant is `publickey` for the required lists.
+        let method_name = match request.method {
+            AuthMethod::PublicKeyHostBound { .. } => "publickey".to_owned(),
+            _ => request.method.name().to_owned(),
+        };
+        if !self.allowed(&method_name) {
+            // `none` and disallowed methods: list what can continue.
+            let counted = !matches!(request.method, AuthMethod::None);
+            return self.reject(now, counted);
+        }
+        let user = request.user.clone();
+        match &request.method {
+            AuthMethod::PublicKey {
+                algorithm,
+                public_key,
+                signature,
+            }
+            | AuthMethod::PublicKeyHostBound {
+                algorithm,
+                public_key,
+                signature,
+                ..
+            } => {
+                if let AuthMethod::PublicKeyHostBound { host_key, .. } = &request.method
+                    && self.config.host_key.as_ref() != Some(host_key)
+                {
+                    return self.reject(now, true);
+                }
+                let (Ok(algorithm), Ok(key)) = (
+                    SignatureAlgorithm::from_name(algorithm),
+                    PublicKey::from_blob(public_key),
+                ) else {
+                    return self.reject(now, true);
+                };
+                if algorithm.key_type() != key.key_type()
+                    || (algorithm.uses_sha1() && !self.config.verify_policy.allow_ssh_rsa)
+                {
+                    return self.reject(now, true);
+                }
+                let signed = match signature {
+                    Some(sig) => Some((
+                        request
+                            .publickey_signed_data(&self.session_id)
+                            .unwrap_or_default(),
+                        sig.clone(),
+                    )),
+                    None => None,
+                };
+                let query_only = signed.is_none();
+                self.waiting = Waiting::PublicKey {
+                    key: Box::new(key.clone()),
+                    algorithm,
+                    signed,
+                    method: method_name,
+                };
+                self.events.push_back(ServerEvent::VerifyPublicKey {
+                    user,
+                    key,
+                    algorithm,
+                    query_only,
+                });
+                Ok(())
+            }
+            AuthMethod::Password {
+                password,
+                new_password,
+            } => {
+                self.waiting = Waiting::Password;
+                self.events.push_back(ServerEvent::VerifyPassword {
+                    user,
+                    password: password.clone(),
+                    new_password: new_password.clone(),
+                });
+                Ok(())
+            }
+            AuthMethod::KeyboardInteractive { submethods, .. } => {
+                self.waiting = Waiting::KeyboardInteractiveApp;
+                self.events.push_back(ServerEvent::KeyboardInteractive {
+                    user,
+                    submethods: submethods.clone(),
+                });
+                Ok(())
+            }
+            // hostbased, unknown methods: not implemented.
+            _ => self.reject(now, true),
+        }
+    }
+
+    /// Answers [`ServerEvent::VerifyPublicKey`]: `acceptable` says whether
+    /// `user` may log in with this key. For a signed request the signature
+    /// is then verified here; only a valid signature authenticates.
+    pub fn answer_public_key(&mut self, now: Instant, acceptable: bool) -> Result<(), AuthError> {
+        self.check()?;
+        let Waiting::PublicKey {
+            key,
+            algorithm,
+            signed,
+            method,
+        } = core::mem::replace(&mut self.waiting, Waiting::Request)
+        else {
+            return Err(AuthError::Misuse("no public key is being verified"));
+        };
+        if !acceptable {
+            return self.reject(now, true);
+        }
+        match signed {
+            None => {
+                // RFC 4252 §7: the key is acceptable; PK_OK echoes it.
+                self.send(
+                    now,
+                    UserauthPkOk {
+                        algorithm: algorithm.name().to_owned(),
+                        public_key: key.to_blob(),
+                    }
+                    .to_bytes(),
+                );
+                self.drain_queue(now)
+            }
+            Some((data, signature)) => {
+                let verified = ssh_keys::verify_with_policy(
+                    &key,
+                    algorithm,
+                    &data,
+                    &signature,
+                    &self.config.verify_policy,
+                );
+                if verified.is_ok() {
+                    self.method_succeeded(now, &method)
+                } else {
+                    self.reject(now, true)
+                }
+            }
+        }
+    }
+
+    /// Answers [`ServerEvent::VerifyPassword`].
+    pub fn answer_password(
+        &mut self,
+        now: Instant,
+        verdict: PasswordVerdict,
+    ) -> Result<(), AuthError> {
+        self.check()?;
+        if !matches!(self.waiting, Waiting::Password) {
+            return Err(AuthError::Misuse("no password is being verified"));
+        }
+        self.waiting = Waiting::Request;
+        match verdict {
+            PasswordVerdict::Accept => self.method_succeeded(now, "password"),
+            PasswordVerdict::Reject => self.reject(now, true),
+            PasswordVerdict::ChangeRequired { prompt } => {
+                self.send(
+                    now,
+                    UserauthPasswdChangereq {
+                        prompt,
+                        language: String::new(),
+                    }
+                    .to_bytes(),
+                );
+                self.drain_queue(now)
+            }
+        }
+    }
+
+    /// Answers [`ServerEvent::KeyboardInteractive`] or
+    /// [`ServerEvent::InfoResponse`].
+    pub fn answer_keyboard_interactive(
+        &mut self,
+        now: Instant,
+        answer: KeyboardInteractiveAnswer,
+    ) -> Result<(), AuthError> {
+        self.check()?;
+        if !matches!(self.waiting, Waiting::KeyboardInteractiveApp) {
+            return Err(AuthError::Misuse(
+                "no keyboard-interactive exchange is waiting",
+            ));
+        }
+        match answer {
+            KeyboardInteractiveAnswer::Prompts {
+                name,
+                instruction,
+                prompts,
+            } => {
+                if prompts.len() > ssh_wire::messages::userauth::MAX_PROMPTS {
+                    return Err(AuthError::Misuse("too many prompts"));
+                }
+                self.waiting = Waiting::InfoResponse {
+                    count: prompts.len(),
+                };
+                self.send(
+                    now,
+                    UserauthInfoRequest {
+                        name,
+                        instruction,
+                        language: String::new(),
+                        prompts,
+                    }
+                    .to_bytes(),
+                );
+                Ok(())
+            }
+            KeyboardInteractiveAnswer::Accept => self.method_succeeded(now, "keyboard-interactive"),
+            KeyboardInteractiveAnswer::Reject => self.reject(now, true),
+        }
+    }
+}
