@@ -18,6 +18,7 @@
 //! connection layer.
 
 pub mod authorized_keys;
+pub mod cert;
 pub mod client;
 mod error;
 pub mod keyfile;
