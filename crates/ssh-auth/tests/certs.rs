@@ -29,6 +29,7 @@ const DAY: u64 = 86_400;
 fn user_certificate_from_ssh_keygen() {
     let cert = Certificate::from_openssh(&fixture("certs/user_ecdsa256-cert.pub")).unwrap();
     let ca = key("certs/ca_ed25519.pub");
+    let trusted = [ca.clone()];
     assert_eq!(cert.type_name(), "ecdsa-sha2-nistp256-cert-v01@openssh.com");
     assert_eq!(cert.key, key("test-keys-DO-NOT-USE/ecdsa256.pub"));
     assert_eq!(cert.signature_key, ca);
@@ -58,40 +59,34 @@ fn user_certificate_from_ssh_keygen() {
         ]
     );
     let policy = VerifyPolicy::default();
-    cert.validate(CertType::User, "alice", NOW, &[ca.clone()], &policy)
+    cert.validate(CertType::User, "alice", NOW, &trusted, &policy)
         .unwrap();
-    cert.validate(CertType::User, "bob", NOW, &[ca.clone()], &policy)
+    cert.validate(CertType::User, "bob", NOW, &trusted, &policy)
         .unwrap();
     assert_eq!(
-        cert.validate(CertType::User, "mallory", NOW, &[ca.clone()], &policy),
+        cert.validate(CertType::User, "mallory", NOW, &trusted, &policy),
         Err(CertError::PrincipalNotListed)
     );
     assert_eq!(
-        cert.validate(CertType::Host, "alice", NOW, &[ca.clone()], &policy),
+        cert.validate(CertType::Host, "alice", NOW, &trusted, &policy),
         Err(CertError::WrongType)
     );
     assert_eq!(
-        cert.validate(
-            CertType::User,
-            "alice",
-            Y2020 - 2 * DAY,
-            &[ca.clone()],
-            &policy
-        ),
+        cert.validate(CertType::User, "alice", Y2020 - 2 * DAY, &trusted, &policy),
         Err(CertError::NotYetValid)
     );
     assert_eq!(
-        cert.validate(
-            CertType::User,
-            "alice",
-            Y2040 + 2 * DAY,
-            &[ca.clone()],
-            &policy
-        ),
+        cert.validate(CertType::User, "alice", Y2040 + 2 * DAY, &trusted, &policy),
         Err(CertError::Expired)
     );
     assert_eq!(
-        cert.validate(CertType::User, "alice", NOW, &[cert.key.clone()], &policy),
+        cert.validate(
+            CertType::User,
+            "alice",
+            NOW,
+            std::slice::from_ref(&cert.key),
+            &policy
+        ),
         Err(CertError::UntrustedCa)
     );
 }
@@ -108,9 +103,10 @@ fn rsa_ca_and_host_certificates() {
     let host = Certificate::from_openssh(&fixture("certs/host_rsa2048-cert.pub")).unwrap();
     assert_eq!(host.key, key("test-keys-DO-NOT-USE/rsa2048.pub"));
     let ca = key("certs/ca_ed25519.pub");
-    host.validate(CertType::Host, "host.example", NOW, &[ca.clone()], &policy)
+    let trusted = [ca.clone()];
+    host.validate(CertType::Host, "host.example", NOW, &trusted, &policy)
         .unwrap();
-    host.validate(CertType::Host, "10.0.0.1", NOW, &[ca.clone()], &policy)
+    host.validate(CertType::Host, "10.0.0.1", NOW, &trusted, &policy)
         .unwrap();
     assert!(host.critical_options.is_empty());
 }
@@ -119,6 +115,7 @@ fn rsa_ca_and_host_certificates() {
 fn tampered_certificates_are_rejected() {
     let cert = Certificate::from_openssh(&fixture("certs/user_ecdsa256-cert.pub")).unwrap();
     let ca = key("certs/ca_ed25519.pub");
+    let trusted = [ca.clone()];
     let blob = cert.blob().to_vec();
     let policy = VerifyPolicy::default();
     let mut verified = 0;
@@ -128,7 +125,7 @@ fn tampered_certificates_are_rejected() {
         let mut b = blob.clone();
         b[i] ^= 0x01;
         if let Ok(c) = Certificate::from_blob(&b)
-            && c.validate(CertType::User, "alice", NOW, &[ca.clone()], &policy)
+            && c.validate(CertType::User, "alice", NOW, &trusted, &policy)
                 .is_ok()
         {
             verified += 1;
