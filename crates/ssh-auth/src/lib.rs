@@ -17,6 +17,7 @@
 //! depends on `ssh-wire` and `ssh-keys`, never on the transport or the
 //! connection layer.
 
+pub mod agent;
 pub mod authorized_keys;
 pub mod cert;
 pub mod client;
