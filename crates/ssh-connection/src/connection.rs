@@ -66,6 +66,17 @@ pub struct ChannelInfo {
 }
 
 /// The connection protocol of one SSH connection, without I/O.
+///
+/// Methods come in classes: [`Connection::handle_payload`] takes input;
+/// the mutators (`open_channel`, `accept`, `reject`, `send_data`,
+/// `send_eof`, `close`, `release`, `read`, `consume`, `channel_request`,
+/// `global_request`, `answer_*`) act for the application; `poll_payload`
+/// and `poll_event` give output. After each input or mutator, drain
+/// `poll_payload` into the transport, then `poll_event`.
+///
+/// Events are only produced by input, and at most one `Readable` per
+/// channel until its buffers were read empty; the application is expected
+/// to drain them after each call.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
@@ -620,6 +631,7 @@ impl Connection {
             });
             id = Some(rid);
         }
+        // A released channel has sent CLOSE, so `id` is None for it.
         if unknown {
             self.flush_channel_answers(h);
         } else if !c.released {
@@ -628,9 +640,6 @@ impl Connection {
                 id,
                 request: r.request,
             });
-        } else if let Some(id) = id {
-            // Nobody will answer for a released channel.
-            let _ = self.answer_channel_request(h, id, false);
         }
         Ok(())
     }

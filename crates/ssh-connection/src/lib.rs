@@ -17,6 +17,32 @@
 //! the application's: every open and request it could refuse arrives as an
 //! [`Event`] it answers.
 //!
+//! ```
+//! use ssh_connection::{Config, Connection, Event, Role};
+//! use ssh_wire::messages::ChannelType;
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//! let mut payload = Vec::new();
+//!
+//! let ch = client.open_channel(ChannelType::Session)?;
+//! while client.poll_payload(&mut payload) {
+//!     server.handle_payload(&payload)?;
+//! }
+//! let Some(Event::OpenRequest { handle, .. }) = server.poll_event() else { unreachable!() };
+//! server.accept(handle)?;
+//! server.send_data(handle, b"hello")?;
+//! while server.poll_payload(&mut payload) {
+//!     client.handle_payload(&payload)?;
+//! }
+//! assert_eq!(client.poll_event(), Some(Event::OpenConfirmed { handle: ch }));
+//! assert_eq!(client.poll_event(), Some(Event::Readable { handle: ch }));
+//! let mut buf = [0; 16];
+//! let n = client.read(ch, &mut buf)?;
+//! assert_eq!(&buf[..n], b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Architecture invariant: this crate depends on `ssh-wire` only.
 
 mod channel;

@@ -668,6 +668,61 @@ fn global_requests_typed_replies_in_order() {
 }
 
 #[test]
+fn every_known_global_request_reaches_the_application() {
+    let reqs = [
+        GlobalRequestKind::TcpipForward {
+            address: "localhost".into(),
+            port: 8022,
+        },
+        GlobalRequestKind::CancelTcpipForward {
+            address: "localhost".into(),
+            port: 8022,
+        },
+        GlobalRequestKind::StreamlocalForward {
+            socket_path: "/tmp/a".into(),
+        },
+        GlobalRequestKind::CancelStreamlocalForward {
+            socket_path: "/tmp/a".into(),
+        },
+        GlobalRequestKind::HostKeys {
+            keys: vec![b"k".to_vec()],
+        },
+        GlobalRequestKind::HostKeysProve {
+            keys: vec![b"k".to_vec()],
+        },
+    ];
+    for r in reqs {
+        let mut p = Pair::new();
+        let id = p.client.global_request(r.clone(), true).unwrap().unwrap();
+        p.pump();
+        let Some(Event::GlobalRequest {
+            id: Some(sid),
+            request,
+        }) = p.server_events.pop_front()
+        else {
+            panic!()
+        };
+        assert_eq!(request, r);
+        p.server
+            .answer_global_request(sid, GlobalReply::Failure)
+            .unwrap();
+        p.pump();
+        assert_eq!(
+            p.client_events.pop_front(),
+            Some(Event::GlobalReply {
+                id,
+                reply: GlobalReply::Failure
+            })
+        );
+        // Each request is answered once.
+        assert_eq!(
+            p.server.answer_global_request(sid, GlobalReply::Success),
+            Err(ApiError::NoSuchRequest)
+        );
+    }
+}
+
+#[test]
 fn hostkeys_and_prove() {
     let mut p = Pair::new();
     p.server
