@@ -41,6 +41,16 @@ enum Expect {
     Signatures,
 }
 
+impl Expect {
+    const fn of(request: &GlobalRequestKind) -> Self {
+        match request {
+            GlobalRequestKind::TcpipForward { port: 0, .. } => Self::BoundPort,
+            GlobalRequestKind::HostKeysProve { .. } => Self::Signatures,
+            _ => Self::Plain,
+        }
+    }
+}
+
 /// A snapshot of one channel, for the application and for tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -91,7 +101,7 @@ pub struct Connection {
     events: VecDeque<Event>,
     next_request: u64,
     our_globals: VecDeque<(RequestId, Expect)>,
-    their_globals: VecDeque<(RequestId, Option<GlobalReply>)>,
+    their_globals: VecDeque<(RequestId, Expect, Option<GlobalReply>)>,
     no_more_sessions: bool,
     failed: Option<ProtocolError>,
 }
@@ -298,13 +308,13 @@ impl Connection {
         match auto {
             Some(reply) => {
                 if g.want_reply {
-                    self.push_their_global(Some(reply))?;
+                    self.push_their_global(Expect::Plain, Some(reply))?;
                     self.flush_global_answers();
                 }
             }
             None => {
                 let id = if g.want_reply {
-                    Some(self.push_their_global(None)?)
+                    Some(self.push_their_global(Expect::of(&g.request), None)?)
                 } else {
                     None
                 };
@@ -319,21 +329,22 @@ impl Connection {
 
     fn push_their_global(
         &mut self,
+        expect: Expect,
         answer: Option<GlobalReply>,
     ) -> Result<RequestId, ProtocolError> {
         if self.their_globals.len() >= self.config.max_pending_requests {
             return proto(ProtocolError::TooManyPendingRequests);
         }
         let id = self.new_request_id();
-        self.their_globals.push_back((id, answer));
+        self.their_globals.push_back((id, expect, answer));
         Ok(id)
     }
 
     /// Sends the answers at the head of the queue, in request order (RFC
     /// 4254 §4 replies carry no request number).
     fn flush_global_answers(&mut self) {
-        while let Some((_, Some(_))) = self.their_globals.front() {
-            let Some((_, Some(reply))) = self.their_globals.pop_front() else {
+        while let Some((_, _, Some(_))) = self.their_globals.front() {
+            let Some((_, _, Some(reply))) = self.their_globals.pop_front() else {
                 break;
             };
             match reply {
@@ -1055,11 +1066,7 @@ impl Connection {
             if self.our_globals.len() >= self.config.max_pending_requests {
                 return Err(ApiError::TooManyPendingRequests);
             }
-            let expect = match &request {
-                GlobalRequestKind::TcpipForward { port: 0, .. } => Expect::BoundPort,
-                GlobalRequestKind::HostKeysProve { .. } => Expect::Signatures,
-                _ => Expect::Plain,
-            };
+            let expect = Expect::of(&request);
             let id = self.new_request_id();
             self.our_globals.push_back((id, expect));
             Some(id)
@@ -1084,9 +1091,22 @@ impl Connection {
         let slot = self
             .their_globals
             .iter_mut()
-            .find(|(i, a)| *i == id && a.is_none())
+            .find(|(i, _, a)| *i == id && a.is_none())
             .ok_or(ApiError::NoSuchRequest)?;
-        slot.1 = Some(reply);
+        // RFC 4254 §7.1: the bound port is sent for port 0 only, "otherwise,
+        // there is no response-specific data"; hostkeys-prove needs its
+        // signatures (OpenSSH PROTOCOL §2.5).
+        let fits = matches!(
+            (slot.1, &reply),
+            (_, GlobalReply::Failure)
+                | (Expect::Plain, GlobalReply::Success)
+                | (Expect::BoundPort, GlobalReply::BoundPort(_))
+                | (Expect::Signatures, GlobalReply::HostKeySignatures(_))
+        );
+        if !fits {
+            return Err(ApiError::WrongReply);
+        }
+        slot.2 = Some(reply);
         self.flush_global_answers();
         Ok(())
     }

@@ -186,6 +186,11 @@ pub enum ApiError {
     TooManyPendingRequests,
     /// No request with this id waits for an answer.
     NoSuchRequest,
+    /// The answer does not fit the request: a bound port for anything but
+    /// `tcpip-forward` with port 0 (and its absence there), signatures for
+    /// anything but `hostkeys-prove-00@openssh.com` (and their absence
+    /// there).
+    WrongReply,
 }
 
 impl fmt::Display for ApiError {
@@ -200,6 +205,7 @@ impl fmt::Display for ApiError {
             Self::TooManyChannels => write!(f, "too many channels"),
             Self::TooManyPendingRequests => write!(f, "too many requests waiting for a reply"),
             Self::NoSuchRequest => write!(f, "no such request waits for an answer"),
+            Self::WrongReply => write!(f, "the reply does not fit the request"),
         }
     }
 }

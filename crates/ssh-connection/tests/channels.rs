@@ -640,6 +640,16 @@ fn global_requests_typed_replies_in_order() {
     p.server
         .answer_global_request(s_sl, GlobalReply::Success)
         .unwrap();
+    assert_eq!(
+        p.server.answer_global_request(s_fwd, GlobalReply::Success),
+        Err(ApiError::WrongReply),
+        "port 0 needs the bound port"
+    );
+    assert_eq!(
+        p.server
+            .answer_global_request(s_fwd, GlobalReply::HostKeySignatures(vec![])),
+        Err(ApiError::WrongReply)
+    );
     p.server
         .answer_global_request(s_fwd, GlobalReply::BoundPort(40022))
         .unwrap();
