@@ -4,16 +4,26 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ssh_connection::{ApiError, ChannelHandle, Config, Connection, Error, Event, GlobalReply, Role};
+use ssh_connection::{
+    ApiError, ChannelHandle, Config, Connection, Error, Event, GlobalReply, Role,
+};
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, ConnectionMessage, OpenFailureReason};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&first, mut rest)) = data.split_first() else {
         return;
     };
-    let role = if first & 1 == 0 { Role::Client } else { Role::Server };
+    let role = if first & 1 == 0 {
+        Role::Client
+    } else {
+        Role::Server
+    };
     let config = Config {
-        window: if first & 2 == 0 { 4096 } else { 2 * 1024 * 1024 },
+        window: if first & 2 == 0 {
+            4096
+        } else {
+            2 * 1024 * 1024
+        },
         max_packet: 1024,
         max_channels: 8,
         max_sessions: 2,
@@ -98,7 +108,12 @@ fuzz_target!(|data: &[u8]| {
                     let _ = conn.answer_channel_request(h, id, arg & 1 == 0);
                 }
                 if let Some(id) = global_reqs.pop() {
-                    let _ = conn.answer_global_request(id, GlobalReply::BoundPort(u32::from(arg)));
+                    let reply = match arg % 3 {
+                        0 => GlobalReply::Failure,
+                        1 => GlobalReply::Success,
+                        _ => GlobalReply::BoundPort(u32::from(arg)),
+                    };
+                    let _ = conn.answer_global_request(id, reply);
                 }
             }
             _ => {
