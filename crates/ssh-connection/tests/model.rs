@@ -17,19 +17,59 @@
 use std::collections::{HashSet, VecDeque};
 
 use proptest::prelude::*;
-use ssh_connection::{ChannelHandle, ChannelState, Config, Connection, Event, Role};
-use ssh_wire::messages::{ChannelType, ConnectionMessage, OpenFailureReason};
+use ssh_connection::{
+    ApiError, ChannelHandle, ChannelState, Config, Connection, Event, RequestId, Role,
+};
+use ssh_wire::messages::{ChannelRequestKind, ChannelType, ConnectionMessage, OpenFailureReason};
 
 #[derive(Debug, Clone)]
 enum Op {
-    Open { side: usize, accept: bool },
-    Write { side: usize, ch: usize, len: usize },
-    Read { side: usize, ch: usize, len: usize },
-    Eof { side: usize, ch: usize },
-    Close { side: usize, ch: usize },
-    Release { side: usize, ch: usize },
-    Deliver { from: usize, count: usize },
-    GrowWindow { side: usize, ch: usize, size: u32 },
+    Open {
+        side: usize,
+        accept: bool,
+    },
+    Write {
+        side: usize,
+        ch: usize,
+        len: usize,
+    },
+    Read {
+        side: usize,
+        ch: usize,
+        len: usize,
+    },
+    Eof {
+        side: usize,
+        ch: usize,
+    },
+    Close {
+        side: usize,
+        ch: usize,
+    },
+    Release {
+        side: usize,
+        ch: usize,
+    },
+    Deliver {
+        from: usize,
+        count: usize,
+    },
+    GrowWindow {
+        side: usize,
+        ch: usize,
+        size: u32,
+    },
+    Request {
+        side: usize,
+        ch: usize,
+        want_reply: bool,
+        known: bool,
+    },
+    /// Answer the requests waiting on `side`, newest first if `reverse`.
+    Answer {
+        side: usize,
+        reverse: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -43,7 +83,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (side.clone(), ch.clone()).prop_map(|(side, ch)| Op::Close { side, ch }),
         1 => (side.clone(), ch.clone()).prop_map(|(side, ch)| Op::Release { side, ch }),
         8 => (side.clone(), 1..6usize).prop_map(|(from, count)| Op::Deliver { from, count }),
-        1 => (side, ch, 1000..100_000u32).prop_map(|(side, ch, size)| Op::GrowWindow { side, ch, size }),
+        1 => (side.clone(), ch.clone(), 1000..100_000u32).prop_map(|(side, ch, size)| Op::GrowWindow { side, ch, size }),
+        2 => (side.clone(), ch, any::<bool>(), any::<bool>())
+            .prop_map(|(side, ch, want_reply, known)| Op::Request { side, ch, want_reply, known }),
+        1 => (side, any::<bool>()).prop_map(|(side, reverse)| Op::Answer { side, reverse }),
     ]
 }
 
@@ -66,11 +109,16 @@ struct Model {
     /// Payloads in flight from side i to the other.
     wire: [VecDeque<Vec<u8>>; 2],
     chans: Vec<Chan>,
-    /// Channels opened by side i whose OpenRequest has not been seen yet.
-    opening: [VecDeque<usize>; 2],
     /// Recipients closed per direction (recipient numbers of the receiver).
     closed_recipients: [HashSet<u32>; 2],
     counter: u64,
+    /// Per side: our requests waiting for a reply, with the answer the
+    /// peer will give (`None` for unknown requests: always failure).
+    asked: [VecDeque<(ChannelHandle, RequestId, Option<bool>)>; 2],
+    /// Per side: the peer's requests waiting for our answer.
+    to_answer: [Vec<(ChannelHandle, RequestId, bool)>; 2],
+    /// Alternates the answers requested.
+    request_seq: u64,
 }
 
 fn pattern(seed: u64, len: usize) -> Vec<u8> {
@@ -88,9 +136,11 @@ impl Model {
             ],
             wire: [VecDeque::new(), VecDeque::new()],
             chans: Vec::new(),
-            opening: [VecDeque::new(), VecDeque::new()],
             closed_recipients: [HashSet::new(), HashSet::new()],
             counter: 0,
+            asked: [VecDeque::new(), VecDeque::new()],
+            to_answer: [Vec::new(), Vec::new()],
+            request_seq: 0,
         }
     }
 
@@ -112,7 +162,30 @@ impl Model {
             while let Some(e) = self.conn[side].poll_event() {
                 match e {
                     Event::OpenRequest { handle, .. } => {
-                        let idx = self.opening[1 - side].pop_front().expect("open in order");
+                        // Match by numbers: the opener's local number is our
+                        // remote one.
+                        let remote = self.conn[side]
+                            .channel_info(handle)
+                            .unwrap()
+                            .remote
+                            .unwrap();
+                        let found = self.chans.iter().position(|c| {
+                            c.handle[side].is_none()
+                                && c.handle[1 - side]
+                                    .is_some_and(|h| h.local_id().get() == remote.get())
+                        });
+                        let Some(idx) = found else {
+                            // The opener released it already: accept; its
+                            // CLOSE follows.
+                            self.conn[side].accept(handle).unwrap();
+                            let mut c = Chan {
+                                released_early: [true, true],
+                                ..Chan::default()
+                            };
+                            c.handle[side] = Some(handle);
+                            self.chans.push(c);
+                            continue;
+                        };
                         if self.chans[idx].refused {
                             self.conn[side]
                                 .reject(handle, OpenFailureReason::CONNECT_FAILED, "no")
@@ -122,9 +195,15 @@ impl Model {
                             self.chans[idx].handle[side] = Some(handle);
                         }
                     }
-                    Event::OpenFailed { handle, .. } => {
+                    Event::OpenFailed { handle, reason, .. } => {
                         let idx = self.find(side, handle).expect("known channel");
-                        assert!(self.chans[idx].refused);
+                        // Refused by the model, or by the peer's session limit.
+                        assert!(
+                            self.chans[idx].refused
+                                || reason == OpenFailureReason::RESOURCE_SHORTAGE,
+                            "{reason:?}"
+                        );
+                        self.chans[idx].refused = true;
                         self.chans[idx].handle[side] = None;
                     }
                     Event::Closed { handle } => {
@@ -136,6 +215,35 @@ impl Model {
                     | Event::Writable { handle }
                     | Event::Eof { handle } => {
                         assert!(self.find(side, handle).is_some(), "{e:?}");
+                    }
+                    Event::ChannelRequest {
+                        handle,
+                        id,
+                        request,
+                    } => {
+                        assert!(self.find(side, handle).is_some());
+                        assert!(!matches!(request, ChannelRequestKind::Unknown { .. }));
+                        let yes = matches!(&request, ChannelRequestKind::Signal { name } if name == "YES");
+                        if let Some(id) = id {
+                            self.to_answer[side].push((handle, id, yes));
+                        }
+                    }
+                    Event::ChannelReply {
+                        handle,
+                        id,
+                        success,
+                    } => {
+                        // Replies arrive in request order per channel.
+                        let pos = self.asked[side]
+                            .iter()
+                            .position(|(h, _, _)| *h == handle)
+                            .expect("a request was pending");
+                        let (_, rid, answer) = self.asked[side].remove(pos).unwrap();
+                        assert_eq!(rid, id, "replies in order");
+                        match answer {
+                            Some(a) => assert_eq!(success, a, "the answer given"),
+                            None => assert!(!success, "unknown requests fail"),
+                        }
                     }
                     other => panic!("unexpected {other:?}"),
                 }
@@ -249,7 +357,6 @@ impl Model {
                     };
                     c.handle[side] = Some(h);
                     self.chans.push(c);
-                    self.opening[side].push_back(self.chans.len() - 1);
                 }
             }
             Op::Write { side, ch, len } => {
@@ -303,6 +410,53 @@ impl Model {
                 if self.conn[side].release(h).is_ok() {
                     c.handle[side] = None;
                     c.released_early[side] = true;
+                }
+            }
+            Op::Request {
+                side,
+                ch,
+                want_reply,
+                known,
+            } => {
+                let Some(h) = self.chans.get(ch).and_then(|c| c.handle[side]) else {
+                    return;
+                };
+                let Ok(info) = self.conn[side].channel_info(h) else {
+                    return;
+                };
+                if info.state != ChannelState::Open {
+                    return;
+                }
+                // The answer travels inside the request: the signal name
+                // says which reply the peer must give.
+                let answer = self.request_seq % 2 == 0;
+                self.request_seq += 1;
+                let request = if known {
+                    ChannelRequestKind::Signal {
+                        name: if answer { "YES".into() } else { "NO".into() },
+                    }
+                } else {
+                    ChannelRequestKind::Unknown {
+                        name: "x@example.com".into(),
+                        rest: vec![],
+                    }
+                };
+                let id = self.conn[side].channel_request(h, request, want_reply);
+                match id {
+                    Ok(Some(id)) => self.asked[side].push_back((h, id, known.then_some(answer))),
+                    Ok(None) => assert!(!want_reply),
+                    Err(ApiError::TooManyPendingRequests) => assert!(want_reply),
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+            Op::Answer { side, reverse } => {
+                let mut pending = std::mem::take(&mut self.to_answer[side]);
+                if reverse {
+                    pending.reverse();
+                }
+                for (h, id, yes) in pending {
+                    // The request may have been cleared by a close.
+                    let _ = self.conn[side].answer_channel_request(h, id, yes);
                 }
             }
             Op::Deliver { from, count } => self.deliver(from, count),
