@@ -429,7 +429,7 @@ impl Model {
                 }
                 // The answer travels inside the request: the signal name
                 // says which reply the peer must give.
-                let answer = self.request_seq % 2 == 0;
+                let answer = self.request_seq.is_multiple_of(2);
                 self.request_seq += 1;
                 let request = if known {
                     ChannelRequestKind::Signal {
