@@ -173,6 +173,15 @@ impl Connection {
         true
     }
 
+    /// Hands every queued payload to `send`, oldest first (the same as
+    /// calling [`Connection::poll_payload`] until it returns false).
+    pub fn poll_transmit(&mut self, mut send: impl FnMut(&[u8])) {
+        let mut buf = Vec::new();
+        while self.poll_payload(&mut buf) {
+            send(&buf);
+        }
+    }
+
     /// True when [`Connection::poll_payload`] has something.
     pub fn has_payload(&self) -> bool {
         !self.out.is_empty()

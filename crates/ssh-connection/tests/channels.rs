@@ -1123,6 +1123,22 @@ fn our_pending_requests_are_bounded() {
 }
 
 #[test]
+fn poll_transmit_drains_in_order() {
+    let mut c = Connection::new(Role::Client, Config::default());
+    let h = c.open_channel(ChannelType::Session).unwrap();
+    c.global_request(GlobalRequestKind::Keepalive, false)
+        .unwrap();
+    let mut got = Vec::new();
+    c.poll_transmit(|p| got.push(p.to_vec()));
+    assert_eq!(got.len(), 2);
+    assert!(matches!(ConnectionMessage::decode(&got[0]).unwrap(),
+        ConnectionMessage::ChannelOpen(o) if o.sender == h.local_id().get()));
+    assert!(matches!(ConnectionMessage::decode(&got[1]).unwrap(),
+        ConnectionMessage::GlobalRequest(g) if !g.want_reply));
+    assert!(!c.has_payload());
+}
+
+#[test]
 fn output_queue_is_bounded_and_drain_wakes_writers() {
     let config = Config {
         max_queued_bytes: 10_000,
