@@ -1,0 +1,249 @@
+//! The [`Connection`] state machine.
+//!
+//! Method classes (as in quinn-proto): [`Connection::handle_payload`] for
+//! input, mutators for the application (`open_channel`, `accept`,
+//! `send_data`, ...), and `poll_*` for output. After any input or mutator,
+//! drain [`Connection::poll_payload`] into the transport and
+//! [`Connection::poll_event`] into the application.
+
+mod api;
+mod input;
+
+use std::collections::VecDeque;
+
+use ssh_wire::Encode;
+use ssh_wire::messages::GlobalRequestKind;
+
+use crate::channel::{ChannelState, Slab};
+use crate::config::Config;
+use crate::error::{ApiError, ProtocolError};
+use crate::event::{Event, GlobalReply};
+use crate::id::{ChannelHandle, LocalId, RemoteId, RequestId};
+
+/// Which end of the connection we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The SSH client.
+    Client,
+    /// The SSH server.
+    Server,
+}
+
+/// What a success reply to one of our global requests carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Plain,
+    BoundPort,
+    Signatures,
+}
+
+impl Expect {
+    const fn of(request: &GlobalRequestKind) -> Self {
+        match request {
+            GlobalRequestKind::TcpipForward { port: 0, .. } => Self::BoundPort,
+            GlobalRequestKind::HostKeysProve { .. } => Self::Signatures,
+            _ => Self::Plain,
+        }
+    }
+}
+
+/// A snapshot of one channel, for the application and for tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChannelInfo {
+    /// The state.
+    pub state: ChannelState,
+    /// Our number.
+    pub local: LocalId,
+    /// The peer's number, once known.
+    pub remote: Option<RemoteId>,
+    /// Bytes we may still send (the peer's window).
+    pub send_window: u32,
+    /// The peer's maximum packet.
+    pub send_max_packet: u32,
+    /// Bytes the peer may still send (our window).
+    pub recv_window: u32,
+    /// Bytes received and not read (data and extended data).
+    pub buffered: u32,
+    /// We sent EOF.
+    pub eof_sent: bool,
+    /// The peer sent EOF.
+    pub eof_received: bool,
+}
+
+/// The connection protocol of one SSH connection, without I/O.
+///
+/// Methods come in classes: [`Connection::handle_payload`] takes input;
+/// the mutators (`open_channel`, `accept`, `reject`, `send_data`,
+/// `send_eof`, `close`, `release`, `read`, `consume`, `channel_request`,
+/// `global_request`, `answer_*`) act for the application; `poll_payload`
+/// and `poll_event` give output. After each input or mutator, drain
+/// `poll_payload` into the transport, then `poll_event`.
+///
+/// Events are only produced by input, and at most one `Readable` per
+/// channel until its buffers were read empty; the application is expected
+/// to drain them after each call.
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    channels: Slab,
+    sessions: usize,
+    out: VecDeque<Vec<u8>>,
+    out_bytes: usize,
+    spare: Vec<Vec<u8>>,
+    /// A send was refused because the output queue was full.
+    queue_blocked: bool,
+    events: VecDeque<Event>,
+    next_request: u64,
+    our_globals: VecDeque<(RequestId, Expect)>,
+    their_globals: VecDeque<(RequestId, Expect, Option<GlobalReply>)>,
+    no_more_sessions: bool,
+    failed: Option<ProtocolError>,
+}
+
+fn proto<T>(e: ProtocolError) -> Result<T, ProtocolError> {
+    Err(e)
+}
+
+impl Connection {
+    /// A connection with no channels.
+    pub fn new(role: Role, config: Config) -> Self {
+        Self {
+            role,
+            config,
+            channels: Slab::default(),
+            sessions: 0,
+            out: VecDeque::new(),
+            out_bytes: 0,
+            spare: Vec::new(),
+            queue_blocked: false,
+            events: VecDeque::new(),
+            next_request: 0,
+            our_globals: VecDeque::new(),
+            their_globals: VecDeque::new(),
+            no_more_sessions: false,
+            failed: None,
+        }
+    }
+
+    /// Our role.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The settings.
+    pub const fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The error that failed the connection, if it failed.
+    pub const fn failure(&self) -> Option<&ProtocolError> {
+        self.failed.as_ref()
+    }
+
+    /// Channels allocated (any state until released).
+    pub const fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    // ----------------------------------------------------------------- output
+
+    /// Moves the next outgoing payload into `out` (replacing its contents)
+    /// and returns true, or returns false when nothing is queued. The
+    /// session hands each payload to the transport's `send_payload`.
+    pub fn poll_payload(&mut self, out: &mut Vec<u8>) -> bool {
+        let Some(mut p) = self.out.pop_front() else {
+            return false;
+        };
+        self.out_bytes = self.out_bytes.saturating_sub(p.len());
+        core::mem::swap(out, &mut p);
+        p.clear();
+        if self.spare.len() < 64 {
+            self.spare.push(p);
+        }
+        if self.queue_blocked && self.out_bytes <= self.config.max_queued_bytes / 2 {
+            self.queue_blocked = false;
+            self.wake_blocked_writers();
+        }
+        true
+    }
+
+    /// Hands every queued payload to `send`, oldest first (the same as
+    /// calling [`Connection::poll_payload`] until it returns false).
+    pub fn poll_transmit(&mut self, mut send: impl FnMut(&[u8])) {
+        let mut buf = Vec::new();
+        while self.poll_payload(&mut buf) {
+            send(&buf);
+        }
+    }
+
+    /// True when [`Connection::poll_payload`] has something.
+    pub fn has_payload(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn queue<M: Encode>(&mut self, m: &M) {
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        m.encode(&mut buf);
+        self.out_bytes += buf.len();
+        self.out.push_back(buf);
+    }
+
+    fn wake_blocked_writers(&mut self) {
+        let handles: Vec<ChannelHandle> = self.channels.handles().collect();
+        for h in handles {
+            self.maybe_writable(h);
+        }
+    }
+
+    fn maybe_writable(&mut self, h: ChannelHandle) {
+        let room = self.queue_room();
+        if let Some(c) = self.channels.get_mut(h)
+            && c.write_blocked
+            && c.can_send()
+            && c.send.available() > 0
+            && room > 0
+        {
+            c.write_blocked = false;
+            self.events.push_back(Event::Writable { handle: h });
+        }
+    }
+
+    fn queue_room(&self) -> usize {
+        self.config.max_queued_bytes.saturating_sub(self.out_bytes)
+    }
+
+    fn new_request_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        id
+    }
+
+    /// A snapshot of a channel.
+    pub fn channel_info(&self, h: ChannelHandle) -> Result<ChannelInfo, ApiError> {
+        let c = self.channels.get(h).ok_or(ApiError::StaleHandle)?;
+        Ok(ChannelInfo {
+            state: c.state,
+            local: h.id,
+            remote: c.remote,
+            send_window: c.send.available(),
+            send_max_packet: c.send_max_packet,
+            recv_window: c.recv.available(),
+            buffered: c.recv.buffered(),
+            eof_sent: c.eof_sent,
+            eof_received: c.eof_received,
+        })
+    }
+
+    /// Handles of every allocated channel.
+    pub fn channels(&self) -> Vec<ChannelHandle> {
+        self.channels.handles().collect()
+    }
+}
