@@ -106,6 +106,18 @@ pub struct Certificate {
     pub signature: Vec<u8>,
 }
 
+/// The certificate algorithm name used in `publickey` requests for
+/// signature algorithm `alg` (`rsa-sha2-512-cert-v01@openssh.com`, ...).
+pub fn cert_algorithm_name(alg: SignatureAlgorithm) -> String {
+    format!("{}-cert-v01@openssh.com", alg.name())
+}
+
+/// The signature algorithm behind a certificate algorithm name, if it is
+/// one (`rsa-sha2-256-cert-v01@openssh.com` gives `rsa-sha2-256`).
+pub fn cert_signature_algorithm(name: &str) -> Option<SignatureAlgorithm> {
+    SignatureAlgorithm::from_name(name.strip_suffix("-cert-v01@openssh.com")?).ok()
+}
+
 fn cert_key_type(name: &str) -> Option<KeyType> {
     let base = name.strip_suffix("-cert-v01@openssh.com")?;
     KeyType::from_name(base).ok()

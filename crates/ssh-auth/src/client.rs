@@ -20,6 +20,7 @@ use ssh_wire::messages::userauth::{
 };
 use ssh_wire::{Encode, NameList};
 
+use crate::cert::{Certificate, cert_algorithm_name};
 use crate::error::AuthError;
 
 /// The service requested after authentication, normally.
@@ -32,6 +33,9 @@ pub enum ClientMethod {
     /// `publickey` with this key: a query first, then, if the server
     /// accepts the key, a [`ClientEvent::NeedSignature`].
     PublicKey(PublicKey),
+    /// `publickey` with an OpenSSH certificate: the request carries the
+    /// certificate; the signature is made by its key.
+    Certificate(Box<Certificate>),
     /// `password`: a [`ClientEvent::PasswordPrompt`] asks for it.
     Password,
     /// `keyboard-interactive` with these submethods (usually empty).
@@ -44,7 +48,7 @@ pub enum ClientMethod {
 impl ClientMethod {
     fn name(&self) -> &'static str {
         match self {
-            Self::PublicKey(_) => "publickey",
+            Self::PublicKey(_) | Self::Certificate(_) => "publickey",
             Self::Password => "password",
             Self::KeyboardInteractive { .. } => "keyboard-interactive",
         }
@@ -140,12 +144,20 @@ enum Pending {
     /// `none`, a signed public key, or anything answered only by
     /// SUCCESS/FAILURE.
     Plain,
-    PkQuery {
-        key: Box<PublicKey>,
-        algorithm: SignatureAlgorithm,
-    },
+    PkQuery(Box<Offer>),
     Password,
     KeyboardInteractive,
+}
+
+/// A key (or certificate) offered in a query: what PK_OK must echo.
+#[derive(Debug)]
+struct Offer {
+    key: PublicKey,
+    algorithm: SignatureAlgorithm,
+    /// The algorithm name in the request (a certificate name for certs).
+    name: String,
+    /// The blob in the request (the certificate blob for certs).
+    blob: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -262,6 +274,15 @@ impl ClientAuth {
         }
     }
 
+    fn offer(&mut self, offer: Offer) {
+        self.send_request(AuthMethod::PublicKey {
+            algorithm: offer.name.clone(),
+            public_key: offer.blob.clone(),
+            signature: None,
+        });
+        self.state = State::Awaiting(Pending::PkQuery(Box::new(offer)));
+    }
+
     /// Moves on to the next configured method the server allows.
     fn next_method(&mut self) -> Result<(), AuthError> {
         while let Some(method) = self.remaining.pop_front() {
@@ -275,14 +296,23 @@ impl ClientAuth {
                     let Some(algorithm) = self.algorithm_for(&key) else {
                         continue;
                     };
-                    self.send_request(AuthMethod::PublicKey {
-                        algorithm: algorithm.name().to_owned(),
-                        public_key: key.to_blob(),
-                        signature: None,
-                    });
-                    self.state = State::Awaiting(Pending::PkQuery {
-                        key: Box::new(key),
+                    let (name, blob) = (algorithm.name().to_owned(), key.to_blob());
+                    self.offer(Offer {
+                        key,
                         algorithm,
+                        name,
+                        blob,
+                    });
+                }
+                ClientMethod::Certificate(cert) => {
+                    let Some(algorithm) = self.algorithm_for(&cert.key) else {
+                        continue;
+                    };
+                    self.offer(Offer {
+                        key: cert.key.clone(),
+                        algorithm,
+                        name: cert_algorithm_name(algorithm),
+                        blob: cert.blob().to_vec(),
                     });
                 }
                 ClientMethod::Password => {
@@ -351,21 +381,26 @@ impl ClientAuth {
                 self.next_method()
             }
             UserauthMessage::PkOk(ok) => {
-                let State::Awaiting(Pending::PkQuery { key, algorithm }) =
+                let State::Awaiting(Pending::PkQuery(offer)) =
                     core::mem::replace(&mut self.state, State::Done)
                 else {
                     return self.fail(AuthError::protocol("unexpected PK_OK"));
                 };
                 // RFC 4252 §7: PK_OK echoes the algorithm and key blob.
-                let blob = key.to_blob();
-                if ok.algorithm != algorithm.name() || ok.public_key != blob {
+                if ok.algorithm != offer.name || ok.public_key != offer.blob {
                     return self.fail(AuthError::protocol("PK_OK for a key that was not offered"));
                 }
+                let Offer {
+                    key,
+                    algorithm,
+                    name,
+                    blob,
+                } = *offer;
                 let request = UserauthRequest {
                     user: self.config.user.clone(),
                     service: self.config.service.clone(),
                     method: AuthMethod::PublicKey {
-                        algorithm: algorithm.name().to_owned(),
+                        algorithm: name,
                         public_key: blob,
                         signature: None,
                     },
@@ -374,7 +409,7 @@ impl ClientAuth {
                     .publickey_signed_data(&self.session_id)
                     .unwrap_or_default();
                 self.events.push_back(ClientEvent::NeedSignature {
-                    key: *key,
+                    key,
                     algorithm,
                     data,
                 });

@@ -21,6 +21,7 @@ use ssh_wire::messages::userauth::{
 };
 use ssh_wire::{Encode, NameList};
 
+use crate::cert::{Certificate, cert_signature_algorithm};
 use crate::error::AuthError;
 
 /// Requests held while the application decides about an earlier one
@@ -90,6 +91,10 @@ pub enum ServerEvent {
         algorithm: SignatureAlgorithm,
         /// True for a query (no signature).
         query_only: bool,
+        /// The certificate, if `key` was offered in one. The application
+        /// checks it ([`Certificate::validate`]: its trusted CAs, the
+        /// principal, the time) before saying yes.
+        certificate: Option<Box<Certificate>>,
     },
     /// Check a password; answer with [`ServerAuth::answer_password`].
     VerifyPassword {
@@ -159,17 +164,32 @@ pub enum KeyboardInteractiveAnswer {
     Reject,
 }
 
+/// A `publickey` request waiting for the application's verdict.
+#[derive(Debug)]
+struct KeyAttempt {
+    key: PublicKey,
+    algorithm: SignatureAlgorithm,
+    /// What PK_OK echoes: the request's algorithm name and blob.
+    echo: (String, Vec<u8>),
+    /// The signed data and the signature (`None` for a query).
+    signed: Option<(Vec<u8>, Vec<u8>)>,
+    /// The method name for the required lists.
+    method: String,
+}
+
+fn request_algorithm(method: &AuthMethod) -> String {
+    match method {
+        AuthMethod::PublicKey { algorithm, .. }
+        | AuthMethod::PublicKeyHostBound { algorithm, .. } => algorithm.clone(),
+        _ => String::new(),
+    }
+}
+
 #[derive(Debug)]
 enum Waiting {
     /// Ready for a request.
     Request,
-    PublicKey {
-        key: Box<PublicKey>,
-        algorithm: SignatureAlgorithm,
-        /// The signed request (`None` for a query) and the method name.
-        signed: Option<(Vec<u8>, Vec<u8>)>,
-        method: String,
-    },
+    PublicKey(Box<KeyAttempt>),
     Password,
     /// The application is choosing prompts (or a verdict).
     KeyboardInteractiveApp,
@@ -499,10 +519,19 @@ impl ServerAuth {
                 {
                     return self.reject(now, true);
                 }
-                let (Ok(algorithm), Ok(key)) = (
-                    SignatureAlgorithm::from_name(algorithm),
-                    PublicKey::from_blob(public_key),
-                ) else {
+                // A certificate (`*-cert-v01@openssh.com`) carries the key.
+                let (algorithm, key, certificate) = match cert_signature_algorithm(algorithm) {
+                    Some(alg) => match Certificate::from_blob(public_key) {
+                        Ok(cert) => (Ok(alg), Ok(cert.key.clone()), Some(Box::new(cert))),
+                        Err(_) => return self.reject(now, true),
+                    },
+                    None => (
+                        SignatureAlgorithm::from_name(algorithm),
+                        PublicKey::from_blob(public_key),
+                        None,
+                    ),
+                };
+                let (Ok(algorithm), Ok(key)) = (algorithm, key) else {
                     return self.reject(now, true);
                 };
                 if algorithm.key_type() != key.key_type()
@@ -520,17 +549,19 @@ impl ServerAuth {
                     None => None,
                 };
                 let query_only = signed.is_none();
-                self.waiting = Waiting::PublicKey {
-                    key: Box::new(key.clone()),
+                self.waiting = Waiting::PublicKey(Box::new(KeyAttempt {
+                    key: key.clone(),
                     algorithm,
+                    echo: (request_algorithm(&request.method), public_key.clone()),
                     signed,
                     method: method_name,
-                };
+                }));
                 self.events.push_back(ServerEvent::VerifyPublicKey {
                     user,
                     key,
                     algorithm,
                     query_only,
+                    certificate,
                 });
                 Ok(())
             }
@@ -564,26 +595,29 @@ impl ServerAuth {
     /// is then verified here; only a valid signature authenticates.
     pub fn answer_public_key(&mut self, now: Instant, acceptable: bool) -> Result<(), AuthError> {
         self.check()?;
-        let Waiting::PublicKey {
-            key,
-            algorithm,
-            signed,
-            method,
-        } = core::mem::replace(&mut self.waiting, Waiting::Request)
+        let Waiting::PublicKey(attempt) = core::mem::replace(&mut self.waiting, Waiting::Request)
         else {
             return Err(AuthError::Misuse("no public key is being verified"));
         };
+        let KeyAttempt {
+            key,
+            algorithm,
+            echo: (algorithm_name, blob),
+            signed,
+            method,
+        } = *attempt;
         if !acceptable {
             return self.reject(now, true);
         }
         match signed {
             None => {
-                // RFC 4252 §7: the key is acceptable; PK_OK echoes it.
+                // RFC 4252 §7: the key is acceptable; PK_OK echoes the
+                // request's algorithm name and blob.
                 self.send(
                     now,
                     UserauthPkOk {
-                        algorithm: algorithm.name().to_owned(),
-                        public_key: key.to_blob(),
+                        algorithm: algorithm_name,
+                        public_key: blob,
                     }
                     .to_bytes(),
                 );

@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use ssh_auth::AuthError;
+use ssh_auth::cert::{CertType, Certificate};
 use ssh_auth::client::{ClientAuth, ClientConfig, ClientEvent, ClientMethod};
+use ssh_auth::keyfile::KeyPair;
 use ssh_auth::server::{
     KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig, ServerEvent,
 };
-use ssh_keys::{EcdsaCurve, KeyType, PrivateKey, PublicKey, SignatureAlgorithm};
+use ssh_keys::{EcdsaCurve, KeyType, PrivateKey, PublicKey, SignatureAlgorithm, VerifyPolicy};
 use ssh_wire::messages::DisconnectReason;
 use ssh_wire::messages::userauth::{AuthMethod, InfoPrompt, UserauthRequest};
 use ssh_wire::{Encode, NameList};
@@ -42,6 +44,7 @@ struct ClientApp {
 /// What the server side accepts.
 struct ServerApp {
     approved: Vec<PublicKey>,
+    trusted_cas: Vec<PublicKey>,
     password: String,
     expired: bool,
     ki_rounds: Vec<Vec<InfoPrompt>>,
@@ -54,6 +57,7 @@ impl Default for ServerApp {
     fn default() -> Self {
         Self {
             approved: Vec::new(),
+            trusted_cas: Vec::new(),
             password: "correct horse".into(),
             expired: false,
             ki_rounds: Vec::new(),
@@ -108,8 +112,24 @@ fn answer_client(c: &mut ClientAuth, app: &mut ClientApp, ev: ClientEvent, rng: 
 fn answer_server(s: &mut ServerAuth, app: &mut ServerApp, now: Instant, ev: ServerEvent) {
     app.events.push(ev.clone());
     match ev {
-        ServerEvent::VerifyPublicKey { key, .. } => {
-            let ok = app.approved.contains(&key);
+        ServerEvent::VerifyPublicKey {
+            key,
+            certificate,
+            user,
+            ..
+        } => {
+            let ok = match certificate {
+                Some(cert) => cert
+                    .validate(
+                        CertType::User,
+                        &user,
+                        1_800_000_000,
+                        &app.trusted_cas,
+                        &VerifyPolicy::default(),
+                    )
+                    .is_ok(),
+                None => app.approved.contains(&key),
+            };
             s.answer_public_key(now, ok).ok();
         }
         ServerEvent::VerifyPassword {
@@ -729,4 +749,144 @@ fn banner_and_api_misuse() {
         })
     );
     assert!(s.is_authenticated());
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(path),
+    )
+    .unwrap()
+}
+
+#[test]
+fn certificate_authentication() {
+    let cert = Certificate::from_openssh(&fixture("certs/user_ecdsa256-cert.pub")).unwrap();
+    let ca = PublicKey::from_openssh(&fixture("certs/ca_ed25519.pub"))
+        .unwrap()
+        .0;
+    for (user, trusted, expect) in [
+        ("alice", vec![ca.clone()], true),
+        ("mallory", vec![ca.clone()], false),
+        ("alice", vec![], false),
+    ] {
+        let key = KeyPair::from_file_text(&fixture("test-keys-DO-NOT-USE/ecdsa256"), None)
+            .unwrap()
+            .into_private_key();
+        let now = Instant::now();
+        let mut c = ClientAuth::new(
+            ClientConfig::new(
+                user,
+                vec![ClientMethod::Certificate(Box::new(cert.clone()))],
+            ),
+            SID,
+        );
+        let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
+        let mut sa = ServerApp {
+            trusted_cas: trusted,
+            ..ServerApp::default()
+        };
+        let mut ca_app = ClientApp {
+            keys: vec![key],
+            ..ClientApp::default()
+        };
+        run(&mut c, &mut ca_app, &mut s, &mut sa, now);
+        assert_eq!(s.is_authenticated(), expect, "{user}");
+        let certs = sa
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ServerEvent::VerifyPublicKey {
+                        certificate: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert!(certs >= 1);
+    }
+}
+
+#[test]
+fn publickey_hostbound() {
+    let a = ed25519(1);
+    let host_key = ed25519(9).public().to_blob();
+    let now = Instant::now();
+    let config = ServerConfig {
+        host_key: Some(host_key.clone()),
+        ..ServerConfig::default()
+    };
+    for (bound_to, expect) in [
+        (host_key.clone(), SUCCESS),
+        (b"other host".to_vec(), FAILURE),
+    ] {
+        let mut s = ServerAuth::new(config.clone(), SID, now);
+        let mut req = UserauthRequest {
+            user: "alice".into(),
+            service: "ssh-connection".into(),
+            method: AuthMethod::PublicKeyHostBound {
+                algorithm: "ssh-ed25519".into(),
+                public_key: a.public().to_blob(),
+                host_key: bound_to,
+                signature: None,
+            },
+        };
+        let data = req.publickey_signed_data(SID).unwrap();
+        let sig = a
+            .sign(
+                SignatureAlgorithm::Ed25519,
+                &data,
+                &mut StdRng::seed_from_u64(1),
+            )
+            .unwrap();
+        if let AuthMethod::PublicKeyHostBound { signature, .. } = &mut req.method {
+            *signature = Some(sig);
+        }
+        assert_eq!(attack(&mut s, now, &req, &[a.public().clone()])[0], expect);
+    }
+}
+
+#[test]
+fn pipelined_requests_wait_for_the_application() {
+    let now = Instant::now();
+    let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
+    let pw = |p: &str| {
+        UserauthRequest {
+            user: "alice".into(),
+            service: "ssh-connection".into(),
+            method: AuthMethod::Password {
+                password: p.into(),
+                new_password: None,
+            },
+        }
+        .to_bytes()
+    };
+    s.handle_payload(now, &pw("wrong")).unwrap();
+    s.handle_payload(now, &pw("right")).unwrap();
+    let mut seen = Vec::new();
+    while let Some(ServerEvent::VerifyPassword { password, .. }) = s.poll_event() {
+        let verdict = if password == "right" {
+            PasswordVerdict::Accept
+        } else {
+            PasswordVerdict::Reject
+        };
+        seen.push(password);
+        s.answer_password(now, verdict).unwrap();
+    }
+    assert_eq!(seen, vec!["wrong", "right"]);
+    assert!(s.is_authenticated());
+    // The FAILURE (delayed) comes before the SUCCESS.
+    let later = now + Duration::from_secs(1);
+    assert_eq!(s.poll_payload(later).unwrap()[0], FAILURE);
+    assert_eq!(s.poll_payload(later).unwrap()[0], SUCCESS);
+    // Too many in flight is an error, not a growing queue.
+    let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
+    let mut result = Ok(());
+    for _ in 0..10 {
+        result = result.and(s.handle_payload(now, &pw("x")));
+    }
+    assert!(matches!(result, Err(AuthError::Protocol { .. })));
 }
