@@ -6,8 +6,9 @@
 //! Bad lines are skipped and reported with their line number, as sshd
 //! skips them.
 
-use ssh_keys::PublicKey;
+use ssh_keys::{PublicKey, VerifyPolicy};
 
+use crate::cert::{CertError, CertType, Certificate};
 use crate::pattern::{ListMatch, match_list};
 
 /// The longest line accepted (sshd: 8 KiB for keys, more for RSA 16k).
@@ -471,6 +472,53 @@ impl AuthorizedKeys {
         self.keys
             .iter()
             .find(|k| !k.options.cert_authority && &k.key == key)
+    }
+
+    /// Checks a user certificate for `user` at `now` (seconds since the
+    /// epoch) against the `cert-authority` lines: the CA must be listed;
+    /// with `principals="..."` one of the certificate's principals must be
+    /// in that list, otherwise `user` must be among them (sshd's rules).
+    /// Returns the matching line, whose options apply. The caller still
+    /// checks `from=` and `expiry-time` from its options and the
+    /// certificate's critical options.
+    pub fn check_certificate(
+        &self,
+        user: &str,
+        cert: &Certificate,
+        now: u64,
+        policy: &VerifyPolicy,
+    ) -> Result<&AuthorizedKey, CertError> {
+        let mut last = CertError::UntrustedCa;
+        for entry in self
+            .cert_authorities()
+            .filter(|e| e.key == cert.signature_key)
+        {
+            let principal = match &entry.options.principals {
+                Some(list) => match cert
+                    .principals
+                    .iter()
+                    .find(|p| list.split(',').any(|a| a.trim() == p.as_str()))
+                {
+                    Some(p) => p.as_str(),
+                    None => {
+                        last = CertError::PrincipalNotListed;
+                        continue;
+                    }
+                },
+                None => user,
+            };
+            match cert.validate(
+                CertType::User,
+                principal,
+                now,
+                core::slice::from_ref(&entry.key),
+                policy,
+            ) {
+                Ok(()) => return Ok(entry),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// The `cert-authority` entries.

@@ -10,9 +10,10 @@ use base64ct::{Base64, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
 use sha1::Sha1;
-use ssh_keys::PublicKey;
+use ssh_keys::{PublicKey, VerifyPolicy};
 use subtle::ConstantTimeEq;
 
+use crate::cert::{CertError, CertType, Certificate};
 use crate::pattern::{ListMatch, match_list};
 
 /// The prefix of a hashed host name: `|1|base64(salt)|base64(hmac)`.
@@ -225,6 +226,31 @@ impl KnownHosts {
         self.entries
             .iter()
             .any(|e| e.marker == Marker::Revoked && &e.key == key && e.matches(&name))
+    }
+
+    /// Checks a host certificate presented by `host`/`port` at `now`
+    /// (seconds since the epoch): signed by a CA marked `@cert-authority`
+    /// for this host, neither the CA nor the certified key `@revoked`,
+    /// `host` among its principals, inside its validity window.
+    pub fn check_host_certificate(
+        &self,
+        host: &str,
+        port: u16,
+        cert: &Certificate,
+        now: u64,
+        policy: &VerifyPolicy,
+    ) -> Result<(), CertError> {
+        if self.is_revoked(host, port, &cert.signature_key)
+            || self.is_revoked(host, port, &cert.key)
+        {
+            return Err(CertError::UntrustedCa);
+        }
+        let cas: Vec<PublicKey> = self
+            .cert_authorities(host, port)
+            .into_iter()
+            .cloned()
+            .collect();
+        cert.validate(CertType::Host, host, now, &cas, policy)
     }
 
     /// The `@cert-authority` keys trusted for `host`/`port`.

@@ -139,3 +139,72 @@ fn tampered_certificates_are_rejected() {
     longer.push(0);
     assert!(Certificate::from_blob(&longer).is_err());
 }
+
+#[test]
+fn host_certificates_through_known_hosts() {
+    use ssh_auth::known_hosts::KnownHosts;
+    let host = Certificate::from_openssh(&fixture("certs/host_rsa2048-cert.pub")).unwrap();
+    let ca = fixture("certs/ca_ed25519.pub");
+    let policy = VerifyPolicy::default();
+    let kh = KnownHosts::parse(&format!("@cert-authority *.example {ca}"));
+    kh.check_host_certificate("host.example", 22, &host, NOW, &policy)
+        .unwrap();
+    // Not a principal of the certificate, though the pattern matches.
+    assert_eq!(
+        kh.check_host_certificate("other.example", 22, &host, NOW, &policy),
+        Err(CertError::PrincipalNotListed)
+    );
+    // The CA is not trusted for this name.
+    assert_eq!(
+        kh.check_host_certificate("10.0.0.1", 22, &host, NOW, &policy),
+        Err(CertError::UntrustedCa)
+    );
+    // A revoked CA, or a revoked host key, is refused.
+    let revoked = KnownHosts::parse(&format!("@cert-authority *.example {ca}\n@revoked * {ca}"));
+    assert!(
+        revoked
+            .check_host_certificate("host.example", 22, &host, NOW, &policy)
+            .is_err()
+    );
+    let revoked_key = KnownHosts::parse(&format!(
+        "@cert-authority *.example {ca}\n@revoked * {}",
+        fixture("test-keys-DO-NOT-USE/rsa2048.pub")
+    ));
+    assert!(
+        revoked_key
+            .check_host_certificate("host.example", 22, &host, NOW, &policy)
+            .is_err()
+    );
+}
+
+#[test]
+fn user_certificates_through_authorized_keys() {
+    use ssh_auth::authorized_keys::AuthorizedKeys;
+    let cert = Certificate::from_openssh(&fixture("certs/user_ecdsa256-cert.pub")).unwrap();
+    let ca = fixture("certs/ca_ed25519.pub");
+    let policy = VerifyPolicy::default();
+    let ak = AuthorizedKeys::parse(&format!("cert-authority,no-pty {ca}"));
+    let entry = ak.check_certificate("alice", &cert, NOW, &policy).unwrap();
+    assert!(!entry.options.pty);
+    assert_eq!(
+        ak.check_certificate("carol", &cert, NOW, &policy)
+            .unwrap_err(),
+        CertError::PrincipalNotListed
+    );
+    // principals="..." maps certificate principals to this account.
+    let ak = AuthorizedKeys::parse(&format!("cert-authority,principals=\"bob,ops\" {ca}"));
+    ak.check_certificate("carol", &cert, NOW, &policy).unwrap();
+    let ak = AuthorizedKeys::parse(&format!("cert-authority,principals=\"ops\" {ca}"));
+    assert_eq!(
+        ak.check_certificate("alice", &cert, NOW, &policy)
+            .unwrap_err(),
+        CertError::PrincipalNotListed
+    );
+    // The CA as a plain key line is not a cert-authority.
+    let ak = AuthorizedKeys::parse(&ca);
+    assert_eq!(
+        ak.check_certificate("alice", &cert, NOW, &policy)
+            .unwrap_err(),
+        CertError::UntrustedCa
+    );
+}
