@@ -1153,3 +1153,46 @@ fn output_queue_is_bounded_and_drain_wakes_writers() {
     while p.client.poll_payload(&mut buf) {}
     assert_eq!(p.client.poll_event(), Some(Event::Writable { handle: c }));
 }
+
+#[test]
+fn peek_and_consume_reopen_the_window() {
+    let config = Config {
+        window: 100,
+        ..Config::default()
+    };
+    let mut p = Pair::with_config(config);
+    let (c, s) = p.open(tcpip());
+    assert_eq!(p.client.send_data(c, &[5; 100]).unwrap(), 100);
+    p.pump();
+    let (a, b) = p.server.peek(s).unwrap();
+    assert_eq!(a.len() + b.len(), 100);
+    p.server.consume(s, 30).unwrap();
+    p.pump();
+    assert_eq!(p.client.send_capacity(c).unwrap(), 0, "30 < half of 100");
+    p.server.consume(s, 1000).unwrap(); // clamped to the 70 buffered
+    p.pump();
+    assert_eq!(p.client.send_capacity(c).unwrap(), 100);
+    assert_eq!(p.server.channel_info(s).unwrap().buffered, 0);
+}
+
+#[test]
+fn released_sessions_free_their_slot_in_the_session_limit() {
+    let config = Config {
+        max_sessions: 1,
+        ..Config::default()
+    };
+    let mut p = Pair::with_config(config);
+    let (c, s) = p.open_session();
+    p.client.close(c).unwrap();
+    p.pump();
+    p.client_events.clear();
+    p.server_events.clear();
+    // Closed but not released on the server: still counted.
+    p.client.release(c).unwrap();
+    p.client.open_channel(ChannelType::Session).unwrap();
+    p.pump();
+    assert!(matches!(p.client_events.pop_front(),
+        Some(Event::OpenFailed { reason, .. }) if reason == OpenFailureReason::RESOURCE_SHORTAGE));
+    p.server.release(s).unwrap();
+    p.open_session();
+}
