@@ -107,9 +107,21 @@ fn passphrase_errors_are_told_apart() {
 }
 
 #[test]
-fn encrypted_pkcs8_is_reported_unsupported() {
-    let got = KeyPair::from_file_text(&read("rsa2048-pkcs8-enc"), Some(b"password")).unwrap_err();
-    assert!(matches!(got, KeyFileError::UnsupportedFormat(_)), "{got:?}");
+fn encrypted_pkcs8() {
+    let text = read("rsa2048-pkcs8-enc");
+    let pair = KeyPair::from_file_text(&text, Some(b"password")).unwrap();
+    assert_eq!(
+        pair.public_key().fingerprint_sha256(),
+        fingerprint_of("rsa2048-pkcs8-enc")
+    );
+    assert_eq!(
+        KeyPair::from_file_text(&text, None).unwrap_err(),
+        KeyFileError::PassphraseRequired
+    );
+    assert_eq!(
+        KeyPair::from_file_text(&text, Some(b"wrong")).unwrap_err(),
+        KeyFileError::WrongPassphrase
+    );
 }
 
 fn reencode(text: &str, f: impl FnOnce(&mut Vec<u8>)) -> String {

@@ -97,6 +97,27 @@ fn ecdsa_point(public: &PublicKey) -> Result<Vec<u8>, KeyFileError> {
     Ok(r.string("Q")?.to_vec())
 }
 
+/// Encrypted PKCS#8 (RFC 5958 §3, PBES2 of RFC 8018: PBKDF2 or scrypt
+/// with AES-CBC), decrypted by the RustCrypto `pkcs8` crate.
+fn pkcs8_encrypted(data: &[u8], passphrase: Option<&[u8]>) -> Result<Material, KeyFileError> {
+    use pkcs8::{EncryptedPrivateKeyInfoRef, Error, pkcs5};
+    let info = EncryptedPrivateKeyInfoRef::try_from(data)
+        .map_err(|_| KeyFileError::Corrupt("malformed encrypted PKCS#8"))?;
+    let passphrase = passphrase.ok_or(KeyFileError::PassphraseRequired)?;
+    let doc = info.decrypt(passphrase).map_err(|e| match e {
+        // Bad CBC padding, or plaintext that is not DER: the usual
+        // results of a wrong passphrase.
+        Error::EncryptedPrivateKey(pkcs5::Error::DecryptFailed) | Error::Asn1(_) => {
+            KeyFileError::WrongPassphrase
+        }
+        _ => KeyFileError::UnsupportedCipher("PKCS#8 encryption scheme".into()),
+    })?;
+    der::pkcs8(doc.as_bytes()).map_err(|e| match e {
+        KeyFileError::Corrupt(_) => KeyFileError::WrongPassphrase,
+        other => other,
+    })
+}
+
 impl KeyPair {
     fn from_material(material: Material, comment: String) -> Result<Self, KeyFileError> {
         let key = match &material {
@@ -198,8 +219,9 @@ impl KeyPair {
 
     /// Reads a private key file of any supported format: `openssh-key-v1`
     /// (`-----BEGIN OPENSSH PRIVATE KEY-----`), PKCS#1
-    /// (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`) or unencrypted PKCS#8
-    /// (`PRIVATE KEY`). `passphrase` is needed for encrypted files only.
+    /// (`RSA PRIVATE KEY`), SEC1 (`EC PRIVATE KEY`), PKCS#8 (`PRIVATE KEY`)
+    /// or encrypted PKCS#8 (`ENCRYPTED PRIVATE KEY`). `passphrase` is
+    /// needed for encrypted files only.
     pub fn from_file_text(text: &str, passphrase: Option<&[u8]>) -> Result<Self, KeyFileError> {
         let block = pem::Block::parse(text)?;
         match block.label {
@@ -217,9 +239,10 @@ impl KeyPair {
                 };
                 Self::from_material(material, String::new())
             }
-            "ENCRYPTED PRIVATE KEY" => Err(KeyFileError::UnsupportedFormat(
-                "encrypted PKCS#8 (PBES2); convert with `ssh-keygen -p`",
-            )),
+            "ENCRYPTED PRIVATE KEY" => {
+                let material = pkcs8_encrypted(&block.data, passphrase)?;
+                Self::from_material(material, String::new())
+            }
             _ => Err(KeyFileError::NotAKeyFile("unknown PEM label")),
         }
     }
