@@ -13,7 +13,7 @@ use std::process::Command;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use ssh_auth::keyfile::{
-    Encryption, KeyFileError, KeyPair, openssh_public_keys, parse_public_key_file, to_rfc4716,
+    Encryption, KeyFileError, KeyPair, openssh_public_key, parse_public_key_file, to_rfc4716,
 };
 use ssh_keys::{EcdsaCurve, KeyType, PublicKey, Signer};
 
@@ -98,11 +98,11 @@ fn passphrase_errors_are_told_apart() {
             KeyFileError::WrongPassphrase,
             "{name}"
         );
-        let (public, encrypted) = openssh_public_keys(&text).unwrap();
+        let (public, encrypted) = openssh_public_key(&text).unwrap();
         assert!(encrypted);
         assert_eq!(public.fingerprint_sha256(), fingerprint_of(name));
     }
-    let (_, encrypted) = openssh_public_keys(&read("ed25519")).unwrap();
+    let (_, encrypted) = openssh_public_key(&read("ed25519")).unwrap();
     assert!(!encrypted);
 }
 

@@ -18,7 +18,7 @@ use ssh_wire::Reader;
 use zeroize::Zeroizing;
 
 pub use error::KeyFileError;
-pub use openssh::{DEFAULT_BCRYPT_ROUNDS, Encryption, openssh_public_keys};
+pub use openssh::{DEFAULT_BCRYPT_ROUNDS, Encryption, openssh_public_key};
 pub use public::{parse_public_key_file, to_rfc4716};
 
 /// The secret components of a key, kept so that the key can be written

@@ -260,9 +260,9 @@ fn header(data: &[u8]) -> Result<Header<'_>, KeyFileError> {
     })
 }
 
-/// The public keys of an `openssh-key-v1` file, readable without the
+/// The public key of an `openssh-key-v1` file, readable without the
 /// passphrase, and whether the private part is encrypted.
-pub fn openssh_public_keys(text: &str) -> Result<(PublicKey, bool), KeyFileError> {
+pub fn openssh_public_key(text: &str) -> Result<(PublicKey, bool), KeyFileError> {
     let block = Block::parse(text)?;
     if block.label != LABEL {
         return Err(KeyFileError::NotAKeyFile(
