@@ -204,7 +204,8 @@ enum Waiting {
 #[derive(Debug)]
 pub struct ServerAuth {
     config: ServerConfig,
-    deadline: Instant,
+    /// `None` if `now + config.deadline` is not representable: no limit.
+    deadline: Option<Instant>,
     /// The user and service of the first request; changes are refused.
     user: Option<(String, String)>,
     session_id: Vec<u8>,
@@ -237,7 +238,7 @@ impl ServerAuth {
                 .collect()
         };
         Self {
-            deadline: now + config.deadline,
+            deadline: now.checked_add(config.deadline),
             config,
             user: None,
             session_id: session_id.to_vec(),
@@ -281,14 +282,17 @@ impl ServerAuth {
         if matches!(self.waiting, Waiting::Done) {
             return held;
         }
-        Some(held.map_or(self.deadline, |h| h.min(self.deadline)))
+        match (held, self.deadline) {
+            (Some(h), Some(d)) => Some(h.min(d)),
+            (h, d) => h.or(d),
+        }
     }
 
     /// Handles the passage of time: past the deadline, an unauthenticated
     /// connection fails with [`AuthError::Timeout`].
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), AuthError> {
         self.check()?;
-        if now >= self.deadline && !matches!(self.waiting, Waiting::Done) {
+        if self.deadline.is_some_and(|d| now >= d) && !matches!(self.waiting, Waiting::Done) {
             return self.fail(AuthError::Timeout);
         }
         Ok(())
@@ -358,7 +362,7 @@ impl ServerAuth {
             if self.failures >= self.config.max_tries {
                 return self.fail(AuthError::TooManyAttempts);
             }
-            at = now + self.config.failure_delay;
+            at = now.checked_add(self.config.failure_delay).unwrap_or(now);
         }
         let failure = UserauthFailure {
             methods: self.continue_methods(),
@@ -411,7 +415,7 @@ impl ServerAuth {
     /// Handles one auth-layer payload (numbers 50-79) from the client.
     pub fn handle_payload(&mut self, now: Instant, payload: &[u8]) -> Result<(), AuthError> {
         self.check()?;
-        if now >= self.deadline && !matches!(self.waiting, Waiting::Done) {
+        if self.deadline.is_some_and(|d| now >= d) && !matches!(self.waiting, Waiting::Done) {
             return self.fail(AuthError::Timeout);
         }
         let ctx = match self.waiting {

@@ -890,3 +890,29 @@ fn pipelined_requests_wait_for_the_application() {
     }
     assert!(matches!(result, Err(AuthError::Protocol { .. })));
 }
+
+#[test]
+fn huge_configured_durations_do_not_overflow() {
+    let now = Instant::now();
+    let config = ServerConfig {
+        deadline: Duration::MAX,
+        failure_delay: Duration::MAX,
+        ..ServerConfig::default()
+    };
+    let mut s = ServerAuth::new(config, SID, now);
+    assert_eq!(s.poll_timeout(), None, "no representable deadline: none");
+    let bad = UserauthRequest {
+        user: "alice".into(),
+        service: "ssh-connection".into(),
+        method: AuthMethod::Password {
+            password: "x".into(),
+            new_password: None,
+        },
+    };
+    s.handle_payload(now, &bad.to_bytes()).unwrap();
+    s.poll_event().unwrap();
+    s.answer_password(now, PasswordVerdict::Reject).unwrap();
+    assert_eq!(s.poll_payload(now).unwrap()[0], FAILURE);
+    s.handle_timeout(now + Duration::from_secs(1_000_000))
+        .unwrap();
+}
