@@ -329,3 +329,52 @@ fn writing_rejects_bad_parameters() {
         .is_err()
     );
 }
+
+/// OpenSSL checks every RSA component (including iqmp, which `ssh-keygen
+/// -y` ignores) of a key we generated and wrote: ssh-keygen converts our
+/// file to PKCS#1, `openssl rsa -check` validates it.
+#[test]
+fn generated_rsa_components_pass_openssl_check() {
+    let Some(keygen) = ssh_keygen() else {
+        return;
+    };
+    let openssl = Command::new("which")
+        .arg("openssl")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !openssl {
+        eprintln!("NOTE: openssl not on PATH: test skipped");
+        return;
+    }
+    let mut rng = rng();
+    let pair = KeyPair::generate(KeyType::Rsa, Some(2048), "rsa@test", &mut rng).unwrap();
+    let file = temp_file(
+        "rsa-openssl-check",
+        &pair.to_openssh(&Encryption::None, &mut rng).unwrap(),
+    );
+    let out = Command::new(keygen)
+        .args(["-p", "-m", "PEM", "-N", "", "-P", "", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new("openssl")
+        .args(["rsa", "-check", "-noout", "-in"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("RSA key ok"),
+        "{text}"
+    );
+    // And the converted PKCS#1 file reads back as the same key.
+    let back = KeyPair::from_file_text(&std::fs::read_to_string(&file).unwrap(), None).unwrap();
+    assert_eq!(back.public_key(), pair.public_key());
+    std::fs::remove_file(&file).unwrap();
+}
