@@ -9,7 +9,7 @@
 use ssh_keys::{PublicKey, VerifyPolicy};
 
 use crate::cert::{CertError, CertType, Certificate};
-use crate::pattern::{ListMatch, match_list};
+use crate::pattern::{ListMatch, match_host_and_address};
 
 /// The longest line accepted (sshd: 8 KiB for keys, more for RSA 16k).
 const MAX_LINE: usize = 16 * 1024;
@@ -174,17 +174,14 @@ impl Default for KeyOptions {
 
 impl KeyOptions {
     /// Checks the `from=` option against the client's host name (if
-    /// resolved) and address. No `from=` allows every client.
+    /// resolved) and address: wildcard patterns, CIDR networks
+    /// (`10.0.0.0/8`) and negations, as sshd. No `from=` allows every
+    /// client.
     pub fn allows_from(&self, host_name: Option<&str>, address: &str) -> bool {
         let Some(list) = &self.from else {
             return true;
         };
-        let by_addr = match_list(address, list);
-        let by_name = host_name.map_or(ListMatch::None, |h| match_list(h, list));
-        if by_addr == ListMatch::Negated || by_name == ListMatch::Negated {
-            return false;
-        }
-        by_addr == ListMatch::Positive || by_name == ListMatch::Positive
+        match_host_and_address(host_name, address, list) == ListMatch::Positive
     }
 
     /// Parses the option string (everything before the key type).

@@ -295,6 +295,21 @@ impl Certificate {
         Ok(())
     }
 
+    /// The `source-address` critical option applied to the client's
+    /// address: true if the option is absent or lists a matching CIDR
+    /// network or address (PROTOCOL.certkeys: "Comma-separated list of
+    /// source addresses from which this certificate is accepted").
+    pub fn source_address_allows(&self, address: &str) -> bool {
+        let Some(list) = self.critical_option("source-address") else {
+            return true;
+        };
+        let Ok(list) = core::str::from_utf8(list) else {
+            return false;
+        };
+        list.split(',')
+            .any(|cidr| crate::pattern::cidr_match(address, cidr.trim()) == Some(true))
+    }
+
     /// The value of critical option `name` (`force-command`,
     /// `source-address`), if present.
     pub fn critical_option(&self, name: &str) -> Option<&[u8]> {

@@ -62,6 +62,69 @@ pub(crate) fn match_list(name: &str, list: &str) -> ListMatch {
     result
 }
 
+/// Matches the address `addr` against `cidr` (`10.0.0.0/8`,
+/// `2001:db8::/32`, or a bare address). `None` if `cidr` is not an
+/// address or network, or families differ.
+pub(crate) fn cidr_match(addr: &str, cidr: &str) -> Option<bool> {
+    use core::net::IpAddr;
+    let (net, bits) = match cidr.split_once('/') {
+        Some((net, bits)) => (net, Some(bits.parse::<u32>().ok()?)),
+        None => (cidr, None),
+    };
+    let net: IpAddr = net.parse().ok()?;
+    let addr: IpAddr = addr.parse().ok()?;
+    let (a, n, width) = match (addr, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            (u128::from(u32::from(a)), u128::from(u32::from(n)), 32u32)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => (u128::from(a), u128::from(n), 128u32),
+        _ => return None,
+    };
+    let bits = bits.unwrap_or(width);
+    if bits > width {
+        return None;
+    }
+    let host_bits = width - bits;
+    let mask = if bits == 0 {
+        0
+    } else {
+        (u128::MAX >> (128 - width)) & !((1u128 << host_bits) - 1)
+    };
+    // OpenSSH refuses networks with host bits set ("10.0.0.1/8").
+    if n & !mask & (u128::MAX >> (128 - width)) != 0 {
+        return None;
+    }
+    Some(a & mask == n & mask)
+}
+
+/// OpenSSH's `match_host_and_ip` for `from=` lists: each entry (maybe
+/// negated) is a CIDR network matched against the address, or a wildcard
+/// pattern matched against the address and the host name.
+pub(crate) fn match_host_and_address(host: Option<&str>, addr: &str, list: &str) -> ListMatch {
+    let host = host.map(str::to_ascii_lowercase);
+    let mut result = ListMatch::None;
+    for entry in list.split(',') {
+        let entry = entry.trim().to_ascii_lowercase();
+        let (negated, pattern) = match entry.strip_prefix('!') {
+            Some(p) => (true, p),
+            None => (false, entry.as_str()),
+        };
+        let hit = if pattern.contains('/') {
+            cidr_match(addr, pattern) == Some(true)
+        } else {
+            wildcard_match(addr, pattern)
+                || host.as_deref().is_some_and(|h| wildcard_match(h, pattern))
+        };
+        if hit {
+            if negated {
+                return ListMatch::Negated;
+            }
+            result = ListMatch::Positive;
+        }
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +150,32 @@ mod tests {
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "*a*a*a*a*a*a*a*b"
         ));
+    }
+
+    #[test]
+    fn cidr() {
+        assert_eq!(cidr_match("10.1.2.3", "10.0.0.0/8"), Some(true));
+        assert_eq!(cidr_match("11.1.2.3", "10.0.0.0/8"), Some(false));
+        assert_eq!(cidr_match("10.1.2.3", "10.1.2.3"), Some(true));
+        assert_eq!(cidr_match("10.1.2.3", "0.0.0.0/0"), Some(true));
+        assert_eq!(cidr_match("2001:db8::1", "2001:db8::/32"), Some(true));
+        assert_eq!(cidr_match("2001:db9::1", "2001:db8::/32"), Some(false));
+        assert_eq!(cidr_match("10.1.2.3", "2001:db8::/32"), None);
+        assert_eq!(cidr_match("10.1.2.3", "10.0.0.1/8"), None, "host bits set");
+        assert_eq!(cidr_match("10.1.2.3", "10.0.0.0/33"), None);
+        assert_eq!(cidr_match("host", "10.0.0.0/8"), None);
+        assert_eq!(
+            match_host_and_address(Some("a.example"), "10.0.0.7", "10.0.0.0/24,!10.0.0.7"),
+            ListMatch::Negated
+        );
+        assert_eq!(
+            match_host_and_address(Some("a.example"), "192.0.2.1", "*.example"),
+            ListMatch::Positive
+        );
+        assert_eq!(
+            match_host_and_address(None, "192.0.2.1", "192.0.2.*"),
+            ListMatch::Positive
+        );
     }
 
     #[test]

@@ -53,6 +53,10 @@ fn options_are_parsed_into_data() {
     assert!(!f.allows_from(Some("bad.example.com"), "10.0.0.7"));
     assert!(!f.allows_from(Some("www.example.org"), "192.0.2.1"));
     assert!(KeyOptions::default().allows_from(None, "192.0.2.1"));
+    let cidr = KeyOptions::parse("from=\"192.0.2.0/24,!192.0.2.9\"").unwrap();
+    assert!(cidr.allows_from(None, "192.0.2.1"));
+    assert!(!cidr.allows_from(None, "192.0.2.9"));
+    assert!(!cidr.allows_from(Some("x"), "198.51.100.1"));
 
     let p = &keys[3].options;
     assert_eq!(p.permit_open, vec!["db:5432", "[::1]:80"]);
