@@ -153,3 +153,29 @@ impl PacketCounters {
         self.bytes = self.bytes.saturating_add(to64(wire_len));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use zeroize::ZeroizeOnDrop;
+
+    fn zeroized_on_drop<T: ZeroizeOnDrop>() {}
+
+    /// The keyed primitives behind each engine wipe their key schedules on
+    /// drop (the crates' `zeroize` features); HMAC's keyed states are
+    /// SHA-1/SHA-2 cores, which wipe themselves with the same features
+    /// (`Poly1305` wipes itself in its `Drop` without the marker trait).
+    /// The chacha20-poly1305 keys and GCM IV held here are wiped by `Drop`
+    /// impls in `chacha.rs` and `gcm.rs`.
+    #[test]
+    fn primitives_zeroize_on_drop() {
+        zeroized_on_drop::<ctr::Ctr128BE<aes::Aes128>>();
+        zeroized_on_drop::<ctr::Ctr128BE<aes::Aes192>>();
+        zeroized_on_drop::<ctr::Ctr128BE<aes::Aes256>>();
+        zeroized_on_drop::<aes_gcm::Aes128Gcm>();
+        zeroized_on_drop::<aes_gcm::Aes256Gcm>();
+        zeroized_on_drop::<chacha20::ChaCha20Legacy>();
+        zeroized_on_drop::<sha1::Sha1>();
+        zeroized_on_drop::<sha2::Sha256>();
+        zeroized_on_drop::<sha2::Sha512>();
+    }
+}
