@@ -2,7 +2,20 @@
 //!
 //! Architecture invariant: this crate does no I/O, reads no clock and uses
 //! no runtime. Time comes in as a parameter and randomness from an injected
-//! RNG; it depends on `ssh-wire` and on no other crate of the project.
+//! RNG; of the project it depends on `ssh-wire` and `ssh-keys` only (never
+//! on `ssh-auth` or `ssh-connection`).
+
 pub mod cipher;
 pub mod compress;
+pub mod config;
+pub mod error;
+pub mod event;
 pub mod kex;
+pub mod negotiate;
+pub mod rekey;
+pub mod transport;
+
+pub use config::{Algorithms, RekeyLimit};
+pub use error::Error;
+pub use event::Event;
+pub use transport::{Config, GexConfig, HostKey, Role, Transport};

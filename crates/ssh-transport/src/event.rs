@@ -1,0 +1,56 @@
+//! What the transport tells its caller.
+
+use ssh_keys::{PublicKey, SignatureAlgorithm};
+use ssh_wire::messages::transport::ExtInfo;
+
+use crate::negotiate::Negotiated;
+
+/// An event from [`crate::Transport::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A line the server sent before its version line (RFC 4253 §4.2);
+    /// OpenSSH shows none, some servers send a notice.
+    PreBannerLine(String),
+    /// The peer's version line arrived.
+    PeerVersion(String),
+    /// Client only: the server proved it holds this host key (its signature
+    /// over the exchange hash verified). Input processing pauses until the
+    /// caller answers with [`crate::Transport::accept_host_key`] or
+    /// [`crate::Transport::reject_host_key`]; the transport knows no
+    /// known_hosts.
+    HostKey {
+        /// The key.
+        key: PublicKey,
+        /// The negotiated host key algorithm it signed with.
+        algorithm: SignatureAlgorithm,
+    },
+    /// A key exchange finished in both directions.
+    KexDone {
+        /// What was negotiated.
+        negotiated: Negotiated,
+        /// True for the first exchange of the connection.
+        first: bool,
+    },
+    /// Server only: the client asked for a service (`ssh-userauth`). Answer
+    /// with [`crate::Transport::accept_service`] or disconnect.
+    ServiceRequest(String),
+    /// Client only: the server accepted the service we asked for.
+    ServiceAccepted(String),
+    /// The peer sent SSH_MSG_EXT_INFO (RFC 8308).
+    ExtInfo(ExtInfo),
+    /// SSH_MSG_DEBUG from the peer.
+    Debug {
+        /// "If 'always_display' is TRUE, the message SHOULD be displayed."
+        always_display: bool,
+        /// The text.
+        message: String,
+    },
+    /// The peer did not understand our packet with this sequence number.
+    Unimplemented(u32),
+    /// An answer to our ping (`ping@openssh.com`).
+    Pong(Vec<u8>),
+    /// Payloads can be sent again: the queue held during a key exchange
+    /// drained.
+    Writable,
+}
