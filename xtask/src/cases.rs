@@ -19,28 +19,34 @@ use crate::wire::{self, Conn};
 
 /// Every case, in table order.
 pub fn all() -> Vec<Case> {
-    vec![
+    let mut cases = vec![
         Case {
             name: "banner",
             about: "sshd's version line parses and names the image's OpenSSH",
             run: banner,
+            param: "",
         },
         Case {
             name: "banner-twice",
             about: "an sshd without -d (sshd -D -e) serves two connections in a row",
             run: banner_twice,
+            param: "",
         },
         Case {
             name: "kexinit",
             about: "sshd's first packet is a KEXINIT offering only what `ssh -Q` lists",
             run: kexinit,
+            param: "",
         },
         Case {
             name: "client-kexinit",
             about: "ssh's version line and KEXINIT, sent to our listener, match `ssh -Q`",
             run: client_kexinit,
+            param: "",
         },
-    ]
+    ];
+    cases.extend(crate::transport_cases::cases());
+    cases
 }
 
 /// Connects to a fresh `sshd`, reads its version line and checks it is

@@ -24,14 +24,29 @@ pub struct Case {
     pub name: &'static str,
     /// What it does, one line.
     pub about: &'static str,
-    /// The test: `Ok` passes, `Err` says why not.
+    /// The test: `Ok` passes, `Err` says why not; an error made with
+    /// [`skip`] marks the case as not applicable to this peer (`n/a`).
     pub run: fn(&mut Ctx<'_>) -> Result<()>,
+    /// A parameter for cases generated from a list (an algorithm name);
+    /// the case reads it as [`Ctx::param`].
+    pub param: &'static str,
+}
+
+/// The prefix of an error that says a case does not apply to a peer.
+const SKIP: &str = "n/a: ";
+
+/// An error that marks a case as not applicable (e.g. an algorithm this
+/// OpenSSH version lacks).
+pub fn skip(why: impl std::fmt::Display) -> crate::util::Error {
+    crate::util::Error(format!("{SKIP}{why}"))
 }
 
 /// What a case gets: the peer, and a record of the peer's logs.
 pub struct Ctx<'a> {
     /// Where OpenSSH runs.
     pub backend: &'a dyn Backend,
+    /// The case's parameter (see [`Case::param`]).
+    pub param: &'static str,
     logs: Vec<(String, PeerLog)>,
 }
 
@@ -40,6 +55,7 @@ impl<'a> Ctx<'a> {
     pub fn new(backend: &'a dyn Backend) -> Self {
         Self {
             backend,
+            param: "",
             logs: Vec::new(),
         }
     }
@@ -91,6 +107,8 @@ pub struct Outcome {
     pub peer: String,
     /// `None` if it passed, else why it failed.
     pub failure: Option<String>,
+    /// Why the case does not apply to this peer, if it does not.
+    pub skipped: Option<String>,
     /// The peer's logs, kept only for failures.
     pub logs: Vec<(String, String)>,
     /// How long it took, in milliseconds.
@@ -104,16 +122,21 @@ pub fn run_all(backends: &[Box<dyn Backend>], cases: &[Case]) -> Vec<Outcome> {
         for case in cases {
             let start = Instant::now();
             let mut ctx = Ctx::new(backend.as_ref());
+            ctx.param = case.param;
             let result = (case.run)(&mut ctx);
             let millis = start.elapsed().as_millis();
-            let (failure, logs) = match result {
-                Ok(()) => (None, Vec::new()),
-                Err(e) => (Some(e.0), ctx.logs()),
+            let (failure, skipped, logs) = match result {
+                Ok(()) => (None, None, Vec::new()),
+                Err(e) => match e.0.strip_prefix(SKIP) {
+                    Some(why) => (None, Some(why.to_owned()), Vec::new()),
+                    None => (Some(e.0), None, ctx.logs()),
+                },
             };
             outcomes.push(Outcome {
                 case: case.name.to_owned(),
                 peer: backend.name().to_owned(),
                 failure,
+                skipped,
                 logs,
                 millis,
             });
@@ -123,7 +146,7 @@ pub fn run_all(backends: &[Box<dyn Backend>], cases: &[Case]) -> Vec<Outcome> {
 }
 
 /// The table: one row per case, one column per peer, cells `pass`/`FAIL`
-/// (`-` where a case did not run), then `N passed, M failed` on its own
+/// (`-` where a case did not run, `n/a` where it does not apply), then `N passed, M failed` on its own
 /// line.
 pub fn render_table(cases: &[&str], peers: &[&str], outcomes: &[Outcome]) -> String {
     let first = cases.iter().map(|c| c.len()).chain([4]).max().unwrap_or(4);
@@ -138,6 +161,7 @@ pub fn render_table(cases: &[&str], peers: &[&str], outcomes: &[Outcome]) -> Str
         let _ = write!(out, "{case:first$}");
         for peer in peers {
             let cell = match outcomes.iter().find(|o| o.case == *case && o.peer == *peer) {
+                Some(o) if o.skipped.is_some() => "n/a",
                 Some(o) if o.failure.is_none() => {
                     passed += 1;
                     "pass"
@@ -329,6 +353,7 @@ mod tests {
             case: case.to_owned(),
             peer: peer.to_owned(),
             failure: (!ok).then(|| "broken".to_owned()),
+            skipped: None,
             logs: vec![("sshd on port 1".to_owned(), "debug1: hello\n".to_owned())],
             millis: 1,
         }

@@ -16,6 +16,7 @@ mod interop;
 mod peer;
 mod suite;
 mod tidy;
+mod transport_cases;
 mod util;
 mod wire;
 

@@ -139,19 +139,31 @@ pub enum HostKeyType {
     Ed25519,
     /// `ecdsa-sha2-nistp256`.
     EcdsaP256,
+    /// `ecdsa-sha2-nistp384`.
+    EcdsaP384,
+    /// `ecdsa-sha2-nistp521`.
+    EcdsaP521,
     /// RSA, 3072 bits (offered as `rsa-sha2-512`, `rsa-sha2-256`).
     Rsa,
 }
 
 impl HostKeyType {
     /// Every type, in the order host keys are listed in the configuration.
-    pub const ALL: [Self; 3] = [Self::Ed25519, Self::EcdsaP256, Self::Rsa];
+    pub const ALL: [Self; 5] = [
+        Self::Ed25519,
+        Self::EcdsaP256,
+        Self::EcdsaP384,
+        Self::EcdsaP521,
+        Self::Rsa,
+    ];
 
     /// The file name of the private key.
     pub const fn file_name(self) -> &'static str {
         match self {
             Self::Ed25519 => "ssh_host_ed25519_key",
             Self::EcdsaP256 => "ssh_host_ecdsa_key",
+            Self::EcdsaP384 => "ssh_host_ecdsa384_key",
+            Self::EcdsaP521 => "ssh_host_ecdsa521_key",
             Self::Rsa => "ssh_host_rsa_key",
         }
     }
@@ -161,6 +173,8 @@ impl HostKeyType {
         match self {
             Self::Ed25519 => ["-t", "ed25519", "-C", "xtask"],
             Self::EcdsaP256 => ["-t", "ecdsa", "-b", "256"],
+            Self::EcdsaP384 => ["-t", "ecdsa", "-b", "384"],
+            Self::EcdsaP521 => ["-t", "ecdsa", "-b", "521"],
             Self::Rsa => ["-t", "rsa", "-b", "3072"],
         }
     }
@@ -170,6 +184,8 @@ impl HostKeyType {
         match self {
             Self::Ed25519 => &["ssh-ed25519"],
             Self::EcdsaP256 => &["ecdsa-sha2-nistp256"],
+            Self::EcdsaP384 => &["ecdsa-sha2-nistp384"],
+            Self::EcdsaP521 => &["ecdsa-sha2-nistp521"],
             Self::Rsa => &["rsa-sha2-512", "rsa-sha2-256"],
         }
     }
