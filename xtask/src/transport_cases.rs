@@ -117,7 +117,7 @@ pub fn cases() -> Vec<Case> {
     ] {
         for name in names {
             let label: &'static str =
-                Box::leak(format!("{} {name}", kind.query()).into_boxed_str());
+                Box::leak(format!("{}:{name}", kind.query()).into_boxed_str());
             out.push(Case {
                 name: label,
                 about: "our transport and OpenSSH complete a key exchange and a re-key, both ways",
