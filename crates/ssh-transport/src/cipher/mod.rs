@@ -33,23 +33,12 @@ pub use packet::{OpeningKey, SealingKey};
 
 use core::fmt;
 
-/// Bytes before the payload: `uint32 packet_length` and `byte padding_length`.
-pub const HEADER_LEN: usize = 5;
-
-/// The least padding a packet carries (RFC 4253 §6).
-pub const MIN_PADDING: usize = 4;
-
-/// The least a packet occupies, length field included, MAC excluded
-/// (RFC 4253 §6: "The minimum size of a packet is 16 ... bytes").
-pub const MIN_PACKET_SIZE: usize = 16;
-
-/// The largest `packet_length` accepted or produced: 256 KiB, as OpenSSH's
-/// `PACKET_MAX_SIZE`.
-pub const MAX_PACKET_LEN: usize = 256 * 1024;
-
-/// The least an [`OpeningKey`]'s limit may be set to: RFC 4253 §6.1 requires
-/// accepting packets of 35000 bytes in total.
-pub const MIN_PACKET_LIMIT: usize = 35000;
+// The packet layout's limits are ssh-wire's (one definition for the
+// plaintext layout and for the sealed one).
+pub use ssh_wire::packet::{
+    HEADER_LEN, MAX_PACKET_LEN, MIN_PACKET_SIZE, MIN_PADDING,
+    MIN_SUPPORTED_PACKET_LEN as MIN_PACKET_LIMIT,
+};
 
 /// Why sealing or opening a packet failed. None of these are recoverable for
 /// the session: a key that returned an error stays failed.

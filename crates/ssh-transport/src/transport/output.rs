@@ -157,13 +157,11 @@ impl Transport {
             return Ok(());
         }
         let limit = self.config.rekey.bytes;
-        let tx_block = self.tx.key.cipher().block_size();
-        let rx_block = self.rx.key.cipher().block_size();
-        let tx_max = crate::rekey::max_blocks(tx_block, limit);
+        let tx_max = crate::rekey::max_blocks(self.tx.key.cipher(), limit);
         // A slightly higher limit inbound, so that both sides rarely start
         // at the same moment.
-        let rx_max = crate::rekey::max_blocks(rx_block, limit)
-            .saturating_add(crate::rekey::max_blocks(rx_block, limit) / 16);
+        let rx_max = crate::rekey::max_blocks(self.rx.key.cipher(), limit);
+        let rx_max = rx_max.saturating_add(rx_max / 16);
         let (tx, rx) = (self.tx.key.counters(), self.rx.key.counters());
         let by_volume = tx.blocks >= tx_max
             || rx.blocks >= rx_max
