@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use ssh_wire::NameList;
 
-/// OpenSSH 10's default `KexAlgorithms`.
+/// OpenSSH 10's `ssh` default `KexAlgorithms`.
 pub const DEFAULT_KEX: &[&str] = &[
     "mlkem768x25519-sha256",
     "sntrup761x25519-sha512",
@@ -20,6 +20,18 @@ pub const DEFAULT_KEX: &[&str] = &[
     "diffie-hellman-group16-sha512",
     "diffie-hellman-group18-sha512",
     "diffie-hellman-group14-sha256",
+];
+
+/// OpenSSH 10's `sshd` default `KexAlgorithms`: no finite-field DH.
+pub const DEFAULT_SERVER_KEX: &[&str] = &[
+    "mlkem768x25519-sha256",
+    "sntrup761x25519-sha512",
+    "sntrup761x25519-sha512@openssh.com",
+    "curve25519-sha256",
+    "curve25519-sha256@libssh.org",
+    "ecdh-sha2-nistp256",
+    "ecdh-sha2-nistp384",
+    "ecdh-sha2-nistp521",
 ];
 
 /// OpenSSH 10's default `HostKeyAlgorithms`, less certificates (which come
@@ -88,6 +100,7 @@ impl Algorithms {
     /// OpenSSH 10's defaults for a server.
     pub fn server_default() -> Self {
         Self {
+            kex: DEFAULT_SERVER_KEX.iter().copied().collect(),
             compression: DEFAULT_SERVER_COMPRESSION.iter().copied().collect(),
             ..Self::client_default()
         }
@@ -111,7 +124,7 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_free_of_sha1_and_dsa() {
         let a = Algorithms::server_default();
-        assert_eq!(a.kex.len(), DEFAULT_KEX.len(), "every name kept");
+        assert_eq!(a.kex.len(), DEFAULT_SERVER_KEX.len(), "every name kept");
         assert_eq!(a.kex.names().first().unwrap(), "mlkem768x25519-sha256");
         for list in [&a.kex, &a.host_key, &a.ciphers, &a.macs] {
             for name in list.iter() {
