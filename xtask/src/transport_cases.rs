@@ -64,57 +64,42 @@ impl Kind {
     }
 }
 
-const KEX: &[&str] = &[
-    "mlkem768x25519-sha256",
-    "sntrup761x25519-sha512",
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group14-sha1",
-    "diffie-hellman-group-exchange-sha1",
-    "diffie-hellman-group1-sha1",
-];
-const HOST_KEY: &[&str] = &[
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "rsa-sha2-512",
-    "rsa-sha2-256",
-];
-const CIPHER: &[&str] = &[
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-];
-const MAC: &[&str] = &[
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1-etm@openssh.com",
-    "hmac-sha1",
-];
+/// The function of an interop case.
+type CaseFn = fn(&mut Ctx<'_>) -> Result<()>;
 
 /// One row per algorithm, each run in both directions.
 pub fn cases() -> Vec<Case> {
+    use ssh_transport::cipher::{CipherAlg, MacAlg};
+    use ssh_transport::kex::KexAlgorithm;
     let mut out = Vec::new();
-    for (kind, names, run) in [
-        (Kind::Kex, KEX, kex as fn(&mut Ctx<'_>) -> Result<()>),
-        (Kind::HostKey, HOST_KEY, host_key),
-        (Kind::Cipher, CIPHER, cipher),
-        (Kind::Mac, MAC, mac),
-    ] {
+    // Every algorithm we implement, from the algorithm tables.
+    let lists: [(Kind, Vec<&'static str>, CaseFn); 4] = [
+        (
+            Kind::Kex,
+            KexAlgorithm::ALL.iter().map(|a| a.name()).collect(),
+            kex,
+        ),
+        (
+            Kind::HostKey,
+            ssh_transport::config::default_host_key_algorithms().collect(),
+            host_key,
+        ),
+        (
+            Kind::Cipher,
+            CipherAlg::DEFAULT.iter().map(|a| a.name()).collect(),
+            cipher,
+        ),
+        (
+            Kind::Mac,
+            MacAlg::ALL
+                .iter()
+                .filter(|m| **m != MacAlg::None)
+                .map(|a| a.name())
+                .collect(),
+            mac,
+        ),
+    ];
+    for (kind, names, run) in lists {
         for name in names {
             let label: &'static str =
                 Box::leak(format!("{}:{name}", kind.query()).into_boxed_str());

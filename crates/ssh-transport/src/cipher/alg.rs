@@ -37,15 +37,15 @@ impl CipherAlg {
     /// Wire name of [`CipherAlg::Aes256Ctr`].
     pub const AES256_CTR: &'static str = "aes256-ctr";
 
-    /// Every supported cipher except `none`, in OpenSSH's default preference
-    /// order (`ssh -Q cipher` / `Ciphers` default in `ssh_config(5)`).
+    /// Every supported cipher except `none`, in OpenSSH 10's default
+    /// preference order (AES-GCM before AES-CTR since 9.9).
     pub const DEFAULT: &'static [CipherAlg] = &[
         CipherAlg::ChaCha20Poly1305,
+        CipherAlg::Aes128Gcm,
+        CipherAlg::Aes256Gcm,
         CipherAlg::Aes128Ctr,
         CipherAlg::Aes192Ctr,
         CipherAlg::Aes256Ctr,
-        CipherAlg::Aes128Gcm,
-        CipherAlg::Aes256Gcm,
     ];
 
     /// Every variant, `none` included (for tests and tables).

@@ -543,22 +543,14 @@ impl Transport {
             self.tx.seq = 0;
         }
         let comp = self.negotiated_compression(c2s);
-        match comp {
-            CompressAlg::None => {
-                self.tx.comp = None;
-                self.tx.delayed = None;
-            }
-            alg if alg.is_delayed() && !self.authenticated => {
-                if self.tx.comp.is_none() {
-                    self.tx.delayed = Some(Compressor::new());
-                }
-            }
-            _ => {
-                if self.tx.comp.is_none() {
-                    self.tx.comp = Some(Compressor::new());
-                }
-            }
-        }
+        let authenticated = self.authenticated;
+        next_compression(
+            comp,
+            authenticated,
+            &mut self.tx.comp,
+            &mut self.tx.delayed,
+            Compressor::new,
+        );
         let first = self.kex_count == 0;
         let server_ext_info = self.role == Role::Server
             && first
@@ -603,22 +595,15 @@ impl Transport {
         if self.strict {
             self.rx.seq = 0;
         }
-        match self.negotiated_compression(c2s) {
-            CompressAlg::None => {
-                self.rx.decomp = None;
-                self.rx.delayed = None;
-            }
-            alg if alg.is_delayed() && !self.authenticated => {
-                if self.rx.decomp.is_none() {
-                    self.rx.delayed = Some(Decompressor::new());
-                }
-            }
-            _ => {
-                if self.rx.decomp.is_none() {
-                    self.rx.decomp = Some(Decompressor::new());
-                }
-            }
-        }
+        let comp = self.negotiated_compression(c2s);
+        let authenticated = self.authenticated;
+        next_compression(
+            comp,
+            authenticated,
+            &mut self.rx.decomp,
+            &mut self.rx.delayed,
+            Decompressor::new,
+        );
         if let Some(run) = self.kex.as_mut() {
             run.got_newkeys = true;
         }
@@ -660,6 +645,29 @@ impl Transport {
         // What was held during the exchange may already have used up the
         // new keys' volume.
         self.maybe_rekey()
+    }
+}
+
+/// Sets one direction's compression at NEWKEYS: off for `none`; for zlib a
+/// context in force (kept if one already is: "the compression context ...
+/// is maintained for the whole session", RFC 4253 §6.2), or waiting for
+/// authentication for `zlib@openssh.com`.
+fn next_compression<T>(
+    alg: CompressAlg,
+    authenticated: bool,
+    active: &mut Option<T>,
+    delayed: &mut Option<T>,
+    new: fn() -> T,
+) {
+    if alg == CompressAlg::None {
+        *active = None;
+        *delayed = None;
+    } else if active.is_none() {
+        if alg.is_delayed() && !authenticated {
+            *delayed = Some(new());
+        } else {
+            *active = Some(new());
+        }
     }
 }
 

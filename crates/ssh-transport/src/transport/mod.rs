@@ -113,18 +113,7 @@ impl Config {
     pub fn server_default() -> Self {
         Self {
             algorithms: Algorithms::server_default(),
-            server_sig_algs: Some(
-                [
-                    "ssh-ed25519",
-                    "ecdsa-sha2-nistp256",
-                    "ecdsa-sha2-nistp384",
-                    "ecdsa-sha2-nistp521",
-                    "rsa-sha2-512",
-                    "rsa-sha2-256",
-                ]
-                .into_iter()
-                .collect(),
-            ),
+            server_sig_algs: Some(crate::config::default_host_key_algorithms().collect()),
             ..Self::default()
         }
     }

@@ -207,33 +207,6 @@ fn config_with(kex: &str, host_key: &str, cipher: &str, mac: &str) -> (Config, C
     (c, s)
 }
 
-const KEX_ALL: &[&str] = &[
-    "mlkem768x25519-sha256",
-    "sntrup761x25519-sha512",
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group14-sha1",
-    "diffie-hellman-group-exchange-sha1",
-    "diffie-hellman-group1-sha1",
-];
-
-const HOST_KEY_ALL: &[&str] = &[
-    "ssh-ed25519",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "rsa-sha2-256",
-    "rsa-sha2-512",
-];
-
 #[test]
 fn default_handshake_negotiates_post_quantum_and_strict_kex() {
     let mut p = Pair::default_pair();
@@ -268,8 +241,8 @@ fn default_handshake_negotiates_post_quantum_and_strict_kex() {
 
 #[test]
 fn every_kex_with_every_host_key() {
-    for kex in KEX_ALL {
-        for hk in HOST_KEY_ALL {
+    for kex in &kex_all() {
+        for hk in &host_key_all() {
             let (c, s) = config_with(kex, hk, "aes128-ctr", "hmac-sha2-256");
             let mut p = Pair::new(c, s, all_host_keys());
             p.handshake();
@@ -288,22 +261,29 @@ fn every_kex_with_every_host_key() {
     }
 }
 
-const CIPHERS: &[&str] = &[
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-];
-const MACS: &[&str] = &[
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1",
-    "hmac-sha1-etm@openssh.com",
-];
+/// Every implemented algorithm of each list, from the algorithm tables.
+fn kex_all() -> Vec<&'static str> {
+    crate::kex::KexAlgorithm::ALL
+        .iter()
+        .map(|a| a.name())
+        .collect()
+}
+fn host_key_all() -> Vec<&'static str> {
+    crate::config::default_host_key_algorithms().collect()
+}
+fn ciphers() -> Vec<&'static str> {
+    crate::cipher::CipherAlg::DEFAULT
+        .iter()
+        .map(|a| a.name())
+        .collect()
+}
+fn macs() -> Vec<&'static str> {
+    crate::cipher::MacAlg::ALL
+        .iter()
+        .filter(|m| **m != crate::cipher::MacAlg::None)
+        .map(|a| a.name())
+        .collect()
+}
 
 fn exchange_data(p: &mut Pair, count: u32, len: usize) {
     let before_c = p.c_got.len();
@@ -325,8 +305,8 @@ fn exchange_data(p: &mut Pair, count: u32, len: usize) {
 
 #[test]
 fn every_cipher_with_every_mac_moves_data() {
-    for cipher in CIPHERS {
-        for mac in MACS {
+    for cipher in &ciphers() {
+        for mac in &macs() {
             let (c, s) = config_with("curve25519-sha256", "ssh-ed25519", cipher, mac);
             let mut p = Pair::new(c, s, all_host_keys());
             p.handshake();
@@ -344,7 +324,7 @@ fn every_cipher_with_every_mac_moves_data() {
 
 #[test]
 fn a_flipped_bit_in_any_encrypted_packet_fails() {
-    for cipher in CIPHERS {
+    for cipher in &ciphers() {
         for mac in ["hmac-sha2-256-etm@openssh.com", "hmac-sha2-256"] {
             for pos in [0usize, 3, 4, 5, 20, 60] {
                 let (c, s) = config_with("curve25519-sha256", "ssh-ed25519", cipher, mac);
