@@ -703,3 +703,49 @@ fn disconnect_is_sent_and_sticks() {
         matches!(err.1, Error::PeerDisconnected { ref description, .. } if description == "bye")
     );
 }
+
+#[test]
+fn unknown_message_is_answered_with_unimplemented() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    // Message 200 (local extension range) from the client, sealed with the
+    // client's current keys.
+    p.c.seal_payload(&[200, 1, 2, 3]).unwrap();
+    let seq = p.c.tx.seq - 1;
+    p.drive().unwrap();
+    assert!(
+        p.c_events.contains(&Event::Unimplemented(seq)),
+        "{:?}",
+        p.c_events
+    );
+    // Both sides carry on.
+    exchange_data(&mut p, 2, 10);
+}
+
+#[test]
+fn a_peer_that_does_not_reset_sequence_numbers_is_cut_off() {
+    // A MAC over the sequence number detects it (AES-GCM does not use
+    // sequence numbers; with chacha20-poly1305 the length decrypts wrongly
+    // first, see a_flipped_bit_in_any_encrypted_packet_fails).
+    let (c, s) = config_with(
+        "curve25519-sha256",
+        "ssh-ed25519",
+        "aes128-ctr",
+        "hmac-sha2-256-etm@openssh.com",
+    );
+    let mut p = Pair::new(c, s, all_host_keys());
+    p.handshake();
+    // A client claiming strict kex but counting on from before NEWKEYS
+    // (as a Terrapin-style prefix would make it): its next packet's MAC is
+    // computed over the wrong sequence number.
+    p.c.tx.seq += 3;
+    p.c.send_payload(&payload(1, 10)).unwrap();
+    let err = p.drive().unwrap_err();
+    assert_eq!(err.0, Role::Server);
+    assert!(
+        matches!(err.1, Error::Protocol { reason, .. } if reason == DisconnectReason::MAC_ERROR),
+        "{:?}",
+        err.1
+    );
+    assert!(p.s_got.is_empty());
+}
