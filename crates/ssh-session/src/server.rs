@@ -1,0 +1,334 @@
+//! The server session: transport, then `ssh-userauth` on request, then the
+//! connection.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use rand_core::CryptoRng;
+use ssh_auth::server::{
+    KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig, ServerEvent,
+};
+use ssh_connection::Connection;
+use ssh_transport::{Event as TransportEvent, HostKey, Transport};
+use ssh_wire::messages::DisconnectReason;
+use ssh_wire::msg::Layer;
+
+use crate::error::Error;
+use crate::shared::{Core, SERVICE_USERAUTH};
+
+/// What a [`ServerSession`] tells the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerSessionEvent {
+    /// A transport event for information (peer version, key exchange
+    /// done, debug messages, ...). Events the session answers itself
+    /// (service request, writable) are not reported.
+    Transport(TransportEvent),
+    /// An authentication event. Questions (`VerifyPublicKey`,
+    /// `VerifyPassword`, ...) are answered with the session's `answer_*`
+    /// methods; `Success` is followed by
+    /// [`ServerSessionEvent::Authenticated`] once USERAUTH_SUCCESS went
+    /// into the transport.
+    Auth(ServerEvent),
+    /// USERAUTH_SUCCESS was sent: [`ServerSession::connection_mut`] is
+    /// available from now on.
+    Authenticated,
+    /// A connection event (channels, requests).
+    Connection(ssh_connection::Event),
+}
+
+/// One SSH server connection, sans-IO. The same vocabulary as
+/// [`crate::ClientSession`].
+pub struct ServerSession {
+    core: Core,
+    auth_config: Option<ServerConfig>,
+    auth: Option<ServerAuth>,
+    events: VecDeque<ServerSessionEvent>,
+}
+
+impl core::fmt::Debug for ServerSession {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerSession")
+            .field("transport", &self.core.transport)
+            .field("authenticated", &self.core.connection.is_some())
+            .field("failed", &self.core.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerSession {
+    /// A server session proving possession of `host_keys`.
+    pub fn new(
+        transport: ssh_transport::Config,
+        host_keys: Vec<HostKey>,
+        auth: ServerConfig,
+        connection: ssh_connection::Config,
+        rng: Box<dyn CryptoRng + Send>,
+    ) -> Result<Self, Error> {
+        let transport = Transport::server(transport, host_keys, rng)?;
+        Ok(Self {
+            core: Core::new(transport, ssh_connection::Role::Server, connection),
+            auth_config: Some(auth),
+            auth: None,
+            events: VecDeque::new(),
+        })
+    }
+
+    // ---- getters ----
+
+    /// The transport, for its getters.
+    pub fn transport(&self) -> &Transport {
+        &self.core.transport
+    }
+
+    /// The transport itself. Payloads sent through it bypass the
+    /// session's ordering; meant for tests and transport features the
+    /// session does not wrap.
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.core.transport
+    }
+
+    /// The connection, once authenticated.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.core.connection.as_ref()
+    }
+
+    /// The connection's channel API, once authenticated. Call
+    /// [`ServerSession::flush`] or [`ServerSession::poll_transmit`]
+    /// afterwards.
+    pub fn connection_mut(&mut self) -> Option<&mut Connection> {
+        if self.core.failed.is_some() {
+            return None;
+        }
+        self.core.connection.as_mut()
+    }
+
+    /// True once USERAUTH_SUCCESS was sent.
+    pub fn is_authenticated(&self) -> bool {
+        self.core.connection.is_some()
+    }
+
+    /// The error that ended the session, if any.
+    pub fn error(&self) -> Option<&Error> {
+        self.core.failed.as_ref()
+    }
+
+    // ---- input ----
+
+    /// Takes bytes from the client; returns how many were taken.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
+        self.core.check()?;
+        self.core.now = Some(now);
+        let r = self
+            .core
+            .transport
+            .handle_input(now, data)
+            .map_err(Error::from);
+        let n = self.core.guard(r)?;
+        self.process()?;
+        Ok(n)
+    }
+
+    /// When [`ServerSession::handle_timeout`] should be called next: the
+    /// earliest of the transport's re-key timer, a held-back auth FAILURE
+    /// and the authentication deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.core.failed.is_some() {
+            return None;
+        }
+        let t = self.core.transport.poll_timeout();
+        let a = self.auth.as_ref().and_then(ServerAuth::poll_timeout);
+        match (t, a) {
+            (Some(t), Some(a)) => Some(t.min(a)),
+            (t, a) => t.or(a),
+        }
+    }
+
+    /// Tells the session the time.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.now = Some(now);
+        let r = self.core.transport.handle_timeout(now).map_err(Error::from);
+        self.core.guard(r)?;
+        if let Some(auth) = &mut self.auth {
+            let r = auth.handle_timeout(now).map_err(Error::from);
+            self.core.guard(r)?;
+        }
+        self.process()
+    }
+
+    // ---- output ----
+
+    /// Moves the output of the auth and connection layers into the
+    /// transport (as far as it takes them).
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.core.check()?;
+        let r = self.drain_auth();
+        self.core.guard(r)?;
+        let r = self.core.flush();
+        self.core.guard(r)?;
+        self.note_authenticated();
+        Ok(())
+    }
+
+    /// Moves every byte ready for the client to the end of `out`.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        // A failure is recorded in the session and shows in `error()`.
+        let _ = self.flush();
+        self.core.transport.poll_transmit(out);
+    }
+
+    /// The next event: the session's own first, then the connection's.
+    pub fn poll_event(&mut self) -> Option<ServerSessionEvent> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(e);
+        }
+        self.core
+            .connection
+            .as_mut()
+            .and_then(Connection::poll_event)
+            .map(ServerSessionEvent::Connection)
+    }
+
+    // ---- answers ----
+
+    fn answer(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut ServerAuth) -> Result<(), ssh_auth::AuthError>,
+    ) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.now = Some(now);
+        let Some(auth) = &mut self.auth else {
+            return Err(Error::Misuse("authentication has not started"));
+        };
+        let r = f(auth).map_err(Error::from);
+        self.core.guard(r)?;
+        self.process()
+    }
+
+    /// Answers [`ServerEvent::VerifyPublicKey`].
+    pub fn answer_public_key(&mut self, now: Instant, acceptable: bool) -> Result<(), Error> {
+        self.answer(now, |a| a.answer_public_key(now, acceptable))
+    }
+
+    /// Answers [`ServerEvent::VerifyPassword`].
+    pub fn answer_password(&mut self, now: Instant, verdict: PasswordVerdict) -> Result<(), Error> {
+        self.answer(now, |a| a.answer_password(now, verdict))
+    }
+
+    /// Answers [`ServerEvent::KeyboardInteractive`] or
+    /// [`ServerEvent::InfoResponse`].
+    pub fn answer_keyboard_interactive(
+        &mut self,
+        now: Instant,
+        answer: KeyboardInteractiveAnswer,
+    ) -> Result<(), Error> {
+        self.answer(now, |a| a.answer_keyboard_interactive(now, answer))
+    }
+
+    /// Starts a key exchange now (after the first one).
+    pub fn force_rekey(&mut self) -> Result<(), Error> {
+        self.core.check()?;
+        let r = self.core.transport.force_rekey().map_err(Error::from);
+        self.core.guard(r)
+    }
+
+    /// Sends DISCONNECT (`BY_APPLICATION`) and ends the session.
+    pub fn disconnect(&mut self, description: &str) {
+        self.core
+            .transport
+            .disconnect(DisconnectReason::BY_APPLICATION, description);
+        if self.core.failed.is_none() {
+            self.core.failed = Some(Error::Transport(ssh_transport::Error::Disconnected));
+        }
+    }
+
+    // ---- the machinery ----
+
+    fn process(&mut self) -> Result<(), Error> {
+        loop {
+            let r = self.core.next_payload();
+            let got = self.core.guard(r)?;
+            let r = self.transport_events();
+            self.core.guard(r)?;
+            if !got {
+                break;
+            }
+            let payload = core::mem::take(&mut self.core.rx);
+            let r = self.route(&payload);
+            self.core.rx = payload;
+            self.core.guard(r)?;
+            self.flush()?;
+        }
+        self.flush()
+    }
+
+    fn note_authenticated(&mut self) {
+        if core::mem::take(&mut self.core.just_authenticated) {
+            self.events.push_back(ServerSessionEvent::Authenticated);
+        }
+    }
+
+    fn transport_events(&mut self) -> Result<(), Error> {
+        while let Some(ev) = self.core.transport.poll_event() {
+            match ev {
+                TransportEvent::ServiceRequest(name) => {
+                    if name != SERVICE_USERAUTH || self.auth.is_some() {
+                        return Err(Error::Protocol {
+                            reason: DisconnectReason::SERVICE_NOT_AVAILABLE,
+                            message: format!("service {name:?} not available"),
+                        });
+                    }
+                    let (Some(config), Some(now)) = (self.auth_config.take(), self.core.now) else {
+                        return Err(Error::Misuse("authentication configuration missing"));
+                    };
+                    self.core.transport.accept_service()?;
+                    let session_id = self.core.transport.session_id().unwrap_or_default();
+                    self.auth = Some(ServerAuth::new(config, session_id, now));
+                }
+                TransportEvent::Writable => self.core.flush()?,
+                TransportEvent::ServiceAccepted(_) => {
+                    return Err(Error::protocol("a client sent SERVICE_ACCEPT"));
+                }
+                other => self.events.push_back(ServerSessionEvent::Transport(other)),
+            }
+        }
+        Ok(())
+    }
+
+    fn route(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let number = payload.first().copied().unwrap_or_default();
+        if Layer::of(number).is_userauth() {
+            let (Some(auth), Some(now)) = (&mut self.auth, self.core.now) else {
+                return Err(Error::protocol(format!(
+                    "authentication message {number} before the ssh-userauth service was accepted"
+                )));
+            };
+            // After success ServerAuth ignores requests (RFC 4252 §5.1) and
+            // fails on server-only messages (a client-sent SUCCESS).
+            auth.handle_payload(now, payload)?;
+            return self.drain_auth();
+        }
+        self.core.route_connection(payload)
+    }
+
+    /// Moves auth events out and auth output into the transport.
+    fn drain_auth(&mut self) -> Result<(), Error> {
+        let (Some(auth), Some(now)) = (&mut self.auth, self.core.now) else {
+            return Ok(());
+        };
+        while let Some(ev) = auth.poll_event() {
+            self.events.push_back(ServerSessionEvent::Auth(ev));
+        }
+        let mut out = Vec::new();
+        while let Some(p) = auth.poll_payload(now) {
+            out.push(p);
+        }
+        for p in out {
+            self.core.queue(p)?;
+        }
+        self.note_authenticated();
+        Ok(())
+    }
+}
