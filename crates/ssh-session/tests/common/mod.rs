@@ -1,0 +1,393 @@
+//! A deterministic in-memory client/server pair of whole sessions.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    dead_code
+)]
+
+use std::time::{Duration, Instant};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
+use ssh_auth::server::{PasswordVerdict, ServerConfig, ServerEvent};
+use ssh_connection::{ChannelHandle, Connection};
+use ssh_keys::{PrivateKey, PublicKey};
+use ssh_session::{ClientSession, ClientSessionEvent, Error, ServerSession, ServerSessionEvent};
+
+pub const PASSWORD: &str = "correct horse";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+pub fn host_key() -> PrivateKey {
+    PrivateKey::from_ed25519_seed(&[7; 32])
+}
+
+pub fn user_key() -> PrivateKey {
+    PrivateKey::from_ed25519_seed(&[9; 32])
+}
+
+pub struct Options {
+    pub client_methods: Vec<ClientMethod>,
+    pub transport_client: ssh_transport::Config,
+    pub transport_server: ssh_transport::Config,
+    pub conn_client: ssh_connection::Config,
+    pub conn_server: ssh_connection::Config,
+    /// Answer auth questions automatically.
+    pub auto_auth: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            client_methods: vec![ClientMethod::Password],
+            transport_client: ssh_transport::Config::default(),
+            transport_server: ssh_transport::Config::server_default(),
+            conn_client: ssh_connection::Config::default(),
+            conn_server: ssh_connection::Config::default(),
+            auto_auth: true,
+        }
+    }
+}
+
+pub struct Pair {
+    pub c: ClientSession,
+    pub s: ServerSession,
+    pub now: Instant,
+    pub auto_auth: bool,
+    pub user_key: PrivateKey,
+    pub authorized: PublicKey,
+    pub host_public: PublicKey,
+    pub sign_rng: StdRng,
+    /// Non-connection events, in order.
+    pub c_events: Vec<ClientSessionEvent>,
+    pub s_events: Vec<ServerSessionEvent>,
+    /// Connection events, in order (tests take them).
+    pub c_conn: Vec<ssh_connection::Event>,
+    pub s_conn: Vec<ssh_connection::Event>,
+    /// Wire bytes each way.
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub rounds: u64,
+}
+
+impl Pair {
+    pub fn new(o: Options) -> Self {
+        let host = host_key();
+        let host_public = host.public().clone();
+        let user = user_key();
+        let authorized = user.public().clone();
+        let mut auth_server = ServerConfig::default();
+        auth_server.host_key = Some(host_public.to_blob());
+        let c = ClientSession::new(
+            o.transport_client,
+            ClientConfig::new("alice", o.client_methods),
+            o.conn_client,
+            Box::new(StdRng::seed_from_u64(1)),
+        )
+        .unwrap();
+        let s = ServerSession::new(
+            o.transport_server,
+            vec![Box::new(host)],
+            auth_server,
+            o.conn_server,
+            Box::new(StdRng::seed_from_u64(2)),
+        )
+        .unwrap();
+        Self {
+            c,
+            s,
+            now: Instant::now(),
+            auto_auth: o.auto_auth,
+            user_key: user,
+            authorized,
+            host_public,
+            sign_rng: StdRng::seed_from_u64(3),
+            c_events: Vec::new(),
+            s_events: Vec::new(),
+            c_conn: Vec::new(),
+            s_conn: Vec::new(),
+            bytes_c2s: 0,
+            bytes_s2c: 0,
+            rounds: 0,
+        }
+    }
+
+    pub fn tick(&mut self, d: Duration) {
+        self.now += d;
+    }
+
+    /// Moves bytes both ways until nothing moves; the first error of
+    /// either side is returned (the other side keeps its state).
+    pub fn drive(&mut self) -> Result<(), (Side, Error)> {
+        let mut buf = Vec::new();
+        for _ in 0..1_000_000 {
+            self.rounds += 1;
+            self.client_events().map_err(|e| (Side::Client, e))?;
+            self.server_events().map_err(|e| (Side::Server, e))?;
+            buf.clear();
+            self.c.poll_transmit(&mut buf);
+            let c2s = !buf.is_empty();
+            self.bytes_c2s += buf.len() as u64;
+            let mut at = 0;
+            while at < buf.len() {
+                let n = self
+                    .s
+                    .handle_input(self.now, &buf[at..])
+                    .map_err(|e| (Side::Server, e))?;
+                at += n;
+                self.server_events().map_err(|e| (Side::Server, e))?;
+            }
+            buf.clear();
+            self.s.poll_transmit(&mut buf);
+            let s2c = !buf.is_empty();
+            self.bytes_s2c += buf.len() as u64;
+            let mut at = 0;
+            while at < buf.len() {
+                let n = self
+                    .c
+                    .handle_input(self.now, &buf[at..])
+                    .map_err(|e| (Side::Client, e))?;
+                at += n;
+                self.client_events().map_err(|e| (Side::Client, e))?;
+            }
+            if !c2s && !s2c {
+                if let Some(e) = self.c.error() {
+                    return Err((Side::Client, e.clone()));
+                }
+                if let Some(e) = self.s.error() {
+                    return Err((Side::Server, e.clone()));
+                }
+                return Ok(());
+            }
+        }
+        panic!("the pair never went quiet");
+    }
+
+    fn client_events(&mut self) -> Result<(), Error> {
+        while let Some(ev) = self.c.poll_event() {
+            match ev {
+                ClientSessionEvent::Connection(e) => self.c_conn.push(e),
+                ClientSessionEvent::HostKey { ref key, .. } => {
+                    assert_eq!(*key, self.host_public);
+                    self.c_events.push(ev);
+                    self.c.accept_host_key()?;
+                }
+                ClientSessionEvent::Auth(ClientEvent::PasswordPrompt) if self.auto_auth => {
+                    self.c_events.push(ev);
+                    self.c.password(PASSWORD)?;
+                }
+                ClientSessionEvent::Auth(ClientEvent::NeedSignature {
+                    ref key,
+                    algorithm,
+                    ref data,
+                }) if self.auto_auth => {
+                    assert_eq!(*key, self.authorized);
+                    let sig = self
+                        .user_key
+                        .sign(algorithm, data, &mut self.sign_rng)
+                        .unwrap();
+                    self.c_events.push(ev);
+                    self.c.signature(sig)?;
+                }
+                other => self.c_events.push(other),
+            }
+        }
+        Ok(())
+    }
+
+    fn server_events(&mut self) -> Result<(), Error> {
+        while let Some(ev) = self.s.poll_event() {
+            match ev {
+                ServerSessionEvent::Connection(e) => self.s_conn.push(e),
+                ServerSessionEvent::Auth(ServerEvent::VerifyPassword { ref password, .. })
+                    if self.auto_auth =>
+                {
+                    let verdict = if password == PASSWORD {
+                        PasswordVerdict::Accept
+                    } else {
+                        PasswordVerdict::Reject
+                    };
+                    self.s_events.push(ev);
+                    self.s.answer_password(self.now, verdict)?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::VerifyPublicKey { ref key, .. })
+                    if self.auto_auth =>
+                {
+                    let ok = *key == self.authorized;
+                    self.s_events.push(ev);
+                    self.s.answer_public_key(self.now, ok)?;
+                }
+                other => self.s_events.push(other),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the clock to the earliest deadline of either side and tells
+    /// both; false when neither has one.
+    pub fn advance(&mut self) -> Result<bool, (Side, Error)> {
+        let next = match (self.c.poll_timeout(), self.s.poll_timeout()) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => match a.or(b) {
+                Some(t) => t,
+                None => return Ok(false),
+            },
+        };
+        self.now = self.now.max(next);
+        if self.c.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.c
+                .handle_timeout(self.now)
+                .map_err(|e| (Side::Client, e))?;
+        }
+        if self.s.poll_timeout().is_some_and(|t| t <= self.now) {
+            self.s
+                .handle_timeout(self.now)
+                .map_err(|e| (Side::Server, e))?;
+        }
+        Ok(true)
+    }
+
+    /// A pair, handshaken and authenticated.
+    pub fn connected(o: Options) -> Self {
+        let mut p = Self::new(o);
+        p.drive().unwrap();
+        assert!(p.c.is_authenticated(), "client: {:?}", p.c_events);
+        assert!(p.s.is_authenticated(), "server: {:?}", p.s_events);
+        p
+    }
+
+    pub fn cc(&mut self) -> &mut Connection {
+        self.c.connection_mut().unwrap()
+    }
+
+    pub fn sc(&mut self) -> &mut Connection {
+        self.s.connection_mut().unwrap()
+    }
+
+    /// Opens `n` session channels from the client, accepted by the server;
+    /// returns (client handle, server handle) pairs.
+    pub fn open_channels(&mut self, n: usize) -> Vec<(ChannelHandle, ChannelHandle)> {
+        let mut ours = Vec::new();
+        for _ in 0..n {
+            ours.push(
+                self.cc()
+                    .open_channel(ssh_wire::messages::ChannelType::Session)
+                    .unwrap(),
+            );
+        }
+        self.drive().unwrap();
+        let mut theirs = Vec::new();
+        for e in core::mem::take(&mut self.s_conn) {
+            if let ssh_connection::Event::OpenRequest { handle, .. } = e {
+                self.sc().accept(handle).unwrap();
+                theirs.push(handle);
+            }
+        }
+        assert_eq!(theirs.len(), n);
+        self.drive().unwrap();
+        let confirmed: Vec<_> = core::mem::take(&mut self.c_conn)
+            .into_iter()
+            .filter_map(|e| match e {
+                ssh_connection::Event::OpenConfirmed { handle } => Some(handle),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(confirmed, ours);
+        ours.into_iter().zip(theirs).collect()
+    }
+}
+
+/// Deterministic content: byte `i` of the stream of channel `ch` in
+/// direction `dir`.
+pub fn pattern(ch: usize, dir: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            let x = (i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add((ch as u64) << 8 | u64::from(dir));
+            (x >> 29) as u8
+        })
+        .collect()
+}
+
+/// One channel's transfer both ways.
+pub struct Flow {
+    pub c: ChannelHandle,
+    pub s: ChannelHandle,
+    pub to_server: Vec<u8>,
+    pub to_client: Vec<u8>,
+    pub c_sent: usize,
+    pub s_sent: usize,
+    pub c_got: Vec<u8>,
+    pub s_got: Vec<u8>,
+    /// The server never reads this channel.
+    pub server_stalled: bool,
+}
+
+impl Flow {
+    pub fn new(i: usize, c: ChannelHandle, s: ChannelHandle, len: usize) -> Self {
+        Self {
+            c,
+            s,
+            to_server: pattern(i, 0, len),
+            to_client: pattern(i, 1, len),
+            c_sent: 0,
+            s_sent: 0,
+            c_got: Vec::new(),
+            s_got: Vec::new(),
+            server_stalled: false,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        self.c_got.len() == self.to_client.len() && self.s_got.len() == self.to_server.len()
+    }
+}
+
+/// One round of the applications: send what the windows take, read what
+/// arrived (except stalled channels). Returns true if anything moved.
+pub fn app_round(p: &mut Pair, flows: &mut [Flow]) -> bool {
+    let mut moved = false;
+    let mut buf = vec![0u8; 64 * 1024];
+    for f in flows.iter_mut() {
+        if f.c_sent < f.to_server.len() {
+            let n = p.cc().send_data(f.c, &f.to_server[f.c_sent..]).unwrap();
+            f.c_sent += n;
+            moved |= n > 0;
+        }
+        if f.s_sent < f.to_client.len() {
+            let n = p.sc().send_data(f.s, &f.to_client[f.s_sent..]).unwrap();
+            f.s_sent += n;
+            moved |= n > 0;
+        }
+        loop {
+            let n = p.cc().read(f.c, &mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            f.c_got.extend_from_slice(&buf[..n]);
+            moved = true;
+        }
+        if !f.server_stalled {
+            loop {
+                let n = p.sc().read(f.s, &mut buf).unwrap();
+                if n == 0 {
+                    break;
+                }
+                f.s_got.extend_from_slice(&buf[..n]);
+                moved = true;
+            }
+        }
+    }
+    p.c_conn.clear();
+    p.s_conn.clear();
+    moved
+}
