@@ -1,0 +1,185 @@
+//! The ordering invariants (design.md, security invariants): no
+//! connection message before authentication success, no USERAUTH_SUCCESS
+//! from a client, no connection message from a server before success;
+//! requests after success are ignored (RFC 4252 §5.1).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use common::{Options, Pair, Side};
+use ssh_auth::AuthError;
+use ssh_auth::client::ClientEvent;
+use ssh_session::{ClientSessionEvent, Error};
+use ssh_wire::Encode;
+use ssh_wire::messages::userauth::{AuthMethod, UserauthRequest};
+use ssh_wire::messages::{ChannelOpen, ChannelType, DisconnectReason};
+
+fn channel_open() -> Vec<u8> {
+    ChannelOpen {
+        sender: 0,
+        initial_window: 1024,
+        max_packet: 1024,
+        channel_type: ChannelType::Session,
+    }
+    .to_bytes()
+}
+
+/// A pair stopped at the client's password prompt: keys exchanged, the
+/// service accepted, authentication not done.
+fn waiting_for_password() -> Pair {
+    let mut p = Pair::new(Options {
+        auto_auth: false,
+        ..Options::default()
+    });
+    p.drive().unwrap();
+    assert!(
+        p.c_events
+            .contains(&ClientSessionEvent::Auth(ClientEvent::PasswordPrompt))
+    );
+    assert!(!p.s.is_authenticated() && !p.c.is_authenticated());
+    p
+}
+
+/// Delivers what `from` has to send to the other side; returns the
+/// receiver's error.
+fn deliver(p: &mut Pair, from: Side) -> Option<Error> {
+    let mut buf = Vec::new();
+    match from {
+        Side::Server => {
+            p.s.poll_transmit(&mut buf);
+            p.c.handle_input(p.now, &buf).err()
+        }
+        Side::Client => {
+            p.c.poll_transmit(&mut buf);
+            p.s.handle_input(p.now, &buf).err()
+        }
+    }
+}
+
+fn peer_disconnected(e: &Error) -> DisconnectReason {
+    match e {
+        Error::Transport(ssh_transport::Error::PeerDisconnected { reason, .. }) => *reason,
+        other => panic!("expected a DISCONNECT from the peer, got {other:?}"),
+    }
+}
+
+#[test]
+fn channel_open_before_auth_fails_the_server() {
+    let mut p = waiting_for_password();
+    p.c.transport_mut().send_payload(&channel_open()).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Server);
+    assert!(
+        matches!(&err, Error::Protocol { reason, .. } if *reason == DisconnectReason::PROTOCOL_ERROR),
+        "{err:?}"
+    );
+    assert!(err.is_protocol_violation());
+    assert!(p.s.connection().is_none());
+    // The failed session stays failed, and the client got the DISCONNECT.
+    assert_eq!(p.s.handle_input(p.now, b"x"), Err(err.clone()));
+    assert!(p.s.connection_mut().is_none());
+    let cerr = deliver(&mut p, Side::Server).unwrap();
+    assert_eq!(peer_disconnected(&cerr), DisconnectReason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn client_sent_userauth_success_fails_the_server() {
+    let mut p = waiting_for_password();
+    p.c.transport_mut().send_payload(&[52]).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Server);
+    assert!(
+        matches!(&err, Error::Auth(AuthError::Protocol { .. })),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.disconnect_reason(),
+        Some(DisconnectReason::PROTOCOL_ERROR)
+    );
+    assert!(!p.s.is_authenticated());
+    let cerr = deliver(&mut p, Side::Server).unwrap();
+    assert_eq!(peer_disconnected(&cerr), DisconnectReason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn server_connection_message_before_auth_fails_the_client() {
+    let mut p = waiting_for_password();
+    p.s.transport_mut().send_payload(&channel_open()).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Client);
+    assert!(
+        matches!(&err, Error::Protocol { reason, .. } if *reason == DisconnectReason::PROTOCOL_ERROR),
+        "{err:?}"
+    );
+    assert!(p.c.connection().is_none());
+    let serr = deliver(&mut p, Side::Client).unwrap();
+    assert_eq!(peer_disconnected(&serr), DisconnectReason::PROTOCOL_ERROR);
+}
+
+#[test]
+fn server_success_without_request_fails_the_client() {
+    // Waiting for the user's password, no request outstanding: a
+    // USERAUTH_SUCCESS now is not an answer to anything.
+    let mut p = waiting_for_password();
+    p.s.transport_mut().send_payload(&[52]).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Client);
+    assert!(err.is_protocol_violation(), "{err:?}");
+    assert!(!p.c.is_authenticated());
+}
+
+#[test]
+fn userauth_request_after_success_is_ignored() {
+    let mut p = Pair::connected(Options::default());
+    let again = UserauthRequest {
+        user: "root".into(),
+        service: "ssh-connection".into(),
+        method: AuthMethod::Password {
+            password: "guess".into(),
+            new_password: None,
+        },
+    }
+    .to_bytes();
+    p.c.transport_mut().send_payload(&again).unwrap();
+    p.drive().unwrap();
+    // No new question to the application, and the session goes on.
+    assert!(
+        !p.s_events
+            .iter()
+            .filter(|e| matches!(
+                e,
+                ssh_session::ServerSessionEvent::Auth(
+                    ssh_auth::server::ServerEvent::VerifyPassword { user, .. }
+                ) if user == "root"
+            ))
+            .any(|_| true)
+    );
+    assert_eq!(p.open_channels(1).len(), 1);
+}
+
+#[test]
+fn service_other_than_userauth_is_refused() {
+    // The client asks for a second service after the first: refused with
+    // SERVICE_NOT_AVAILABLE.
+    let mut p = waiting_for_password();
+    p.c.transport_mut()
+        .request_service("ssh-connection")
+        .unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Server);
+    assert_eq!(
+        err.disconnect_reason(),
+        Some(DisconnectReason::SERVICE_NOT_AVAILABLE)
+    );
+    let cerr = deliver(&mut p, Side::Server).unwrap();
+    assert_eq!(
+        peer_disconnected(&cerr),
+        DisconnectReason::SERVICE_NOT_AVAILABLE
+    );
+}
