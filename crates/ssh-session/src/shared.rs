@@ -119,7 +119,11 @@ impl Core {
     /// transport takes.
     pub(crate) fn queue(&mut self, payload: Vec<u8>) -> Result<(), Error> {
         if self.pending.len() >= MAX_PENDING {
-            return Err(Error::Misuse("too many payloads held during key exchange"));
+            // Nothing may be dropped: end the session rather than queue
+            // without bound.
+            return Err(Error::protocol(
+                "too many authentication messages held during a key exchange",
+            ));
         }
         self.pending.push_back(payload);
         self.send_pending().map(|_| ())

@@ -183,3 +183,55 @@ fn service_other_than_userauth_is_refused() {
         DisconnectReason::SERVICE_NOT_AVAILABLE
     );
 }
+
+#[test]
+fn auth_message_before_service_accept_fails_the_client() {
+    // The server queues a USERAUTH_FAILURE from the start: the transport
+    // holds it until its NEWKEYS, so it arrives before the client even
+    // asked for the service.
+    let mut p = Pair::new(Options::default());
+    p.s.transport_mut().send_payload(&[51]).unwrap();
+    let mut failure = None;
+    for _ in 0..20 {
+        failure = deliver(&mut p, Side::Server);
+        // The host key question is answered here; processing resumes
+        // inside the answer.
+        while failure.is_none()
+            && let Some(ev) = p.c.poll_event()
+        {
+            if let ClientSessionEvent::HostKey { .. } = ev {
+                failure = p.c.accept_host_key().err();
+            }
+        }
+        if failure.is_some() {
+            break;
+        }
+        assert!(deliver(&mut p, Side::Client).is_none());
+    }
+    let e = failure.expect("the client never failed");
+    assert!(
+        matches!(&e, Error::Protocol { reason, message }
+            if *reason == DisconnectReason::PROTOCOL_ERROR
+                && message.contains("before the ssh-userauth service")),
+        "{e:?}"
+    );
+    assert!(!p.c.is_authenticated());
+    assert_eq!(p.c.error(), Some(&e));
+}
+
+#[test]
+fn login_deadline_fails_the_server() {
+    let mut p = waiting_for_password();
+    let deadline = p.s.poll_timeout().unwrap();
+    assert!(deadline >= p.now + std::time::Duration::from_secs(120));
+    assert_eq!(p.c.poll_timeout(), None);
+    p.now = deadline;
+    let err = p.s.handle_timeout(p.now).unwrap_err();
+    assert_eq!(err, Error::Auth(AuthError::Timeout));
+    assert_eq!(p.s.poll_timeout(), None);
+    let cerr = deliver(&mut p, Side::Server).unwrap();
+    assert_eq!(
+        peer_disconnected(&cerr),
+        DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE
+    );
+}

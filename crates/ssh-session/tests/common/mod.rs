@@ -84,8 +84,10 @@ impl Pair {
         let host_public = host.public().clone();
         let user = user_key();
         let authorized = user.public().clone();
-        let mut auth_server = ServerConfig::default();
-        auth_server.host_key = Some(host_public.to_blob());
+        let auth_server = ServerConfig {
+            host_key: Some(host_public.to_blob()),
+            ..ServerConfig::default()
+        };
         let c = ClientSession::new(
             o.transport_client,
             ClientConfig::new("alice", o.client_methods),
