@@ -201,3 +201,88 @@ fn wrong_key_is_not_authenticated() {
     assert!(!p.s.is_authenticated());
     assert!(p.s.connection().is_none());
 }
+
+#[test]
+fn misuse_is_refused_without_failing_the_session() {
+    let mut p = Pair::new(Options {
+        auto_auth: false,
+        ..Options::default()
+    });
+    // Nothing asked yet: answers are refused, the session goes on.
+    assert_eq!(
+        p.c.password("x"),
+        Err(ssh_session::Error::Misuse("authentication has not started"))
+    );
+    assert!(p.c.connection_mut().is_none());
+    assert!(p.s.connection_mut().is_none());
+    p.drive().unwrap();
+    assert!(
+        p.c.signature(vec![1, 2, 3])
+            .is_err_and(|e| !e.is_fatal() && matches!(e, ssh_session::Error::Auth(_)))
+    );
+    assert!(p.c.error().is_none());
+    let now = p.now;
+    assert!(
+        p.s.answer_public_key(now, true)
+            .is_err_and(|e| !e.is_fatal())
+    );
+    assert!(p.s.error().is_none());
+    // The real answer still works.
+    p.c.password(common::PASSWORD).unwrap();
+    p.drive().unwrap();
+    let verify = p.s_events.iter().any(|e| {
+        matches!(
+            e,
+            ServerSessionEvent::Auth(ServerEvent::VerifyPassword { .. })
+        )
+    });
+    assert!(verify);
+    p.s.answer_password(now, ssh_auth::server::PasswordVerdict::Accept)
+        .unwrap();
+    p.drive().unwrap();
+    assert!(p.c.is_authenticated() && p.s.is_authenticated());
+}
+
+#[test]
+fn wrong_password_then_right_one() {
+    // Password twice: the first attempt is refused (after the failure
+    // delay, a deadline of the server session), the second succeeds.
+    let mut p = Pair::new(Options {
+        client_methods: vec![ClientMethod::Password, ClientMethod::Password],
+        auto_auth: false,
+        ..Options::default()
+    });
+    p.drive().unwrap();
+    p.c.password("wrong").unwrap();
+    p.drive().unwrap();
+    let now = p.now;
+    p.s.answer_password(now, ssh_auth::server::PasswordVerdict::Reject)
+        .unwrap();
+    p.drive().unwrap();
+    let failures = |p: &Pair| {
+        p.c_events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    ClientSessionEvent::Auth(ClientEvent::Failure {
+                        partial_success: false,
+                        ..
+                    })
+                )
+            })
+            .count()
+    };
+    // Only the answer to `none` so far: the refusal is held back.
+    assert_eq!(failures(&p), 1);
+    assert!(p.advance().unwrap());
+    p.drive().unwrap();
+    assert_eq!(failures(&p), 2);
+    p.c.password(common::PASSWORD).unwrap();
+    p.drive().unwrap();
+    let now = p.now;
+    p.s.answer_password(now, ssh_auth::server::PasswordVerdict::Accept)
+        .unwrap();
+    p.drive().unwrap();
+    assert!(p.c.is_authenticated() && p.s.is_authenticated());
+}
