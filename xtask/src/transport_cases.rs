@@ -111,6 +111,12 @@ pub fn cases() -> Vec<Case> {
             });
         }
     }
+    out.push(Case {
+        name: "rekey:sshd-initiated",
+        about: "sshd starts a re-key (RekeyLimit default 1) after authentication; our client follows",
+        run: sshd_initiated_rekey,
+        param: "",
+    });
     out
 }
 
@@ -343,6 +349,60 @@ fn our_client(ctx: &mut Ctx<'_>, kind: Kind, name: &str) -> Result<()> {
                 // Banner, global requests (hostkeys-00), failures.
                 Some(53 | 80) => {}
                 Some(51) => bail!("sshd refused the none authentication"),
+                other => bail!("unexpected message {other:?}"),
+            },
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    });
+    drop(stream);
+    sshd.wait_exit(Duration::from_secs(5));
+    result?;
+    if t.kex_count() != 2 {
+        bail!("{} key exchanges, expected 2", t.kex_count());
+    }
+    Ok(())
+}
+
+/// `sshd` with a one-second re-key time limit: after our client has
+/// authenticated and waited, sshd starts the re-key (before its next
+/// packet); our client answers it and gets the reply under the new keys.
+fn sshd_initiated_rekey(ctx: &mut Ctx<'_>) -> Result<()> {
+    ensure_user(ctx)?;
+    let cfg = SshdConfig {
+        extra: vec![
+            "PasswordAuthentication yes".to_owned(),
+            "PermitEmptyPasswords yes".to_owned(),
+            "RekeyLimit default 1".to_owned(),
+        ],
+        ..SshdConfig::default()
+    };
+    let mut sshd = ctx.sshd(&cfg)?;
+    let mut stream = TcpStream::connect(sshd.addr()).context("connecting to sshd")?;
+    let mut t = Transport::client(Config::default(), rng()).map_err(|e| format!("client: {e}"))?;
+    let result = drive(&mut stream, &mut t, |t, event, payload| {
+        match (event, payload) {
+            (Some(Event::HostKey { .. }), _) => t.accept_host_key().map_err(|e| e.to_string())?,
+            (Some(Event::KexDone { first: true, .. }), _) => {
+                t.request_service("ssh-userauth")
+                    .map_err(|e| e.to_string())?;
+            }
+            // sshd's re-key is answered by our transport on its own.
+            (Some(Event::ServiceAccepted(_)), _) => {
+                t.send_payload(&userauth_none())
+                    .map_err(|e| e.to_string())?;
+            }
+            (_, Some(p)) => match p.first() {
+                Some(52) => {
+                    t.set_authenticated().map_err(|e| e.to_string())?;
+                    // Past sshd's one-second limit before the next packet.
+                    thread::sleep(Duration::from_millis(1500));
+                    t.send_payload(&keepalive()).map_err(|e| e.to_string())?;
+                }
+                // Payloads are polled before events, so ask the transport.
+                Some(82) if t.kex_count() == 2 => return Ok(Flow::Done),
+                Some(82) => bail!("sshd answered without re-keying"),
+                Some(53 | 80) => {}
                 other => bail!("unexpected message {other:?}"),
             },
             _ => {}
