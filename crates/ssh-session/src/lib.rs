@@ -37,10 +37,27 @@
 //! - one typed, `#[non_exhaustive]` [`Error`] wrapping the layers' errors;
 //!   a failed session stays failed.
 //!
-//! Known limits: an unknown connection message number (80-127 unassigned)
-//! is dropped, not answered with SSH_MSG_UNIMPLEMENTED, because the
-//! transport has no call to send one for an upper-layer packet. No
-//! keepalive or idle timeout.
+//! Events: [`ClientSessionEvent`] / [`ServerSessionEvent`] merge the
+//! transport's informational events, the host key question (client), the
+//! authentication events (answered with the sessions' methods of the same
+//! names), `Authenticated`, and the connection's events (channels are
+//! driven through `connection_mut()`; its output reaches the transport at
+//! the next `poll_transmit` or `flush`).
+//!
+//! Known limits:
+//! - an unknown connection message number (80-127 unassigned) is dropped,
+//!   not answered with SSH_MSG_UNIMPLEMENTED: the transport has no call to
+//!   send one for an upper-layer packet (it knows the sequence number);
+//! - no keepalive and no idle timeout of its own;
+//! - `transport_mut()` exposes the transport for tests and for what the
+//!   session does not wrap (pings, counters); payloads sent through it
+//!   bypass the session's ordering.
+//!
+//! Tested by an in-memory client/server pair (`tests/`): password and
+//! ed25519 publickey authentication, an `exec` session channel, 100
+//! channels at once with one never read, forced, volume- and
+//! time-triggered re-keys with data in flight, delayed compression, and
+//! the ordering violations above.
 //!
 //! Architecture invariant: no I/O, no clock, no runtime; depends on the
 //! three protocol crates, `ssh-wire` and `ssh-keys` only.
