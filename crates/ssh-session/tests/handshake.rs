@@ -286,3 +286,60 @@ fn wrong_password_then_right_one() {
     p.drive().unwrap();
     assert!(p.c.is_authenticated() && p.s.is_authenticated());
 }
+
+#[test]
+fn keyboard_interactive_through_the_session() {
+    use ssh_auth::server::KeyboardInteractiveAnswer;
+    use ssh_wire::messages::userauth::InfoPrompt;
+    let mut p = Pair::new(Options {
+        client_methods: vec![ClientMethod::KeyboardInteractive {
+            submethods: String::new(),
+        }],
+        auto_auth: false,
+        ..Options::default()
+    });
+    p.drive().unwrap();
+    assert!(p.s_events.iter().any(|e| matches!(
+        e,
+        ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive { user, .. }) if user == "alice"
+    )));
+    let now = p.now;
+    p.s.answer_keyboard_interactive(
+        now,
+        KeyboardInteractiveAnswer::Prompts {
+            name: String::new(),
+            instruction: String::new(),
+            prompts: vec![InfoPrompt {
+                prompt: "Code: ".into(),
+                echo: true,
+            }],
+        },
+    )
+    .unwrap();
+    p.drive().unwrap();
+    let asked = p.c_events.iter().any(|e| {
+        matches!(
+            e,
+            ClientSessionEvent::Auth(ClientEvent::InfoRequest { prompts, .. })
+                if prompts.len() == 1 && prompts[0].prompt == "Code: "
+        )
+    });
+    assert!(asked);
+    // One response per prompt, or the answer is refused (not fatal).
+    assert!(p.c.info_response(vec![]).is_err_and(|e| !e.is_fatal()));
+    p.c.info_response(vec!["42".into()]).unwrap();
+    p.drive().unwrap();
+    let got = p.s_events.iter().any(|e| matches!(
+        e,
+        ServerSessionEvent::Auth(ServerEvent::InfoResponse { responses, .. }) if responses == &["42"]
+    ));
+    assert!(got);
+    p.s.answer_keyboard_interactive(now, KeyboardInteractiveAnswer::Accept)
+        .unwrap();
+    p.drive().unwrap();
+    assert!(p.c.is_authenticated() && p.s.is_authenticated());
+    assert!(p.s_events.iter().any(|e| matches!(
+        e,
+        ServerSessionEvent::Auth(ServerEvent::Success { method, .. }) if method == "keyboard-interactive"
+    )));
+}
