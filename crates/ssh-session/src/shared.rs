@@ -107,10 +107,12 @@ impl Core {
         };
         match c.handle_payload(payload) {
             Ok(()) => Ok(()),
-            // The transport offers no way to send SSH_MSG_UNIMPLEMENTED
-            // for an upper-layer message; an unknown 80-127 number is
-            // dropped.
-            Err(ssh_connection::Error::Unimplemented { .. }) => Ok(()),
+            // RFC 4253 §11.4: an unknown 80-127 number is answered with
+            // SSH_MSG_UNIMPLEMENTED and the session goes on.
+            Err(ssh_connection::Error::Unimplemented { .. }) => {
+                self.transport.reject_last_payload()?;
+                Ok(())
+            }
             Err(e) => Err(Error::Connection(e)),
         }
     }

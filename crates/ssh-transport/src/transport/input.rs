@@ -39,6 +39,8 @@ pub(super) struct Rx {
     plain: Vec<u8>,
     /// No packet has been received yet.
     pub first_packet: bool,
+    /// The sequence number of the last upper-layer payload returned.
+    pub last_upper_seq: u32,
     max_packet_len: usize,
 }
 
@@ -54,6 +56,7 @@ impl Rx {
             delayed: None,
             plain: Vec::new(),
             first_packet: true,
+            last_upper_seq: 0,
             max_packet_len,
         }
     }
@@ -141,6 +144,7 @@ impl Transport {
                 if let Err(e) = self.check_upper_allowed(number) {
                     return Err(self.fail(e));
                 }
+                self.rx.last_upper_seq = self.rx.seq.wrapping_sub(1);
                 return Ok(Some(match opened {
                     Opened::Raw(r) => self.rx.buf.get(r).unwrap_or_default(),
                     Opened::Plain => &self.rx.plain,
@@ -170,6 +174,19 @@ impl Transport {
                 return Err(self.fail(e));
             }
         }
+    }
+
+    /// Answers the upper-layer payload last returned by
+    /// [`Transport::poll_payload`] with SSH_MSG_UNIMPLEMENTED: "An
+    /// implementation MUST respond to all unrecognized messages with an
+    /// SSH_MSG_UNIMPLEMENTED message in the order in which the messages
+    /// were received" (RFC 4253 §11.4). For the layers above, which know
+    /// which numbers they recognise.
+    pub fn reject_last_payload(&mut self) -> Result<(), Error> {
+        self.check_failed()?;
+        let sequence = self.rx.last_upper_seq;
+        let r = self.seal_message(&Unimplemented { sequence });
+        self.guard(r)
     }
 
     /// Reads the peer's version line (and a server's lines before it).

@@ -749,3 +749,22 @@ fn a_peer_that_does_not_reset_sequence_numbers_is_cut_off() {
     );
     assert!(p.s_got.is_empty());
 }
+
+#[test]
+fn upper_layers_can_answer_unimplemented() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.c.send_payload(&[126, 0]).unwrap(); // an unassigned channel number
+    let seq = p.c.tx.seq - 1;
+    p.collect();
+    let data = core::mem::take(&mut p.c_to_s);
+    p.s.handle_input(p.now, &data).unwrap();
+    assert_eq!(p.s.poll_payload().unwrap(), Some(&[126u8, 0][..]));
+    p.s.reject_last_payload().unwrap();
+    p.drive().unwrap();
+    assert!(
+        p.c_events.contains(&Event::Unimplemented(seq)),
+        "{:?}",
+        p.c_events
+    );
+}
