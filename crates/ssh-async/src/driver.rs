@@ -1,0 +1,199 @@
+//! One connection's I/O: socket bytes into the session, the session's
+//! output onto the socket, its deadline onto a timer.
+
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::io;
+use std::time::Instant;
+
+use futures::io::{AsyncRead, AsyncWrite};
+use ssh_session::{ClientSession, ServerSession};
+
+use crate::Error;
+use crate::runtime::{self, Sleep};
+
+/// Read buffer size.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// The sans-IO vocabulary both sessions share.
+pub(crate) trait Sans {
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error>;
+    fn poll_transmit(&mut self, out: &mut Vec<u8>);
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error>;
+}
+
+impl Sans for ClientSession {
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
+        ClientSession::handle_input(self, now, data)
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        ClientSession::poll_transmit(self, out);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ClientSession::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error> {
+        ClientSession::handle_timeout(self, now)
+    }
+}
+
+impl Sans for ServerSession {
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
+        ServerSession::handle_input(self, now, data)
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        ServerSession::poll_transmit(self, out);
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        ServerSession::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error> {
+        ServerSession::handle_timeout(self, now)
+    }
+}
+
+/// The I/O half of a connection; the session is passed in at each call so
+/// the application can use it between calls.
+pub(crate) struct Driver<S> {
+    stream: S,
+    /// Output taken from the session, written from `out_pos`.
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Input read but not yet consumed by the session (it pauses while a
+    /// question such as the host key is unanswered).
+    inbuf: Vec<u8>,
+    in_pos: usize,
+    rbuf: Vec<u8>,
+    timer: Option<(Instant, Sleep)>,
+    need_flush: bool,
+    /// The peer closed its side of the stream.
+    pub(crate) eof: bool,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+    pub(crate) fn new(stream: S) -> Self {
+        Self {
+            stream,
+            out: Vec::new(),
+            out_pos: 0,
+            inbuf: Vec::new(),
+            in_pos: 0,
+            rbuf: vec![0; READ_CHUNK],
+            timer: None,
+            need_flush: false,
+            eof: false,
+        }
+    }
+
+    /// Gives buffered input to the session; true if it took any.
+    fn feed<T: Sans>(&mut self, sess: &mut T) -> Result<bool, Error> {
+        let mut any = false;
+        while let Some(rest) = self.inbuf.get(self.in_pos..) {
+            if rest.is_empty() {
+                break;
+            }
+            let n = sess.handle_input(runtime::now(), rest)?;
+            if n == 0 {
+                break;
+            }
+            self.in_pos += n;
+            any = true;
+        }
+        if self.in_pos >= self.inbuf.len() {
+            self.inbuf.clear();
+            self.in_pos = 0;
+        }
+        Ok(any)
+    }
+
+    /// Moves whatever can move now: buffered input, an expired deadline,
+    /// output, one read. Ready when something moved (the caller then looks
+    /// at the session's events and calls again), Pending otherwise (with
+    /// the stream and the timer registered to wake the task).
+    pub(crate) fn poll_io<T: Sans>(
+        &mut self,
+        sess: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        let mut progress = self.feed(sess)?;
+
+        // The deadline.
+        match sess.poll_timeout() {
+            Some(deadline) => {
+                if self.timer.as_ref().map(|t| t.0) != Some(deadline) {
+                    self.timer = Some((deadline, runtime::sleep_until(deadline)));
+                }
+                if let Some((_, sleep)) = self.timer.as_mut()
+                    && sleep.as_mut().poll(cx).is_ready()
+                {
+                    self.timer = None;
+                    sess.handle_timeout(runtime::now())?;
+                    progress = true;
+                }
+            }
+            None => self.timer = None,
+        }
+
+        // Output, coalesced: everything the session has, in one buffer.
+        loop {
+            if self.out_pos >= self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                sess.poll_transmit(&mut self.out);
+                if self.out.is_empty() {
+                    break;
+                }
+            }
+            let pending = self.out.get(self.out_pos..).unwrap_or_default();
+            match Pin::new(&mut self.stream).poll_write(cx, pending) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into())));
+                }
+                Poll::Ready(Ok(n)) => {
+                    self.out_pos += n;
+                    self.need_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => break,
+            }
+        }
+        if self.need_flush && self.out_pos >= self.out.len() {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.need_flush = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => {}
+            }
+        }
+
+        // Input, when the session took everything read before.
+        if self.inbuf.is_empty() && !self.eof {
+            match Pin::new(&mut self.stream).poll_read(cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => {
+                    self.eof = true;
+                    progress = true;
+                }
+                Poll::Ready(Ok(n)) => {
+                    let got = self.rbuf.get(..n).unwrap_or_default();
+                    self.inbuf.extend_from_slice(got);
+                    self.feed(sess)?;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                Poll::Pending => {}
+            }
+        }
+
+        if progress {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Waits until something moved.
+    pub(crate) async fn step<T: Sans>(&mut self, sess: &mut T) -> Result<(), Error> {
+        futures::future::poll_fn(|cx| self.poll_io(sess, cx)).await
+    }
+}
