@@ -57,17 +57,19 @@ fn client_options(password: &str) -> (ClientOptions, Arc<Mutex<Vec<PublicKey>>>)
     (options, seen)
 }
 
-fn stdin_data() -> Vec<u8> {
-    (0..1024 * 1024u32)
+const MIB: u32 = 1024 * 1024;
+
+fn stdin_data(len: u32) -> Vec<u8> {
+    (0..len)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect()
 }
 
-async fn client_side<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Vec<ExecOutput> {
+async fn client_side<S: AsyncRead + AsyncWrite + Unpin>(stream: S, len: u32) -> Vec<ExecOutput> {
     let (options, seen) = client_options(PASSWORD);
     let mut client = Client::connect(stream, options).await.unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![host_key().public().clone()]);
-    let data = stdin_data();
+    let data = stdin_data(len);
     let first = client.exec_with_stdin("echo", &data).await.unwrap();
     // A second command on the same connection.
     let second = client.exec("nonsense").await.unwrap();
@@ -75,8 +77,8 @@ async fn client_side<S: AsyncRead + AsyncWrite + Unpin>(stream: S) -> Vec<ExecOu
     vec![first, second]
 }
 
-fn check(outs: &[ExecOutput]) {
-    let data = stdin_data();
+fn check(outs: &[ExecOutput], len: u32) {
+    let data = stdin_data(len);
     assert_eq!(outs[0].stdout.len(), data.len());
     assert!(outs[0].stdout == data, "stdout differs from stdin");
     assert_eq!(outs[0].stderr, b"to stderr");
@@ -88,6 +90,17 @@ fn check(outs: &[ExecOutput]) {
 
 #[test]
 fn exec_over_loopback_tcp() {
+    exec_over_tcp(MIB);
+}
+
+/// Three times the default 2 MiB channel window each way: the transfer
+/// only completes if both sides re-open the window as data is read.
+#[test]
+fn exec_beyond_the_channel_window_over_tcp() {
+    exec_over_tcp(6 * MIB);
+}
+
+fn exec_over_tcp(len: u32) {
     runtime::block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -98,10 +111,10 @@ fn exec_over_loopback_tcp() {
             server.serve().await
         });
         let stream = TcpStream::connect(addr).await.unwrap();
-        let outs = runtime::timeout(LIMIT, client_side(stream))
+        let outs = runtime::timeout(LIMIT, client_side(stream, len))
             .await
             .expect("client timed out");
-        check(&outs);
+        check(&outs, len);
         let served = runtime::timeout(LIMIT, server)
             .await
             .expect("server timed out");
@@ -206,10 +219,10 @@ fn exec_over_in_memory_duplex() {
             let server = Server::accept(b, server_options()).await.unwrap();
             server.serve().await
         });
-        let outs = runtime::timeout(LIMIT, client_side(a))
+        let outs = runtime::timeout(LIMIT, client_side(a, MIB))
             .await
             .expect("client timed out");
-        check(&outs);
+        check(&outs, MIB);
         let served = runtime::timeout(LIMIT, server)
             .await
             .expect("server timed out");
@@ -228,9 +241,13 @@ fn wrong_password_fails_cleanly() {
         });
         let stream = TcpStream::connect(addr).await.unwrap();
         let (options, _) = client_options("wrong");
+        let start = runtime::now();
         let result = runtime::timeout(LIMIT, Client::connect(stream, options))
             .await
             .expect("client timed out");
+        // The server holds back the FAILURE for `failure_delay` (100 ms by
+        // default): the driver's timer, not input, released it.
+        assert!(start.elapsed() >= Duration::from_millis(100));
         match result {
             Err(Error::Session(ssh_async::ssh_session::Error::Auth(e))) => {
                 assert_eq!(e, ssh_auth_no_more_methods(), "{e:?}");
