@@ -8,7 +8,7 @@ use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
 use ssh_connection::{Connection, Event, GlobalReply};
 use ssh_keys::{PrivateKey, PublicKey};
 use ssh_session::{ClientSession, ClientSessionEvent};
-use ssh_wire::messages::{ChannelRequestKind, ChannelType};
+use ssh_wire::messages::{ChannelRequestKind, ChannelType, OpenFailureReason};
 
 use crate::Error;
 use crate::driver::Driver;
@@ -96,8 +96,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                         if (options.host_key_check)(&key) {
                             session.accept_host_key()?;
                         } else {
-                            // The session sends its DISCONNECT; we stop here.
+                            // The session queues its DISCONNECT; send it if
+                            // the stream takes it at once, and stop.
                             let _ = session.reject_host_key();
+                            driver.try_flush(&mut *session);
                             return Err(Error::HostKeyRejected);
                         }
                     }
@@ -168,6 +170,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 ClientSessionEvent::Connection(Event::GlobalRequest { id: Some(id), .. }) => {
                     self.conn()?
                         .answer_global_request(id, GlobalReply::Failure)?;
+                }
+                ClientSessionEvent::Connection(Event::OpenRequest { handle, .. }) => {
+                    // No forwarding, no agent: nothing the server may open.
+                    self.conn()?.reject(
+                        handle,
+                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                        "not supported",
+                    )?;
                 }
                 ClientSessionEvent::Connection(e) => self.events.push_back(e),
                 _ => {}

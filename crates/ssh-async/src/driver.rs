@@ -135,37 +135,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             None => self.timer = None,
         }
 
-        // Output, coalesced: everything the session has, in one buffer.
-        loop {
-            if self.out_pos >= self.out.len() {
-                self.out.clear();
-                self.out_pos = 0;
-                sess.poll_transmit(&mut self.out);
-                if self.out.is_empty() {
-                    break;
-                }
-            }
-            let pending = self.out.get(self.out_pos..).unwrap_or_default();
-            match Pin::new(&mut self.stream).poll_write(cx, pending) {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Err(Error::Io(io::ErrorKind::WriteZero.into())));
-                }
-                Poll::Ready(Ok(n)) => {
-                    self.out_pos += n;
-                    self.need_flush = true;
-                    progress = true;
-                }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                Poll::Pending => break,
-            }
-        }
-        if self.need_flush && self.out_pos >= self.out.len() {
-            match Pin::new(&mut self.stream).poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.need_flush = false,
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                Poll::Pending => {}
-            }
-        }
+        progress |= self.write_out(sess, cx)?;
 
         // Input, when the session took everything read before.
         if self.inbuf.is_empty() && !self.eof {
@@ -192,8 +162,62 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Waits until something moved.
+    /// Writes what the session has to send, coalesced into one buffer;
+    /// true if any byte was written.
+    fn write_out<T: Sans>(&mut self, sess: &mut T, cx: &mut Context<'_>) -> Result<bool, Error> {
+        let mut progress = false;
+        loop {
+            if self.out_pos >= self.out.len() {
+                self.out.clear();
+                self.out_pos = 0;
+                sess.poll_transmit(&mut self.out);
+                if self.out.is_empty() {
+                    break;
+                }
+            }
+            let pending = self.out.get(self.out_pos..).unwrap_or_default();
+            match Pin::new(&mut self.stream).poll_write(cx, pending) {
+                Poll::Ready(Ok(0)) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.out_pos += n;
+                    self.need_flush = true;
+                    progress = true;
+                }
+                Poll::Ready(Err(e)) => return Err(Error::Io(e)),
+                Poll::Pending => break,
+            }
+        }
+        if self.need_flush && self.out_pos >= self.out.len() {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.need_flush = false,
+                Poll::Ready(Err(e)) => return Err(Error::Io(e)),
+                Poll::Pending => {}
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Best effort, without waiting: writes what the session still has to
+    /// send (after a failure, its DISCONNECT) as far as the stream takes
+    /// it now.
+    pub(crate) fn try_flush<T: Sans>(&mut self, sess: &mut T) {
+        let mut cx = Context::from_waker(futures::task::noop_waker_ref());
+        for _ in 0..16 {
+            match self.write_out(sess, &mut cx) {
+                Ok(true) => {}
+                Ok(false) | Err(_) => break,
+            }
+        }
+    }
+
+    /// Waits until something moved. On an error, what the session still
+    /// has to send (its DISCONNECT) is written if the stream takes it at
+    /// once.
     pub(crate) async fn step<T: Sans>(&mut self, sess: &mut T) -> Result<(), Error> {
-        futures::future::poll_fn(|cx| self.poll_io(sess, cx)).await
+        let r = futures::future::poll_fn(|cx| self.poll_io(sess, cx)).await;
+        if r.is_err() {
+            self.try_flush(sess);
+        }
+        r
     }
 }

@@ -26,8 +26,8 @@
 //! several commands at once on one client, shells, PTYs, processes,
 //! subsystems, port forwarding, agent forwarding, keepalives, OpenSSH
 //! interop tests, the `rssh`/`rsshd` binaries. On a fatal session error
-//! the pending DISCONNECT is not flushed to the peer before the error is
-//! returned.
+//! the session's DISCONNECT is written only as far as the stream takes it
+//! without waiting (best effort), then the error is returned.
 //!
 //! ```no_run
 //! use ssh_async::{Client, ClientOptions};

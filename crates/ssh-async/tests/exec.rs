@@ -20,6 +20,7 @@ use async_std::net::{TcpListener, TcpStream};
 use futures::io::{AsyncRead, AsyncWrite};
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::{Client, ClientOptions, Error, ExecOutput, Server, ServerOptions, runtime};
+use ssh_wire::messages::DisconnectReason;
 
 const LIMIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "correct horse";
@@ -254,11 +255,11 @@ fn wrong_password_fails_cleanly() {
             }
             other => panic!("expected an authentication failure, got {other:?}"),
         }
-        // The client dropped the stream: the server sees no success.
+        // The client said why it left before dropping the stream.
         let served = runtime::timeout(LIMIT, server)
             .await
             .expect("server timed out");
-        assert!(served.is_err(), "{served:?}");
+        assert_peer_disconnected(served, DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE);
     });
 }
 
@@ -281,10 +282,21 @@ fn rejected_host_key_stops_the_client() {
         let served = runtime::timeout(LIMIT, server)
             .await
             .expect("server timed out");
-        assert!(served.is_err(), "{served:?}");
+        assert_peer_disconnected(served, DisconnectReason::HOST_KEY_NOT_VERIFIABLE);
     });
 }
 
 fn ssh_auth_no_more_methods() -> ssh_async::ssh_session::ssh_auth::AuthError {
     ssh_async::ssh_session::ssh_auth::AuthError::NoMoreMethods
+}
+
+/// The server's accept ended because the client sent DISCONNECT with
+/// `reason`.
+fn assert_peer_disconnected(served: Result<(), Error>, reason: DisconnectReason) {
+    match served {
+        Err(Error::Session(ssh_async::ssh_session::Error::Transport(
+            ssh_transport::Error::PeerDisconnected { reason: r, .. },
+        ))) => assert_eq!(r, reason),
+        other => panic!("expected a DISCONNECT from the client, got {other:?}"),
+    }
 }
