@@ -300,3 +300,40 @@ fn assert_peer_disconnected(served: Result<(), Error>, reason: DisconnectReason)
         other => panic!("expected a DISCONNECT from the client, got {other:?}"),
     }
 }
+
+/// A peer that is not an SSH server: the client ends with a clean error,
+/// never a hang.
+#[test]
+fn a_peer_that_is_not_ssh_gives_clean_errors() {
+    use futures::io::AsyncWriteExt;
+    runtime::block_on(async {
+        // A few lines, then the stream closes: the peer left.
+        let (a, mut b) = duplex();
+        b.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            .await
+            .unwrap();
+        // Closes b's sending side only: what the client writes is still
+        // taken.
+        b.close().await.unwrap();
+        let (options, seen) = client_options(PASSWORD);
+        let result = runtime::timeout(LIMIT, Client::connect(a, options))
+            .await
+            .expect("client timed out");
+        assert!(matches!(result, Err(Error::Disconnected)), "{result:?}");
+        assert!(seen.lock().unwrap().is_empty());
+        drop(b);
+
+        // An endless line: the version line bound is a protocol error.
+        let (a, mut b) = duplex();
+        b.write_all(&[b'x'; 64 * 1024]).await.unwrap();
+        let (options, _) = client_options(PASSWORD);
+        let result = runtime::timeout(LIMIT, Client::connect(a, options))
+            .await
+            .expect("client timed out");
+        match result {
+            Err(Error::Session(e)) => assert!(e.is_protocol_violation(), "{e:?}"),
+            other => panic!("expected a protocol error, got {other:?}"),
+        }
+        drop(b);
+    });
+}
