@@ -44,10 +44,10 @@
 //! driven through `connection_mut()`; its output reaches the transport at
 //! the next `poll_transmit` or `flush`).
 //!
+//! An unknown connection message number (80-127 unassigned) is answered
+//! with SSH_MSG_UNIMPLEMENTED (RFC 4253 §11.4) and the session goes on.
+//!
 //! Known limits:
-//! - an unknown connection message number (80-127 unassigned) is dropped,
-//!   not answered with SSH_MSG_UNIMPLEMENTED: the transport has no call to
-//!   send one for an upper-layer packet (it knows the sequence number);
 //! - no keepalive and no idle timeout of its own;
 //! - `transport_mut()` exposes the transport for tests and for what the
 //!   session does not wrap (pings, counters); payloads sent through it
