@@ -12,7 +12,11 @@
 //!
 //! After feeding input, poll in this order: `poll_payload` until `None`,
 //! then `poll_event` until `None`, then `poll_transmit`, then
-//! `poll_timeout`.
+//! `poll_timeout`. Payloads and events are two queues, each in arrival
+//! order; one `poll_payload` call may handle several transport messages
+//! (and queue their events) before it returns a payload that arrived after
+//! them. Ask the getters (`kex_count`, `negotiated`) when the relative
+//! order matters.
 //!
 //! ```text
 //!  version exchange ──> first kex ──> established <──> re-key
