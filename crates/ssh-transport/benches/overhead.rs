@@ -48,7 +48,7 @@ fn main() {
         let mac_key = vec![0x17u8; m.key_len()];
         let mut s = SealingKey::new(ci, m, &key, &iv, &mac_key).unwrap();
         let mut o = OpeningKey::new(ci, m, &key, &iv, &mac_key).unwrap();
-        let mut rng = BenchRng(1);
+        let mut rng = <BenchRng as rand::SeedableRng>::seed_from_u64(1);
         let mut buf: Vec<u8> = Vec::with_capacity(PAYLOAD + 256);
         let payload = source_for(&pool, buf.as_ptr().wrapping_add(5));
         let mut seq = 0u32;

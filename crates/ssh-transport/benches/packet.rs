@@ -35,7 +35,7 @@ fn bench_packets(c: &mut Criterion) {
 
         let mut s = SealingKey::new(ci, m, &key, &iv, &mac_key).unwrap();
         let mut o = OpeningKey::new(ci, m, &key, &iv, &mac_key).unwrap();
-        let mut rng = BenchRng(1);
+        let mut rng = <BenchRng as rand::SeedableRng>::seed_from_u64(1);
         let mut buf: Vec<u8> = Vec::with_capacity(PAYLOAD + 256);
         let mut seq = 0u32;
         let payload = source_for(&pool, buf.as_ptr().wrapping_add(5));

@@ -9,7 +9,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use ssh_transport::cipher::{CipherAlg, MacAlg, OpeningKey, SealingKey};
 
-/// A deterministic RNG (splitmix64) so the padding can be replayed.
+/// A deterministic RNG (splitmix64) that can be cloned, so the padding a
+/// seal drew can be replayed (rand's StdRng is not `Clone`).
 #[derive(Clone)]
 struct TestRng(u64);
 

@@ -2,8 +2,6 @@
 //! and the same cryptographic work done with the primitives directly.
 #![allow(dead_code)]
 
-use core::convert::Infallible;
-
 use aes::{Aes128, Aes192, Aes256};
 use aes_gcm::aead::consts::U12;
 use aes_gcm::{AeadInOut, Aes128Gcm, Aes256Gcm, Nonce};
@@ -31,28 +29,8 @@ pub fn source_for(pool: &[u8], dst: *const u8) -> &[u8] {
     &pool[off..off + PAYLOAD]
 }
 
-pub struct BenchRng(pub u64);
-
-impl rand_core::TryRng for BenchRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok(self.try_next_u64()? as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let v = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for BenchRng {}
+/// The benches' RNG: seeded, so runs are alike.
+pub use rand::rngs::StdRng as BenchRng;
 
 pub fn pairs() -> Vec<(CipherAlg, MacAlg)> {
     let mut v = vec![
