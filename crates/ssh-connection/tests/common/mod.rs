@@ -3,8 +3,11 @@
 
 use std::collections::VecDeque;
 
-use ssh_connection::{ChannelHandle, Config, Connection, Error, Event, Role};
-use ssh_wire::messages::{ChannelType, ConnectionMessage};
+use ssh_connection::{
+    ApiError, ChannelHandle, Config, Connection, Error, Event, ProtocolError, Role,
+};
+use ssh_wire::Encode;
+use ssh_wire::messages::{ChannelType, ConnectionMessage, DisconnectReason};
 
 /// Two connections and the events each produced.
 pub struct Pair {
@@ -116,4 +119,26 @@ pub fn tcpip() -> ChannelType {
         originator_address: "127.0.0.1".into(),
         originator_port: 5555,
     }
+}
+
+/// The error of `r`, which must be a protocol error (PROTOCOL_ERROR).
+pub fn expect_protocol(r: Result<(), Error>) -> ProtocolError {
+    match r {
+        Err(Error::Protocol(e)) => {
+            assert_eq!(e.disconnect_reason(), DisconnectReason::PROTOCOL_ERROR);
+            e
+        }
+        other => panic!("expected a protocol error, got {other:?}"),
+    }
+}
+
+/// The error is sticky: the connection stays failed, the API refuses.
+pub fn assert_failed(conn: &mut Connection, e: &ProtocolError) {
+    let again = conn.handle_payload(&ssh_wire::messages::RequestFailure.to_bytes());
+    assert_eq!(again, Err(Error::Protocol(e.clone())));
+    assert_eq!(
+        conn.open_channel(ChannelType::Session),
+        Err(ApiError::ConnectionFailed)
+    );
+    assert_eq!(conn.failure(), Some(e));
 }
