@@ -28,7 +28,7 @@ pub mod client;
 mod error;
 pub mod keyfile;
 pub mod known_hosts;
-mod pattern;
+pub mod pattern;
 pub mod server;
 
 pub use error::AuthError;

@@ -5,7 +5,7 @@
 /// True if `text` matches the wildcard `pattern` (case-sensitive; callers
 /// lowercase host names first). Iterative, linear in practice, without
 /// recursion, so a hostile pattern cannot exhaust the stack.
-pub(crate) fn wildcard_match(text: &str, pattern: &str) -> bool {
+pub fn wildcard_match(text: &str, pattern: &str) -> bool {
     let t: Vec<char> = text.chars().collect();
     let p: Vec<char> = pattern.chars().collect();
     let (mut ti, mut pi) = (0usize, 0usize);
@@ -35,7 +35,7 @@ pub(crate) fn wildcard_match(text: &str, pattern: &str) -> bool {
 
 /// The result of matching a name against a pattern list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ListMatch {
+pub enum ListMatch {
     /// No entry matched.
     None,
     /// A positive entry matched and no negated one did.
@@ -46,7 +46,7 @@ pub(crate) enum ListMatch {
 
 /// Matches `name` against a comma-separated pattern list, lowercasing
 /// both as OpenSSH's `match_hostname` does.
-pub(crate) fn match_list(name: &str, list: &str) -> ListMatch {
+pub fn match_list(name: &str, list: &str) -> ListMatch {
     let name = name.to_ascii_lowercase();
     let mut result = ListMatch::None;
     for entry in list.split(',') {
@@ -65,7 +65,7 @@ pub(crate) fn match_list(name: &str, list: &str) -> ListMatch {
 /// Matches the address `addr` against `cidr` (`10.0.0.0/8`,
 /// `2001:db8::/32`, or a bare address). `None` if `cidr` is not an
 /// address or network, or families differ.
-pub(crate) fn cidr_match(addr: &str, cidr: &str) -> Option<bool> {
+pub fn cidr_match(addr: &str, cidr: &str) -> Option<bool> {
     use core::net::IpAddr;
     let (net, bits) = match cidr.split_once('/') {
         Some((net, bits)) => (net, Some(bits.parse::<u32>().ok()?)),
@@ -100,7 +100,7 @@ pub(crate) fn cidr_match(addr: &str, cidr: &str) -> Option<bool> {
 /// OpenSSH's `match_host_and_ip` for `from=` lists: each entry (maybe
 /// negated) is a CIDR network matched against the address, or a wildcard
 /// pattern matched against the address and the host name.
-pub(crate) fn match_host_and_address(host: Option<&str>, addr: &str, list: &str) -> ListMatch {
+pub fn match_host_and_address(host: Option<&str>, addr: &str, list: &str) -> ListMatch {
     let host = host.map(str::to_ascii_lowercase);
     let mut result = ListMatch::None;
     for entry in list.split(',') {
