@@ -50,6 +50,7 @@
 mod client;
 mod driver;
 mod error;
+pub mod os;
 pub mod runtime;
 mod server;
 

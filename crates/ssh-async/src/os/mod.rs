@@ -1,0 +1,1 @@
+//! The operating system: users, PTYs, processes, signals, terminals.
