@@ -1,41 +1,153 @@
-//! The client: connect, authenticate, run commands.
+//! The client: connect, authenticate, open channels.
 
-use std::collections::VecDeque;
+use core::future::Future;
+use std::sync::{Arc, Mutex};
 
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use rand::rngs::StdRng;
 use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
-use ssh_connection::{Connection, Event, GlobalReply};
-use ssh_keys::{PrivateKey, PublicKey};
+use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
 use ssh_session::{ClientSession, ClientSessionEvent};
-use ssh_wire::messages::{ChannelRequestKind, ChannelType, OpenFailureReason};
+use ssh_wire::messages::ChannelType;
+use ssh_wire::messages::userauth::InfoPrompt;
 
-use crate::Error;
+use crate::channel::{self, Channel};
 use crate::driver::Driver;
+use crate::shared::{self, ExitStatus, Shared, Side, State, lock};
+use crate::{Error, runtime};
+
+/// The application's side of a client handshake: the host key decision,
+/// passwords, prompts and signatures. Methods are awaited in the middle
+/// of the handshake (the connection waits for the answer).
+pub trait ClientHandler: Send {
+    /// The server proved it holds `key`: trust it? `false` ends the
+    /// connection with [`Error::HostKeyRejected`].
+    fn check_host_key(&mut self, key: &PublicKey) -> impl Future<Output = bool> + Send;
+
+    /// The server's banner (`SSH_MSG_USERAUTH_BANNER`).
+    fn banner(&mut self, message: &str) {
+        let _ = message;
+    }
+
+    /// The password for the `password` method; `None` skips the method.
+    fn password(&mut self) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+
+    /// Answers for one `keyboard-interactive` round; `None` gives up the
+    /// method.
+    fn keyboard_interactive(
+        &mut self,
+        name: &str,
+        instruction: &str,
+        prompts: &[InfoPrompt],
+    ) -> impl Future<Output = Option<Vec<String>>> + Send {
+        let _ = (name, instruction, prompts);
+        async { None }
+    }
+
+    /// A signature of `data` by the private half of `key` (an OpenSSH
+    /// signature blob); `None` skips the key.
+    fn sign(
+        &mut self,
+        key: &PublicKey,
+        algorithm: SignatureAlgorithm,
+        data: &[u8],
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send;
+
+    /// A method failed (or partly succeeded); `methods` may continue.
+    fn auth_failure(&mut self, methods: &[String], partial_success: bool) {
+        let _ = (methods, partial_success);
+    }
+}
+
+/// How [`Client::connect`] sets up the connection.
+#[derive(Debug)]
+pub struct ClientOptions {
+    /// The user name.
+    pub user: String,
+    /// The methods to try, in order, among those the server allows.
+    pub methods: Vec<ClientMethod>,
+    /// Algorithms, re-key limits, ...
+    pub transport: ssh_transport::Config,
+    /// Windows, packet sizes, limits.
+    pub connection: ssh_connection::Config,
+}
+
+impl ClientOptions {
+    /// Defaults for `user`, with the given methods.
+    pub fn new(user: &str, methods: Vec<ClientMethod>) -> Self {
+        Self {
+            user: user.into(),
+            methods,
+            transport: ssh_transport::Config::default(),
+            connection: ssh_connection::Config::default(),
+        }
+    }
+}
+
+/// A ready-made [`ClientHandler`]: a host-key closure, keys in memory, a
+/// password.
+pub struct SimpleHandler {
+    /// Decides on the host key.
+    pub host_key_check: HostKeyCheck,
+    /// Keys for `publickey`.
+    pub keys: Vec<PrivateKey>,
+    /// The password, if any.
+    pub password: Option<String>,
+}
 
 /// Decides whether a host key is trusted.
 pub type HostKeyCheck = Box<dyn FnMut(&PublicKey) -> bool + Send>;
 
-/// How [`Client::connect`] authenticates.
-pub struct ClientOptions {
-    /// The user name.
-    pub user: String,
-    /// Called with the server's host key once the server proved it holds
-    /// it; `false` ends the connection with [`Error::HostKeyRejected`].
-    pub host_key_check: HostKeyCheck,
-    /// The password, tried after the keys.
-    pub password: Option<String>,
-    /// Keys for `publickey`, tried in order before the password.
-    pub keys: Vec<PrivateKey>,
+impl SimpleHandler {
+    /// The methods this handler can answer: its keys, then `password`.
+    pub fn methods(&self) -> Vec<ClientMethod> {
+        let mut m: Vec<ClientMethod> = self
+            .keys
+            .iter()
+            .map(|k| ClientMethod::PublicKey(k.public().clone()))
+            .collect();
+        if self.password.is_some() {
+            m.push(ClientMethod::Password);
+        }
+        m
+    }
 }
 
-impl core::fmt::Debug for ClientOptions {
+impl core::fmt::Debug for SimpleHandler {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ClientOptions")
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+        f.debug_struct("SimpleHandler")
             .field("keys", &self.keys.len())
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
             .finish_non_exhaustive()
+    }
+}
+
+impl ClientHandler for SimpleHandler {
+    fn check_host_key(&mut self, key: &PublicKey) -> impl Future<Output = bool> + Send {
+        let ok = (self.host_key_check)(key);
+        async move { ok }
+    }
+
+    fn password(&mut self) -> impl Future<Output = Option<String>> + Send {
+        let p = self.password.clone();
+        async move { p }
+    }
+
+    fn sign(
+        &mut self,
+        key: &PublicKey,
+        algorithm: SignatureAlgorithm,
+        data: &[u8],
+    ) -> impl Future<Output = Option<Vec<u8>>> + Send {
+        let mut rng: StdRng = rand::make_rng();
+        let sig = self
+            .keys
+            .iter()
+            .find(|k| k.public() == key)
+            .and_then(|k| k.sign(algorithm, data, &mut rng).ok());
+        async move { sig }
     }
 }
 
@@ -44,68 +156,78 @@ impl core::fmt::Debug for ClientOptions {
 pub struct ExecOutput {
     /// Channel data.
     pub stdout: Vec<u8>,
-    /// Extended data of any type (type 1 is stderr).
+    /// Extended data (stderr).
     pub stderr: Vec<u8>,
     /// The `exit-status` the server sent, if any.
     pub exit_status: Option<u32>,
+    /// The `exit-signal` the server sent, if any (name without `SIG`).
+    pub exit_signal: Option<String>,
 }
 
-/// An authenticated client connection over stream `S`.
-pub struct Client<S> {
-    /// Boxed: a session is large, and futures holding it live on the
-    /// stack of whoever polls them.
-    session: Box<ClientSession>,
-    driver: Driver<S>,
-    /// Connection events not consumed yet.
-    events: VecDeque<Event>,
+/// An authenticated client connection. Its driver runs as a task of its
+/// own; the connection ends when every `Client` clone and channel is
+/// dropped, or at [`Client::disconnect`].
+#[derive(Clone)]
+pub struct Client {
+    shared: Shared,
+    _alive: Arc<Alive>,
 }
 
-impl<S> core::fmt::Debug for Client<S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Client")
-            .field("session", &self.session)
-            .finish_non_exhaustive()
+/// Asks the driver to disconnect when the last `Client` goes.
+struct Alive(Shared);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        let mut st = lock(&self.0);
+        st.closing = true;
+        st.wake_driver();
     }
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
-    /// Runs the handshake and user authentication over `stream`.
-    pub async fn connect(stream: S, mut options: ClientOptions) -> Result<Self, Error> {
-        let mut methods: Vec<ClientMethod> = options
-            .keys
-            .iter()
-            .map(|k| ClientMethod::PublicKey(k.public().clone()))
-            .collect();
-        if options.password.is_some() {
-            methods.push(ClientMethod::Password);
-        }
+impl core::fmt::Debug for Client {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Runs the handshake and user authentication over `stream`, then
+    /// starts the connection's driver task.
+    pub async fn connect<S, H>(
+        stream: S,
+        options: ClientOptions,
+        handler: &mut H,
+    ) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: ClientHandler,
+    {
         let mut session = Box::new(ClientSession::new(
-            ssh_transport::Config::default(),
-            ClientConfig::new(&options.user, methods),
-            ssh_connection::Config::default(),
+            options.transport,
+            ClientConfig::new(&options.user, options.methods),
+            options.connection,
             Box::new(rand::make_rng::<StdRng>()),
         )?);
-        let mut sign_rng: StdRng = rand::make_rng();
         let mut driver = Driver::new(stream);
-        let mut events = VecDeque::new();
         let mut authenticated = false;
         loop {
             while let Some(ev) = session.poll_event() {
                 match ev {
                     ClientSessionEvent::HostKey { key, .. } => {
-                        if (options.host_key_check)(&key) {
+                        if handler.check_host_key(&key).await {
                             session.accept_host_key()?;
                         } else {
-                            // The session queues its DISCONNECT; send it if
-                            // the stream takes it at once, and stop.
                             let _ = session.reject_host_key();
                             driver.try_flush(&mut *session);
                             return Err(Error::HostKeyRejected);
                         }
                     }
+                    ClientSessionEvent::Auth(ClientEvent::Banner { message, .. }) => {
+                        handler.banner(&message);
+                    }
                     ClientSessionEvent::Auth(ClientEvent::PasswordPrompt) => {
-                        match &options.password {
-                            Some(p) => session.password(p)?,
+                        match handler.password().await {
+                            Some(p) => session.password(&p)?,
                             None => session.skip()?,
                         }
                     }
@@ -113,31 +235,37 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                         key,
                         algorithm,
                         data,
-                    }) => {
-                        let sig = options
-                            .keys
-                            .iter()
-                            .find(|k| *k.public() == key)
-                            .and_then(|k| k.sign(algorithm, &data, &mut sign_rng).ok());
-                        match sig {
-                            Some(sig) => session.signature(sig)?,
-                            None => session.skip()?,
-                        }
+                    }) => match handler.sign(&key, algorithm, &data).await {
+                        Some(sig) => session.signature(sig)?,
+                        None => session.skip()?,
+                    },
+                    ClientSessionEvent::Auth(ClientEvent::InfoRequest {
+                        name,
+                        instruction,
+                        prompts,
+                    }) => match handler
+                        .keyboard_interactive(&name, &instruction, &prompts)
+                        .await
+                    {
+                        Some(r) => session.info_response(r)?,
+                        None => session.skip()?,
+                    },
+                    ClientSessionEvent::Auth(ClientEvent::PasswordChangeRequest { .. }) => {
+                        session.skip()?;
                     }
-                    ClientSessionEvent::Auth(
-                        ClientEvent::PasswordChangeRequest { .. } | ClientEvent::InfoRequest { .. },
-                    ) => session.skip()?,
+                    ClientSessionEvent::Auth(ClientEvent::Failure {
+                        methods,
+                        partial_success,
+                    }) => {
+                        let m: Vec<String> = methods.iter().map(str::to_owned).collect();
+                        handler.auth_failure(&m, partial_success);
+                    }
                     ClientSessionEvent::Authenticated => authenticated = true,
-                    ClientSessionEvent::Connection(e) => events.push_back(e),
-                    _ => {}
+                    other => tracing::debug!("session event: {other:?}"),
                 }
             }
             if authenticated {
-                return Ok(Self {
-                    session,
-                    driver,
-                    events,
-                });
+                break;
             }
             if let Some(e) = session.error() {
                 return Err(Error::Session(e.clone()));
@@ -147,186 +275,99 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             }
             driver.step(&mut *session).await?;
         }
+        let shared: Shared = Arc::new(Mutex::new(State::new(session, Side::Client)));
+        let task = shared::drive(shared.clone(), driver);
+        // The task's output is observed through the shared state.
+        drop(runtime::spawn(task));
+        Ok(Self {
+            _alive: Arc::new(Alive(shared.clone())),
+            shared,
+        })
     }
 
-    /// The session, for its getters (negotiated algorithms, session id).
-    pub fn session(&self) -> &ClientSession {
-        &self.session
+    /// Reads something of the session (negotiated algorithms, ...).
+    pub fn with_transport<R>(&self, f: impl FnOnce(&ssh_transport::Transport) -> R) -> R {
+        f(lock(&self.shared).session.transport())
     }
 
-    fn conn(&mut self) -> Result<&mut Connection, Error> {
-        self.session
-            .connection_mut()
-            .ok_or(Error::Session(ssh_session::Error::Misuse(
-                "no connection after authentication",
-            )))
+    /// Opens a `session` channel.
+    pub async fn open_session(&self) -> Result<Channel, Error> {
+        channel::open(&self.shared, ChannelType::Session).await
     }
 
-    /// Moves connection events into `self.events`; answers global
-    /// requests that want a reply with a failure.
-    fn collect_events(&mut self) -> Result<(), Error> {
-        while let Some(ev) = self.session.poll_event() {
-            match ev {
-                ClientSessionEvent::Connection(Event::GlobalRequest { id: Some(id), .. }) => {
-                    self.conn()?
-                        .answer_global_request(id, GlobalReply::Failure)?;
-                }
-                ClientSessionEvent::Connection(Event::OpenRequest { handle, .. }) => {
-                    // No forwarding, no agent: nothing the server may open.
-                    self.conn()?.reject(
-                        handle,
-                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                        "not supported",
-                    )?;
-                }
-                ClientSessionEvent::Connection(e) => self.events.push_back(e),
-                _ => {}
-            }
-        }
-        Ok(())
+    /// Opens a channel of any type (`direct-tcpip`, ...).
+    pub async fn open_channel(&self, kind: ChannelType) -> Result<Channel, Error> {
+        channel::open(&self.shared, kind).await
     }
 
-    /// Waits for I/O; fails when the session failed or the peer left.
-    async fn step(&mut self) -> Result<(), Error> {
-        if let Some(e) = self.session.error() {
-            return Err(Error::Session(e.clone()));
-        }
-        if self.driver.eof {
-            return Err(Error::Disconnected);
-        }
-        self.driver.step(&mut *self.session).await
-    }
-
-    /// Runs `command` with no input.
-    pub async fn exec(&mut self, command: &str) -> Result<ExecOutput, Error> {
+    /// Runs `command` with no input and collects its output.
+    pub async fn exec(&self, command: &str) -> Result<ExecOutput, Error> {
         self.exec_with_stdin(command, &[]).await
     }
 
-    /// Runs `command` on a new `session` channel, sends `stdin` followed
-    /// by EOF, and collects the output until the server closes the
-    /// channel.
-    pub async fn exec_with_stdin(
-        &mut self,
-        command: &str,
-        stdin: &[u8],
-    ) -> Result<ExecOutput, Error> {
-        let h = self.conn()?.open_channel(ChannelType::Session)?;
-        // Wait for the confirmation.
-        loop {
-            self.collect_events()?;
-            let mut opened = false;
-            while let Some(ev) = self.events.pop_front() {
-                match ev {
-                    Event::OpenConfirmed { handle } if handle == h => opened = true,
-                    Event::OpenFailed {
-                        handle,
-                        reason,
-                        description,
-                    } if handle == h => {
-                        return Err(Error::ChannelOpenFailed {
-                            reason,
-                            description,
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            if opened {
-                break;
-            }
-            self.step().await?;
-        }
-
-        let request = ChannelRequestKind::Exec {
-            command: command.as_bytes().to_vec(),
+    /// Runs `command` on a new `session` channel, sends `stdin` and EOF,
+    /// and collects stdout, stderr and the exit status until the server
+    /// closes the channel.
+    pub async fn exec_with_stdin(&self, command: &str, stdin: &[u8]) -> Result<ExecOutput, Error> {
+        let ch = self.open_session().await?;
+        ch.exec(command).await?;
+        let mut writer = ch.writer();
+        let mut out_r = ch.reader();
+        let mut err_r = ch.stderr();
+        let input = async {
+            writer.write_all(stdin).await?;
+            writer.close().await
         };
-        let id = self.conn()?.channel_request(h, request, true)?;
-        let mut out = ExecOutput::default();
-        let mut replied = false;
-        let mut sent = 0usize;
-        let mut eof_sent = false;
-        let mut closed = false;
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            self.collect_events()?;
-            while let Some(ev) = self.events.pop_front() {
-                match ev {
-                    Event::ChannelReply {
-                        handle,
-                        id: rid,
-                        success,
-                    } if handle == h && Some(rid) == id => {
-                        if !success {
-                            // Best effort: the channel is of no use now.
-                            let _ = self.conn()?.close(h);
-                            return Err(Error::ExecRefused);
-                        }
-                        replied = true;
-                    }
-                    Event::ChannelRequest {
-                        handle,
-                        id: rid,
-                        request,
-                    } if handle == h => {
-                        if let ChannelRequestKind::ExitStatus { status } = request {
-                            out.exit_status = Some(status);
-                        }
-                        if let Some(rid) = rid {
-                            self.conn()?.answer_channel_request(h, rid, false)?;
-                        }
-                    }
-                    Event::Closed { handle } if handle == h => closed = true,
-                    _ => {}
-                }
-            }
-            let conn = self.conn()?;
-            // Input, as the window allows, once the command was accepted.
-            if replied && !closed {
-                if let Some(rest) = stdin.get(sent..)
-                    && !rest.is_empty()
-                {
-                    sent += conn.send_data(h, rest)?;
-                }
-                if sent >= stdin.len() && !eof_sent {
-                    conn.send_eof(h)?;
-                    eof_sent = true;
-                }
-            }
-            // Output: read everything buffered (this re-opens the window).
-            loop {
-                let n = conn.read(h, &mut buf)?;
-                out.stdout
-                    .extend_from_slice(buf.get(..n).unwrap_or_default());
-                let m = conn.read_extended(h, &mut buf)?;
-                out.stderr
-                    .extend_from_slice(buf.get(..m).unwrap_or_default());
-                if n == 0 && m == 0 {
-                    break;
-                }
-            }
-            if closed {
-                conn.release(h)?;
-                return Ok(out);
-            }
-            self.step().await?;
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        let (a, b, c) = futures::join!(
+            input,
+            out_r.read_to_end(&mut stdout),
+            err_r.read_to_end(&mut stderr)
+        );
+        // The server may close before taking all of stdin.
+        if let Err(e) = a
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(Error::Io(e));
         }
+        b?;
+        c?;
+        let exit = ch.wait_closed().await?;
+        let (exit_status, exit_signal) = match exit {
+            Some(ExitStatus::Code(c)) => (Some(c), None),
+            Some(ExitStatus::Signal { name, .. }) => (None, Some(name)),
+            None => (None, None),
+        };
+        Ok(ExecOutput {
+            stdout,
+            stderr,
+            exit_status,
+            exit_signal,
+        })
     }
 
-    /// Queues a DISCONNECT (by application) and makes one attempt to write
-    /// it without waiting (best effort); the stream is then dropped.
-    pub async fn disconnect(mut self) -> Result<(), Error> {
-        self.session.disconnect("bye");
-        // Write until nothing is left to send (a step that moves nothing
-        // more would wait for input, so stop at the first quiet point).
-        futures::future::poll_fn(|cx| {
-            match self.driver.poll_io(&mut *self.session, cx) {
-                core::task::Poll::Ready(Ok(())) => core::task::Poll::Ready(Ok(())),
-                core::task::Poll::Ready(Err(e)) => core::task::Poll::Ready(Err(e)),
-                // Nothing could move now: whatever was queued was written
-                // or the socket is full; do not wait.
-                core::task::Poll::Pending => core::task::Poll::Ready(Ok(())),
-            }
-        })
-        .await
+    /// Starts a key exchange now.
+    pub fn rekey(&self) -> Result<(), Error> {
+        let mut st = lock(&self.shared);
+        st.session.force_rekey()?;
+        st.wake_driver();
+        Ok(())
+    }
+
+    /// Sends DISCONNECT and waits until the driver wrote it and stopped.
+    pub async fn disconnect(self) -> Result<(), Error> {
+        {
+            let mut st = lock(&self.shared);
+            st.closing = true;
+            st.wake_driver();
+        }
+        channel::wait_end(&self.shared).await
+    }
+
+    /// Waits until the connection ends: `Ok` for a DISCONNECT or a closed
+    /// stream, the failure otherwise.
+    pub async fn closed(&self) -> Result<(), Error> {
+        channel::wait_end(&self.shared).await
     }
 }

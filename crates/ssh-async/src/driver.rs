@@ -87,7 +87,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     }
 
     /// Gives buffered input to the session; true if it took any.
-    fn feed<T: Sans>(&mut self, sess: &mut T) -> Result<bool, Error> {
+    fn feed<T: Sans + ?Sized>(&mut self, sess: &mut T) -> Result<bool, Error> {
         let mut any = false;
         while let Some(rest) = self.inbuf.get(self.in_pos..) {
             if rest.is_empty() {
@@ -111,7 +111,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// output, one read. Ready when something moved (the caller then looks
     /// at the session's events and calls again), Pending otherwise (with
     /// the stream and the timer registered to wake the task).
-    pub(crate) fn poll_io<T: Sans>(
+    pub(crate) fn poll_io<T: Sans + ?Sized>(
         &mut self,
         sess: &mut T,
         cx: &mut Context<'_>,
@@ -164,7 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Writes what the session has to send, coalesced into one buffer;
     /// true if any byte was written.
-    fn write_out<T: Sans>(&mut self, sess: &mut T, cx: &mut Context<'_>) -> Result<bool, Error> {
+    fn write_out<T: Sans + ?Sized>(&mut self, sess: &mut T, cx: &mut Context<'_>) -> Result<bool, Error> {
         let mut progress = false;
         loop {
             if self.out_pos >= self.out.len() {
@@ -200,7 +200,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Best effort, without waiting: writes what the session still has to
     /// send (after a failure, its DISCONNECT) as far as the stream takes
     /// it now.
-    pub(crate) fn try_flush<T: Sans>(&mut self, sess: &mut T) {
+    pub(crate) fn try_flush<T: Sans + ?Sized>(&mut self, sess: &mut T) {
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         for _ in 0..16 {
             match self.write_out(sess, &mut cx) {
@@ -213,7 +213,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Waits until something moved. On an error, what the session still
     /// has to send (its DISCONNECT) is written if the stream takes it at
     /// once.
-    pub(crate) async fn step<T: Sans>(&mut self, sess: &mut T) -> Result<(), Error> {
+    pub(crate) async fn step<T: Sans + ?Sized>(&mut self, sess: &mut T) -> Result<(), Error> {
         let r = futures::future::poll_fn(|cx| self.poll_io(sess, cx)).await;
         if r.is_err() {
             self.try_flush(sess);

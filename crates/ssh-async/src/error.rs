@@ -28,8 +28,11 @@ pub enum Error {
         /// The peer's description.
         description: String,
     },
-    /// The peer refused the `exec` request.
-    ExecRefused,
+    /// The peer refused a channel request (`exec`, `pty-req`, ...).
+    RequestRefused(&'static str),
+    /// The connection failed earlier (protocol violation, I/O error):
+    /// what happened.
+    Failed(String),
 }
 
 impl fmt::Display for Error {
@@ -48,7 +51,8 @@ impl fmt::Display for Error {
                 "channel open refused (reason {}): {description:?}",
                 reason.0
             ),
-            Self::ExecRefused => f.write_str("the peer refused the exec request"),
+            Self::RequestRefused(what) => write!(f, "the peer refused the {what} request"),
+            Self::Failed(m) => write!(f, "the connection failed: {m}"),
         }
     }
 }

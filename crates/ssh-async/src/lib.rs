@@ -1,63 +1,102 @@
 //! Drives the sans-IO sessions of `ssh-session` over async byte streams.
 //!
-//! What exists:
-//! - one driver per connection, generic over any
-//!   `futures::io::AsyncRead + AsyncWrite + Unpin` stream (a TCP socket,
-//!   an in-memory pipe): socket bytes go to `handle_input`,
-//!   `poll_transmit` output is written coalesced, `poll_timeout` becomes a
-//!   timer that calls `handle_timeout` with the current time. This is the
-//!   only crate of the workspace that reads the clock or touches I/O;
-//! - [`Client`]: [`Client::connect`] runs the handshake, checks the host
-//!   key with the application's callback and authenticates with
-//!   `publickey` (in-memory [`ssh_keys::PrivateKey`]s) and/or `password`;
-//!   [`Client::exec`] / [`Client::exec_with_stdin`] run one command on a
-//!   `session` channel and collect stdout, stderr and the exit status;
-//! - [`Server`]: [`Server::accept`] runs the handshake and `password`
-//!   authentication with the application's check; [`Server::serve`]
-//!   answers `exec` requests on `session` channels by calling a handler
-//!   closure with the command and the whole stdin (collected until EOF,
-//!   at most [`MAX_STDIN`] bytes), then sends stdout, stderr (extended
-//!   data 1), `exit-status`, EOF and CLOSE;
+//! - One driver task per connection, generic over any
+//!   `futures::io::AsyncRead + AsyncWrite` stream (a TCP socket, an
+//!   in-memory pipe): socket bytes go to the session, its output is
+//!   written coalesced, its deadline becomes a timer. This is the only
+//!   crate of the workspace that reads the clock or touches I/O.
+//! - [`Client::connect`] runs the handshake and authentication, asking a
+//!   [`ClientHandler`] about the host key, passwords, prompts and
+//!   signatures; [`Server::accept`] does the same with a [`ServerHandler`]
+//!   (the application's authentication policy).
+//! - After authentication both sides hand out [`Channel`]s: futures-io
+//!   `AsyncRead`/`AsyncWrite` streams of channel data, with
+//!   [`Channel::stderr`] for extended data, requests (`exec`, `pty-req`,
+//!   `window-change`, `signal`, ...) as methods, and the exit status.
+//!   Flow control is per channel: a channel nobody reads stops its sender
+//!   without stopping the others.
+//! - [`os`]: users, PTYs, processes, signals and the local terminal, for
+//!   servers and interactive clients.
 //! - [`runtime`]: the few things taken from async-std (clock, timers,
 //!   tasks). async-std is discontinued upstream (RUSTSEC-2025-0052):
 //!   switching runtimes touches only that module.
 //!
-//! What does not exist yet: channels as `AsyncRead`/`AsyncWrite` objects,
-//! several commands at once on one client, shells, PTYs, processes,
-//! subsystems, port forwarding, agent forwarding, keepalives, OpenSSH
-//! interop tests, the `rssh`/`rsshd` binaries. On a fatal session error
-//! the session's DISCONNECT is written only as far as the stream takes it
-//! without waiting (best effort), then the error is returned.
+//! A client in a few lines:
 //!
 //! ```no_run
-//! use ssh_async::{Client, ClientOptions};
+//! use ssh_async::{Client, ClientOptions, SimpleHandler};
 //!
 //! async fn run() -> Result<(), ssh_async::Error> {
 //!     let tcp = async_std::net::TcpStream::connect("127.0.0.1:2222").await?;
-//!     let options = ClientOptions {
-//!         user: "alice".into(),
+//!     let mut handler = SimpleHandler {
 //!         host_key_check: Box::new(|_key| true), // check known_hosts here!
-//!         password: Some("secret".into()),
 //!         keys: Vec::new(),
+//!         password: Some("secret".into()),
 //!     };
-//!     let mut client = Client::connect(tcp, options).await?;
+//!     let options = ClientOptions::new("alice", handler.methods());
+//!     let client = Client::connect(tcp, options, &mut handler).await?;
 //!     let out = client.exec("uname -a").await?;
 //!     println!("{}", String::from_utf8_lossy(&out.stdout));
-//!     Ok(())
+//!     client.disconnect().await
+//! }
+//! ```
+//!
+//! A server with its own policy, answering `exec` with the command's
+//! length:
+//!
+//! ```no_run
+//! use futures::io::AsyncWriteExt;
+//! use ssh_async::{Server, ServerHandler, ServerOptions};
+//! use ssh_wire::messages::ChannelRequestKind;
+//!
+//! struct Policy;
+//! impl ServerHandler for Policy {
+//!     async fn password(&mut self, user: &str, password: &str) -> bool {
+//!         user == "alice" && password == "secret"
+//!     }
+//! }
+//!
+//! async fn serve(tcp: async_std::net::TcpStream, keys: Vec<ssh_async::HostKey>)
+//!     -> Result<(), ssh_async::Error> {
+//!     let conn = Server::accept(tcp, ServerOptions::new(keys), &mut Policy).await?;
+//!     while let Some(incoming) = conn.next_channel().await {
+//!         let ch = incoming.accept()?;
+//!         while let Some(req) = ch.next_request().await {
+//!             if let ChannelRequestKind::Exec { command } = &req.kind {
+//!                 ch.reply(&req, true)?;
+//!                 let mut w = ch.writer();
+//!                 w.write_all(format!("{}\n", command.len()).as_bytes()).await?;
+//!                 ch.exit_status(0).await?;
+//!                 w.close().await?;
+//!                 ch.close()?;
+//!             } else {
+//!                 ch.reply(&req, false)?;
+//!             }
+//!         }
+//!     }
+//!     conn.closed().await
 //! }
 //! ```
 
+mod channel;
 mod client;
 mod driver;
 mod error;
 pub mod os;
 pub mod runtime;
 mod server;
+mod shared;
 
-pub use client::{Client, ClientOptions, ExecOutput, HostKeyCheck};
+pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
+pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
 pub use error::Error;
-pub use server::{ExecHandler, MAX_STDIN, PasswordCheck, Server, ServerOptions};
+pub use server::{IncomingChannel, Server, ServerConnection, ServerHandler, ServerOptions};
+pub use shared::ExitStatus;
 
+pub use ssh_auth;
+pub use ssh_connection;
 pub use ssh_keys;
 pub use ssh_session;
+pub use ssh_transport;
 pub use ssh_transport::HostKey;
+pub use ssh_wire;

@@ -1,104 +1,132 @@
-//! The server: accept, authenticate by password, answer `exec`.
+//! The server: accept, authenticate with the application's policy, hand
+//! out the channels the client opens.
 
-use std::collections::HashMap;
+use core::future::Future;
+use core::task::Poll;
+use std::sync::{Arc, Mutex};
 
 use futures::io::{AsyncRead, AsyncWrite};
 use rand::rngs::StdRng;
-use ssh_auth::server::{PasswordVerdict, ServerConfig, ServerEvent};
-use ssh_connection::{ChannelHandle, Connection, Event, GlobalReply};
+use ssh_auth::cert::Certificate;
+use ssh_auth::server::{KeyboardInteractiveAnswer, PasswordVerdict, ServerConfig, ServerEvent};
+use ssh_connection::ChannelHandle;
+use ssh_keys::PublicKey;
 use ssh_session::{ServerSession, ServerSessionEvent};
 use ssh_transport::HostKey;
-use ssh_wire::messages::{ChannelRequestKind, ChannelType, OpenFailureReason};
+use ssh_wire::messages::{ChannelType, OpenFailureReason};
 
-use crate::Error;
+use crate::channel::{self, Channel};
 use crate::driver::Driver;
-use crate::runtime;
+use crate::shared::{self, Chan, OpenState, Shared, Side, State, lock};
+use crate::{Error, runtime};
 
-/// The most stdin one `exec` collects; a client that sends more gets its
-/// channel closed without an answer.
-pub const MAX_STDIN: usize = 64 * 1024 * 1024;
+/// The application's authentication policy, asked in the middle of the
+/// handshake.
+pub trait ServerHandler: Send {
+    /// Is `key` (or the certificate's key) acceptable for `user`? Asked
+    /// for a query (`proof == false`) and again before a signature is
+    /// checked (`proof == true`); only a verified signature authenticates.
+    fn public_key(
+        &mut self,
+        user: &str,
+        key: &PublicKey,
+        certificate: Option<&Certificate>,
+        proof: bool,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = (user, key, certificate, proof);
+        async { false }
+    }
 
-/// Answers one `exec`: `(command, stdin) -> (stdout, stderr, exit status)`.
-pub type ExecHandler = Box<dyn Fn(&str, &[u8]) -> (Vec<u8>, Vec<u8>, u32) + Send>;
+    /// Is `password` right for `user`?
+    fn password(&mut self, user: &str, password: &str) -> impl Future<Output = bool> + Send {
+        let _ = (user, password);
+        async { false }
+    }
 
-/// Checks a password: `(user, password) -> accepted`.
-pub type PasswordCheck = Box<dyn Fn(&str, &str) -> bool + Send>;
+    /// `keyboard-interactive` starts for `user`: prompts, or a verdict.
+    fn keyboard_interactive(
+        &mut self,
+        user: &str,
+        submethods: &str,
+    ) -> impl Future<Output = KeyboardInteractiveAnswer> + Send {
+        let _ = (user, submethods);
+        async { KeyboardInteractiveAnswer::Reject }
+    }
+
+    /// The answers to the last prompts: more prompts, or a verdict.
+    fn info_response(
+        &mut self,
+        user: &str,
+        responses: &[String],
+    ) -> impl Future<Output = KeyboardInteractiveAnswer> + Send {
+        let _ = (user, responses);
+        async { KeyboardInteractiveAnswer::Reject }
+    }
+
+    /// `user` is authenticated; `method` was the last method.
+    fn authenticated(&mut self, user: &str, method: &str) {
+        let _ = (user, method);
+    }
+}
 
 /// What [`Server::accept`] needs.
 pub struct ServerOptions {
     /// The host keys (at least one).
     pub host_keys: Vec<HostKey>,
-    /// `(user, password) -> accepted`.
-    pub password_check: PasswordCheck,
-    /// The `exec` handler.
-    pub exec: ExecHandler,
+    /// Methods, attempt limits, deadline, banner.
+    pub auth: ServerConfig,
+    /// Algorithms, re-key limits.
+    pub transport: ssh_transport::Config,
+    /// Windows, packet sizes, limits.
+    pub connection: ssh_connection::Config,
 }
 
 impl core::fmt::Debug for ServerOptions {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerOptions")
             .field("host_keys", &self.host_keys.len())
+            .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
 }
 
-/// Output of a finished command, being sent.
-#[derive(Debug)]
-struct Output {
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-    status: u32,
-    out_sent: usize,
-    err_sent: usize,
-}
-
-#[derive(Debug, Default)]
-struct Chan {
-    command: Option<String>,
-    stdin: Vec<u8>,
-    output: Option<Output>,
-    /// exit-status, EOF and CLOSE were sent (or the channel was given up).
-    finished: bool,
-}
-
-/// An authenticated server connection over stream `S`.
-pub struct Server<S> {
-    /// Boxed: a session is large, and futures holding it live on the
-    /// stack of whoever polls them.
-    session: Box<ServerSession>,
-    driver: Driver<S>,
-    exec: ExecHandler,
-    user: String,
-    channels: HashMap<ChannelHandle, Chan>,
-}
-
-impl<S> core::fmt::Debug for Server<S> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Server")
-            .field("session", &self.session)
-            .field("user", &self.user)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<S: AsyncRead + AsyncWrite + Unpin> Server<S> {
-    /// Runs the handshake and `password` authentication over `stream`.
-    pub async fn accept(stream: S, options: ServerOptions) -> Result<Self, Error> {
-        let ServerOptions {
-            host_keys,
-            password_check,
-            exec,
-        } = options;
+impl ServerOptions {
+    /// Defaults (as `sshd`'s) with these host keys.
+    pub fn new(host_keys: Vec<HostKey>) -> Self {
         let auth = ServerConfig {
-            methods: vec!["password".into()],
             host_key: host_keys.first().map(|k| k.public_key().to_blob()),
             ..ServerConfig::default()
         };
-        let mut session = Box::new(ServerSession::new(
-            ssh_transport::Config::server_default(),
+        Self {
             host_keys,
             auth,
-            ssh_connection::Config::default(),
+            transport: ssh_transport::Config::server_default(),
+            connection: ssh_connection::Config::default(),
+        }
+    }
+}
+
+/// Accepts connections.
+#[derive(Debug)]
+pub struct Server;
+
+impl Server {
+    /// Runs the handshake and authentication over `stream`, then starts
+    /// the connection's driver task.
+    pub async fn accept<S, H>(
+        stream: S,
+        options: ServerOptions,
+        handler: &mut H,
+    ) -> Result<ServerConnection, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+        H: ServerHandler,
+    {
+        let mut session = Box::new(ServerSession::new(
+            options.transport,
+            options.host_keys,
+            options.auth,
+            options.connection,
             Box::new(rand::make_rng::<StdRng>()),
         )?);
         let mut driver = Driver::new(stream);
@@ -107,36 +135,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Server<S> {
         loop {
             while let Some(ev) = session.poll_event() {
                 match ev {
+                    ServerSessionEvent::Auth(ServerEvent::VerifyPublicKey {
+                        user,
+                        key,
+                        query_only,
+                        certificate,
+                        ..
+                    }) => {
+                        let ok = handler
+                            .public_key(&user, &key, certificate.as_deref(), !query_only)
+                            .await;
+                        session.answer_public_key(runtime::now(), ok)?;
+                    }
                     ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
                         user,
                         password,
-                        ..
+                        new_password,
                     }) => {
-                        let verdict = if password_check(&user, &password) {
+                        // Changing a password over SSH is not offered.
+                        let ok = new_password.is_none() && handler.password(&user, &password).await;
+                        let verdict = if ok {
                             PasswordVerdict::Accept
                         } else {
                             PasswordVerdict::Reject
                         };
                         session.answer_password(runtime::now(), verdict)?;
                     }
-                    ServerSessionEvent::Auth(ServerEvent::VerifyPublicKey { .. }) => {
-                        session.answer_public_key(runtime::now(), false)?;
+                    ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive {
+                        user,
+                        submethods,
+                    }) => {
+                        let a = handler.keyboard_interactive(&user, &submethods).await;
+                        session.answer_keyboard_interactive(runtime::now(), a)?;
                     }
-                    ServerSessionEvent::Auth(ServerEvent::Success { user: u, .. }) => {
+                    ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
+                        let a = handler.info_response(&user, &responses).await;
+                        session.answer_keyboard_interactive(runtime::now(), a)?;
+                    }
+                    ServerSessionEvent::Auth(ServerEvent::Success { user: u, method, .. }) => {
+                        handler.authenticated(&u, &method);
                         user = Some(u);
                     }
                     ServerSessionEvent::Authenticated => authenticated = true,
-                    _ => {}
+                    other => tracing::debug!("session event: {other:?}"),
                 }
             }
             if authenticated {
-                return Ok(Self {
-                    session,
-                    driver,
-                    exec,
-                    user: user.unwrap_or_default(),
-                    channels: HashMap::new(),
-                });
+                break;
             }
             if let Some(e) = session.error() {
                 return Err(Error::Session(e.clone()));
@@ -146,183 +191,118 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Server<S> {
             }
             driver.step(&mut *session).await?;
         }
+        let mut state = State::new(session, Side::Server);
+        state.accept_incoming = true;
+        let shared: Shared = Arc::new(Mutex::new(state));
+        drop(runtime::spawn(shared::drive(shared.clone(), driver)));
+        Ok(ServerConnection {
+            shared,
+            user: user.unwrap_or_default(),
+        })
     }
+}
 
+/// An authenticated server connection; its driver runs as a task.
+#[derive(Debug, Clone)]
+pub struct ServerConnection {
+    shared: Shared,
+    user: String,
+}
+
+impl ServerConnection {
     /// The authenticated user.
     pub fn user(&self) -> &str {
         &self.user
     }
 
-    /// The session, for its getters.
-    pub fn session(&self) -> &ServerSession {
-        &self.session
+    /// Reads something of the session (negotiated algorithms, ...).
+    pub fn with_transport<R>(&self, f: impl FnOnce(&ssh_transport::Transport) -> R) -> R {
+        f(lock(&self.shared).session.transport())
     }
 
-    /// Answers channels and `exec` requests until the client sends
-    /// DISCONNECT or closes the stream (`Ok`), or the session fails.
-    pub async fn serve(mut self) -> Result<(), Error> {
-        let mut buf = vec![0u8; 32 * 1024];
-        loop {
-            let mut events = Vec::new();
-            // Connection events only come wrapped; others are informational.
-            while let Some(ev) = self.session.poll_event() {
-                if let ServerSessionEvent::Connection(e) = ev {
-                    events.push(e);
-                }
+    /// The next channel the client asks to open; `None` once the
+    /// connection ended.
+    pub async fn next_channel(&self) -> Option<IncomingChannel> {
+        futures::future::poll_fn(|cx| {
+            let mut st = lock(&self.shared);
+            if let Some(p) = st.incoming.pop_front() {
+                return Poll::Ready(Some(IncomingChannel {
+                    shared: self.shared.clone(),
+                    handle: Some(p.handle),
+                    channel_type: p.channel_type,
+                }));
             }
-            let Some(conn) = self.session.connection_mut() else {
-                return Err(Error::Session(ssh_session::Error::Misuse(
-                    "no connection after authentication",
-                )));
-            };
-            for ev in events {
-                handle_event(conn, &mut self.channels, ev)?;
+            if st.ended.is_some() {
+                return Poll::Ready(None);
             }
-            for (h, ch) in self.channels.iter_mut() {
-                progress(conn, &self.exec, *h, ch, &mut buf)?;
-            }
-            if let Some(e) = self.session.error() {
-                return ended(Error::Session(e.clone()));
-            }
-            if self.driver.eof {
-                return Ok(());
-            }
-            if let Err(e) = self.driver.step(&mut *self.session).await {
-                return ended(e);
-            }
-        }
+            st.incoming_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Opens a channel to the client (`forwarded-tcpip`, `x11`, ...).
+    pub async fn open_channel(&self, kind: ChannelType) -> Result<Channel, Error> {
+        channel::open(&self.shared, kind).await
+    }
+
+    /// Sends DISCONNECT.
+    pub fn disconnect(&self) {
+        let mut st = lock(&self.shared);
+        st.closing = true;
+        st.wake_driver();
+    }
+
+    /// Waits until the connection ends: `Ok` for a DISCONNECT or a closed
+    /// stream, the failure otherwise.
+    pub async fn closed(&self) -> Result<(), Error> {
+        channel::wait_end(&self.shared).await
     }
 }
 
-/// The end of [`Server::serve`]: a DISCONNECT from the client is a normal
-/// end, anything else an error.
-fn ended(e: Error) -> Result<(), Error> {
-    match e {
-        Error::Session(ssh_session::Error::Transport(ssh_transport::Error::PeerDisconnected {
-            ..
-        })) => Ok(()),
-        e => Err(e),
-    }
+/// A channel the client asked to open. Dropped unanswered, it is refused.
+#[derive(Debug)]
+pub struct IncomingChannel {
+    shared: Shared,
+    handle: Option<ChannelHandle>,
+    /// The type and its fields.
+    pub channel_type: ChannelType,
 }
 
-fn handle_event(
-    conn: &mut Connection,
-    channels: &mut HashMap<ChannelHandle, Chan>,
-    ev: Event,
-) -> Result<(), Error> {
-    match ev {
-        Event::OpenRequest {
-            handle,
-            channel_type: ChannelType::Session,
-        } => {
-            conn.accept(handle)?;
-            channels.insert(handle, Chan::default());
-        }
-        Event::OpenRequest { handle, .. } => {
-            conn.reject(
-                handle,
-                OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                "only session channels",
-            )?;
-        }
-        Event::ChannelRequest {
-            handle,
-            id,
-            request,
-        } => {
-            let ok = match (channels.get_mut(&handle), request) {
-                (Some(ch), ChannelRequestKind::Exec { command }) if ch.command.is_none() => {
-                    ch.command = Some(String::from_utf8_lossy(&command).into_owned());
-                    true
-                }
-                _ => false,
-            };
-            if let Some(id) = id {
-                conn.answer_channel_request(handle, id, ok)?;
-            }
-        }
-        Event::Closed { handle } => {
-            channels.remove(&handle);
-            conn.release(handle)?;
-        }
-        Event::GlobalRequest { id: Some(id), .. } => {
-            conn.answer_global_request(id, GlobalReply::Failure)?;
-        }
-        _ => {}
+impl IncomingChannel {
+    /// Confirms the channel.
+    pub fn accept(mut self) -> Result<Channel, Error> {
+        let Some(h) = self.handle.take() else {
+            return Err(Error::Disconnected);
+        };
+        let mut st = lock(&self.shared);
+        st.conn()?.accept(h)?;
+        st.chans.insert(h, Chan::new(OpenState::Open, 1));
+        st.wake_driver();
+        drop(st);
+        Ok(Channel::from_parts(self.shared.clone(), h))
     }
-    Ok(())
-}
 
-/// Reads stdin, runs the command at EOF, sends what the window allows,
-/// finishes the channel.
-fn progress(
-    conn: &mut Connection,
-    exec: &ExecHandler,
-    h: ChannelHandle,
-    ch: &mut Chan,
-    buf: &mut [u8],
-) -> Result<(), Error> {
-    if ch.finished {
-        return Ok(());
-    }
-    loop {
-        let n = conn.read(h, buf)?;
-        if n == 0 {
-            break;
-        }
-        if ch.stdin.len().saturating_add(n) > MAX_STDIN {
-            ch.finished = true;
-            ch.stdin = Vec::new();
-            conn.close(h)?;
+    /// Refuses the channel.
+    pub fn reject(mut self, reason: OpenFailureReason, description: &str) -> Result<(), Error> {
+        let Some(h) = self.handle.take() else {
             return Ok(());
-        }
-        ch.stdin.extend_from_slice(buf.get(..n).unwrap_or_default());
+        };
+        let mut st = lock(&self.shared);
+        st.conn()?.reject(h, reason, description)?;
+        st.wake_driver();
+        Ok(())
     }
-    // Extended data from the client is read and dropped.
-    while conn.read_extended(h, buf)? > 0 {}
-    let info = conn.channel_info(h)?;
-    if ch.output.is_none() && info.eof_received {
-        match &ch.command {
-            Some(command) => {
-                let stdin = core::mem::take(&mut ch.stdin);
-                let (stdout, stderr, status) = exec(command, &stdin);
-                ch.output = Some(Output {
-                    stdout,
-                    stderr,
-                    status,
-                    out_sent: 0,
-                    err_sent: 0,
-                });
+}
+
+impl Drop for IncomingChannel {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let mut st = lock(&self.shared);
+            if let Ok(conn) = st.conn() {
+                let _ = conn.reject(h, OpenFailureReason::ADMINISTRATIVELY_PROHIBITED, "refused");
             }
-            None => {
-                // EOF before any exec: nothing to run.
-                ch.finished = true;
-                conn.close(h)?;
-                return Ok(());
-            }
+            st.wake_driver();
         }
     }
-    if let Some(o) = ch.output.as_mut() {
-        if let Some(rest) = o.stdout.get(o.out_sent..)
-            && !rest.is_empty()
-        {
-            o.out_sent += conn.send_data(h, rest)?;
-        }
-        if let Some(rest) = o.stderr.get(o.err_sent..)
-            && !rest.is_empty()
-        {
-            o.err_sent += conn.send_extended_data(h, 1, rest)?;
-        }
-        if o.out_sent >= o.stdout.len() && o.err_sent >= o.stderr.len() {
-            conn.send_eof(h)?;
-            conn.channel_request(
-                h,
-                ChannelRequestKind::ExitStatus { status: o.status },
-                false,
-            )?;
-            conn.close(h)?;
-            ch.finished = true;
-        }
-    }
-    Ok(())
 }

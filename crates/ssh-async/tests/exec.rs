@@ -17,10 +17,13 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use async_std::net::{TcpListener, TcpStream};
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
-use ssh_async::{Client, ClientOptions, Error, ExecOutput, Server, ServerOptions, runtime};
-use ssh_wire::messages::DisconnectReason;
+use ssh_async::{
+    Channel, Client, ClientOptions, Error, ExecOutput, Server, ServerConnection, ServerHandler,
+    ServerOptions, SimpleHandler, runtime,
+};
+use ssh_wire::messages::{ChannelRequestKind, DisconnectReason};
 
 const LIMIT: Duration = Duration::from_secs(30);
 const PASSWORD: &str = "correct horse";
@@ -29,25 +32,70 @@ fn host_key() -> PrivateKey {
     PrivateKey::from_ed25519_seed(&[7; 32])
 }
 
-fn server_options() -> ServerOptions {
-    ServerOptions {
-        host_keys: vec![Box::new(host_key())],
-        password_check: Box::new(|user, password| user == "alice" && password == PASSWORD),
-        exec: Box::new(|command, stdin| {
-            if command == "echo" {
-                (stdin.to_vec(), b"to stderr".to_vec(), 3)
-            } else {
-                (Vec::new(), format!("unknown: {command}").into_bytes(), 127)
-            }
-        }),
+struct Policy;
+
+impl ServerHandler for Policy {
+    async fn password(&mut self, user: &str, password: &str) -> bool {
+        user == "alice" && password == PASSWORD
     }
 }
 
-fn client_options(password: &str) -> (ClientOptions, Arc<Mutex<Vec<PublicKey>>>) {
+fn server_options() -> ServerOptions {
+    let mut o = ServerOptions::new(vec![Box::new(host_key())]);
+    o.auth.methods = vec!["password".into()];
+    o
+}
+
+/// Accepts, then answers every `exec` on every session channel: `echo`
+/// sends stdin back with "to stderr" on stderr and status 3; anything
+/// else writes "unknown: <command>" on stderr, status 127.
+async fn accept_and_serve<S>(stream: S) -> Result<(), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let conn = Server::accept(stream, server_options(), &mut Policy).await?;
+    assert_eq!(conn.user(), "alice");
+    serve(conn).await
+}
+
+async fn serve(conn: ServerConnection) -> Result<(), Error> {
+    while let Some(incoming) = conn.next_channel().await {
+        let ch = incoming.accept()?;
+        drop(runtime::spawn(async move {
+            let _ = serve_channel(ch).await;
+        }));
+    }
+    conn.closed().await
+}
+
+async fn serve_channel(ch: Channel) -> Result<(), Error> {
+    while let Some(req) = ch.next_request().await {
+        let ChannelRequestKind::Exec { command } = &req.kind else {
+            ch.reply(&req, false)?;
+            continue;
+        };
+        ch.reply(&req, true)?;
+        let command = String::from_utf8_lossy(command).into_owned();
+        let mut stdin = Vec::new();
+        ch.reader().read_to_end(&mut stdin).await?;
+        let (out, err, status) = if command == "echo" {
+            (stdin, b"to stderr".to_vec(), 3)
+        } else {
+            (Vec::new(), format!("unknown: {command}").into_bytes(), 127)
+        };
+        ch.writer().write_all(&out).await?;
+        ch.stderr_writer().write_all(&err).await?;
+        ch.exit_status(status).await?;
+        ch.send_eof()?;
+        ch.close()?;
+    }
+    Ok(())
+}
+
+fn client_handler(password: &str) -> (SimpleHandler, Arc<Mutex<Vec<PublicKey>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
-    let options = ClientOptions {
-        user: "alice".into(),
+    let handler = SimpleHandler {
         host_key_check: Box::new(move |key| {
             seen2.lock().unwrap().push(key.clone());
             *key == *host_key().public()
@@ -55,7 +103,19 @@ fn client_options(password: &str) -> (ClientOptions, Arc<Mutex<Vec<PublicKey>>>)
         password: Some(password.into()),
         keys: Vec::new(),
     };
-    (options, seen)
+    (handler, seen)
+}
+
+async fn connect<S>(
+    stream: S,
+    password: &str,
+) -> (Result<Client, Error>, Arc<Mutex<Vec<PublicKey>>>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut handler, seen) = client_handler(password);
+    let options = ClientOptions::new("alice", handler.methods());
+    (Client::connect(stream, options, &mut handler).await, seen)
 }
 
 const MIB: u32 = 1024 * 1024;
@@ -66,9 +126,12 @@ fn stdin_data(len: u32) -> Vec<u8> {
         .collect()
 }
 
-async fn client_side<S: AsyncRead + AsyncWrite + Unpin>(stream: S, len: u32) -> Vec<ExecOutput> {
-    let (options, seen) = client_options(PASSWORD);
-    let mut client = Client::connect(stream, options).await.unwrap();
+async fn client_side<S>(stream: S, len: u32) -> Vec<ExecOutput>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, seen) = connect(stream, PASSWORD).await;
+    let client = client.unwrap();
     assert_eq!(*seen.lock().unwrap(), vec![host_key().public().clone()]);
     let data = stdin_data(len);
     let first = client.exec_with_stdin("echo", &data).await.unwrap();
@@ -107,9 +170,7 @@ fn exec_over_tcp(len: u32) {
         let addr = listener.local_addr().unwrap();
         let server = runtime::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
-            let server = Server::accept(stream, server_options()).await.unwrap();
-            assert_eq!(server.user(), "alice");
-            server.serve().await
+            accept_and_serve(stream).await
         });
         let stream = TcpStream::connect(addr).await.unwrap();
         let outs = runtime::timeout(LIMIT, client_side(stream, len))
@@ -216,10 +277,7 @@ impl Drop for End {
 fn exec_over_in_memory_duplex() {
     runtime::block_on(async {
         let (a, b) = duplex();
-        let server = runtime::spawn(async move {
-            let server = Server::accept(b, server_options()).await.unwrap();
-            server.serve().await
-        });
+        let server = runtime::spawn(accept_and_serve(b));
         let outs = runtime::timeout(LIMIT, client_side(a, MIB))
             .await
             .expect("client timed out");
@@ -238,12 +296,13 @@ fn wrong_password_fails_cleanly() {
         let addr = listener.local_addr().unwrap();
         let server = runtime::spawn(async move {
             let (stream, _) = listener.accept().await.unwrap();
-            Server::accept(stream, server_options()).await.map(|_| ())
+            Server::accept(stream, server_options(), &mut Policy)
+                .await
+                .map(|_| ())
         });
         let stream = TcpStream::connect(addr).await.unwrap();
-        let (options, _) = client_options("wrong");
         let start = runtime::now();
-        let result = runtime::timeout(LIMIT, Client::connect(stream, options))
+        let (result, _) = runtime::timeout(LIMIT, connect(stream, "wrong"))
             .await
             .expect("client timed out");
         // The server holds back the FAILURE for `failure_delay` (100 ms by
@@ -267,15 +326,18 @@ fn wrong_password_fails_cleanly() {
 fn rejected_host_key_stops_the_client() {
     runtime::block_on(async {
         let (a, b) = duplex();
-        let server =
-            runtime::spawn(async move { Server::accept(b, server_options()).await.map(|_| ()) });
-        let options = ClientOptions {
-            user: "alice".into(),
+        let server = runtime::spawn(async move {
+            Server::accept(b, server_options(), &mut Policy)
+                .await
+                .map(|_| ())
+        });
+        let mut handler = SimpleHandler {
             host_key_check: Box::new(|_| false),
             password: Some(PASSWORD.into()),
             keys: Vec::new(),
         };
-        let result = runtime::timeout(LIMIT, Client::connect(a, options))
+        let options = ClientOptions::new("alice", handler.methods());
+        let result = runtime::timeout(LIMIT, Client::connect(a, options, &mut handler))
             .await
             .expect("client timed out");
         assert!(matches!(result, Err(Error::HostKeyRejected)), "{result:?}");
@@ -305,7 +367,6 @@ fn assert_peer_disconnected(served: Result<(), Error>, reason: DisconnectReason)
 /// never a hang.
 #[test]
 fn a_peer_that_is_not_ssh_gives_clean_errors() {
-    use futures::io::AsyncWriteExt;
     runtime::block_on(async {
         // A few lines, then the stream closes: the peer left.
         let (a, mut b) = duplex();
@@ -315,8 +376,7 @@ fn a_peer_that_is_not_ssh_gives_clean_errors() {
         // Closes b's sending side only: what the client writes is still
         // taken.
         b.close().await.unwrap();
-        let (options, seen) = client_options(PASSWORD);
-        let result = runtime::timeout(LIMIT, Client::connect(a, options))
+        let (result, seen) = runtime::timeout(LIMIT, connect(a, PASSWORD))
             .await
             .expect("client timed out");
         assert!(matches!(result, Err(Error::Disconnected)), "{result:?}");
@@ -326,8 +386,7 @@ fn a_peer_that_is_not_ssh_gives_clean_errors() {
         // An endless line: the version line bound is a protocol error.
         let (a, mut b) = duplex();
         b.write_all(&[b'x'; 64 * 1024]).await.unwrap();
-        let (options, _) = client_options(PASSWORD);
-        let result = runtime::timeout(LIMIT, Client::connect(a, options))
+        let (result, _) = runtime::timeout(LIMIT, connect(a, PASSWORD))
             .await
             .expect("client timed out");
         match result {
@@ -335,5 +394,94 @@ fn a_peer_that_is_not_ssh_gives_clean_errors() {
             other => panic!("expected a protocol error, got {other:?}"),
         }
         drop(b);
+    });
+}
+
+/// Ten sessions at once on one connection (sshd's and our MaxSessions):
+/// nine commands run while the tenth channel is never read; its window
+/// fills, the others finish, each with its own data; then the stalled
+/// one is read to its end too.
+#[test]
+fn ten_sessions_at_once_with_one_stalled() {
+    runtime::block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = runtime::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            accept_and_serve(stream).await
+        });
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let work = async {
+            let (client, _) = connect(stream, PASSWORD).await;
+            let client = client.unwrap();
+            // The stalled one: 5 MiB echoed, more than one window.
+            let stalled = client.open_session().await.unwrap();
+            stalled.exec("echo").await.unwrap();
+            let big = stdin_data(5 * MIB);
+            let mut w = stalled.writer();
+            let feeder = {
+                let big = big.clone();
+                async move {
+                    w.write_all(&big).await.unwrap();
+                    w.close().await.unwrap();
+                }
+            };
+            let feeder = runtime::spawn(feeder);
+            let runs = (0..9u32).map(|i| {
+                let client = client.clone();
+                async move {
+                    let data = stdin_data(1000 * (i + 1));
+                    let out = client.exec_with_stdin("echo", &data).await.unwrap();
+                    assert!(out.stdout == data, "channel {i}: stdout differs");
+                    assert_eq!(out.exit_status, Some(3));
+                }
+            });
+            futures::future::join_all(runs).await;
+            let mut got = Vec::new();
+            stalled.reader().read_to_end(&mut got).await.unwrap();
+            feeder.await;
+            assert!(got == big, "the stalled channel's data differs");
+            let exit = stalled.wait_closed().await.unwrap();
+            assert_eq!(exit, Some(ssh_async::ExitStatus::Code(3)));
+            client.disconnect().await.unwrap();
+        };
+        runtime::timeout(LIMIT, work).await.expect("timed out");
+        let served = runtime::timeout(LIMIT, server)
+            .await
+            .expect("server timed out");
+        assert!(served.is_ok(), "{served:?}");
+    });
+}
+
+/// A request the server refuses comes back as an error naming it; the
+/// channel and the connection go on.
+#[test]
+fn a_refused_request_is_an_error_and_the_connection_goes_on() {
+    runtime::block_on(async {
+        let (a, b) = duplex();
+        let server = runtime::spawn(accept_and_serve(b));
+        let work = async {
+            let (client, _) = connect(a, PASSWORD).await;
+            let client = client.unwrap();
+            let ch = client.open_session().await.unwrap();
+            let r = ch.shell().await;
+            assert!(matches!(r, Err(Error::RequestRefused("shell"))), "{r:?}");
+            ch.exec("echo").await.unwrap();
+            ch.send_eof().unwrap();
+            let mut out = Vec::new();
+            ch.reader().read_to_end(&mut out).await.unwrap();
+            assert_eq!(
+                ch.wait_closed().await.unwrap(),
+                Some(ssh_async::ExitStatus::Code(3))
+            );
+            let out = client.exec("other").await.unwrap();
+            assert_eq!(out.exit_status, Some(127));
+            client.disconnect().await.unwrap();
+        };
+        runtime::timeout(LIMIT, work).await.expect("timed out");
+        let served = runtime::timeout(LIMIT, server)
+            .await
+            .expect("server timed out");
+        assert!(served.is_ok(), "{served:?}");
     });
 }
