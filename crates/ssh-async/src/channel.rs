@@ -215,7 +215,13 @@ impl Channel {
     }
 
     /// `window-change` (no reply, RFC 4254 §6.7).
-    pub async fn window_change(&self, cols: u32, rows: u32, width_px: u32, height_px: u32) -> Result<(), Error> {
+    pub async fn window_change(
+        &self,
+        cols: u32,
+        rows: u32,
+        width_px: u32,
+        height_px: u32,
+    ) -> Result<(), Error> {
         let kind = ChannelRequestKind::WindowChange {
             cols,
             rows,
@@ -239,7 +245,12 @@ impl Channel {
     }
 
     /// `exit-signal` (no reply).
-    pub async fn exit_signal(&self, name: &str, core_dumped: bool, message: &str) -> Result<(), Error> {
+    pub async fn exit_signal(
+        &self,
+        name: &str,
+        core_dumped: bool,
+        message: &str,
+    ) -> Result<(), Error> {
         let kind = ChannelRequestKind::ExitSignal {
             signal: name.into(),
             core_dumped,
@@ -254,7 +265,12 @@ impl Channel {
         let mut st = lock(&self.r.shared);
         let conn = st.conn()?;
         let info = conn.channel_info(self.r.h)?;
-        if !info.eof_sent && !matches!(info.state, ssh_connection::ChannelState::CloseSent | ssh_connection::ChannelState::Closed) {
+        if !info.eof_sent
+            && !matches!(
+                info.state,
+                ssh_connection::ChannelState::CloseSent | ssh_connection::ChannelState::Closed
+            )
+        {
             conn.send_eof(self.r.h)?;
         }
         st.wake_driver();
@@ -266,7 +282,10 @@ impl Channel {
         let mut st = lock(&self.r.shared);
         let conn = st.conn()?;
         let info = conn.channel_info(self.r.h)?;
-        if !matches!(info.state, ssh_connection::ChannelState::CloseSent | ssh_connection::ChannelState::Closed) {
+        if !matches!(
+            info.state,
+            ssh_connection::ChannelState::CloseSent | ssh_connection::ChannelState::Closed
+        ) {
             conn.close(self.r.h)?;
         }
         st.wake_driver();
@@ -362,7 +381,12 @@ pub struct ChannelReader {
     extended: bool,
 }
 
-fn poll_read_chan(r: &Ref, extended: bool, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+fn poll_read_chan(
+    r: &Ref,
+    extended: bool,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
     if buf.is_empty() {
         return Poll::Ready(Ok(0));
     }
@@ -405,13 +429,21 @@ fn poll_read_chan(r: &Ref, extended: bool, cx: &mut Context<'_>, buf: &mut [u8])
 }
 
 impl AsyncRead for ChannelReader {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         poll_read_chan(&self.r, self.extended, cx, buf)
     }
 }
 
 impl AsyncRead for Channel {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
         poll_read_chan(&self.r, false, cx, buf)
     }
 }
@@ -423,7 +455,12 @@ pub struct ChannelWriter {
     ext: Option<u32>,
 }
 
-fn poll_write_chan(r: &Ref, ext: Option<u32>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+fn poll_write_chan(
+    r: &Ref,
+    ext: Option<u32>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
     if buf.is_empty() {
         return Poll::Ready(Ok(0));
     }
@@ -473,7 +510,11 @@ fn poll_eof(r: &Ref) -> Poll<io::Result<()>> {
 }
 
 impl AsyncWrite for ChannelWriter {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         poll_write_chan(&self.r, self.ext, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -489,7 +530,11 @@ impl AsyncWrite for ChannelWriter {
 }
 
 impl AsyncWrite for Channel {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         poll_write_chan(&self.r, None, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -506,7 +551,8 @@ pub(crate) async fn open(shared: &Shared, kind: ChannelType) -> Result<Channel, 
     let h = {
         let mut st = lock(shared);
         let h = st.conn()?.open_channel(kind)?;
-        st.chans.insert(h, crate::shared::Chan::new(OpenState::Opening, 1));
+        st.chans
+            .insert(h, crate::shared::Chan::new(OpenState::Opening, 1));
         st.wake_driver();
         h
     };

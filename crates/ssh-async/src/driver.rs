@@ -164,7 +164,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Writes what the session has to send, coalesced into one buffer;
     /// true if any byte was written.
-    fn write_out<T: Sans + ?Sized>(&mut self, sess: &mut T, cx: &mut Context<'_>) -> Result<bool, Error> {
+    fn write_out<T: Sans + ?Sized>(
+        &mut self,
+        sess: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Result<bool, Error> {
         let mut progress = false;
         loop {
             if self.out_pos >= self.out.len() {

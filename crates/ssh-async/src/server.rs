@@ -172,7 +172,9 @@ impl Server {
                         let a = handler.info_response(&user, &responses).await;
                         session.answer_keyboard_interactive(runtime::now(), a)?;
                     }
-                    ServerSessionEvent::Auth(ServerEvent::Success { user: u, method, .. }) => {
+                    ServerSessionEvent::Auth(ServerEvent::Success {
+                        user: u, method, ..
+                    }) => {
                         handler.authenticated(&u, &method);
                         user = Some(u);
                     }

@@ -436,7 +436,8 @@ impl State {
             Event::GlobalRequest { id, request } => {
                 tracing::debug!("global request {request:?}: refused");
                 if let Some(id) = id {
-                    self.conn()?.answer_global_request(id, GlobalReply::Failure)?;
+                    self.conn()?
+                        .answer_global_request(id, GlobalReply::Failure)?;
                 }
                 let _: GlobalRequestKind = request;
             }
@@ -578,9 +579,10 @@ where
 /// A DISCONNECT of either side is a normal end; anything else a failure.
 fn end_reason(e: &Error) -> EndReason {
     match e {
-        Error::Session(ssh_session::Error::Transport(
-            ssh_transport::Error::PeerDisconnected { description, .. },
-        )) => EndReason::Closed(description.clone()),
+        Error::Session(ssh_session::Error::Transport(ssh_transport::Error::PeerDisconnected {
+            description,
+            ..
+        })) => EndReason::Closed(description.clone()),
         Error::Session(ssh_session::Error::Transport(ssh_transport::Error::Disconnected)) => {
             EndReason::Closed("disconnected".into())
         }
