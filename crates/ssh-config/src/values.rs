@@ -210,6 +210,17 @@ pub(crate) fn rekey_limit(args: &[String]) -> Result<(Option<u64>, Option<Option
     Ok((Some(bytes), time))
 }
 
+/// Lines of `keyword value` (the `ssh -G` and `sshd -T` forms).
+#[derive(Default)]
+pub(crate) struct Out(pub(crate) String);
+
+impl Out {
+    pub(crate) fn line(&mut self, k: &str, v: &str) {
+        use std::fmt::Write as _;
+        let _ = writeln!(self.0, "{k} {v}");
+    }
+}
+
 /// Expects exactly one argument.
 pub(crate) fn one(args: &[String]) -> Result<&str, String> {
     match args {

@@ -1,12 +1,11 @@
 //! [`ClientSettings`]: the resolved client configuration for one
 //! connection, and its `ssh -G` form.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::forward::{Endpoint, Forward};
-use crate::values::{LogLevel, RekeyLimit};
+use crate::values::{LogLevel, Out, RekeyLimit};
 use crate::{AlgoKind, AlgorithmSpec};
 
 /// `StrictHostKeyChecking`.
@@ -211,16 +210,6 @@ impl RequestTty {
             Self::Yes => "yes",
             Self::Force => "force",
         }
-    }
-}
-
-/// Lines of `keyword value`.
-#[derive(Default)]
-pub(crate) struct Out(pub(crate) String);
-
-impl Out {
-    pub(crate) fn line(&mut self, k: &str, v: &str) {
-        let _ = writeln!(self.0, "{k} {v}");
     }
 }
 
