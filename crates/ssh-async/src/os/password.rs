@@ -1,0 +1,91 @@
+//! Password checking with PAM (`pam_authenticate` then `pam_acct_mgmt`).
+
+use std::ffi::{CStr, CString};
+use std::io;
+
+use zeroize::Zeroizing;
+
+/// Whether `password` is `user`'s, according to the PAM stack of `service`
+/// (`/etc/pam.d/<service>`, falling back to `other`; `"sshd"` for a
+/// server). Both authentication and account checks must pass: an expired
+/// or locked account is `Ok(false)`.
+///
+/// PAM blocks (modules sleep after a failure, may ask a network service),
+/// so this runs on a blocking thread. `Err` when PAM itself fails (cannot
+/// start, a module is broken or cannot reach its data): never a guess.
+pub async fn check_password(service: &str, user: &str, password: &str) -> io::Result<bool> {
+    if service.contains('\0') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "PAM service name with a NUL byte",
+        ));
+    }
+    if user.contains('\0') || password.contains('\0') {
+        // Not representable as C strings: no account has such a name or
+        // password.
+        return Ok(false);
+    }
+    let service = service.to_owned();
+    let conv = Conversation {
+        user: user.to_owned(),
+        password: Zeroizing::new(password.to_owned()),
+    };
+    blocking::unblock(move || authenticate(&service, conv)).await
+}
+
+fn authenticate(service: &str, conv: Conversation) -> io::Result<bool> {
+    let mut auth = pam::Authenticator::with_handler(service, conv)
+        .map_err(|e| io::Error::other(format!("PAM unavailable (pam_start): {e}")))?;
+    match auth.authenticate() {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            // pam 0.7 keeps the return code private; its Debug is the
+            // variant name of pam-sys's `PamReturnCode`.
+            let code = format!("{e:?}");
+            if DENIALS.contains(&code.as_str()) {
+                Ok(false)
+            } else {
+                Err(io::Error::other(format!("PAM failed: {code}")))
+            }
+        }
+    }
+}
+
+/// The PAM return codes that mean "this password does not log this user
+/// in", as opposed to "PAM could not decide".
+const DENIALS: &[&str] = &[
+    "PERM_DENIED",
+    "AUTH_ERR",
+    "CRED_INSUFFICIENT",
+    "USER_UNKNOWN",
+    "MAXTRIES",
+    "NEW_AUTHTOK_REQD",
+    "ACCT_EXPIRED",
+    "AUTHTOK_EXPIRED",
+];
+
+/// Answers PAM's prompts: the user name to the echoed prompt, the password
+/// to the hidden one; messages are dropped (they would go to the server's
+/// stderr).
+struct Conversation {
+    user: String,
+    password: Zeroizing<String>,
+}
+
+impl pam::Converse for Conversation {
+    fn prompt_echo(&mut self, _msg: &CStr) -> Result<CString, ()> {
+        CString::new(self.user.as_bytes()).map_err(|_| ())
+    }
+
+    fn prompt_blind(&mut self, _msg: &CStr) -> Result<CString, ()> {
+        CString::new(self.password.as_bytes()).map_err(|_| ())
+    }
+
+    fn info(&mut self, _msg: &CStr) {}
+
+    fn error(&mut self, _msg: &CStr) {}
+
+    fn username(&self) -> &str {
+        &self.user
+    }
+}
