@@ -162,10 +162,10 @@ fn parse(spec: &str, dynamic: bool, remote: bool) -> Result<Forward, ()> {
         [a, b, c, d] if !dynamic => (tcp(Some(a), b)?, Some(tcp(Some(c), d)?)),
         _ => return Err(()),
     };
-    if let Some(Endpoint::Tcp { bind, port }) = &connect {
-        if *port == 0 || bind.as_deref().is_none_or(str::is_empty) {
-            return Err(());
-        }
+    if let Some(Endpoint::Tcp { bind, port }) = &connect
+        && (*port == 0 || bind.as_deref().is_none_or(str::is_empty))
+    {
+        return Err(());
     }
     if let Endpoint::Tcp { port: 0, .. } = listen
         && !remote

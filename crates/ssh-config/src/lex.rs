@@ -21,9 +21,7 @@ pub(crate) fn lex(line: &str) -> Result<Option<Lexed>, String> {
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
     }
-    let end = line
-        .find([' ', '\t', '='])
-        .unwrap_or(line.len());
+    let end = line.find([' ', '\t', '=']).unwrap_or(line.len());
     let (keyword, after) = line.split_at(end);
     if keyword.is_empty() {
         return Err("Missing keyword".into());
@@ -62,7 +60,9 @@ pub(crate) fn split_args(s: &str) -> Result<Vec<String>, String> {
                 ('\\', q) => {
                     let next = chars.get(i + 1).copied();
                     match next {
-                        Some(n) if n == '\'' || n == '"' || n == '\\' || (q.is_none() && n == ' ') => {
+                        Some(n)
+                            if n == '\'' || n == '"' || n == '\\' || (q.is_none() && n == ' ') =>
+                        {
                             word.push(n);
                             i += 1;
                         }
@@ -98,14 +98,26 @@ mod tests {
         assert_eq!(lex("  # comment").unwrap(), None);
         assert_eq!(lex("   ").unwrap(), None);
         let l = lex("Port=22").unwrap().unwrap();
-        assert_eq!((l.keyword.as_str(), l.args.clone()), ("Port", vec!["22".to_string()]));
+        assert_eq!(
+            (l.keyword.as_str(), l.args.clone()),
+            ("Port", vec!["22".to_string()])
+        );
         assert_eq!(args("Port = 22"), ["22"]);
         assert_eq!(args("Port =22"), ["22"]);
         assert_eq!(args("SendEnv LANG  LC_*\t# trailing"), ["LANG", "LC_*"]);
-        assert_eq!(args(r#"IdentityFile "~/my key" 'a b' c\ d"#), ["~/my key", "a b", "c d"]);
-        assert_eq!(args(r#"X a#b "#c""#), ["a#b", "#c"]);
+        assert_eq!(
+            args(r#"IdentityFile "~/my key" 'a b' c\ d"#),
+            ["~/my key", "a b", "c d"]
+        );
+        assert_eq!(args(r##"X a#b "#c""##), ["a#b", "#c"]);
         assert_eq!(args(r"X a\qb"), [r"a\qb"]);
-        assert_eq!(lex("ProxyCommand ssh -W %h:%p gw # x").unwrap().unwrap().rest, "ssh -W %h:%p gw # x");
+        assert_eq!(
+            lex("ProxyCommand ssh -W %h:%p gw # x")
+                .unwrap()
+                .unwrap()
+                .rest,
+            "ssh -W %h:%p gw # x"
+        );
         assert!(lex("X \"open").is_err());
         assert!(lex("=x").is_err());
     }

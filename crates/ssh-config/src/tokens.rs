@@ -4,7 +4,10 @@ use std::path::Path;
 
 /// Replaces `%x` tokens through `lookup` (`None`: the token is not valid
 /// here); `%%` is a percent sign. A lone `%` at the end is an error.
-pub(crate) fn percent_expand(s: &str, lookup: &dyn Fn(char) -> Option<String>) -> Result<String, String> {
+pub(crate) fn percent_expand(
+    s: &str,
+    lookup: &dyn Fn(char) -> Option<String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars();
     while let Some(c) = chars.next() {

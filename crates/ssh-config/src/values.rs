@@ -23,7 +23,9 @@ pub(crate) fn seconds(arg: &str) -> Result<u64, String> {
     let mut total: u64 = 0;
     let mut rest = arg;
     while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
         if digits == 0 {
             return Err(bad());
         }
@@ -93,7 +95,8 @@ pub(crate) fn port(arg: &str) -> Result<u16, String> {
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("Badly formatted port number '{arg}'"));
     }
-    arg.parse().map_err(|_| format!("Badly formatted port number '{arg}'"))
+    arg.parse()
+        .map_err(|_| format!("Badly formatted port number '{arg}'"))
 }
 
 /// `LogLevel`, as both programs spell it.
@@ -183,7 +186,9 @@ impl RekeyLimit {
 /// Parses the arguments of `RekeyLimit`: the volume (`default` or a size
 /// of at least 16 bytes) and optionally the time (`none` or a time).
 /// Returns each part, `Some` if given.
-pub(crate) fn rekey_limit(args: &[String]) -> Result<(Option<u64>, Option<Option<Duration>>), String> {
+pub(crate) fn rekey_limit(
+    args: &[String],
+) -> Result<(Option<u64>, Option<Option<Duration>>), String> {
     let (vol, time) = match args {
         [v] => (v, None),
         [v, t] => (v, Some(t)),
@@ -262,7 +267,10 @@ mod tests {
             rekey_limit(&["1G".into(), "1h".into()]).unwrap(),
             (Some(1 << 30), Some(Some(Duration::from_secs(3600))))
         );
-        assert_eq!(rekey_limit(&["default".into(), "none".into()]).unwrap(), (Some(0), Some(None)));
+        assert_eq!(
+            rekey_limit(&["default".into(), "none".into()]).unwrap(),
+            (Some(0), Some(None))
+        );
         assert!(rekey_limit(&["8".into()]).is_err());
         assert_eq!(port("0").unwrap(), 0);
         assert!(port("65536").is_err());

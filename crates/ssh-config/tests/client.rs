@@ -1,7 +1,12 @@
 //! Client configuration: parsing, Include, Host/Match, first value wins,
 //! -o overrides, defaults, tokens, `ssh -G` output.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -53,7 +58,10 @@ fn settings(text: &str, host: &str) -> ClientSettings {
 fn debian_default_parses_with_a_warning_for_gssapi() {
     let mut loader = MapLoader::with(&[("/etc/ssh/ssh_config.d/x.conf", "Port 2200\n")]);
     let cfg = ClientConfig::parse(DEBIAN_SSH_CONFIG, Path::new(SYSTEM_CFG), &mut loader).unwrap();
-    assert_eq!(loader.globs, [PathBuf::from("/etc/ssh/ssh_config.d/*.conf")]);
+    assert_eq!(
+        loader.globs,
+        [PathBuf::from("/etc/ssh/ssh_config.d/*.conf")]
+    );
     assert_eq!(cfg.warnings().len(), 1, "{:?}", cfg.warnings());
     assert!(cfg.warnings()[0].contains("gssapiauthentication"));
     assert!(cfg.warnings()[0].contains("line 9"));
@@ -238,11 +246,17 @@ fn unknown_keyword_error_names_file_line_and_keyword() {
     // Errors in included files name that file.
     let mut loader = MapLoader::with(&[("/home/alice/.ssh/inc", "User x\nBogus 1\n")]);
     let e = ClientConfig::parse("Include inc\n", Path::new(USER_CFG), &mut loader).unwrap_err();
-    assert_eq!((e.file.as_path(), e.line), (Path::new("/home/alice/.ssh/inc"), 2));
+    assert_eq!(
+        (e.file.as_path(), e.line),
+        (Path::new("/home/alice/.ssh/inc"), 2)
+    );
     // Bad values name the keyword, also in a block that will not match.
     let e = parse("Host nothing\n  BatchMode maybe\n").unwrap_err();
     assert_eq!(e.line, 2);
-    assert!(e.message.contains("BatchMode") && e.message.contains("maybe"), "{e}");
+    assert!(
+        e.message.contains("BatchMode") && e.message.contains("maybe"),
+        "{e}"
+    );
     // IgnoreUnknown turns the error into a warning.
     let cfg = parse("IgnoreUnknown Frob*,UseKeychain\nUseKeychain yes\n").unwrap();
     assert_eq!(cfg.warnings().len(), 1);
@@ -268,7 +282,10 @@ fn syntax_forms() {
 fn include_wildcards_relative_paths_and_conditions() {
     let mut loader = MapLoader::with(&[
         ("/home/alice/.ssh/config.d/b.conf", "Host b\n  Port 2\n"),
-        ("/home/alice/.ssh/config.d/a.conf", "Host a\n  Port 1\nUser fromA\n"),
+        (
+            "/home/alice/.ssh/config.d/a.conf",
+            "Host a\n  Port 1\nUser fromA\n",
+        ),
         ("/home/alice/.ssh/config.d/skip.txt", "Port 9\n"),
         ("/home/alice/extra", "Compression yes\n"),
         ("/home/alice/.ssh/only-web", "User webuser\n"),
@@ -323,7 +340,12 @@ fn overrides_win_and_are_checked() {
     q.port = Some(4);
     let s = resolve(std::slice::from_ref(&cfg), &["Port=5".into()], &q).unwrap();
     assert_eq!((s.port, s.user.as_str()), (4, "cli"));
-    let e = resolve(&[cfg.clone()], &["Nonsense=1".into()], &query("h")).unwrap_err();
+    let e = resolve(
+        std::slice::from_ref(&cfg),
+        &["Nonsense=1".into()],
+        &query("h"),
+    )
+    .unwrap_err();
     assert_eq!(e.file, PathBuf::from("command-line"));
     assert!(e.message.contains("Nonsense"));
     assert!(resolve(&[cfg], &["Host=x".into()], &query("h")).is_err());
@@ -381,17 +403,24 @@ Host gw
         use sha1::Digest;
         hex::encode(sha1::Sha1::digest(b"vmh11alice"))
     };
-    assert_eq!(s.identity_files, [PathBuf::from(format!("/home/alice/.ssh/{expect}"))]);
+    assert_eq!(
+        s.identity_files,
+        [PathBuf::from(format!("/home/alice/.ssh/{expect}"))]
+    );
     // ProxyCommand accepts only %h %n %p %r.
     let cfg = parse("ProxyCommand nc %d\n").unwrap();
     assert!(resolve(&[cfg], &[], &query("h")).is_err());
     // Special IdentityAgent values are kept as written.
     assert_eq!(
-        settings("IdentityAgent SSH_AUTH_SOCK\n", "h").identity_agent.as_deref(),
+        settings("IdentityAgent SSH_AUTH_SOCK\n", "h")
+            .identity_agent
+            .as_deref(),
         Some("SSH_AUTH_SOCK")
     );
     assert_eq!(
-        settings("IdentityAgent none\n", "h").identity_agent.as_deref(),
+        settings("IdentityAgent none\n", "h")
+            .identity_agent
+            .as_deref(),
         Some("none")
     );
     // IdentityFile none suppresses the defaults and loads nothing.
@@ -434,7 +463,10 @@ StrictHostKeyChecking accept-new
     assert_eq!(s.log_level, ssh_config::LogLevel::Debug2);
     assert_eq!(
         s.set_env,
-        [("FOO".to_string(), "bar".to_string()), ("BAZ".to_string(), "x y".to_string())]
+        [
+            ("FOO".to_string(), "bar".to_string()),
+            ("BAZ".to_string(), "x y".to_string())
+        ]
     );
     assert!(s.send_env.is_empty(), "{:?}", s.send_env);
     // ProxyJump none came first: it blocks ProxyCommand, and means no jump.
@@ -469,15 +501,27 @@ DynamicForward 127.0.0.1:1081
     assert_eq!(
         s.local_forward[0],
         Forward {
-            listen: Endpoint::Tcp { bind: None, port: 8080 },
-            connect: Some(Endpoint::Tcp { bind: Some("localhost".into()), port: 80 }),
+            listen: Endpoint::Tcp {
+                bind: None,
+                port: 8080
+            },
+            connect: Some(Endpoint::Tcp {
+                bind: Some("localhost".into()),
+                port: 80
+            }),
         }
     );
     assert_eq!(
         s.local_forward[1],
         Forward {
-            listen: Endpoint::Tcp { bind: Some("::1".into()), port: 8443 },
-            connect: Some(Endpoint::Tcp { bind: Some("2001:db8::1".into()), port: 443 }),
+            listen: Endpoint::Tcp {
+                bind: Some("::1".into()),
+                port: 8443
+            },
+            connect: Some(Endpoint::Tcp {
+                bind: Some("2001:db8::1".into()),
+                port: 443
+            }),
         }
     );
     assert_eq!(
@@ -487,16 +531,27 @@ DynamicForward 127.0.0.1:1081
             connect: Some(Endpoint::Unix("/run/r.sock".into())),
         }
     );
-    assert_eq!(s.remote_forward[0].listen, Endpoint::Tcp { bind: None, port: 0 });
+    assert_eq!(
+        s.remote_forward[0].listen,
+        Endpoint::Tcp {
+            bind: None,
+            port: 0
+        }
+    );
     assert_eq!(s.remote_forward[1].connect, None);
     assert_eq!(
         s.dynamic_forward,
-        [Endpoint::Tcp { bind: Some("127.0.0.1".into()), port: 1081 }]
+        [Endpoint::Tcp {
+            bind: Some("127.0.0.1".into()),
+            port: 1081
+        }]
     );
     assert!(parse("LocalForward 8080\n").is_err());
     assert!(parse("LocalForward 0 localhost:80\n").is_err());
     let s = settings(&format!("ClearAllForwardings yes\n{text}"), "h");
-    assert!(s.local_forward.is_empty() && s.remote_forward.is_empty() && s.dynamic_forward.is_empty());
+    assert!(
+        s.local_forward.is_empty() && s.remote_forward.is_empty() && s.dynamic_forward.is_empty()
+    );
 }
 
 #[test]
@@ -507,7 +562,10 @@ fn dump_is_ssh_g_shaped() {
     );
     let out = s.dump(&|_, spec| spec.as_str().to_string());
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(&lines[..4], ["host h", "user bob", "hostname h", "port 2022"]);
+    assert_eq!(
+        &lines[..4],
+        ["host h", "user bob", "hostname h", "port 2022"]
+    );
     for want in [
         "stricthostkeychecking ask",
         "localforward 8080 [localhost]:80",

@@ -242,10 +242,12 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
             }
             D::PreferredAuthentications(methods)
         }
-        "pubkeyauthentication" => D::PubkeyAuthentication(match one(a)?.to_ascii_lowercase().as_str() {
-            "unbound" | "host-bound" => true,
-            other => values::flag(other)?,
-        }),
+        "pubkeyauthentication" => {
+            D::PubkeyAuthentication(match one(a)?.to_ascii_lowercase().as_str() {
+                "unbound" | "host-bound" => true,
+                other => values::flag(other)?,
+            })
+        }
         "passwordauthentication" => D::PasswordAuthentication(values::flag(one(a)?)?),
         "kbdinteractiveauthentication" | "challengeresponseauthentication" => {
             D::KbdInteractiveAuthentication(values::flag(one(a)?)?)

@@ -228,7 +228,13 @@ fn parse_match(args: &[String]) -> Result<Vec<(bool, Criterion)>, String> {
 }
 
 impl Parser<'_> {
-    fn text(&mut self, text: &str, file: &Path, depth: usize, enclosing: &[usize]) -> Result<(), ConfigError> {
+    fn text(
+        &mut self,
+        text: &str,
+        file: &Path,
+        depth: usize,
+        enclosing: &[usize],
+    ) -> Result<(), ConfigError> {
         let mut current: Vec<usize> = enclosing.to_vec();
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
@@ -274,12 +280,15 @@ impl Parser<'_> {
                     }
                 }
                 "ignoreunknown" => {
-                    let list = crate::values::one(&l.args).map_err(|m| err(format!("{}: {m}", l.keyword)))?;
+                    let list = crate::values::one(&l.args)
+                        .map_err(|m| err(format!("{}: {m}", l.keyword)))?;
                     if self.ignore_unknown.is_none() {
                         self.ignore_unknown = Some(list.to_string());
                     }
                 }
-                _ => match directive::parse(&kw, &l).map_err(|m| err(format!("{}: {m}", l.keyword)))? {
+                _ => match directive::parse(&kw, &l)
+                    .map_err(|m| err(format!("{}: {m}", l.keyword)))?
+                {
                     Parsed::Directive(dir) => self.cfg.items.push(Item::Directive {
                         conds: current.clone(),
                         dir,

@@ -77,24 +77,27 @@ impl Acc {
     }
 
     fn user(&self) -> Option<&str> {
-        self.get(|d| matches!(d, Directive::User(_))).and_then(|d| match d {
-            Directive::User(u) => Some(u.as_str()),
-            _ => None,
-        })
+        self.get(|d| matches!(d, Directive::User(_)))
+            .and_then(|d| match d {
+                Directive::User(u) => Some(u.as_str()),
+                _ => None,
+            })
     }
 
     fn hostname(&self) -> Option<&str> {
-        self.get(|d| matches!(d, Directive::HostName(_))).and_then(|d| match d {
-            Directive::HostName(h) => Some(h.as_str()),
-            _ => None,
-        })
+        self.get(|d| matches!(d, Directive::HostName(_)))
+            .and_then(|d| match d {
+                Directive::HostName(h) => Some(h.as_str()),
+                _ => None,
+            })
     }
 
     fn tag(&self) -> Option<&str> {
-        self.get(|d| matches!(d, Directive::Tag(_))).and_then(|d| match d {
-            Directive::Tag(t) => Some(t.as_str()),
-            _ => None,
-        })
+        self.get(|d| matches!(d, Directive::Tag(_)))
+            .and_then(|d| match d {
+                Directive::Tag(t) => Some(t.as_str()),
+                _ => None,
+            })
     }
 
     fn apply(&mut self, dir: &Directive, file: &Path, line: usize) {
@@ -107,7 +110,9 @@ impl Acc {
         }
         match dir {
             Directive::IdentityFile(f) => self.identity_files.push(got(f.clone(), file, line)),
-            Directive::CertificateFile(f) => self.certificate_files.push(got(f.clone(), file, line)),
+            Directive::CertificateFile(f) => {
+                self.certificate_files.push(got(f.clone(), file, line))
+            }
             Directive::LocalForward(f) => self.local_forward.push(f.clone()),
             Directive::RemoteForward(f) => self.remote_forward.push(f.clone()),
             Directive::DynamicForward(e) => self.dynamic_forward.push(e.clone()),
@@ -209,9 +214,7 @@ impl MatchContext<'_> {
                     Criterion::OriginalHost(l) => list_matches(&self.original_host(), l, true),
                     Criterion::User(l) => list_matches(&self.remote_user(), l, false),
                     Criterion::LocalUser(l) => list_matches(&self.query.local_user, l, false),
-                    Criterion::Tagged(l) => {
-                        list_matches(self.acc.tag().unwrap_or(""), l, false)
-                    }
+                    Criterion::Tagged(l) => list_matches(self.acc.tag().unwrap_or(""), l, false),
                 };
                 r != *negated
             }),
@@ -258,10 +261,7 @@ pub fn resolve_with_env(
             match item {
                 Item::Block(id) => {
                     let cond = cfg.blocks.get(*id);
-                    let ctx = MatchContext {
-                        query,
-                        acc: &acc,
-                    };
+                    let ctx = MatchContext { query, acc: &acc };
                     let r = cond.is_some_and(|c| ctx.eval(c));
                     if let Some(slot) = active.get_mut(*id) {
                         *slot = r;
@@ -469,10 +469,16 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
 
     if acc.identity_files.is_empty() {
         s.identity_files_are_default = true;
-        s.identity_files = ["id_rsa", "id_ecdsa", "id_ecdsa_sk", "id_ed25519", "id_ed25519_sk"]
-            .iter()
-            .map(|n| home.join(".ssh").join(n))
-            .collect();
+        s.identity_files = [
+            "id_rsa",
+            "id_ecdsa",
+            "id_ecdsa_sk",
+            "id_ed25519",
+            "id_ed25519_sk",
+        ]
+        .iter()
+        .map(|n| home.join(".ssh").join(n))
+        .collect();
     } else {
         for g in acc.identity_files.iter().filter(|g| g.value != "none") {
             s.identity_files.push(path(&g.value, &g.file, g.line)?);
@@ -500,17 +506,23 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
     if let Some(g) = agent_raw
         && let Directive::IdentityAgent(a) = &g.value
     {
-        s.identity_agent = Some(if a == "none" || a == "SSH_AUTH_SOCK" || a.starts_with('$') {
-            a.clone()
-        } else {
-            path(a, &g.file, g.line)?.display().to_string()
-        });
+        s.identity_agent = Some(
+            if a == "none" || a == "SSH_AUTH_SOCK" || a.starts_with('$') {
+                a.clone()
+            } else {
+                path(a, &g.file, g.line)?.display().to_string()
+            },
+        );
     }
     if let Some(g) = proxy_raw
         && let Directive::ProxyCommand(c) = &g.value
         && c != "none"
     {
-        let limited = |t: char| matches!(t, 'h' | 'n' | 'p' | 'r').then(|| full(t)).flatten();
+        let limited = |t: char| {
+            matches!(t, 'h' | 'n' | 'p' | 'r')
+                .then(|| full(t))
+                .flatten()
+        };
         s.proxy_command = Some(percent_expand(c, &limited).map_err(|m| at(g, m))?);
     }
     if let Some(g) = remote_raw

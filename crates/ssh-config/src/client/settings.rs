@@ -256,7 +256,11 @@ impl ClientSettings {
         o.line("passwordauthentication", yn(self.password_authentication));
         o.line(
             "pubkeyauthentication",
-            if self.pubkey_authentication { "true" } else { "false" },
+            if self.pubkey_authentication {
+                "true"
+            } else {
+                "false"
+            },
         );
         o.line("requesttty", self.request_tty.as_str());
         o.line(

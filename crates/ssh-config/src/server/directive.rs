@@ -262,7 +262,10 @@ fn listen_address(args: &[String]) -> Result<(String, Option<u16>), String> {
             .ok_or_else(|| format!("bad address '{arg}'"))?;
         let port = match after {
             "" => None,
-            p => Some(values::port(p.strip_prefix(':').ok_or_else(|| format!("bad address '{arg}'"))?)?),
+            p => Some(values::port(
+                p.strip_prefix(':')
+                    .ok_or_else(|| format!("bad address '{arg}'"))?,
+            )?),
         };
         return Ok((host.to_string(), port));
     }

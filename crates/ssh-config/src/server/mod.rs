@@ -59,10 +59,7 @@ enum Criterion {
 enum Item {
     /// An option line, active when every listed Match block applies
     /// (no block: a global line).
-    Directive {
-        conds: Vec<usize>,
-        dir: Directive,
-    },
+    Directive { conds: Vec<usize>, dir: Directive },
 }
 
 /// A parsed sshd configuration (with its Includes and `-o` options).
