@@ -78,10 +78,15 @@
 //! }
 //! ```
 
+#[cfg(unix)]
+pub mod agent;
 mod channel;
 mod client;
+pub mod config;
 mod driver;
 mod error;
+#[cfg(unix)]
+pub mod host;
 pub mod os;
 pub mod runtime;
 mod server;

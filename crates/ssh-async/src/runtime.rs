@@ -41,6 +41,12 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
     async_std::task::block_on(f)
 }
 
+/// Sockets: TCP and Unix listeners and streams (futures-io streams).
+pub mod net {
+    pub use async_std::net::{TcpListener, TcpStream, ToSocketAddrs};
+    pub use async_std::os::unix::net::{UnixListener, UnixStream};
+}
+
 /// `f`, or `None` if it did not finish within `d`.
 pub async fn timeout<F: Future>(d: Duration, f: F) -> Option<F::Output> {
     async_std::future::timeout(d, f).await.ok()

@@ -147,6 +147,26 @@ impl PrivateKey {
     }
 }
 
+/// A key shared between connections (a server's host keys).
+impl<T: Signer + ?Sized> Signer for std::sync::Arc<T> {
+    fn public_key(&self) -> &PublicKey {
+        (**self).public_key()
+    }
+
+    fn algorithms(&self) -> &[SignatureAlgorithm] {
+        (**self).algorithms()
+    }
+
+    fn sign(
+        &self,
+        alg: SignatureAlgorithm,
+        data: &[u8],
+        rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, Error> {
+        (**self).sign(alg, data, rng)
+    }
+}
+
 impl Signer for PrivateKey {
     fn public_key(&self) -> &PublicKey {
         &self.public

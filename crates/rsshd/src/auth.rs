@@ -1,0 +1,324 @@
+//! The authentication policy of one connection: `authorized_keys`,
+//! `TrustedUserCAKeys`, PAM passwords, and sshd's account rules.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ssh_async::ServerHandler;
+use ssh_async::os::user::User;
+use ssh_async::ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
+use ssh_async::ssh_auth::cert::{CertType, Certificate};
+use ssh_async::ssh_auth::server::KeyboardInteractiveAnswer;
+use ssh_async::ssh_keys::{PublicKey, VerifyPolicy};
+use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
+use ssh_config::server::{ConnectionQuery, PermitRootLogin, ServerConfig, ServerSettings};
+
+/// The PAM service name, as sshd's.
+const PAM_SERVICE: &str = "sshd";
+
+/// Everything decided about one user on this connection.
+#[derive(Clone)]
+pub struct Account {
+    pub user: User,
+    pub settings: ServerSettings,
+}
+
+pub struct Policy {
+    pub config: Arc<ServerConfig>,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// We run as root: system accounts, PAM, switching users.
+    pub root: bool,
+    /// Who we are (the only account served when not root).
+    pub me: User,
+    account: Option<Account>,
+    /// The key of the last verified signature and its options.
+    pub proven_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
+    pub authenticated: Option<(String, String)>,
+}
+
+impl Policy {
+    pub fn new(
+        config: Arc<ServerConfig>,
+        peer: SocketAddr,
+        local: SocketAddr,
+        root: bool,
+        me: User,
+    ) -> Self {
+        Self {
+            config,
+            peer,
+            local,
+            root,
+            me,
+            account: None,
+            proven_key: None,
+            authenticated: None,
+        }
+    }
+
+    fn from(&self) -> String {
+        format!("{} port {}", self.peer.ip(), self.peer.port())
+    }
+
+    /// The account `name` may log in as here, with its settings (Match
+    /// blocks applied), or `None` with the reason logged.
+    pub fn account(&mut self, name: &str) -> Option<Account> {
+        if let Some(a) = &self.account
+            && a.user.name == name
+        {
+            return Some(a.clone());
+        }
+        let user = match User::by_name(name) {
+            Ok(Some(u)) => u,
+            _ => {
+                tracing::info!("Invalid user {name} from {}", self.from());
+                return None;
+            }
+        };
+        if !self.root && user.uid != self.me.uid {
+            tracing::info!(
+                "User {name} from {} not allowed: this server runs as {} and serves only that account",
+                self.peer.ip(),
+                self.me.name
+            );
+            return None;
+        }
+        let groups = user.groups().unwrap_or_default();
+        let query = ConnectionQuery {
+            user: name.to_owned(),
+            groups: groups.clone(),
+            address: self.peer.ip(),
+            host: None,
+            local_address: self.local.ip(),
+            local_port: self.local.port(),
+        };
+        let settings = self.config.resolve(Some(&query));
+        if let Err(why) = settings.user_allowed(name, &groups, None, &self.peer.ip().to_string()) {
+            tracing::info!("{why}");
+            return None;
+        }
+        let account = Account { user, settings };
+        self.account = Some(account.clone());
+        Some(account)
+    }
+
+    fn root_allowed(&self, account: &Account, password: bool) -> bool {
+        if account.user.uid != 0 {
+            return true;
+        }
+        match account.settings.permit_root_login {
+            PermitRootLogin::Yes => true,
+            PermitRootLogin::ProhibitPassword => !password,
+            _ => false,
+        }
+    }
+
+    /// Does an `authorized_keys` line or a trusted CA admit `key`?
+    fn key_admitted(
+        &self,
+        account: &Account,
+        key: &PublicKey,
+        cert: Option<&Certificate>,
+    ) -> Option<KeyOptions> {
+        let addr = self.peer.ip().to_string();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let policy = VerifyPolicy::default();
+        let u = &account.user;
+        if let Some(cert) = cert
+            && let Some(ca_file) = &account.settings.trusted_user_ca_keys
+        {
+            let cas: Vec<PublicKey> = std::fs::read_to_string(ca_file)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| PublicKey::from_openssh(l.trim()).ok().map(|(k, _)| k))
+                .collect();
+            if cert
+                .validate(CertType::User, &u.name, now, &cas, &policy)
+                .is_ok()
+            {
+                return Some(KeyOptions::default());
+            }
+        }
+        for path in account
+            .settings
+            .expand_authorized_keys(&u.name, &u.home, u.uid)
+        {
+            let Some(keys) = read_authorized_keys(&path) else {
+                continue;
+            };
+            let entry = match cert {
+                Some(c) => keys.check_certificate(&u.name, c, now, &policy).ok(),
+                None => keys.find(key),
+            };
+            let Some(entry) = entry else { continue };
+            if !entry.options.allows_from(None, &addr) {
+                tracing::info!(
+                    "Authentication tried for {} with correct key but not from a permitted host (address {addr}).",
+                    u.name
+                );
+                continue;
+            }
+            if let Some(exp) = &entry.options.expiry_time
+                && exp.is_expired(i64::try_from(now).unwrap_or(i64::MAX), 0)
+            {
+                tracing::info!("{}: key options expired", path.display());
+                continue;
+            }
+            return Some(entry.options.clone());
+        }
+        None
+    }
+}
+
+fn read_authorized_keys(path: &Path) -> Option<AuthorizedKeys> {
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(AuthorizedKeys::parse(&text))
+}
+
+impl ServerHandler for Policy {
+    async fn public_key(
+        &mut self,
+        user: &str,
+        key: &PublicKey,
+        certificate: Option<&Certificate>,
+        proof: bool,
+    ) -> bool {
+        let Some(account) = self.account(user) else {
+            return false;
+        };
+        if !account.settings.pubkey_authentication || !self.root_allowed(&account, false) {
+            return false;
+        }
+        let Some(options) = self.key_admitted(&account, key, certificate) else {
+            if proof {
+                tracing::info!(
+                    "Failed publickey for {user} from {} ssh2: {} {}",
+                    self.from(),
+                    short_type(key),
+                    key.fingerprint_sha256()
+                );
+            }
+            return false;
+        };
+        if proof {
+            self.proven_key = Some((key.clone(), certificate.cloned(), options));
+        }
+        true
+    }
+
+    async fn password(&mut self, user: &str, password: &str) -> bool {
+        let Some(account) = self.account(user) else {
+            return false;
+        };
+        let ok = self.root
+            && account.settings.password_authentication
+            && self.root_allowed(&account, true)
+            && (!password.is_empty() || account.settings.permit_empty_passwords)
+            && check_password(user, password).await;
+        if !ok {
+            tracing::info!("Failed password for {user} from {} ssh2", self.from());
+        }
+        ok
+    }
+
+    async fn keyboard_interactive(
+        &mut self,
+        user: &str,
+        _submethods: &str,
+    ) -> KeyboardInteractiveAnswer {
+        let Some(account) = self.account(user) else {
+            return KeyboardInteractiveAnswer::Reject;
+        };
+        if !self.root
+            || !account.settings.kbd_interactive_authentication
+            || !self.root_allowed(&account, true)
+        {
+            return KeyboardInteractiveAnswer::Reject;
+        }
+        KeyboardInteractiveAnswer::Prompts {
+            name: String::new(),
+            instruction: String::new(),
+            prompts: vec![InfoPrompt {
+                prompt: "Password: ".into(),
+                echo: false,
+            }],
+        }
+    }
+
+    async fn info_response(
+        &mut self,
+        user: &str,
+        responses: &[String],
+    ) -> KeyboardInteractiveAnswer {
+        let ok = match responses {
+            [password] => {
+                self.account(user).is_some()
+                    && (!password.is_empty()
+                        || self
+                            .account
+                            .as_ref()
+                            .is_some_and(|a| a.settings.permit_empty_passwords))
+                    && check_password(user, password).await
+            }
+            _ => false,
+        };
+        if ok {
+            KeyboardInteractiveAnswer::Accept
+        } else {
+            tracing::info!(
+                "Failed keyboard-interactive/pam for {user} from {} ssh2",
+                self.from()
+            );
+            KeyboardInteractiveAnswer::Reject
+        }
+    }
+
+    fn authenticated(&mut self, user: &str, method: &str) {
+        let detail = match (&self.proven_key, method) {
+            (Some((key, cert, _)), "publickey") => match cert {
+                Some(c) => format!(
+                    ": {}-CERT {} ID {} (serial {}) CA {} {}",
+                    short_type(key),
+                    key.fingerprint_sha256(),
+                    c.key_id,
+                    c.serial,
+                    c.signature_short_type(key),
+                    c.signature_key.fingerprint_sha256()
+                ),
+                None => format!(": {} {}", short_type(key), key.fingerprint_sha256()),
+            },
+            _ => String::new(),
+        };
+        tracing::info!(
+            "Accepted {method} for {user} from {} ssh2{detail}",
+            self.from()
+        );
+        self.authenticated = Some((user.to_owned(), method.to_owned()));
+    }
+}
+
+async fn check_password(user: &str, password: &str) -> bool {
+    match ssh_async::os::password::check_password(PAM_SERVICE, user, password).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::error!("PAM: {e}");
+            false
+        }
+    }
+}
+
+/// sshd's short key type names in logs: `ED25519`, `ECDSA`, `RSA`.
+pub fn short_type(key: &PublicKey) -> &'static str {
+    use ssh_async::ssh_keys::KeyType;
+    match key.key_type() {
+        KeyType::Ed25519 => "ED25519",
+        KeyType::Ecdsa(_) => "ECDSA",
+        KeyType::Rsa => "RSA",
+    }
+}

@@ -1,0 +1,514 @@
+//! `rsshd`: the SSH server of this workspace, used as `sshd` is.
+//!
+//! Run by root it serves the system's accounts (publickey from each
+//! user's `authorized_keys`, passwords and keyboard-interactive through
+//! PAM) and runs each session as its user. Run by anyone else with no
+//! arguments it listens on 127.0.0.1:2222, creates its host keys in the
+//! user's state directory on first start, and serves only that user, by
+//! public key.
+//!
+//! It never detaches: it always runs in the foreground as `sshd -D` does,
+//! and logs to stderr (`-e` is accepted and changes nothing).
+
+mod auth;
+mod hostkeys;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::Parser;
+use futures::StreamExt as _;
+use ssh_async::config::{FsLoader, apply_algorithms};
+use ssh_async::host::{SessionPolicy, serve_session};
+use ssh_async::os::user::User;
+use ssh_async::runtime::{self, net::TcpListener, net::TcpStream};
+use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
+use ssh_async::{Server, ServerOptions};
+use ssh_config::server::{ServerConfig, ServerSettings};
+use ssh_config::{AlgoKind, LogLevel};
+
+use crate::auth::Policy;
+
+/// The SSH server.
+#[derive(Parser, Debug)]
+#[command(
+    name = "rsshd",
+    version,
+    about = "SSH server (OpenSSH-compatible command line)",
+    disable_help_flag = true
+)]
+struct Args {
+    /// Do not detach (always the case; accepted for sshd compatibility).
+    #[arg(short = 'D')]
+    no_detach: bool,
+    /// Debug mode: one connection, verbose logs (repeat for more).
+    #[arg(short = 'd', action = clap::ArgAction::Count)]
+    debug: u8,
+    /// Log to stderr (always the case; accepted for sshd compatibility).
+    #[arg(short = 'e')]
+    stderr: bool,
+    /// Quiet: no log output.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// The configuration file.
+    #[arg(short = 'f', value_name = "config_file")]
+    config: Option<PathBuf>,
+    /// A host key file (repeatable); replaces the configuration's HostKey.
+    #[arg(short = 'h', value_name = "host_key_file")]
+    host_keys: Vec<PathBuf>,
+    /// A port to listen on (repeatable); replaces the configuration's Port.
+    #[arg(short = 'p', value_name = "port")]
+    ports: Vec<u16>,
+    /// A configuration line, as in the file (repeatable); wins over it.
+    #[arg(short = 'o', value_name = "option")]
+    options: Vec<String>,
+    /// Check the configuration and the host keys, then exit.
+    #[arg(short = 't')]
+    test: bool,
+    /// Check the configuration and print the effective settings, then exit.
+    #[arg(short = 'T')]
+    dump: bool,
+    /// Print help.
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rsshd: {e}");
+            ExitCode::from(255)
+        }
+    }
+}
+
+fn init_logging(level: LogLevel, args: &Args) {
+    let filter = if args.quiet {
+        "off"
+    } else {
+        match (args.debug, level) {
+            (3.., _) | (_, LogLevel::Debug3) => "trace",
+            (1..=2, _) | (_, LogLevel::Debug | LogLevel::Debug1 | LogLevel::Debug2) => "debug",
+            (_, LogLevel::Quiet) => "off",
+            (_, LogLevel::Fatal | LogLevel::Error) => "error",
+            _ => "info",
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_level(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .try_init();
+}
+
+/// Where an ordinary user's server keeps its host keys.
+fn state_dir(me: &User) -> PathBuf {
+    match std::env::var_os("XDG_STATE_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("rsshd"),
+        _ => me.home.join(".local/state/rsshd"),
+    }
+}
+
+struct Setup {
+    config: Arc<ServerConfig>,
+    settings: ServerSettings,
+    keys: Vec<hostkeys::Loaded>,
+    listen: Vec<(String, u16)>,
+    transport: ssh_async::ssh_transport::Config,
+}
+
+fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
+    let default_path = Path::new("/etc/ssh/sshd_config");
+    let path = match &args.config {
+        Some(p) => Some(p.clone()),
+        None if root && default_path.exists() => Some(default_path.to_path_buf()),
+        None => None,
+    };
+    let mut loader = FsLoader;
+    let mut config = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            ServerConfig::parse(&text, p, &mut loader).map_err(|e| e.to_string())?
+        }
+        None => ServerConfig::parse("", Path::new("(defaults)"), &mut loader)
+            .map_err(|e| e.to_string())?,
+    };
+    config
+        .apply_overrides(&args.options)
+        .map_err(|e| e.to_string())?;
+    for w in config.warnings() {
+        eprintln!("rsshd: {w}");
+    }
+    let mut settings = config.resolve(None);
+    if !args.ports.is_empty() {
+        settings.ports = args.ports.clone();
+    }
+    // A user's server without a configuration: loopback, port 2222.
+    let personal = !root && path.is_none();
+    if personal {
+        if args.ports.is_empty() {
+            settings.ports = vec![2222];
+        }
+        if settings.listen_addresses.is_empty() {
+            settings.listen_addresses = vec![("127.0.0.1".into(), None)];
+        }
+    }
+    let mut key_paths: Vec<PathBuf> = if args.host_keys.is_empty() {
+        settings.host_keys.clone()
+    } else {
+        args.host_keys.clone()
+    };
+    if key_paths.is_empty() {
+        if personal || !root {
+            let dir = state_dir(me);
+            let made = hostkeys::create_missing(&dir, &format!("rsshd@{}", me.name))?;
+            for p in &made {
+                eprintln!("rsshd: created host key {}", p.display());
+            }
+            key_paths = hostkeys::state_key_paths(&dir)
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect();
+        } else {
+            key_paths = ["ed25519", "ecdsa", "rsa"]
+                .iter()
+                .map(|t| PathBuf::from(format!("/etc/ssh/ssh_host_{t}_key")))
+                .filter(|p| p.exists())
+                .collect();
+        }
+    }
+    let mut keys = Vec::new();
+    for p in &key_paths {
+        match hostkeys::load(p) {
+            Ok(k) => keys.push(k),
+            Err(e) => eprintln!("rsshd: {e}"),
+        }
+    }
+    if keys.is_empty() {
+        return Err("no hostkeys available -- exiting.".into());
+    }
+    let mut transport = ssh_async::ssh_transport::Config::server_default();
+    transport.software_version = format!("rsshd_{}", env!("CARGO_PKG_VERSION"));
+    for (kind, spec) in [
+        (AlgoKind::Kex, &settings.kex_algorithms),
+        (AlgoKind::Ciphers, &settings.ciphers),
+        (AlgoKind::Macs, &settings.macs),
+        (AlgoKind::HostKey, &settings.host_key_algorithms),
+    ] {
+        apply_algorithms(&mut transport, kind, spec, true)?;
+    }
+    if !settings.compression {
+        transport.algorithms.compression = ["none"].into_iter().collect();
+    }
+    transport.rekey.bytes = settings.rekey_limit.bytes.filter(|b| *b > 0);
+    transport.rekey.interval = settings.rekey_limit.time;
+    let listen = settings.effective_listen();
+    Ok(Setup {
+        config: Arc::new(config),
+        settings,
+        keys,
+        listen,
+        transport,
+    })
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let root = ssh_async::os::user::is_root();
+    let me = User::current().map_err(|e| format!("who am I: {e}"))?;
+    let setup = setup(&args, root, &me)?;
+    init_logging(setup.settings.log_level, &args);
+    if args.dump {
+        let dump = setup.settings.dump(&|kind, spec| {
+            let (d, s) = ssh_async::config::algorithm_names(kind, true);
+            spec.apply(&d, &s)
+                .map(|v| v.join(","))
+                .unwrap_or_else(|e| e)
+        });
+        print!("{dump}");
+        return Ok(());
+    }
+    if args.test {
+        return Ok(());
+    }
+    for k in &setup.keys {
+        tracing::info!(
+            "Server host key: {} {} ({})",
+            auth::short_type(&k.public),
+            k.public.fingerprint_sha256(),
+            k.path.display()
+        );
+    }
+    if let Some(pid_file) = &setup.settings.pid_file
+        && let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id()))
+    {
+        tracing::error!("Couldn't create pid file \"{}\": {e}", pid_file.display());
+    }
+    runtime::block_on(serve(args.debug > 0, root, me, setup))
+}
+
+async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), String> {
+    let mut listeners = Vec::new();
+    for (addr, port) in &setup.listen {
+        let host = if addr.contains(':') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
+        match TcpListener::bind(host.as_str()).await {
+            Ok(l) => {
+                tracing::info!("Server listening on {addr} port {port}.");
+                listeners.push(l);
+            }
+            Err(e) => tracing::error!("Bind to port {port} on {addr} failed: {e}."),
+        }
+    }
+    if listeners.is_empty() {
+        return Err("Cannot bind any address.".into());
+    }
+    let setup = Arc::new(setup);
+    let me = Arc::new(me);
+    let active = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = futures::channel::mpsc::unbounded::<(TcpStream, SocketAddr)>();
+    for l in listeners {
+        let tx = tx.clone();
+        drop(runtime::spawn(async move {
+            loop {
+                match l.accept().await {
+                    Ok(conn) => {
+                        if tx.unbounded_send(conn).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("accept: {e}");
+                        runtime::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+    let mut terminate =
+        ssh_async::os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
+    loop {
+        let next = futures::future::select(rx.next(), terminate.next()).await;
+        let (stream, peer) = match next {
+            futures::future::Either::Left((Some(c), _)) => c,
+            futures::future::Either::Left((None, _)) => break,
+            futures::future::Either::Right((sig, _)) => {
+                tracing::info!("Received signal {sig:?}; terminating.");
+                break;
+            }
+        };
+        let unauthenticated = active.load(Ordering::SeqCst);
+        if unauthenticated >= setup.settings.max_startups.full as usize {
+            tracing::info!(
+                "drop connection #{unauthenticated} from [{}]:{}: MaxStartups",
+                peer.ip(),
+                peer.port()
+            );
+            continue;
+        }
+        tracing::info!("Connection from {} port {}", peer.ip(), peer.port());
+        let conn = connection(
+            stream,
+            peer,
+            root,
+            me.clone(),
+            setup.clone(),
+            active.clone(),
+        );
+        if single {
+            conn.await;
+            return Ok(());
+        }
+        drop(runtime::spawn(conn));
+    }
+    // Let running connections end (SIGTERM stops accepting only).
+    Ok(())
+}
+
+/// Counts a connection until it authenticates or ends.
+struct Startup(Arc<AtomicUsize>, bool);
+
+impl Startup {
+    fn done(&mut self) {
+        if !self.1 {
+            self.1 = true;
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Startup {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    root: bool,
+    me: Arc<User>,
+    setup: Arc<Setup>,
+    active: Arc<AtomicUsize>,
+) {
+    active.fetch_add(1, Ordering::SeqCst);
+    let mut startup = Startup(active, false);
+    let local = stream.local_addr().unwrap_or(peer);
+    let s = &setup.settings;
+    let mut options = ServerOptions::new(
+        setup
+            .keys
+            .iter()
+            .map(|k| Box::new(k.key.clone()) as ssh_async::HostKey)
+            .collect(),
+    );
+    options.transport = setup.transport.clone();
+    let mut methods = Vec::new();
+    if s.pubkey_authentication {
+        methods.push("publickey".to_owned());
+    }
+    if root && s.kbd_interactive_authentication {
+        methods.push("keyboard-interactive".to_owned());
+    }
+    if root && s.password_authentication {
+        methods.push("password".to_owned());
+    }
+    options.auth.methods = methods;
+    options.auth.required = s.authentication_methods.clone();
+    options.auth.max_tries = s.max_auth_tries;
+    if let Some(g) = s.login_grace_time {
+        options.auth.deadline = g;
+    }
+    if let Some(b) = &s.banner {
+        options.auth.banner = std::fs::read_to_string(b).ok();
+    }
+    options.connection.max_sessions = usize::try_from(s.max_sessions).unwrap_or(usize::MAX);
+    let mut policy = Policy::new(setup.config.clone(), peer, local, root, (*me).clone());
+    let accepted = Server::accept(stream, options, &mut policy).await;
+    startup.done();
+    let conn = match accepted {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(
+                "Connection closed by {} port {}: {e}",
+                peer.ip(),
+                peer.port()
+            );
+            return;
+        }
+    };
+    let user = conn.user().to_owned();
+    let Some(account) = policy.account(&user) else {
+        conn.disconnect();
+        return;
+    };
+    let key_options = policy.proven_key.as_ref().map(|(_, _, o)| o.clone());
+    let session_policy = Arc::new(session_policy(&account, key_options, peer, local));
+    while let Some(incoming) = conn.next_channel().await {
+        match &incoming.channel_type {
+            ChannelType::Session => match incoming.accept() {
+                Ok(ch) => {
+                    let p = session_policy.clone();
+                    drop(runtime::spawn(async move {
+                        if let Err(e) = serve_session(ch, p).await {
+                            tracing::debug!("session: {e}");
+                        }
+                    }));
+                }
+                Err(e) => tracing::debug!("accept channel: {e}"),
+            },
+            other => {
+                tracing::info!(
+                    "refused channel of type {other:?}: forwarding is not supported yet"
+                );
+                let _ = incoming.reject(
+                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                    "forwarding is not supported by this server yet",
+                );
+            }
+        }
+    }
+    match conn.closed().await {
+        Ok(()) => tracing::info!(
+            "Disconnected from user {user} {} port {}",
+            peer.ip(),
+            peer.port()
+        ),
+        Err(e) => tracing::info!(
+            "Connection from user {user} {} port {} ended: {e}",
+            peer.ip(),
+            peer.port()
+        ),
+    }
+}
+
+fn session_policy(
+    account: &auth::Account,
+    key_options: Option<ssh_async::ssh_auth::authorized_keys::KeyOptions>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> SessionPolicy {
+    let u = &account.user;
+    let s = &account.settings;
+    let path = if u.uid == 0 {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    } else {
+        "/usr/local/bin:/usr/bin:/bin:/usr/games"
+    };
+    let mut env = vec![
+        ("USER".to_owned(), u.name.clone()),
+        ("LOGNAME".to_owned(), u.name.clone()),
+        ("HOME".to_owned(), u.home.display().to_string()),
+        ("SHELL".to_owned(), u.shell.display().to_string()),
+        ("PATH".to_owned(), path.to_owned()),
+        ("MAIL".to_owned(), format!("/var/mail/{}", u.name)),
+        (
+            "SSH_CLIENT".to_owned(),
+            format!("{} {} {}", peer.ip(), peer.port(), local.port()),
+        ),
+        (
+            "SSH_CONNECTION".to_owned(),
+            format!(
+                "{} {} {} {}",
+                peer.ip(),
+                peer.port(),
+                local.ip(),
+                local.port()
+            ),
+        ),
+    ];
+    let mut permit_tty = s.permit_tty;
+    let mut force_command = s.force_command.clone();
+    if let Some(o) = key_options {
+        permit_tty &= o.pty;
+        if force_command.is_none() {
+            force_command = o.command.clone();
+        }
+        if !matches!(
+            s.permit_user_environment,
+            ssh_config::server::PermitUserEnvironment::No
+        ) {
+            env.extend(o.environment.iter().cloned());
+        }
+    }
+    SessionPolicy {
+        user: u.clone(),
+        switch_user: ssh_async::os::user::is_root(),
+        env,
+        accept_env: s.accept_env.clone(),
+        permit_tty,
+        subsystems: s.subsystems.clone(),
+        force_command,
+    }
+}
