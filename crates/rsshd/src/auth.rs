@@ -288,7 +288,7 @@ impl ServerHandler for Policy {
                     key.fingerprint_sha256(),
                     c.key_id,
                     c.serial,
-                    c.signature_short_type(key),
+                    short_type(&c.signature_key),
                     c.signature_key.fingerprint_sha256()
                 ),
                 None => format!(": {} {}", short_type(key), key.fingerprint_sha256()),
@@ -320,5 +320,6 @@ pub fn short_type(key: &PublicKey) -> &'static str {
         KeyType::Ed25519 => "ED25519",
         KeyType::Ecdsa(_) => "ECDSA",
         KeyType::Rsa => "RSA",
+        _ => "KEY",
     }
 }
