@@ -572,3 +572,16 @@ fn pam_rejects_an_unknown_user() {
     // A NUL in the service is a usage error.
     assert!(run(check_password("bad\0service", "root", "secret")).is_err());
 }
+
+/// The "yes" path needs an account with a known password, which a test
+/// must not create: run by hand with `RSSH_PAM_USER` and
+/// `RSSH_PAM_PASSWORD` set (`cargo test -p ssh-async --test os -- --ignored`).
+#[test]
+#[ignore = "needs RSSH_PAM_USER and RSSH_PAM_PASSWORD of a real account"]
+fn pam_accepts_the_right_password() {
+    let user = std::env::var("RSSH_PAM_USER").expect("RSSH_PAM_USER");
+    let password = std::env::var("RSSH_PAM_PASSWORD").expect("RSSH_PAM_PASSWORD");
+    assert!(run(check_password("rsshd-test", &user, &password)).unwrap());
+    let wrong = format!("{password}x");
+    assert!(!run(check_password("rsshd-test", &user, &wrong)).unwrap());
+}
