@@ -1,0 +1,156 @@
+//! The `rsshd` binary: `-t` on good and bad files, and a real session
+//! with our client library (publickey from an `authorized_keys` file,
+//! exec with stdout, stderr and the exit status, the sshd-style log).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ssh_async::os::user::User;
+use ssh_async::ssh_keys::{KeyType, PrivateKey, PublicKey};
+use ssh_async::{Client, ClientOptions, SimpleHandler, runtime};
+
+fn rsshd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rsshd"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rsshd-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Writes a new ed25519 host key file; its path and public key.
+fn host_key(dir: &Path) -> (PathBuf, PublicKey) {
+    use ssh_async::ssh_auth::keyfile::{Encryption, KeyPair};
+    let path = dir.join("host_key");
+    let mut rng: rand::rngs::StdRng = rand::make_rng();
+    let pair = KeyPair::generate(KeyType::Ed25519, None, "host", &mut rng).unwrap();
+    let text = pair.to_openssh(&Encryption::None, &mut rng).unwrap();
+    std::fs::write(&path, text).unwrap();
+    (path, pair.public_key().clone())
+}
+
+#[test]
+fn dash_t_accepts_a_good_file_and_names_the_line_of_a_bad_one() {
+    let dir = temp_dir("t");
+    let (key, _) = host_key(&dir);
+    let good = dir.join("good");
+    std::fs::write(&good, format!("HostKey {}\nPort 2200\n", key.display())).unwrap();
+    let out = rsshd().arg("-t").arg("-f").arg(&good).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.join("bad");
+    std::fs::write(
+        &bad,
+        format!(
+            "HostKey {}\n\nPasswordAuthentication maybe\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let out = rsshd().arg("-t").arg("-f").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains(&bad.display().to_string()), "{err}");
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_session_with_our_client() {
+    let dir = temp_dir("session");
+    let (key, host_public) = host_key(&dir);
+    let user_key = PrivateKey::from_ed25519_seed(&[4; 32]);
+    std::fs::write(
+        dir.join("authorized_keys"),
+        format!("{}\n", user_key.public().to_openssh("test")),
+    )
+    .unwrap();
+    let cfg = dir.join("cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "HostKey {}\nListenAddress 127.0.0.1\nAuthorizedKeysFile {}/authorized_keys\nPasswordAuthentication no\n",
+            key.display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = rsshd()
+        .args(["-D", "-e", "-f"])
+        .arg(&cfg)
+        .args(["-p", &port.to_string()])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let server = Running(child);
+    let me = User::current().unwrap().name;
+    let out = runtime::block_on(async {
+        let mut stream = None;
+        for _ in 0..100 {
+            if let Ok(s) = runtime::net::TcpStream::connect(("127.0.0.1", port)).await {
+                stream = Some(s);
+                break;
+            }
+            runtime::sleep(Duration::from_millis(50)).await;
+        }
+        let mut handler = SimpleHandler {
+            host_key_check: Box::new(move |k| *k == host_public),
+            keys: vec![user_key],
+            password: None,
+        };
+        let options = ClientOptions::new(&me, handler.methods());
+        let client = Client::connect(stream.expect("rsshd did not listen"), options, &mut handler)
+            .await
+            .unwrap();
+        let out = client
+            .exec_with_stdin("cat; echo oops >&2; exit 7", b"some input")
+            .await
+            .unwrap();
+        client.disconnect().await.unwrap();
+        out
+    });
+    assert_eq!(out.stdout, b"some input");
+    assert_eq!(out.stderr, b"oops\n");
+    assert_eq!(out.exit_status, Some(7));
+    std::thread::sleep(Duration::from_millis(200));
+    drop(server);
+    let mut log = String::new();
+    stderr.read_to_string(&mut log).unwrap();
+    assert!(
+        log.contains(&format!("Accepted publickey for {me} from 127.0.0.1 port")),
+        "{log}"
+    );
+    assert!(log.contains("ssh2: ED25519 SHA256:"), "{log}");
+}
