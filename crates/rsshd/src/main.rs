@@ -161,10 +161,18 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
             settings.listen_addresses = vec![("127.0.0.1".into(), None)];
         }
     }
-    let mut key_paths: Vec<PathBuf> = if args.host_keys.is_empty() {
-        settings.host_keys.clone()
-    } else {
+    // Without a file, sshd's default host keys are root's: a user's
+    // server uses its own unless told otherwise (-h, -o HostKey=).
+    let hostkey_option = args
+        .options
+        .iter()
+        .any(|o| o.trim_start().to_ascii_lowercase().starts_with("hostkey"));
+    let mut key_paths: Vec<PathBuf> = if !args.host_keys.is_empty() {
         args.host_keys.clone()
+    } else if personal && !hostkey_option {
+        Vec::new()
+    } else {
+        settings.host_keys.clone()
     };
     if key_paths.is_empty() {
         if personal || !root {
@@ -210,6 +218,11 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
     }
     transport.rekey.bytes = settings.rekey_limit.bytes.filter(|b| *b > 0);
     transport.rekey.interval = settings.rekey_limit.time;
+    // sshd's default pid file belongs to sshd: ours is rsshd.pid, and a
+    // user's server writes none unless configured.
+    if settings.pid_file.as_deref() == Some(Path::new("/run/sshd.pid")) {
+        settings.pid_file = (!personal).then(|| PathBuf::from("/run/rsshd.pid"));
+    }
     let listen = settings.effective_listen();
     Ok(Setup {
         config: Arc::new(config),
