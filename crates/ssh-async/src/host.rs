@@ -67,7 +67,9 @@ pub async fn serve_session(ch: Channel, policy: Arc<SessionPolicy>) -> Result<()
         };
         let start = match &req.kind {
             ChannelRequestKind::PtyReq(p) => {
-                let ok = policy.permit_tty && setup.pty.is_none() && open_pty(&mut setup, p, &policy).is_ok();
+                let ok = policy.permit_tty
+                    && setup.pty.is_none()
+                    && open_pty(&mut setup, p, &policy).is_ok();
                 ch.reply(&req, ok)?;
                 continue;
             }
@@ -81,7 +83,12 @@ pub async fn serve_session(ch: Channel, policy: Arc<SessionPolicy>) -> Result<()
                 ch.reply(&req, ok)?;
                 continue;
             }
-            ChannelRequestKind::WindowChange { cols, rows, width_px, height_px } => {
+            ChannelRequestKind::WindowChange {
+                cols,
+                rows,
+                width_px,
+                height_px,
+            } => {
                 if let Some((pty, _)) = &setup.pty {
                     let _ = pty.resize(win(*cols, *rows, *width_px, *height_px));
                 }
@@ -103,7 +110,10 @@ pub async fn serve_session(ch: Channel, policy: Arc<SessionPolicy>) -> Result<()
                 break child;
             }
             Err(e) => {
-                tracing::info!("session for {}: cannot start {start:?}: {e}", policy.user.name);
+                tracing::info!(
+                    "session for {}: cannot start {start:?}: {e}",
+                    policy.user.name
+                );
                 ch.reply(&req, false)?;
             }
         }
@@ -150,7 +160,11 @@ struct Running {
 
 enum Io {
     Pipes,
-    Pty(PtyControl, crate::os::pty::PtyReader, crate::os::pty::PtyWriter),
+    Pty(
+        PtyControl,
+        crate::os::pty::PtyReader,
+        crate::os::pty::PtyWriter,
+    ),
 }
 
 fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
@@ -300,7 +314,9 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
     drop(requests);
     match status {
         Ok(ExitStatus::Code(c)) => ch.exit_status(c).await?,
-        Ok(ExitStatus::Signal { name, core_dumped }) => ch.exit_signal(name, core_dumped, "").await?,
+        Ok(ExitStatus::Signal { name, core_dumped }) => {
+            ch.exit_signal(name, core_dumped, "").await?
+        }
         Err(e) => tracing::info!("waiting for the session's program: {e}"),
     }
     ch.send_eof()?;
@@ -315,9 +331,12 @@ fn handle_running_request(
     child: &process::Child,
 ) {
     let ok = match &req.kind {
-        ChannelRequestKind::WindowChange { cols, rows, width_px, height_px } => {
-            pty.is_some_and(|p| p.resize(win(*cols, *rows, *width_px, *height_px)).is_ok())
-        }
+        ChannelRequestKind::WindowChange {
+            cols,
+            rows,
+            width_px,
+            height_px,
+        } => pty.is_some_and(|p| p.resize(win(*cols, *rows, *width_px, *height_px)).is_ok()),
         ChannelRequestKind::Signal { name } => match Signal::from_ssh_name(name) {
             Some(sig) => child.signal(sig).is_ok(),
             None => false,

@@ -19,8 +19,7 @@ use ssh_async::host::{SessionPolicy, serve_session};
 use ssh_async::os::user::User;
 use ssh_async::ssh_keys::PrivateKey;
 use ssh_async::{
-    Client, ClientOptions, ExitStatus, Server, ServerHandler, ServerOptions, SimpleHandler,
-    runtime,
+    Client, ClientOptions, ExitStatus, Server, ServerHandler, ServerOptions, SimpleHandler, runtime,
 };
 use ssh_wire::messages::{PtyRequest, TerminalModes};
 
@@ -72,7 +71,9 @@ async fn start(policy: SessionPolicy) -> Client {
         password: Some("pw".into()),
     };
     let options = ClientOptions::new("me", handler.methods());
-    Client::connect(stream, options, &mut handler).await.unwrap()
+    Client::connect(stream, options, &mut handler)
+        .await
+        .unwrap()
 }
 
 fn block<F: std::future::Future<Output = ()>>(f: F) {
