@@ -289,6 +289,7 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     let setup = Arc::new(setup);
     let me = Arc::new(me);
     let active = Arc::new(AtomicUsize::new(0));
+    let live = Arc::new(AtomicUsize::new(0));
     let (tx, mut rx) = futures::channel::mpsc::unbounded::<(TcpStream, SocketAddr)>();
     for l in listeners {
         let tx = tx.clone();
