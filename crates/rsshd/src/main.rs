@@ -344,9 +344,25 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
             conn.await;
             return Ok(());
         }
-        drop(runtime::spawn(conn));
+        let live = live.clone();
+        live.fetch_add(1, Ordering::SeqCst);
+        drop(runtime::spawn(async move {
+            conn.await;
+            live.fetch_sub(1, Ordering::SeqCst);
+        }));
     }
-    // Let running connections end (SIGTERM stops accepting only).
+    // SIGTERM stops accepting; the connections running go on to their end.
+    let mut said = false;
+    while live.load(Ordering::SeqCst) > 0 {
+        if !said {
+            tracing::info!(
+                "waiting for {} connection(s) to end",
+                live.load(Ordering::SeqCst)
+            );
+            said = true;
+        }
+        runtime::sleep(Duration::from_millis(200)).await;
+    }
     Ok(())
 }
 
