@@ -424,6 +424,9 @@ async fn connection(
         options.auth.banner = std::fs::read_to_string(b).ok();
     }
     options.connection.max_sessions = usize::try_from(s.max_sessions).unwrap_or(usize::MAX);
+    if !s.client_alive_interval.is_zero() {
+        options.keepalive = Some((s.client_alive_interval, s.client_alive_count_max));
+    }
     let mut policy = Policy::new(setup.config.clone(), peer, local, root, (*me).clone());
     let accepted = Server::accept(stream, options, &mut policy).await;
     startup.done();

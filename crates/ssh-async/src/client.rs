@@ -72,6 +72,10 @@ pub struct ClientOptions {
     pub transport: ssh_transport::Config,
     /// Windows, packet sizes, limits.
     pub connection: ssh_connection::Config,
+    /// `ServerAliveInterval` and `ServerAliveCountMax`: after this long
+    /// without input a `keepalive@openssh.com` probe is sent; after this
+    /// many unanswered probes the connection ends. `None`: no probes.
+    pub keepalive: Option<(core::time::Duration, u32)>,
 }
 
 impl ClientOptions {
@@ -82,6 +86,7 @@ impl ClientOptions {
             methods,
             transport: ssh_transport::Config::default(),
             connection: ssh_connection::Config::default(),
+            keepalive: None,
         }
     }
 }
@@ -202,6 +207,7 @@ impl Client {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         H: ClientHandler,
     {
+        let keepalive = options.keepalive;
         let mut session = Box::new(ClientSession::new(
             options.transport,
             ClientConfig::new(&options.user, options.methods),
@@ -275,7 +281,9 @@ impl Client {
             }
             driver.step(&mut *session).await?;
         }
-        let shared: Shared = Arc::new(Mutex::new(State::new(session, Side::Client)));
+        let mut state = State::new(session, Side::Client);
+        state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
+        let shared: Shared = Arc::new(Mutex::new(state));
         let task = shared::drive(shared.clone(), driver);
         // The task's output is observed through the shared state.
         drop(runtime::spawn(task));

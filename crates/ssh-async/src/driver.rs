@@ -69,6 +69,8 @@ pub(crate) struct Driver<S> {
     need_flush: bool,
     /// The peer closed its side of the stream.
     pub(crate) eof: bool,
+    /// Input arrived since the last `take_input_seen`.
+    input_seen: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -83,7 +85,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer: None,
             need_flush: false,
             eof: false,
+            input_seen: false,
         }
+    }
+
+    /// Whether input arrived since the last call.
+    pub(crate) fn take_input_seen(&mut self) -> bool {
+        core::mem::take(&mut self.input_seen)
     }
 
     /// Gives buffered input to the session; true if it took any.
@@ -145,6 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     progress = true;
                 }
                 Poll::Ready(Ok(n)) => {
+                    self.input_seen = true;
                     let got = self.rbuf.get(..n).unwrap_or_default();
                     self.inbuf.extend_from_slice(got);
                     self.feed(sess)?;

@@ -79,6 +79,9 @@ pub struct ServerOptions {
     pub transport: ssh_transport::Config,
     /// Windows, packet sizes, limits.
     pub connection: ssh_connection::Config,
+    /// `ClientAliveInterval` and `ClientAliveCountMax` (see
+    /// [`crate::ClientOptions::keepalive`]).
+    pub keepalive: Option<(core::time::Duration, u32)>,
 }
 
 impl core::fmt::Debug for ServerOptions {
@@ -102,6 +105,7 @@ impl ServerOptions {
             auth,
             transport: ssh_transport::Config::server_default(),
             connection: ssh_connection::Config::default(),
+            keepalive: None,
         }
     }
 }
@@ -122,6 +126,7 @@ impl Server {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         H: ServerHandler,
     {
+        let keepalive = options.keepalive;
         let mut session = Box::new(ServerSession::new(
             options.transport,
             options.host_keys,
@@ -195,6 +200,7 @@ impl Server {
         }
         let mut state = State::new(session, Side::Server);
         state.accept_incoming = true;
+        state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
         let shared: Shared = Arc::new(Mutex::new(state));
         drop(runtime::spawn(shared::drive(shared.clone(), driver)));
         Ok(ServerConnection {

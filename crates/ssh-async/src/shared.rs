@@ -210,6 +210,44 @@ pub(crate) struct State {
     pub(crate) end_wakers: Vec<Waker>,
     /// The application asked to disconnect.
     pub(crate) closing: bool,
+    /// `ServerAliveInterval`/`ClientAliveInterval` and the count of
+    /// unanswered probes after which the connection is given up.
+    pub(crate) keepalive: Option<Keepalive>,
+}
+
+/// Keepalive probes: `keepalive@openssh.com` global requests sent after
+/// `interval` without input; `max_missed` unanswered ones end the
+/// connection.
+pub(crate) struct Keepalive {
+    pub(crate) interval: std::time::Duration,
+    pub(crate) max_missed: u32,
+    pub(crate) missed: u32,
+    pub(crate) pending: Vec<RequestId>,
+    /// When input last arrived.
+    pub(crate) last_input: Option<std::time::Instant>,
+    pub(crate) timer: Option<crate::runtime::Sleep>,
+}
+
+impl core::fmt::Debug for Keepalive {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Keepalive")
+            .field("interval", &self.interval)
+            .field("missed", &self.missed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keepalive {
+    pub(crate) fn new(interval: std::time::Duration, max_missed: u32) -> Self {
+        Self {
+            interval,
+            max_missed,
+            missed: 0,
+            pending: Vec::new(),
+            last_input: None,
+            timer: None,
+        }
+    }
 }
 
 /// Why a connection ended.
@@ -255,6 +293,7 @@ impl State {
             ended: None,
             end_wakers: Vec::new(),
             closing: false,
+            keepalive: None,
         }
     }
 
@@ -442,6 +481,14 @@ impl State {
                 let _: GlobalRequestKind = request;
             }
             Event::GlobalReply { id, reply } => {
+                if let Some(k) = &mut self.keepalive
+                    && let Some(pos) = k.pending.iter().position(|p| *p == id)
+                {
+                    // Any answer, even a refusal, shows the peer is there.
+                    k.pending.remove(pos);
+                    k.missed = 0;
+                    return Ok(());
+                }
                 self.global_replies.insert(id, reply);
                 if let Some(w) = self.global_waker.take() {
                     w.wake();
@@ -535,6 +582,11 @@ where
     if st.closing {
         st.session.disconnect("bye");
     }
+    if let Err(reason) = poll_keepalive(&mut st, driver.take_input_seen(), cx) {
+        driver.try_flush(&mut *st.session);
+        st.end(reason);
+        return Poll::Ready(());
+    }
     for _ in 0..DRIVER_BUDGET {
         st.dispatch();
         let poll = driver.poll_io(&mut *st.session, cx);
@@ -574,6 +626,58 @@ where
     // Out of budget: let other tasks run, come back at once.
     cx.waker().wake_by_ref();
     Poll::Pending
+}
+
+/// Sends a probe when the interval passed without input; fails after
+/// `max_missed` unanswered probes.
+fn poll_keepalive(st: &mut State, input_seen: bool, cx: &mut Context<'_>) -> Result<(), EndReason> {
+    let Some(k) = st.keepalive.as_mut() else {
+        return Ok(());
+    };
+    let now = crate::runtime::now();
+    if input_seen || k.last_input.is_none() {
+        k.last_input = Some(now);
+    }
+    let due = k.last_input.unwrap_or(now) + k.interval;
+    if k.timer.is_none() {
+        k.timer = Some(crate::runtime::sleep_until(due));
+    }
+    let fired = k
+        .timer
+        .as_mut()
+        .is_some_and(|t| t.as_mut().poll(cx).is_ready());
+    if !fired {
+        return Ok(());
+    }
+    // Input came while the timer ran: wait for the rest of the interval
+    // (one timer per interval, not one per read).
+    let next = if due > now { due } else { now + k.interval };
+    let mut timer = crate::runtime::sleep_until(next);
+    // Registers the waker for the next deadline.
+    let _ = timer.as_mut().poll(cx);
+    k.timer = Some(timer);
+    if due > now {
+        return Ok(());
+    }
+    k.last_input = Some(now);
+    if k.missed >= k.max_missed {
+        return Err(EndReason::Failed(format!(
+            "Timeout: no answer to {} keepalive probes",
+            k.missed
+        )));
+    }
+    k.missed += 1;
+    let id = st.conn().ok().and_then(|c| {
+        c.global_request(GlobalRequestKind::Keepalive, true)
+            .ok()
+            .flatten()
+    });
+    if let (Some(id), Some(k)) = (id, st.keepalive.as_mut()) {
+        k.pending.push(id);
+    }
+    st.wake_driver();
+    cx.waker().wake_by_ref();
+    Ok(())
 }
 
 /// A DISCONNECT of either side is a normal end; anything else a failure.

@@ -485,3 +485,81 @@ fn a_refused_request_is_an_error_and_the_connection_goes_on() {
         assert!(served.is_ok(), "{served:?}");
     });
 }
+
+/// A stream that can turn into a black hole: writes vanish, reads wait
+/// forever, as a peer whose network went away without a FIN.
+struct Hole {
+    inner: End,
+    gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl AsyncRead for Hole {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Hole {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if self.gone.load(std::sync::atomic::Ordering::SeqCst) {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// Keepalive probes: answered ones keep a quiet connection up; when the
+/// peer vanishes without closing, the client gives up after the count.
+#[test]
+fn keepalives_keep_quiet_connections_and_detect_dead_peers() {
+    runtime::block_on(async {
+        let (a, b) = duplex();
+        let gone = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hole = Hole {
+            inner: a,
+            gone: gone.clone(),
+        };
+        let server = runtime::spawn(accept_and_serve(b));
+        let work = async {
+            let (mut handler, _) = client_handler(PASSWORD);
+            let mut options = ClientOptions::new("alice", handler.methods());
+            options.keepalive = Some((Duration::from_millis(100), 3));
+            let client = Client::connect(hole, options, &mut handler).await.unwrap();
+            // Quiet for ten intervals: the server answers every probe.
+            runtime::sleep(Duration::from_millis(1000)).await;
+            let out = client.exec("other").await.unwrap();
+            assert_eq!(out.exit_status, Some(127));
+            // The network goes away.
+            gone.store(true, std::sync::atomic::Ordering::SeqCst);
+            let start = runtime::now();
+            let r = client.closed().await;
+            let waited = start.elapsed();
+            assert!(
+                matches!(r, Err(Error::Failed(ref m)) if m.contains("keepalive")),
+                "{r:?}"
+            );
+            // Three probes unanswered, then the fourth interval ends it.
+            assert!(waited >= Duration::from_millis(300), "{waited:?}");
+            assert!(waited < Duration::from_secs(3), "{waited:?}");
+        };
+        runtime::timeout(LIMIT, work).await.expect("timed out");
+        drop(server);
+    });
+}
