@@ -563,3 +563,17 @@ fn keepalives_keep_quiet_connections_and_detect_dead_peers() {
         drop(server);
     });
 }
+
+/// The API's futures run on another executor (the `futures` crate's
+/// single-thread one here): only the driver tasks use async-std's.
+#[test]
+fn the_api_runs_on_another_executor() {
+    futures::executor::block_on(async {
+        let (a, b) = duplex();
+        let server = std::thread::spawn(move || futures::executor::block_on(accept_and_serve(b)));
+        let outs = client_side(a, 100_000).await;
+        check(&outs, 100_000);
+        let served = server.join().unwrap();
+        assert!(served.is_ok(), "{served:?}");
+    });
+}
