@@ -1,0 +1,399 @@
+//! The command line, as `ssh(1)` has it, and the destination forms
+//! `host`, `user@host` and `ssh://[user@]host[:port]`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser};
+
+/// `rssh [-46CqtTvNnGsV] [-p port] [-l user] [-i identity]... [-F config]
+/// [-o Key=Value]... [-c ciphers] [-m macs] [-E logfile] destination
+/// [command ...]`.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "rssh",
+    disable_version_flag = true,
+    disable_help_flag = true,
+    override_usage = "rssh [-46CGNnqsTtVv] [-c cipher_spec] [-E log_file] [-F configfile] \
+                      [-i identity_file] [-l login_name] [-m mac_spec] [-o option] [-p port] \
+                      destination [command [argument ...]]"
+)]
+pub struct Cli {
+    /// IPv4 only.
+    #[arg(short = '4')]
+    pub ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+    /// Compression.
+    #[arg(short = 'C')]
+    pub compression: bool,
+    /// Quiet mode.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+    /// Force a pseudo-terminal (twice: even without a local tty).
+    #[arg(short = 't', action = ArgAction::Count)]
+    pub tty: u8,
+    /// No pseudo-terminal.
+    #[arg(short = 'T')]
+    pub no_tty: bool,
+    /// Verbose (up to three times).
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+    /// No remote command.
+    #[arg(short = 'N')]
+    pub no_command: bool,
+    /// Stdin from /dev/null.
+    #[arg(short = 'n')]
+    pub null_stdin: bool,
+    /// Print the configuration and exit.
+    #[arg(short = 'G')]
+    pub dump_config: bool,
+    /// The command is a subsystem.
+    #[arg(short = 's')]
+    pub subsystem: bool,
+    /// Print the version and exit.
+    #[arg(short = 'V')]
+    pub version: bool,
+    /// Help.
+    #[arg(short = 'h', long = "help")]
+    pub help: bool,
+    /// Port.
+    #[arg(short = 'p', value_name = "port")]
+    pub port: Option<String>,
+    /// Remote user.
+    #[arg(short = 'l', value_name = "login_name")]
+    pub login: Option<String>,
+    /// Identity files.
+    #[arg(short = 'i', value_name = "identity_file")]
+    pub identity: Vec<String>,
+    /// Configuration file.
+    #[arg(short = 'F', value_name = "configfile")]
+    pub config: Option<PathBuf>,
+    /// Options in configuration file syntax.
+    #[arg(short = 'o', value_name = "option")]
+    pub options: Vec<String>,
+    /// Ciphers.
+    #[arg(short = 'c', value_name = "cipher_spec")]
+    pub ciphers: Option<String>,
+    /// MACs.
+    #[arg(short = 'm', value_name = "mac_spec")]
+    pub macs: Option<String>,
+    /// Log file.
+    #[arg(short = 'E', value_name = "log_file")]
+    pub log_file: Option<PathBuf>,
+    /// Disable agent forwarding (accepted: there is none).
+    #[arg(short = 'a')]
+    pub no_agent_forwarding: bool,
+    /// Disable X11 forwarding (accepted: there is none).
+    #[arg(short = 'x')]
+    pub no_x11: bool,
+
+    // Parsed so that the refusal names them; not implemented yet.
+    /// Local forwarding (not supported yet).
+    #[arg(short = 'L')]
+    pub local_forward: Vec<String>,
+    /// Remote forwarding (not supported yet).
+    #[arg(short = 'R')]
+    pub remote_forward: Vec<String>,
+    /// Dynamic forwarding (not supported yet).
+    #[arg(short = 'D')]
+    pub dynamic_forward: Vec<String>,
+    /// Stdio forwarding (not supported yet).
+    #[arg(short = 'W')]
+    pub stdio_forward: Option<String>,
+    /// Jump hosts (not supported yet).
+    #[arg(short = 'J')]
+    pub jump: Option<String>,
+    /// Agent forwarding (not supported yet).
+    #[arg(short = 'A')]
+    pub agent_forwarding: bool,
+    /// X11 forwarding (not supported yet).
+    #[arg(short = 'X')]
+    pub x11: bool,
+    /// Trusted X11 forwarding (not supported yet).
+    #[arg(short = 'Y')]
+    pub x11_trusted: bool,
+    /// Background after authentication (not supported yet).
+    #[arg(short = 'f')]
+    pub background: bool,
+
+    /// The destination, then the command and its arguments.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "destination"
+    )]
+    pub args: Vec<String>,
+}
+
+impl Cli {
+    /// Parses the process arguments (the first is the program name).
+    pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args)
+    }
+
+    /// The first option given that this client does not implement yet.
+    pub fn unsupported(&self) -> Option<&'static str> {
+        [
+            (!self.local_forward.is_empty(), "-L"),
+            (!self.remote_forward.is_empty(), "-R"),
+            (!self.dynamic_forward.is_empty(), "-D"),
+            (self.stdio_forward.is_some(), "-W"),
+            (self.jump.is_some(), "-J"),
+            (self.agent_forwarding, "-A"),
+            (self.x11, "-X"),
+            (self.x11_trusted, "-Y"),
+            (self.background, "-f"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
+    }
+
+    /// The remote command as `ssh` sends it: the words joined with
+    /// spaces; `None` without words.
+    pub fn command(&self) -> Option<String> {
+        let words = self.args.get(1..).unwrap_or_default();
+        (!words.is_empty()).then(|| words.join(" "))
+    }
+
+    /// `-o`-style lines for what the other flags set, before the `-o`
+    /// options themselves; the first value obtained wins.
+    pub fn override_lines(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.ipv4 && !self.ipv6 {
+            v.push("AddressFamily inet".to_owned());
+        } else if self.ipv6 && !self.ipv4 {
+            v.push("AddressFamily inet6".to_owned());
+        }
+        if self.compression {
+            v.push("Compression yes".to_owned());
+        }
+        if self.quiet {
+            v.push("LogLevel QUIET".to_owned());
+        } else if self.verbose > 0 {
+            let level = match self.verbose {
+                1 => "DEBUG1",
+                2 => "DEBUG2",
+                _ => "DEBUG3",
+            };
+            v.push(format!("LogLevel {level}"));
+        }
+        if self.tty >= 2 {
+            v.push("RequestTTY force".to_owned());
+        } else if self.tty == 1 {
+            v.push("RequestTTY yes".to_owned());
+        } else if self.no_tty {
+            v.push("RequestTTY no".to_owned());
+        }
+        if let Some(c) = &self.ciphers {
+            v.push(format!("Ciphers {c}"));
+        }
+        if let Some(m) = &self.macs {
+            v.push(format!("MACs {m}"));
+        }
+        for i in &self.identity {
+            v.push(format!("IdentityFile {}", quote(i)));
+        }
+        v.extend(self.options.iter().cloned());
+        v
+    }
+}
+
+/// Quotes a value for a configuration line when it has spaces.
+fn quote(s: &str) -> String {
+    if s.contains(char::is_whitespace) {
+        format!("\"{s}\"")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Where to connect, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// `user@`, if given.
+    pub user: Option<String>,
+    /// The host (brackets of an `ssh://[v6]` address removed).
+    pub host: String,
+    /// `:port` of an `ssh://` URI.
+    pub port: Option<u16>,
+}
+
+/// Parses `host`, `user@host` (the last `@` separates) or
+/// `ssh://[user@]host[:port]` (IPv6 addresses in brackets; no path).
+pub fn parse_destination(s: &str) -> Result<Destination, String> {
+    let bad = || format!("Invalid destination: {s}");
+    if let Some(rest) = s.strip_prefix("ssh://") {
+        if rest.contains('/') {
+            return Err(bad());
+        }
+        let (user, hostport) = match rest.rfind('@') {
+            Some(at) => (
+                Some(rest.get(..at).unwrap_or_default().to_owned()),
+                rest.get(at + 1..).unwrap_or_default(),
+            ),
+            None => (None, rest),
+        };
+        if user.as_deref() == Some("") {
+            return Err(bad());
+        }
+        let (host, port) = if let Some(v6) = hostport.strip_prefix('[') {
+            let end = v6.find(']').ok_or_else(bad)?;
+            let host = v6.get(..end).unwrap_or_default();
+            let after = v6.get(end + 1..).unwrap_or_default();
+            let port = match after {
+                "" => None,
+                p => Some(p.strip_prefix(':').ok_or_else(bad)?),
+            };
+            (host, port)
+        } else {
+            match hostport.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (hostport, None),
+            }
+        };
+        if host.is_empty() || host.contains(['[', ']', ':']) && !hostport.starts_with('[') {
+            return Err(bad());
+        }
+        let port = match port {
+            None => None,
+            Some(p) => Some(parse_port(p).map_err(|_| bad())?),
+        };
+        return Ok(Destination {
+            user,
+            host: host.to_owned(),
+            port,
+        });
+    }
+    let (user, host) = match s.rfind('@') {
+        Some(at) => (
+            Some(s.get(..at).unwrap_or_default().to_owned()),
+            s.get(at + 1..).unwrap_or_default(),
+        ),
+        None => (None, s),
+    };
+    if host.is_empty() || user.as_deref() == Some("") {
+        return Err(bad());
+    }
+    Ok(Destination {
+        user,
+        host: host.to_owned(),
+        port: None,
+    })
+}
+
+/// A port number 1-65535, as `ssh -p` accepts it.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("Bad port '{s}'")),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn d(user: Option<&str>, host: &str, port: Option<u16>) -> Destination {
+        Destination {
+            user: user.map(str::to_owned),
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(
+            parse_destination("example.com"),
+            Ok(d(None, "example.com", None))
+        );
+        assert_eq!(
+            parse_destination("alice@h"),
+            Ok(d(Some("alice"), "h", None))
+        );
+        // The last @ separates: user names may contain @.
+        assert_eq!(
+            parse_destination("a@b.c@host"),
+            Ok(d(Some("a@b.c"), "host", None))
+        );
+        assert_eq!(
+            parse_destination("ssh://bob@127.0.0.1:2222"),
+            Ok(d(Some("bob"), "127.0.0.1", Some(2222)))
+        );
+        assert_eq!(parse_destination("ssh://host"), Ok(d(None, "host", None)));
+        assert_eq!(
+            parse_destination("ssh://u@[::1]:22"),
+            Ok(d(Some("u"), "::1", Some(22)))
+        );
+        assert_eq!(
+            parse_destination("ssh://[fe80::1]"),
+            Ok(d(None, "fe80::1", None))
+        );
+        for bad in [
+            "",
+            "@host",
+            "user@",
+            "ssh://",
+            "ssh://host:0",
+            "ssh://host:x",
+            "ssh://host:70000",
+            "ssh://host/path",
+            "ssh://@host",
+            "ssh://[::1",
+            "ssh://[::1]x",
+        ] {
+            assert!(parse_destination(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn command_words_are_joined_and_options_after_the_destination_belong_to_it() {
+        let cli =
+            Cli::parse_args(["rssh", "-p", "22", "host", "ls", "-l", "/tmp"].map(OsString::from))
+                .unwrap();
+        assert_eq!(cli.port.as_deref(), Some("22"));
+        assert_eq!(cli.args.first().map(String::as_str), Some("host"));
+        assert_eq!(cli.command().as_deref(), Some("ls -l /tmp"));
+        let cli = Cli::parse_args(["rssh", "host"].map(OsString::from)).unwrap();
+        assert_eq!(cli.command(), None);
+    }
+
+    #[test]
+    fn flags_become_override_lines_and_forwardings_are_named() {
+        let cli = Cli::parse_args(
+            [
+                "rssh",
+                "-C",
+                "-vv",
+                "-tt",
+                "-i",
+                "/k 1",
+                "-c",
+                "aes128-ctr",
+                "-o",
+                "Port=7",
+                "-L",
+                "1:h:2",
+                "h",
+            ]
+            .map(OsString::from),
+        )
+        .unwrap();
+        assert_eq!(
+            cli.override_lines(),
+            vec![
+                "Compression yes",
+                "LogLevel DEBUG2",
+                "RequestTTY force",
+                "Ciphers aes128-ctr",
+                "IdentityFile \"/k 1\"",
+                "Port=7",
+            ]
+        );
+        assert_eq!(cli.unsupported(), Some("-L"));
+        assert_eq!(parse_port("0"), Err("Bad port '0'".to_owned()));
+    }
+}

@@ -1,0 +1,105 @@
+//! Diagnostics as `ssh` prints them: `LogLevel` (and `-q`, `-v`) decides
+//! what is shown, on stderr or in the `-E` file; debug lines carry
+//! OpenSSH's `debug1:` .. `debug3:` prefixes, messages of the other
+//! crates their module path.
+
+use std::fmt;
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ssh_config::LogLevel;
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// The terminal is in raw mode: lines end with `\r\n`.
+static RAW: AtomicBool = AtomicBool::new(false);
+
+/// Says whether the local terminal is in raw mode (log lines then end
+/// with `\r\n`, as OpenSSH's).
+pub fn set_raw(raw: bool) {
+    RAW.store(raw, Ordering::Relaxed);
+}
+
+/// The line end for messages printed now.
+pub fn eol() -> &'static str {
+    if RAW.load(Ordering::Relaxed) {
+        "\r\n"
+    } else {
+        "\n"
+    }
+}
+
+struct SshFormat;
+
+impl<S, N> FormatEvent<S, N> for SshFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let meta = event.metadata();
+        let ours = meta.target().starts_with("rssh");
+        let prefix = match *meta.level() {
+            Level::TRACE => "debug3: ",
+            Level::DEBUG if ours => "debug1: ",
+            Level::DEBUG => "debug2: ",
+            _ => "",
+        };
+        writer.write_str(prefix)?;
+        if !ours {
+            write!(writer, "{}: ", meta.target())?;
+        }
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writer.write_str(eol())
+    }
+}
+
+/// The filter for a `LogLevel`: ours and the other crates'.
+fn filter(level: LogLevel) -> Targets {
+    let (mine, others) = match level {
+        LogLevel::Quiet => (LevelFilter::OFF, LevelFilter::OFF),
+        LogLevel::Fatal | LogLevel::Error => (LevelFilter::ERROR, LevelFilter::ERROR),
+        LogLevel::Info | LogLevel::Verbose => (LevelFilter::INFO, LevelFilter::ERROR),
+        LogLevel::Debug | LogLevel::Debug1 => (LevelFilter::DEBUG, LevelFilter::INFO),
+        LogLevel::Debug2 => (LevelFilter::DEBUG, LevelFilter::DEBUG),
+        _ => (LevelFilter::TRACE, LevelFilter::TRACE),
+    };
+    Targets::new()
+        .with_default(others)
+        .with_target("rssh", mine)
+}
+
+/// Installs the subscriber: to stderr, or appended to `file`.
+pub fn init(level: LogLevel, file: Option<&Path>) -> std::io::Result<()> {
+    let writer = match file {
+        Some(p) => {
+            let f = OpenOptions::new().create(true).append(true).open(p)?;
+            BoxMakeWriter::new(Mutex::new(f))
+        }
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(false)
+        .event_format(SshFormat);
+    // A second initialisation (tests) keeps the first.
+    let _ = tracing_subscriber::registry()
+        .with(layer.with_filter(filter(level)))
+        .try_init();
+    Ok(())
+}
+
+use tracing_subscriber::Layer as _;

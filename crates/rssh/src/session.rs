@@ -1,0 +1,304 @@
+//! The session channel: PTY, environment, the command, and the bytes
+//! between the local stdin/stdout/stderr and the channel.
+
+use std::future::Future;
+use std::io::{self, Read, Write};
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::{SinkExt, StreamExt};
+use ssh_async::os::{signal, terminal};
+use ssh_async::{Channel, Client, ExitStatus, runtime};
+use ssh_auth::pattern::wildcard_match;
+use ssh_wire::messages::{PtyRequest, TerminalModes};
+
+use crate::escape::{Action, EscapeFilter, Piece};
+use crate::log::eol;
+
+/// What the session does.
+#[derive(Debug, Clone, Default)]
+pub struct SessionSpec {
+    /// The command (or the subsystem name).
+    pub command: Option<String>,
+    /// `-s`.
+    pub subsystem: bool,
+    /// Request a PTY.
+    pub tty: bool,
+    /// `-n`.
+    pub null_stdin: bool,
+    /// The escape character (with a PTY).
+    pub escape: Option<u8>,
+    /// `SendEnv` patterns.
+    pub send_env: Vec<String>,
+    /// `SetEnv`.
+    pub set_env: Vec<(String, String)>,
+    /// The host name for "Connection to ... closed.".
+    pub host: String,
+    /// Print "Connection to ... closed." (INFO and above).
+    pub verbose_close: bool,
+}
+
+/// How the session ended.
+enum Outcome {
+    Closed(Result<Option<ExitStatus>, ssh_async::Error>),
+    EscapeDisconnect,
+    Signal(&'static str),
+}
+
+type Boxed<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
+
+/// The variables of our environment that `SendEnv` patterns select.
+pub fn env_to_send(patterns: &[String]) -> Vec<(String, String)> {
+    if patterns.is_empty() {
+        return Vec::new();
+    }
+    let mut v: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| patterns.iter().any(|p| wildcard_match(k, p)))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Reads stdin on a thread of its own (a terminal or a pipe cannot be
+/// read asynchronously by every reactor), chunks through a bounded
+/// channel; the channel ends at end of file.
+fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
+    let (mut tx, rx) = mpsc::channel::<Vec<u8>>(4);
+    if null {
+        return rx;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match stdin.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let chunk = buf.get(..n).unwrap_or_default().to_vec();
+                        if futures::executor::block_on(tx.send(chunk)).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot read stdin: {e}");
+    }
+    rx
+}
+
+/// Copies a channel stream to a local one until end of file.
+async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                if out.write_all(chunk).and_then(|()| out.flush()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Requests the PTY with our terminal's type, size and modes.
+async fn request_pty(ch: &Channel) {
+    let size = terminal::size().unwrap_or_default();
+    let pty = PtyRequest {
+        term: std::env::var("TERM").unwrap_or_default(),
+        cols: size.cols.into(),
+        rows: size.rows.into(),
+        width_px: size.width_px.into(),
+        height_px: size.height_px.into(),
+        modes: TerminalModes {
+            modes: terminal::modes(),
+            unparsed: Vec::new(),
+        },
+    };
+    if ch.request_pty(pty).await.is_err() {
+        tracing::error!("PTY allocation request failed on channel 0");
+    }
+}
+
+/// Runs the session; the exit status for the process.
+pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
+    let ch = match client.open_session().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("channel 0: open failed: {e}");
+            return 255;
+        }
+    };
+    if spec.tty {
+        request_pty(&ch).await;
+    }
+    for (k, v) in env_to_send(&spec.send_env)
+        .into_iter()
+        .chain(spec.set_env.iter().cloned())
+    {
+        tracing::debug!("channel 0: setting env {k} = \"{v}\"");
+        if let Err(e) = ch.set_env(&k, v.as_bytes()).await {
+            tracing::debug!("env {k}: {e}");
+        }
+    }
+    let started = match (&spec.command, spec.subsystem) {
+        (Some(c), true) => {
+            tracing::debug!("Sending subsystem: {c}");
+            ch.subsystem(c).await.map_err(|_| "subsystem")
+        }
+        (Some(c), false) => {
+            tracing::debug!("Sending command: {c}");
+            ch.exec(c).await.map_err(|_| "exec")
+        }
+        (None, _) => ch.shell().await.map_err(|_| "shell"),
+    };
+    if let Err(what) = started {
+        tracing::error!("{what} request failed on channel 0");
+        return 255;
+    }
+
+    let local_tty = terminal::is_tty(io::stdin());
+    let raw = if spec.tty && local_tty {
+        match terminal::RawMode::enter() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::debug!("raw mode: {e}");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    crate::log::set_raw(raw.is_some());
+    let outcome = pump(client, &ch, spec, raw.is_some()).await;
+    drop(raw);
+    crate::log::set_raw(false);
+
+    let code = match outcome {
+        Outcome::Closed(Ok(Some(ExitStatus::Code(c)))) => (c & 0xff) as i32,
+        Outcome::Closed(Ok(Some(ExitStatus::Signal { name, .. }))) => {
+            tracing::debug!("remote command killed by signal {name}");
+            255
+        }
+        Outcome::Closed(Ok(_)) => 255,
+        Outcome::Closed(Err(e)) => {
+            tracing::debug!("{e}");
+            tracing::error!("Connection to {} closed by remote host.", spec.host);
+            255
+        }
+        Outcome::EscapeDisconnect => 255,
+        Outcome::Signal(name) => {
+            tracing::error!("Killed by signal {name}.");
+            255
+        }
+    };
+    if spec.tty && spec.verbose_close {
+        tracing::info!("Connection to {} closed.", spec.host);
+    }
+    code
+}
+
+async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> Outcome {
+    let mut rx = stdin_chunks(spec.null_stdin);
+    let escape = spec.escape.filter(|_| spec.tty);
+    let input: Boxed<'_> = Box::pin(async move {
+        let mut w = ch.writer();
+        let mut filter = escape.map(EscapeFilter::new);
+        while let Some(chunk) = rx.next().await {
+            let pieces = match &mut filter {
+                Some(f) => f.feed(&chunk),
+                None => vec![Piece::Data(chunk)],
+            };
+            for p in pieces {
+                match p {
+                    Piece::Data(d) => {
+                        if w.write_all(&d).await.is_err() {
+                            return futures::future::pending().await;
+                        }
+                    }
+                    Piece::Action(Action::Disconnect) => return Outcome::EscapeDisconnect,
+                    Piece::Action(Action::Help) => {
+                        if let Some(f) = &filter {
+                            eprint!("{}", f.help());
+                        }
+                    }
+                    Piece::Action(Action::Rekey) => {
+                        if let Err(e) = client.rekey() {
+                            tracing::error!("rekey: {e}");
+                        }
+                    }
+                    Piece::Action(Action::ListConnections) => {
+                        eprint!(
+                            "The following connections are open:{0}  #0 client-session (t4 nr0 i0/0 o0/0){0}",
+                            eol()
+                        );
+                    }
+                }
+            }
+        }
+        // End of stdin: EOF to the channel; the session goes on.
+        let _ = w.close().await;
+        futures::future::pending().await
+    });
+    let output: Boxed<'_> = Box::pin(async move {
+        futures::join!(
+            copy_out(ch.reader(), io::stdout()),
+            copy_out(ch.stderr(), io::stderr())
+        );
+        Outcome::Closed(ch.wait_closed().await)
+    });
+    let winch: Boxed<'_> = Box::pin(async move {
+        if spec.tty
+            && terminal::is_tty(io::stdin())
+            && let Ok(mut s) = signal::winch_stream()
+        {
+            while s.next().await.is_some() {
+                if let Some(sz) = terminal::size() {
+                    let _ = ch
+                        .window_change(
+                            sz.cols.into(),
+                            sz.rows.into(),
+                            sz.width_px.into(),
+                            sz.height_px.into(),
+                        )
+                        .await;
+                }
+            }
+        }
+        futures::future::pending().await
+    });
+    // In raw mode ^C is a byte for the remote side; SIGTERM and SIGINT
+    // from elsewhere end us, after the terminal is restored.
+    let term: Boxed<'_> = Box::pin(async move {
+        if raw && let Ok(mut s) = signal::termination_stream() {
+            if let Some(sig) = s.next().await {
+                return Outcome::Signal(sig.ssh_name());
+            }
+        }
+        futures::future::pending().await
+    });
+    let (outcome, _, _) = futures::future::select_all([input, output, winch, term]).await;
+    outcome
+}
+
+/// `-N`: no session; waits until the connection ends.
+pub async fn wait_only(client: &Client, host: &str) -> i32 {
+    let r = client.closed().await;
+    tracing::debug!("{r:?}");
+    tracing::error!("Connection to {host} closed by remote host.");
+    255
+}
+
+/// Says goodbye, not waiting long.
+pub async fn disconnect(client: Client) {
+    let _ = runtime::timeout(Duration::from_secs(2), client.disconnect()).await;
+}
