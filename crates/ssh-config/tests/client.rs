@@ -73,7 +73,7 @@ fn debian_default_parses_with_a_warning_for_gssapi() {
 
 #[test]
 fn defaults_are_openssh_ones() {
-    let s = settings("", "Example.ORG");
+    let s = settings("Host x\n HostName Upper.%h\n", "Example.ORG");
     assert_eq!(s.host, "Example.ORG");
     assert_eq!(s.hostname, "example.org");
     assert_eq!(s.port, 22);
@@ -171,7 +171,10 @@ Host bastion.*
     User jump
 ";
     assert_eq!(settings(text, "db.example.com").user, "inner");
-    assert_eq!(settings(text, "BASTION.example.com").user, "jump");
+    assert_eq!(settings(text, "bastion.example.com").user, "jump");
+    // Host patterns are case-sensitive (as OpenSSH 9.2); Match host is not.
+    assert_eq!(settings(text, "BASTION.example.com").user, "inner");
+    assert_eq!(settings("Match host WEB\n User m\n", "web").user, "m");
     assert_eq!(settings(text, "db.example.org").user, "alice");
     // A negated pattern alone never matches.
     assert_eq!(settings("Host !foo\n User x\n", "bar").user, "alice");
@@ -265,7 +268,7 @@ fn unknown_keyword_error_names_file_line_and_keyword() {
 #[test]
 fn syntax_forms() {
     let s = settings(
-        "port=2201\nUSER = \"joe smith\"\n  IdentityFile \"~/.ssh/my key\" # comment\nhostname=h.example\n",
+        "port=2201\nUSER = \"joe smith\"\n  IdentityFile \"~/.ssh/my key\" # comment\nhostname=H.Example\n",
         "x",
     );
     assert_eq!(s.port, 2201);

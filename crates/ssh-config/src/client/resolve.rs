@@ -194,15 +194,16 @@ impl MatchContext<'_> {
 
     fn eval(&self, cond: &Condition) -> bool {
         match cond {
+            // Case-sensitive, against the destination as typed (as
+            // OpenSSH 9.2 does: `Host web` does not match `ssh Web`).
             Condition::Host(patterns) => {
-                let host = self.original_host();
+                let host = &self.query.host;
                 let mut hit = false;
                 for p in patterns {
-                    let p = p.to_ascii_lowercase();
                     match p.strip_prefix('!') {
-                        Some(neg) if wildcard_match(&host, neg) => return false,
+                        Some(neg) if wildcard_match(host, neg) => return false,
                         Some(_) => {}
-                        None => hit |= wildcard_match(&host, &p),
+                        None => hit |= wildcard_match(host, p),
                     }
                 }
                 hit
@@ -428,7 +429,9 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
     if let Some(g) = hostname_raw
         && let Directive::HostName(h) = &g.value
     {
-        s.hostname = expand_hostname(h, &original.to_ascii_lowercase()).map_err(|m| at(g, m))?;
+        s.hostname = expand_hostname(h, &original.to_ascii_lowercase())
+            .map_err(|m| at(g, m))?
+            .to_ascii_lowercase();
     }
     if s.clear_all_forwardings {
         s.local_forward.clear();

@@ -74,7 +74,7 @@ impl AddressFamily {
 pub struct ClientSettings {
     /// The destination as typed (`%n`).
     pub host: String,
-    /// `HostName` with `%h` expanded, else the destination lowercased.
+    /// `HostName` with `%h` expanded, else the destination; lowercased.
     pub hostname: String,
     /// `Port` (22).
     pub port: u16,
