@@ -68,6 +68,23 @@ impl<'a> Ctx<'a> {
         Ok(sshd)
     }
 
+    /// Starts `program` (a path inside the peer) like `sshd -D -e` with
+    /// this configuration text; its log is printed if the case fails.
+    pub fn server(&mut self, program: &str, config: &str) -> Result<RunningSshd> {
+        let server = self.backend.start_server(program, config)?;
+        self.logs.push((
+            format!("{program} on port {}", server.port()),
+            server.log_handle(),
+        ));
+        Ok(server)
+    }
+
+    /// Keeps `text` (a client's stderr, ...) to be printed if the case
+    /// fails.
+    pub fn record(&mut self, label: String, text: &[u8]) {
+        self.logs.push((label, PeerLog::from_text(text)));
+    }
+
     /// Runs the peer's `ssh` (add `-vvv` for a useful log); its stderr is
     /// printed if the case fails.
     pub fn ssh(&mut self, args: &[&str], stdin: &[u8]) -> Result<Output> {
@@ -295,6 +312,7 @@ pub fn cmd_interop(
         }
         cases.retain(|c| only.iter().any(|o| o == c.name));
     }
+    crate::binaries::prepare(&cases);
     let start = Instant::now();
     let sel = select(kind, &releases);
     for why in &sel.missing {

@@ -9,6 +9,8 @@
 //! This is tooling, not protocol code: it does I/O, spawns processes and
 //! reads the clock freely.
 
+mod binaries;
+mod binary_cases;
 mod cases;
 mod fuzz;
 mod images;

@@ -43,6 +43,21 @@ pub trait Backend {
         run_with_stdin(self.command("ssh", args), stdin)
     }
 
+    /// The scratch directory of this backend (host keys, configurations,
+    /// case files), as seen from here and from inside the peer.
+    fn scratch_dir(&self) -> Option<(PathBuf, String)> {
+        None
+    }
+
+    /// Starts `program` (a path inside the peer) the way `sshd` is started:
+    /// `program -D -e -f <config> -p <port>`, with `config` written to a
+    /// fresh file of the scratch directory, on a free loopback port. Ready
+    /// when it logs `Server listening on` or accepts a TCP connection.
+    fn start_server(&self, program: &str, config: &str) -> Result<RunningSshd> {
+        let _ = (program, config);
+        bail!("the {} backend cannot start servers", self.name())
+    }
+
     /// `ssh -Q <what>`: the names this OpenSSH supports.
     fn query(&self, what: &str) -> Result<Vec<String>> {
         let out = util::checked_output(&mut self.command("ssh", &["-Q", what]))?;
@@ -63,7 +78,9 @@ fn run_with_stdin(cmd: Command, stdin: &[u8]) -> Result<Output> {
     run_with_timeout(cmd, stdin, COMMAND_TIMEOUT)
 }
 
-fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output> {
+/// Runs `cmd` with `stdin`, collecting its output; kills it and fails after
+/// `timeout`.
+pub fn run_with_timeout(mut cmd: Command, stdin: &[u8], timeout: Duration) -> Result<Output> {
     use std::io::Write;
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -356,7 +373,13 @@ pub fn free_port() -> Result<u16> {
 
 /// Spawns `cmd` (an `sshd` on `port`) and waits until it listens. `Ok(None)`
 /// if the port was taken (the caller retries with another).
-fn spawn_sshd(mut cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
+fn spawn_sshd(cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
+    spawn_server(cmd, port, false)
+}
+
+/// [`spawn_sshd`], also taking a successful TCP connection to `port` as the
+/// sign of readiness when `probe` (servers that may not log like `sshd`).
+fn spawn_server(mut cmd: Command, port: u16, probe: bool) -> Result<Option<RunningSshd>> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -407,6 +430,12 @@ fn spawn_sshd(mut cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
         if exited || std::time::Instant::now() >= deadline {
             break;
         }
+        if probe
+            && std::net::TcpStream::connect_timeout(&sshd.addr(), Duration::from_millis(200))
+                .is_ok()
+        {
+            return Ok(Some(sshd));
+        }
     }
     let log = sshd.stop();
     if log.contains("Address already in use") {
@@ -452,12 +481,21 @@ impl Scratch {
 
     /// Writes a fresh configuration file; returns its path inside the peer.
     fn write_config(&self, cfg: &SshdConfig) -> Result<String> {
+        self.write_config_text(&cfg.render(&self.peer))
+    }
+
+    /// Writes `text` to a fresh configuration file; returns its path
+    /// inside the peer.
+    fn write_config_text(&self, text: &str) -> Result<String> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let name = format!("sshd_config.{n}");
         let host = self.host.join(&name);
-        fs::write(&host, cfg.render(&self.peer))
-            .context(format_args!("writing {}", host.display()))?;
+        fs::write(&host, text).context(format_args!("writing {}", host.display()))?;
         Ok(format!("{}/{name}", self.peer))
+    }
+
+    fn dirs(&self) -> (PathBuf, String) {
+        (self.host.clone(), self.peer.clone())
     }
 }
 
@@ -483,6 +521,26 @@ fn start_with_retries(
         }
     }
     bail!("sshd found no free port in {PORT_RETRIES} attempts")
+}
+
+/// Starts `program` with `config` like `sshd -D -e` (see
+/// [`Backend::start_server`]), retrying on a taken port.
+fn start_server_with_retries(
+    backend: &dyn Backend,
+    scratch: &Scratch,
+    program: &str,
+    config: &str,
+) -> Result<RunningSshd> {
+    let config = scratch.write_config_text(config)?;
+    for _ in 0..PORT_RETRIES {
+        let port = free_port()?;
+        let port_text = port.to_string();
+        let args = ["-D", "-e", "-f", config.as_str(), "-p", port_text.as_str()];
+        if let Some(running) = spawn_server(backend.command(program, &args), port, true)? {
+            return Ok(running);
+        }
+    }
+    bail!("{program} found no free port in {PORT_RETRIES} attempts")
 }
 
 /// Removes `xtask-<pid>` scratch directories in `dir` left by runs that
@@ -578,6 +636,17 @@ impl Backend for Rootfs {
         };
         start_with_retries(self, scratch, cfg, "/usr/sbin/sshd")
     }
+
+    fn scratch_dir(&self) -> Option<(PathBuf, String)> {
+        self.scratch.as_ref().map(Scratch::dirs)
+    }
+
+    fn start_server(&self, program: &str, config: &str) -> Result<RunningSshd> {
+        let Some(scratch) = &self.scratch else {
+            bail!("the {} image is not prepared", self.name);
+        };
+        start_server_with_retries(self, scratch, program, config)
+    }
 }
 
 /// The machine's own OpenSSH (`/usr/sbin/sshd`, `ssh` on `PATH`).
@@ -646,6 +715,17 @@ impl Backend for Host {
             bail!("the host backend is not prepared");
         };
         start_with_retries(self, scratch, cfg, HOST_SSHD)
+    }
+
+    fn scratch_dir(&self) -> Option<(PathBuf, String)> {
+        self.scratch.as_ref().map(Scratch::dirs)
+    }
+
+    fn start_server(&self, program: &str, config: &str) -> Result<RunningSshd> {
+        let Some(scratch) = &self.scratch else {
+            bail!("the host backend is not prepared");
+        };
+        start_server_with_retries(self, scratch, program, config)
     }
 }
 
