@@ -239,9 +239,6 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings) -> i32 {
     {
         tracing::info!("Forwardings in the configuration are not supported yet: ignored.");
     }
-    if !s.server_alive_interval.is_zero() {
-        tracing::debug!("ServerAliveInterval is not supported yet: ignored.");
-    }
     let transport = match config::transport_config(&s) {
         Ok(t) => t,
         Err(e) => {
@@ -296,6 +293,9 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings) -> i32 {
     let methods = auth::methods(&s, &handler.keys);
     let mut options = ClientOptions::new(&s.user, methods);
     options.transport = transport;
+    if !s.server_alive_interval.is_zero() {
+        options.keepalive = Some((s.server_alive_interval, s.server_alive_count_max));
+    }
     let client = match Client::connect(stream, options, &mut handler).await {
         Ok(c) => c,
         Err(e) => return report_connect_error(&e, &s, &addr, &handler),

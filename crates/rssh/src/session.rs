@@ -279,10 +279,11 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
     // In raw mode ^C is a byte for the remote side; SIGTERM and SIGINT
     // from elsewhere end us, after the terminal is restored.
     let term: Boxed<'_> = Box::pin(async move {
-        if raw && let Ok(mut s) = signal::termination_stream() {
-            if let Some(sig) = s.next().await {
-                return Outcome::Signal(sig.ssh_name());
-            }
+        if raw
+            && let Ok(mut s) = signal::termination_stream()
+            && let Some(sig) = s.next().await
+        {
+            return Outcome::Signal(sig.ssh_name());
         }
         futures::future::pending().await
     });
