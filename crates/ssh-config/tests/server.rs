@@ -383,7 +383,21 @@ fn include_relative_to_etc_ssh_and_inside_match() {
         ),
         ("/etc/ssh/match.conf", "PermitTTY no\n"),
         ("/etc/ssh/bad-in-match.conf", "UsePAM yes\n"),
+        ("/etc/ssh/with-match.conf", "Match User t\n  PermitTTY no\n"),
     ]);
+    // A Match block in an included file ends with that file.
+    let cfg = ServerConfig::parse(
+        "Include with-match.conf
+MaxSessions 3
+Port 2
+",
+        Path::new(ORIGIN),
+        &mut loader,
+    )
+    .unwrap();
+    let s = cfg.resolve(Some(&conn("u", &[], "192.0.2.2")));
+    assert_eq!((s.max_sessions, s.ports.as_slice()), (3, &[2][..]));
+    assert!(!cfg.resolve(Some(&conn("t", &[], "192.0.2.2"))).permit_tty);
     let cfg = ServerConfig::parse(
         "Include conf.d/*.conf\nMatch User t\n  Include match.conf\nMatch all\n",
         Path::new(ORIGIN),

@@ -200,8 +200,8 @@ fn setenv(args: &[String]) -> Result<Vec<(String, String)>, String> {
     Ok(out)
 }
 
-/// The argument or arguments of a list option joined back (for
-/// comma-separated lists written with spaces after the commas).
+/// An algorithm list option: exactly one comma-separated argument, kept
+/// as written (checked against the supported names when applied).
 fn algo(kind: AlgoKind, args: &[String]) -> Result<Directive, String> {
     let a = one(args)?;
     if a.is_empty() {
