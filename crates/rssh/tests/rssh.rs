@@ -22,7 +22,9 @@ use async_io::Async;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::{Channel, Server, ServerHandler, ServerOptions, runtime};
+use ssh_auth::server::KeyboardInteractiveAnswer;
 use ssh_wire::messages::ChannelRequestKind;
+use ssh_wire::messages::userauth::InfoPrompt;
 
 const PASSWORD: &str = "secret";
 
@@ -39,7 +41,10 @@ struct Seen {
 
 #[derive(Clone)]
 struct Policy {
+    /// Keys accepted as they are.
     keys: Vec<PublicKey>,
+    /// CA keys whose user certificates are accepted.
+    cas: Vec<PublicKey>,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -51,10 +56,40 @@ impl ServerHandler for Policy {
         &mut self,
         user: &str,
         key: &PublicKey,
-        _c: Option<&ssh_auth::cert::Certificate>,
+        cert: Option<&ssh_auth::cert::Certificate>,
         _proof: bool,
     ) -> bool {
-        user == "alice" && self.keys.contains(key)
+        match cert {
+            Some(c) => user == "alice" && self.cas.contains(&c.signature_key),
+            None => user == "alice" && self.keys.contains(key),
+        }
+    }
+    async fn keyboard_interactive(&mut self, _user: &str, _sub: &str) -> KeyboardInteractiveAnswer {
+        KeyboardInteractiveAnswer::Prompts {
+            name: "Test login".into(),
+            instruction: String::new(),
+            prompts: vec![
+                InfoPrompt {
+                    prompt: "Code: ".into(),
+                    echo: true,
+                },
+                InfoPrompt {
+                    prompt: "Secret: ".into(),
+                    echo: false,
+                },
+            ],
+        }
+    }
+    async fn info_response(
+        &mut self,
+        user: &str,
+        responses: &[String],
+    ) -> KeyboardInteractiveAnswer {
+        if user == "alice" && responses.iter().all(|r| r == PASSWORD) {
+            KeyboardInteractiveAnswer::Accept
+        } else {
+            KeyboardInteractiveAnswer::Reject
+        }
     }
 }
 
@@ -66,11 +101,16 @@ struct TestServer {
 }
 
 fn server(methods: &[&str], keys: Vec<PublicKey>) -> TestServer {
+    server_with_cas(methods, keys, Vec::new())
+}
+
+fn server_with_cas(methods: &[&str], keys: Vec<PublicKey>, cas: Vec<PublicKey>) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
     let policy = Policy {
         keys,
+        cas,
         seen: seen.clone(),
     };
     let methods: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
@@ -245,7 +285,7 @@ fn rssh(args: &[String], env: &[(&str, &Path)], stdin: &[u8]) -> Run {
 }
 
 /// The usual arguments: no config files, known_hosts in `dir`, no
-/// default keys, no agent.
+/// default keys (and no agent: [`rssh`] clears SSH_AUTH_SOCK).
 fn base_args(srv: &TestServer, dir: &Path, strict: &str) -> Vec<String> {
     [
         "-F",
@@ -260,8 +300,6 @@ fn base_args(srv: &TestServer, dir: &Path, strict: &str) -> Vec<String> {
         &format!("StrictHostKeyChecking={strict}"),
         "-o",
         "IdentityFile=none",
-        "-o",
-        "IdentityAgent=none",
         "-l",
         "alice",
     ]
@@ -843,4 +881,109 @@ fn unsupported_options_and_bad_arguments() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn keyboard_interactive_prompts_go_to_askpass() {
+    let srv = server(&["keyboard-interactive"], Vec::new());
+    let dir = scratch("kbdint");
+    std::fs::write(dir.join("known_hosts"), known_line(srv.addr.port())).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let r = rssh(
+        &with(base_args(&srv, &dir, "yes"), &["127.0.0.1", "kbd"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"kbd\n");
+    assert_eq!(prompts(&dir), vec!["Code: ", "Secret: "]);
+    assert!(r.stderr.contains("Test login"), "{}", r.stderr);
+}
+
+#[test]
+fn a_certificate_next_to_the_key_is_offered() {
+    let dir = scratch("cert");
+    let (ca, ca_pub) = keygen(&dir, "ca", "");
+    let (user, _user_pub) = keygen(&dir, "id_user", "");
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca)
+        .args(["-I", "test", "-n", "alice"])
+        .arg(user.with_extension("pub"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(dir.join("id_user-cert.pub").exists());
+    // The server knows only the CA, not the key.
+    let srv = server_with_cas(&["publickey"], Vec::new(), vec![ca_pub]);
+    std::fs::write(dir.join("known_hosts"), known_line(srv.addr.port())).unwrap();
+    let r = rssh(
+        &with(
+            base_args(&srv, &dir, "yes"),
+            &["-i", user.to_str().unwrap(), "127.0.0.1", "certified"],
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"certified\n");
+    // Without the certificate the key alone is refused.
+    std::fs::remove_file(dir.join("id_user-cert.pub")).unwrap();
+    let r = rssh(
+        &with(
+            base_args(&srv, &dir, "yes"),
+            &["-i", user.to_str().unwrap(), "127.0.0.1", "certified"],
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.code, 255, "{}", r.stderr);
+}
+
+#[test]
+fn agent_keys_are_used_and_identities_only_limits_them() {
+    let dir = scratch("agent");
+    let (key, key_pub) = keygen(&dir, "id_agent", "");
+    let sock = dir.join("agent.sock");
+    let mut agent = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !sock.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // The key file is gone: only the agent can sign.
+    std::fs::remove_file(&key).unwrap();
+    let srv = server(&["publickey"], vec![key_pub]);
+    std::fs::write(dir.join("known_hosts"), known_line(srv.addr.port())).unwrap();
+    let args = base_args(&srv, &dir, "yes");
+    let r = rssh(
+        &with(args.clone(), &["127.0.0.1", "via-agent"]),
+        &[("SSH_AUTH_SOCK", &sock)],
+        b"",
+    );
+    let r2 = rssh(
+        &with(
+            args,
+            &["-o", "IdentitiesOnly=yes", "127.0.0.1", "via-agent"],
+        ),
+        &[("SSH_AUTH_SOCK", &sock)],
+        b"",
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"via-agent\n");
+    assert_eq!(r2.code, 255, "IdentitiesOnly without files: {}", r2.stderr);
 }
