@@ -25,10 +25,10 @@ pub mod prompt;
 pub mod session;
 
 use std::ffi::OsString;
-use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
-use async_io::Async;
 use ssh_async::agent::AgentConnection;
+use ssh_async::runtime::net::TcpStream;
 use ssh_async::{Client, ClientOptions, runtime};
 use ssh_config::LogLevel;
 use ssh_config::client::{AddressFamily, ClientQuery, ClientSettings, RequestTty};
@@ -170,7 +170,7 @@ fn addresses(host: &str, port: u16, family: AddressFamily) -> Result<Vec<SocketA
 async fn connect_tcp(
     s: &ClientSettings,
     addrs: &[SocketAddr],
-) -> Result<(Async<TcpStream>, SocketAddr), String> {
+) -> Result<(TcpStream, SocketAddr), String> {
     let mut last = String::from("no address");
     for addr in addrs {
         tracing::debug!(
@@ -179,7 +179,7 @@ async fn connect_tcp(
             addr.ip(),
             addr.port()
         );
-        let attempt = Async::<TcpStream>::connect(*addr);
+        let attempt = TcpStream::connect(*addr);
         let r = match s.connect_timeout {
             Some(t) => runtime::timeout(t, attempt)
                 .await
@@ -188,7 +188,7 @@ async fn connect_tcp(
         };
         match r {
             Ok(stream) => {
-                let _ = stream.get_ref().set_nodelay(true);
+                let _ = stream.set_nodelay(true);
                 tracing::debug!("Connection established.");
                 return Ok((stream, *addr));
             }

@@ -18,8 +18,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_io::Async;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
+use ssh_async::runtime::net::TcpListener as AsyncListener;
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::{Channel, Server, ServerHandler, ServerOptions, runtime};
 use ssh_auth::server::KeyboardInteractiveAnswer;
@@ -116,7 +116,7 @@ fn server_with_cas(methods: &[&str], keys: Vec<PublicKey>, cas: Vec<PublicKey>) 
     let methods: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
     std::thread::spawn(move || {
         runtime::block_on(async move {
-            let listener = Async::new(listener).unwrap();
+            let listener = AsyncListener::from(listener);
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     break;
