@@ -102,6 +102,44 @@ pub fn lookup(files: &[PathBuf], host: &str, port: u16, key: &PublicKey) -> Foun
     }
 }
 
+/// The key types the files list for `host`/`port` (plain entries), in
+/// file order.
+pub fn known_key_types(files: &[PathBuf], host: &str, port: u16) -> Vec<KeyType> {
+    // A key no file can hold: every entry for the host is "another key".
+    let probe = ssh_keys::PrivateKey::from_ed25519_seed(&[0x5a; 32]);
+    let mut types = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        let kh = KnownHosts::parse(&text);
+        let lines = match kh.lookup(host, port, probe.public()) {
+            Lookup::Mismatch { lines } => lines,
+            Lookup::Known { line } => vec![line],
+            _ => Vec::new(),
+        };
+        for e in kh.entries().iter().filter(|e| lines.contains(&e.line)) {
+            if !types.contains(&e.key.key_type()) {
+                types.push(e.key.key_type());
+            }
+        }
+    }
+    types
+}
+
+/// Puts the host key algorithms of `known` key types first (as OpenSSH
+/// does when `HostKeyAlgorithms` is not set), so that a host known by
+/// one key type is not met with another.
+pub fn prefer_known(list: &ssh_wire::NameList, known: &[KeyType]) -> ssh_wire::NameList {
+    let is_known = |name: &str| {
+        ssh_keys::SignatureAlgorithm::from_name(name).is_ok_and(|a| known.contains(&a.key_type()))
+    };
+    list.iter()
+        .filter(|n| is_known(n))
+        .chain(list.iter().filter(|n| !is_known(n)))
+        .collect()
+}
+
 /// The `[host]:port` (or `host`) form used in messages.
 pub fn display_name(host: &str, port: u16) -> String {
     known_hosts::host_port_name(host, port)
@@ -330,6 +368,20 @@ mod tests {
         assert!(q.ends_with("(yes/no/[fingerprint])? "));
         let w = changed_warning(&k2, &b, 3, "ED25519", &a);
         assert!(w.ends_with(&format!("Offending ED25519 key in {}:3", b.display())));
+
+        // Known types go first in the host key algorithms.
+        std::fs::write(&a, format!("[h]:2222 {}\n", k1.to_openssh(""))).unwrap();
+        let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDDfakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakefakef";
+        let _ = rsa;
+        assert_eq!(known_key_types(&files, "h", 2222), vec![KeyType::Ed25519]);
+        assert_eq!(known_key_types(&files, "other", 22), vec![]);
+        let list: ssh_wire::NameList = ["rsa-sha2-512", "ecdsa-sha2-nistp256", "ssh-ed25519"]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            prefer_known(&list, &[KeyType::Ed25519]).to_string(),
+            "ssh-ed25519,rsa-sha2-512,ecdsa-sha2-nistp256"
+        );
 
         // Appending to a file without a final newline keeps lines apart.
         let c = dir.join("sub/known");

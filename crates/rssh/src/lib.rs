@@ -239,13 +239,31 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings) -> i32 {
     {
         tracing::info!("Forwardings in the configuration are not supported yet: ignored.");
     }
-    let transport = match config::transport_config(&s) {
+    let mut transport = match config::transport_config(&s) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("rssh: {e}");
             return FAIL;
         }
     };
+    let key_host = s
+        .host_key_alias
+        .clone()
+        .unwrap_or_else(|| s.hostname.clone());
+    if s.host_key_algorithms.is_default() {
+        let files: Vec<_> = s
+            .user_known_hosts_files
+            .iter()
+            .chain(&s.global_known_hosts_files)
+            .cloned()
+            .collect();
+        let known = hostkeys::known_key_types(&files, &key_host, s.port);
+        if !known.is_empty() {
+            transport.algorithms.host_key =
+                hostkeys::prefer_known(&transport.algorithms.host_key, &known);
+            tracing::debug!("prefer hostkeyalgs: {}", transport.algorithms.host_key);
+        }
+    }
     let addrs = match addresses(&s.hostname, s.port, s.address_family) {
         Ok(a) => a,
         Err(e) => {
