@@ -14,6 +14,7 @@ use clap::{ArgAction, Parser};
     name = "rssh",
     disable_version_flag = true,
     disable_help_flag = true,
+    args_override_self = true,
     override_usage = "rssh [-46CGNnqsTtVv] [-c cipher_spec] [-E log_file] [-F configfile] \
                       [-i identity_file] [-l login_name] [-m mac_spec] [-o option] [-p port] \
                       destination [command [argument ...]]"
@@ -155,6 +156,16 @@ impl Cli {
     pub fn command(&self) -> Option<String> {
         let words = self.args.get(1..).unwrap_or_default();
         (!words.is_empty()).then(|| words.join(" "))
+    }
+
+    /// Whether a `-o` option sets `User` (it then wins over the
+    /// destination's `user@`, as in `ssh`).
+    pub fn user_option(&self) -> bool {
+        self.options.iter().any(|o| {
+            let o = o.trim_start();
+            o.get(..4).is_some_and(|k| k.eq_ignore_ascii_case("user"))
+                && o.get(4..).is_some_and(|r| r.starts_with([' ', '\t', '=']))
+        })
     }
 
     /// `-o`-style lines for what the other flags set, before the `-o`
@@ -394,6 +405,23 @@ mod tests {
             ]
         );
         assert_eq!(cli.unsupported(), Some("-L"));
+        assert!(!cli.user_option());
+        // Repeated options: lists accumulate, single values take the last.
+        let cli = Cli::parse_args(
+            [
+                "rssh", "-i", "a", "-i", "b", "-o", "X=1", "-o", "Y=2", "-p", "1", "-p", "2", "h",
+            ]
+            .map(OsString::from),
+        )
+        .unwrap();
+        assert_eq!(cli.identity, vec!["a", "b"]);
+        assert_eq!(cli.options, vec!["X=1", "Y=2"]);
+        assert_eq!(cli.port.as_deref(), Some("2"));
+        let cli = Cli::parse_args(["rssh", "-o", "user=x", "h"].map(OsString::from)).unwrap();
+        assert!(cli.user_option());
+        let cli = Cli::parse_args(["rssh", "-o", "UserKnownHostsFile=x", "h"].map(OsString::from))
+            .unwrap();
+        assert!(!cli.user_option());
         assert_eq!(parse_port("0"), Err("Bad port '0'".to_owned()));
     }
 }

@@ -122,7 +122,11 @@ fn prepare(cli: &Cli) -> Result<Prepared, String> {
         .map_err(|e| format!("rssh: who are you? {}", config::io_message(&e)))?;
     let query = ClientQuery {
         host: dest.host.clone(),
-        user: cli.login.clone().or(dest.user.clone()),
+        // -l, then -o User (as an override line), then user@.
+        user: cli
+            .login
+            .clone()
+            .or_else(|| (!cli.user_option()).then(|| dest.user.clone()).flatten()),
         port,
         local_user: me.name.clone(),
         home: me.home.clone(),

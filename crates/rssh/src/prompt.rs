@@ -91,6 +91,12 @@ impl Prompter {
         } else {
             terminal::read_secret(prompt)
         };
-        r.ok()
+        match r {
+            Ok(answer) => Some(answer),
+            // ^C at a prompt ends rssh, as it ends ssh (the terminal's
+            // modes are already restored).
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => std::process::exit(130),
+            Err(_) => None,
+        }
     }
 }

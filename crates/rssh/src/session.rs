@@ -192,7 +192,12 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
         Outcome::Closed(Ok(_)) => 255,
         Outcome::Closed(Err(e)) => {
             tracing::debug!("{e}");
-            tracing::error!("Connection to {} closed by remote host.", spec.host);
+            match &e {
+                ssh_async::Error::Failed(m) if m.starts_with("Timeout") => {
+                    tracing::error!("Timeout, server {} not responding.", spec.host);
+                }
+                _ => tracing::error!("Connection to {} closed by remote host.", spec.host),
+            }
             255
         }
         Outcome::EscapeDisconnect => 255,

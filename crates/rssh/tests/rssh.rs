@@ -764,6 +764,33 @@ fn dump_config_resolves_host_blocks() {
     );
     let out = String::from_utf8_lossy(&r.stdout);
     assert!(out.lines().any(|l| l == "port 7"), "{out}");
+    // -o User wins over user@, which wins over the file.
+    let r = rssh(
+        &[
+            "-F".into(),
+            cfg.display().to_string(),
+            "-G".into(),
+            "-o".into(),
+            "User=erin".into(),
+            "frank@myalias".into(),
+        ],
+        &[],
+        b"",
+    );
+    let o = String::from_utf8_lossy(&r.stdout);
+    assert!(o.lines().any(|l| l == "user erin"), "{o}");
+    let r = rssh(
+        &[
+            "-F".into(),
+            cfg.display().to_string(),
+            "-G".into(),
+            "frank@myalias".into(),
+        ],
+        &[],
+        b"",
+    );
+    let o = String::from_utf8_lossy(&r.stdout);
+    assert!(o.lines().any(|l| l == "user frank"), "{o}");
     assert!(out.lines().any(|l| l == "user dave"), "{out}");
     let ciphers = out
         .lines()
@@ -986,4 +1013,46 @@ fn agent_keys_are_used_and_identities_only_limits_them() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout, b"via-agent\n");
     assert_eq!(r2.code, 255, "IdentitiesOnly without files: {}", r2.stderr);
+}
+
+#[test]
+fn verbose_output_goes_to_the_log_file() {
+    let srv = server(&["password"], Vec::new());
+    let dir = scratch("logfile");
+    std::fs::write(dir.join("known_hosts"), known_line(srv.addr.port())).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let log = dir.join("log");
+    let r = rssh(
+        &with(
+            base_args(&srv, &dir, "yes"),
+            &["-v", "-E", log.to_str().unwrap(), "127.0.0.1", "x"],
+        ),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.stderr.contains("debug1"), "{}", r.stderr);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let port = srv.addr.port();
+    for needle in [
+        format!("debug1: Connecting to 127.0.0.1 [127.0.0.1] port {port}."),
+        "debug1: Remote protocol version 2.0, remote software version ".to_owned(),
+        "debug1: kex: algorithm: ".to_owned(),
+        "debug1: Server host key: ssh-ed25519 SHA256:".to_owned(),
+        "debug1: Authentications that can continue: password".to_owned(),
+        format!("debug1: Authenticated to 127.0.0.1 ([127.0.0.1]:{port}) using \"password\"."),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} not in\n{text}");
+    }
+    // -q: nothing at all on stderr, even for a failure.
+    let r = rssh(
+        &with(
+            base_args(&srv, &dir, "yes"),
+            &["-q", "-p", "1", "127.0.0.1"],
+        ),
+        &[],
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert_eq!(r.stderr, "");
 }
