@@ -175,14 +175,53 @@ pub async fn prepare_keys(
     out
 }
 
-/// The methods to try, in `PreferredAuthentications` order.
+/// `PubkeyAcceptedAlgorithms` as names; `None` when not set or not
+/// understood (certificate names are not in our list: the option is then
+/// ignored, with a debug line).
+pub fn accepted_algorithms(s: &ClientSettings) -> Option<Vec<String>> {
+    if s.pubkey_accepted_algorithms.is_default() {
+        return None;
+    }
+    match crate::config::algorithms(
+        ssh_config::AlgoKind::PubkeyAccepted,
+        &s.pubkey_accepted_algorithms,
+    ) {
+        Ok(list) => Some(list),
+        Err(e) => {
+            tracing::debug!("{e}: ignored");
+            None
+        }
+    }
+}
+
+/// Whether `key` can sign with one of `accepted`.
+fn key_accepted(key: &PublicKey, accepted: Option<&[String]>) -> bool {
+    accepted.is_none_or(|list| {
+        key.key_type()
+            .signature_algorithms()
+            .iter()
+            .any(|a| list.iter().any(|n| n == a.name()))
+    })
+}
+
+/// The methods to try, in `PreferredAuthentications` order. Keys of a
+/// type `PubkeyAcceptedAlgorithms` excludes are left out.
 pub fn methods(s: &ClientSettings, keys: &[KeyEntry]) -> Vec<ClientMethod> {
+    let accepted = accepted_algorithms(s);
     let mut m = Vec::new();
     let tries = s.number_of_password_prompts.max(1);
     for name in &s.preferred_authentications {
         match name.as_str() {
             "publickey" if s.pubkey_authentication => {
                 for k in keys {
+                    if !key_accepted(&k.public, accepted.as_deref()) {
+                        tracing::debug!(
+                            "Skipping {} key {}: not in PubkeyAcceptedAlgorithms",
+                            k.public.key_type().name(),
+                            k.public.fingerprint_sha256()
+                        );
+                        continue;
+                    }
                     for c in &k.certificates {
                         m.push(ClientMethod::Certificate(Box::new(c.clone())));
                     }
@@ -415,6 +454,14 @@ impl ClientHandler for Handler {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accepted_algorithms_filter_key_types() {
+        let ed = PrivateKey::from_ed25519_seed(&[1; 32]).public().clone();
+        assert!(key_accepted(&ed, None));
+        assert!(key_accepted(&ed, Some(&["ssh-ed25519".to_owned()])));
+        assert!(!key_accepted(&ed, Some(&["rsa-sha2-256".to_owned()])));
+    }
 
     #[test]
     fn banner_text_loses_control_characters() {
