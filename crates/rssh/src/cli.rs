@@ -83,6 +83,12 @@ pub struct Cli {
     /// Log file.
     #[arg(short = 'E', value_name = "log_file")]
     pub log_file: Option<PathBuf>,
+    /// The escape character (`none` to disable).
+    #[arg(short = 'e', value_name = "escape_char")]
+    pub escape_char: Option<String>,
+    /// The local address to connect from (accepted, not used yet).
+    #[arg(short = 'b', value_name = "bind_address")]
+    pub bind_address: Option<String>,
     /// Disable agent forwarding (accepted: there is none).
     #[arg(short = 'a')]
     pub no_agent_forwarding: bool,
@@ -128,10 +134,79 @@ pub struct Cli {
     pub args: Vec<String>,
 }
 
+/// The options that take a value (of those `ssh` has, the ones we parse).
+const TAKES_VALUE: &str = "bcDeEFiJlLmopRW";
+/// The options without a value that we parse.
+const FLAGS: &str = "46aACfGhNnqsTtVvXxY";
+
+/// Rewrites `ssh`-style arguments for clap: option clusters (`-vvC`),
+/// attached values (`-p22`, `-oUser=x`, `-oForwardX11 no` as sftp passes
+/// it) and options after the destination (`ssh host -l user cmd`, as
+/// OpenSSH re-reads them) become separate `-x value` pairs; the
+/// destination and the command words follow a `--`. The command starts at
+/// the first word after the destination that is not an option; `--`
+/// ends the options.
+pub fn normalize(args: Vec<String>) -> Result<Vec<String>, String> {
+    let mut it = args.into_iter();
+    let mut opts: Vec<String> = it.next().into_iter().collect();
+    let mut positional: Vec<String> = Vec::new();
+    let mut options_done = false;
+    while let Some(arg) = it.next() {
+        if options_done || !positional.is_empty() && positional.len() > 1 {
+            positional.push(arg);
+            continue;
+        }
+        if arg == "--" {
+            options_done = true;
+            continue;
+        }
+        if arg.len() < 2 || !arg.starts_with('-') {
+            positional.push(arg);
+            if positional.len() > 1 {
+                // The command: the rest is its words.
+                options_done = true;
+            }
+            continue;
+        }
+        let body: Vec<char> = arg.chars().skip(1).collect();
+        let mut i = 0;
+        while let Some(&c) = body.get(i) {
+            i += 1;
+            if !TAKES_VALUE.contains(c) && !FLAGS.contains(c) {
+                return Err(format!("invalid option -- '{c}'"));
+            }
+            opts.push(format!("-{c}"));
+            if TAKES_VALUE.contains(c) {
+                let rest: String = body.get(i..).unwrap_or_default().iter().collect();
+                if rest.is_empty() {
+                    match it.next() {
+                        Some(v) => opts.push(v),
+                        None => return Err(format!("option requires an argument -- '{c}'")),
+                    }
+                } else {
+                    opts.push(rest);
+                }
+                break;
+            }
+        }
+    }
+    opts.push("--".to_owned());
+    opts.extend(positional);
+    Ok(opts)
+}
+
 impl Cli {
     /// Parses the process arguments (the first is the program name).
-    pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(args)
+    pub fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Cli, String> {
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        Cli::try_parse_from(normalize(args)?).map_err(|e| {
+            let msg = e.to_string();
+            let first = msg.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_owned()
+        })
     }
 
     /// The first option given that this client does not implement yet.
@@ -196,6 +271,12 @@ impl Cli {
             v.push("RequestTTY yes".to_owned());
         } else if self.no_tty {
             v.push("RequestTTY no".to_owned());
+        }
+        if let Some(e) = &self.escape_char {
+            v.push(format!("EscapeChar {e}"));
+        }
+        if let Some(b) = &self.bind_address {
+            v.push(format!("BindAddress {b}"));
         }
         if let Some(c) = &self.ciphers {
             v.push(format!("Ciphers {c}"));
@@ -358,6 +439,72 @@ mod tests {
         ] {
             assert!(parse_destination(bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    fn norm(args: &[&str]) -> Vec<String> {
+        normalize(args.iter().map(|s| s.to_string()).collect()).unwrap()
+    }
+
+    #[test]
+    fn arguments_are_normalized_as_getopt_reads_them() {
+        assert_eq!(
+            norm(&[
+                "rssh",
+                "-vvC",
+                "-p22",
+                "-oUser=x",
+                "-oForwardX11 no",
+                "host",
+                "ls",
+                "-l"
+            ]),
+            [
+                "rssh",
+                "-v",
+                "-v",
+                "-C",
+                "-p",
+                "22",
+                "-o",
+                "User=x",
+                "-o",
+                "ForwardX11 no",
+                "--",
+                "host",
+                "ls",
+                "-l"
+            ]
+        );
+        // Options after the destination, then the command (sftp's form).
+        assert_eq!(
+            norm(&["rssh", "-s", "--", "host", "sftp"]),
+            ["rssh", "-s", "--", "host", "sftp"]
+        );
+        assert_eq!(
+            norm(&["rssh", "host", "-l", "u", "-t", "cmd", "-x", "--", "y"]),
+            [
+                "rssh", "-l", "u", "-t", "--", "host", "cmd", "-x", "--", "y"
+            ]
+        );
+        let cli = Cli::parse_args(
+            [
+                "rssh", "-oUser=x", "-eNone", "host", "-p", "7", "echo", "-n",
+            ]
+            .map(OsString::from),
+        )
+        .unwrap();
+        assert_eq!(cli.options, vec!["User=x"]);
+        assert_eq!(cli.port.as_deref(), Some("7"));
+        assert_eq!(cli.command().as_deref(), Some("echo -n"));
+        assert!(cli.override_lines().contains(&"EscapeChar None".to_owned()));
+        assert_eq!(
+            Cli::parse_args(["rssh", "-K", "host"].map(OsString::from)).err(),
+            Some("invalid option -- 'K'".to_owned())
+        );
+        assert_eq!(
+            Cli::parse_args(["rssh", "host", "-p"].map(OsString::from)).err(),
+            Some("option requires an argument -- 'p'".to_owned())
+        );
     }
 
     #[test]

@@ -58,9 +58,7 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
     let cli = match Cli::parse_args(args) {
         Ok(c) => c,
         Err(e) => {
-            let msg = e.to_string();
-            let first = msg.lines().next().unwrap_or_default();
-            eprintln!("rssh: {}", first.trim_start_matches("error: "));
+            eprintln!("rssh: {e}");
             eprintln!("{}", usage());
             return FAIL;
         }
