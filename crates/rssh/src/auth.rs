@@ -394,6 +394,9 @@ impl ClientHandler for Handler {
         instruction: &str,
         prompts: &[InfoPrompt],
     ) -> Option<Vec<String>> {
+        if self.last_method != "keyboard-interactive" {
+            tracing::debug!("Next authentication method: keyboard-interactive");
+        }
         self.last_method = "keyboard-interactive";
         for text in [name, instruction] {
             if !text.is_empty() {

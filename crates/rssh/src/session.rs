@@ -44,7 +44,7 @@ pub struct SessionSpec {
 enum Outcome {
     Closed(Result<Option<ExitStatus>, ssh_async::Error>),
     EscapeDisconnect,
-    Signal(&'static str),
+    Signal(i32),
 }
 
 type Boxed<'a> = Pin<Box<dyn Future<Output = Outcome> + 'a>>;
@@ -201,8 +201,8 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
             255
         }
         Outcome::EscapeDisconnect => 255,
-        Outcome::Signal(name) => {
-            tracing::error!("Killed by signal {name}.");
+        Outcome::Signal(n) => {
+            tracing::error!("Killed by signal {n}.");
             255
         }
     };
@@ -288,7 +288,7 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
             && let Ok(mut s) = signal::termination_stream()
             && let Some(sig) = s.next().await
         {
-            return Outcome::Signal(sig.ssh_name());
+            return Outcome::Signal(sig.as_raw());
         }
         futures::future::pending().await
     });
