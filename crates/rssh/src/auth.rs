@@ -419,11 +419,11 @@ impl ClientHandler for Handler {
         self.last_method = "publickey";
         let i = self.keys.iter().position(|k| &k.public == key)?;
         let entry = self.keys.get(i)?;
-        tracing::debug!(
+        crate::log::verbose(&format!(
             "Server accepts key: {} {}",
             key.key_type().name(),
             key.fingerprint_sha256()
-        );
+        ));
         if entry.in_agent
             && let Some(agent) = &mut self.agent
         {

@@ -345,13 +345,13 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings) -> i32 {
             );
         }
     });
-    tracing::debug!(
+    log::verbose(&format!(
         "Authenticated to {} ([{}]:{}) using \"{}\".",
         s.hostname,
         addr.ip(),
         addr.port(),
         handler.last_method
-    );
+    ));
     // The agent is not needed any more.
     drop(handler);
 

@@ -22,6 +22,17 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// The terminal is in raw mode: lines end with `\r\n`.
 static RAW: AtomicBool = AtomicBool::new(false);
 
+/// `LogLevel VERBOSE` or more: [`verbose`] lines are shown.
+static VERBOSE: AtomicBool = AtomicBool::new(false);
+
+/// A `verbose()` line of OpenSSH: shown without a prefix from `LogLevel
+/// VERBOSE` (and `-v`) on.
+pub fn verbose(msg: &str) {
+    if VERBOSE.load(Ordering::Relaxed) {
+        tracing::info!("{msg}");
+    }
+}
+
 /// Says whether the local terminal is in raw mode (log lines then end
 /// with `\r\n`, as OpenSSH's).
 pub fn set_raw(raw: bool) {
@@ -84,6 +95,7 @@ fn filter(level: LogLevel) -> Targets {
 
 /// Installs the subscriber: to stderr, or appended to `file`.
 pub fn init(level: LogLevel, file: Option<&Path>) -> std::io::Result<()> {
+    VERBOSE.store(level >= LogLevel::Verbose, Ordering::Relaxed);
     let writer = match file {
         Some(p) => {
             let f = OpenOptions::new().create(true).append(true).open(p)?;

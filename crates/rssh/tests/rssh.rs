@@ -1040,7 +1040,7 @@ fn verbose_output_goes_to_the_log_file() {
         "debug1: kex: algorithm: ".to_owned(),
         "debug1: Server host key: ssh-ed25519 SHA256:".to_owned(),
         "debug1: Authentications that can continue: password".to_owned(),
-        format!("debug1: Authenticated to 127.0.0.1 ([127.0.0.1]:{port}) using \"password\"."),
+        format!("\nAuthenticated to 127.0.0.1 ([127.0.0.1]:{port}) using \"password\"."),
     ] {
         assert!(text.contains(&needle), "{needle:?} not in\n{text}");
     }
