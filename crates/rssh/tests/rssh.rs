@@ -126,6 +126,7 @@ fn server_with_cas(methods: &[&str], keys: Vec<PublicKey>, cas: Vec<PublicKey>) 
                 drop(runtime::spawn(async move {
                     let mut o = ServerOptions::new(vec![Box::new(host_key())]);
                     o.auth.methods = methods;
+                    o.auth.banner = Some("Test banner\x07\n".into());
                     let Ok(conn) = Server::accept(stream, o, &mut policy).await else {
                         return;
                     };
@@ -343,6 +344,8 @@ fn exec_passes_stdin_stdout_stderr_and_the_exit_status() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout == data, "stdout differs from stdin");
     assert_eq!(prompts(&dir), vec!["alice@127.0.0.1's password: "]);
+    // The banner, without its control character.
+    assert!(r.stderr.contains("Test banner\n"), "{}", r.stderr);
 
     let r = rssh(
         &with(base_args(&srv, &dir, "yes"), &["127.0.0.1", "exit", "42"]),
@@ -354,13 +357,14 @@ fn exec_passes_stdin_stdout_stderr_and_the_exit_status() {
     let r = rssh(
         &with(
             base_args(&srv, &dir, "yes"),
-            &["127.0.0.1", "stderr", "oops"],
+            &["-q", "127.0.0.1", "stderr", "oops"],
         ),
         &env,
         b"",
     );
     assert_eq!(r.code, 0);
     assert!(r.stdout.is_empty());
+    // Only the remote stderr: -q hides the banner.
     assert_eq!(r.stderr, "oops");
 
     // Killed by a signal: 255, as ssh.
