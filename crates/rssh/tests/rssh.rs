@@ -599,6 +599,68 @@ fn ask_mode_takes_yes_from_askpass() {
 }
 
 #[test]
+fn ask_mode_takes_the_fingerprint_and_refuses_no() {
+    let srv = server(&["password"], Vec::new());
+    let fp = host_key().public().fingerprint_sha256();
+    for (answer, code) in [(fp.as_str(), 0), ("no", 255)] {
+        let dir = scratch(&format!("ask-{code}"));
+        let p = dir.join("askpass.sh");
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\ncase \"$1\" in *authenticity*) echo '{answer}';; *) echo {PASSWORD};; esac\n"
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let r = rssh(
+            &with(base_args(&srv, &dir, "ask"), &["127.0.0.1", "ok"]),
+            &password_env(&p),
+            b"",
+        );
+        assert_eq!(r.code, code, "{answer}: {}", r.stderr);
+        assert_eq!(dir.join("known_hosts").exists(), code == 0);
+        if code == 255 {
+            assert!(r.stderr.contains("Host key verification failed."));
+        }
+    }
+}
+
+#[test]
+fn a_revoked_key_is_refused() {
+    let srv = server(&["password"], Vec::new());
+    let dir = scratch("revoked");
+    let kh = dir.join("known_hosts");
+    std::fs::write(
+        &kh,
+        format!(
+            "{}@revoked * {}\n",
+            known_line(srv.addr.port()),
+            host_key().public().to_openssh("")
+        ),
+    )
+    .unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let r = rssh(
+        &with(base_args(&srv, &dir, "no"), &["127.0.0.1", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains("WARNING: REVOKED HOST KEY DETECTED!"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("Revoked key in {}:2", kh.display()))
+    );
+    assert!(prompts(&dir).is_empty());
+}
+
+#[test]
 fn a_changed_key_is_refused_naming_file_and_line() {
     let srv = server(&["password"], Vec::new());
     let port = srv.addr.port();
