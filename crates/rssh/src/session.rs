@@ -94,18 +94,24 @@ fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-/// Copies a channel stream to a local one until end of file.
+/// Copies a channel stream to a local one until end of file. When the
+/// local side stops taking data (a closed pipe) the rest is read and
+/// dropped, as OpenSSH ignores data for a closed output, so that the
+/// channel's window keeps moving and the session can end.
 async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
     let mut buf = vec![0u8; 32 * 1024];
+    let mut failed = false;
     loop {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => {
+            Ok(n) if !failed => {
                 let chunk = buf.get(..n).unwrap_or_default();
                 if out.write_all(chunk).and_then(|()| out.flush()).is_err() {
-                    break;
+                    tracing::debug!("local output closed: remote data is dropped");
+                    failed = true;
                 }
             }
+            Ok(_) => {}
         }
     }
 }
