@@ -5,10 +5,12 @@
 //! - `fuzz`: runs every cargo-fuzz target for a while;
 //! - `test`: the whole suite (tests, fuzz smoke, interop) with a summary;
 //! - `tidy`: the "protocol crates do no I/O" check (also a `#[test]`).
+//! - `bench`: throughput and connection rate of ssh/rssh against sshd/rsshd.
 //!
 //! This is tooling, not protocol code: it does I/O, spawns processes and
 //! reads the clock freely.
 
+mod bench;
 mod binaries;
 mod binary_cases;
 mod cases;
@@ -90,6 +92,8 @@ enum Cmd {
     },
     /// Check that protocol crates do no I/O.
     Tidy,
+    /// Throughput and connection rate of ssh/rssh against sshd/rsshd.
+    Bench(bench::BenchArgs),
 }
 
 fn run(cli: Cli) -> util::Result<()> {
@@ -112,6 +116,7 @@ fn run(cli: Cli) -> util::Result<()> {
         }
         Cmd::Fuzz { smoke, seconds } => fuzz::cmd_fuzz(smoke, seconds),
         Cmd::Test { skip } => suite::cmd_test(&skip),
+        Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Tidy => {
             let found = tidy::violations(&util::workspace_root());
             for f in &found {

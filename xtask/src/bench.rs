@@ -1,0 +1,1143 @@
+//! `cargo xtask bench`: throughput and connection rate of four client and
+//! server pairs, `ssh`->`sshd`, `rssh`->`sshd`, `ssh`->`rsshd` and
+//! `rssh`->`rsshd`, measured in the same place in the same run.
+//!
+//! Everything runs inside one OpenSSH image (the newest release unless
+//! `--release` says otherwise) through the root filesystem backend: the
+//! release builds of `rssh` and `rsshd` are copied into its
+//! `/usr/local/bin` at each run, both servers get the same `sshd_config`
+//! text (LogLevel INFO, root by publickey with a fresh ed25519 key,
+//! `Compression no`) and both clients the same `ssh_config`; the client
+//! picks the cipher and MAC (`-c`, `-m`).
+//!
+//! Rows: for each cipher (and MAC) an upload, `head -c SIZE /dev/zero |
+//! CLIENT host 'cat > /dev/null'`, and a download, `CLIENT host 'head -c
+//! SIZE /dev/zero' > /dev/null`, in MB/s (10^6 bytes per second); and the
+//! connection rate, N sequential `CLIENT host true` (full handshake, auth
+//! and a command), in connections per second. Each pipeline runs in one
+//! `sh -c` inside the image and is timed there with `date +%s%N`
+//! (the clock of the container, monotonic enough over seconds; nothing
+//! is subtracted). Columns: the four pairs, then each of ours divided by
+//! OpenSSH's own pair. The same numbers go to a JSON file.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::bail;
+use crate::images::{self, Release};
+use crate::peer::{self, Backend, Rootfs};
+use crate::util::{self, Context, Result};
+
+/// `cargo xtask bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Bytes per transfer, with an optional K, M or G suffix (binary
+    /// multiples: 2G is 2 GiB). Default 2G, or 64M with --quick.
+    #[arg(long, value_parser = parse_size)]
+    pub size: Option<u64>,
+    /// Sequential connections per pair for the connection rate. Default 20,
+    /// or 5 with --quick.
+    #[arg(long)]
+    pub connections: Option<u32>,
+    /// The release whose image all four pairs run in.
+    #[arg(long, value_enum, default_value_t = Release::Sid)]
+    pub release: Release,
+    /// Where the JSON report is written (default target/bench.json).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// A smoke run: 64 MiB, 5 connections, two cipher rows.
+    #[arg(long)]
+    pub quick: bool,
+}
+
+/// The default transfer size: 2 GiB.
+const DEFAULT_SIZE: u64 = 2 << 30;
+/// The transfer size of `--quick`: 64 MiB.
+const QUICK_SIZE: u64 = 64 << 20;
+/// The default number of connections.
+const DEFAULT_CONNECTIONS: u32 = 20;
+/// The number of connections of `--quick`.
+const QUICK_CONNECTIONS: u32 = 5;
+/// How many cipher rows `--quick` measures (the first ones).
+const QUICK_CIPHERS: usize = 2;
+/// Bytes in the MB of "MB/s".
+const MB: f64 = 1e6;
+
+/// Parses a size: a number of bytes with an optional `K`, `M` or `G`
+/// suffix (binary multiples), optionally followed by `iB` or `B`
+/// (`64M`, `64MiB`, `2G`, `512k`, `1048576`).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, suffix) = t.split_at(digits);
+    let Ok(n) = number.parse::<u64>() else {
+        return Err(format!("{text:?}: not a size (e.g. 2G, 64M, 512K, 4096)"));
+    };
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("{text:?}: unknown suffix {suffix:?} (K, M or G)")),
+    };
+    let Some(bytes) = n.checked_mul(1 << shift) else {
+        return Err(format!("{text:?}: too large"));
+    };
+    if bytes == 0 {
+        return Err(format!("{text:?}: the size must not be zero"));
+    }
+    Ok(bytes)
+}
+
+/// A size for people: `2 GiB`, `64 MiB`, `1000 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// A cipher row: the cipher and, for non-AEAD ciphers, the MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CipherRow {
+    /// The `-c` argument.
+    pub cipher: &'static str,
+    /// The `-m` argument; `None` for AEAD ciphers (the MAC is implicit).
+    pub mac: Option<&'static str>,
+}
+
+impl CipherRow {
+    /// `cipher` or `cipher + mac`.
+    pub fn label(&self) -> String {
+        match self.mac {
+            Some(mac) => format!("{} + {mac}", self.cipher),
+            None => self.cipher.to_owned(),
+        }
+    }
+}
+
+/// The cipher rows, in table order; `--quick` takes the first
+/// [`QUICK_CIPHERS`].
+pub const CIPHERS: [CipherRow; 6] = [
+    CipherRow {
+        cipher: "chacha20-poly1305@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes128-gcm@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes256-gcm@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes128-ctr",
+        mac: Some("hmac-sha2-256-etm@openssh.com"),
+    },
+    CipherRow {
+        cipher: "aes256-ctr",
+        mac: Some("hmac-sha2-512-etm@openssh.com"),
+    },
+    CipherRow {
+        cipher: "aes128-ctr",
+        mac: Some("hmac-sha2-256"),
+    },
+];
+
+/// A client program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// OpenSSH's `ssh`.
+    Ssh,
+    /// Ours.
+    Rssh,
+}
+
+/// A server program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// OpenSSH's `sshd`.
+    Sshd,
+    /// Ours.
+    Rsshd,
+}
+
+/// The four pairs, OpenSSH's own first (the baseline of the ratios).
+pub const PAIRS: [(ClientKind, ServerKind); 4] = [
+    (ClientKind::Ssh, ServerKind::Sshd),
+    (ClientKind::Rssh, ServerKind::Sshd),
+    (ClientKind::Ssh, ServerKind::Rsshd),
+    (ClientKind::Rssh, ServerKind::Rsshd),
+];
+
+/// `ssh>sshd`, `rssh>rsshd`, ...
+pub fn pair_name((client, server): (ClientKind, ServerKind)) -> &'static str {
+    match (client, server) {
+        (ClientKind::Ssh, ServerKind::Sshd) => "ssh>sshd",
+        (ClientKind::Rssh, ServerKind::Sshd) => "rssh>sshd",
+        (ClientKind::Ssh, ServerKind::Rsshd) => "ssh>rsshd",
+        (ClientKind::Rssh, ServerKind::Rsshd) => "rssh>rsshd",
+    }
+}
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// Client to server through one channel, in MB/s.
+    Upload,
+    /// Server to client through one channel, in MB/s.
+    Download,
+    /// Sequential `CLIENT host true`, in connections per second.
+    Connections,
+}
+
+impl Measure {
+    /// The unit of the row's values.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Self::Upload | Self::Download => "MB/s",
+            Self::Connections => "connections/s",
+        }
+    }
+
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Download => "download",
+            Self::Connections => "connections/s",
+        }
+    }
+}
+
+/// One measurement of one pair.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cell {
+    /// `ssh>sshd`, ...
+    pub pair: &'static str,
+    /// MB/s or connections/s; `None` if not measured.
+    pub value: Option<f64>,
+    /// How long the pipeline took.
+    pub seconds: Option<f64>,
+    /// Why there is no value (`rssh not built`, a failure).
+    pub error: Option<String>,
+}
+
+impl Cell {
+    fn measured(pair: &'static str, value: f64, seconds: f64) -> Self {
+        Self {
+            pair,
+            value: Some(value),
+            seconds: Some(seconds),
+            error: None,
+        }
+    }
+
+    fn missing(pair: &'static str, why: impl Into<String>) -> Self {
+        Self {
+            pair,
+            value: None,
+            seconds: None,
+            error: Some(why.into()),
+        }
+    }
+}
+
+/// A pair's value divided by `ssh>sshd`'s.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ratio {
+    /// `rssh>sshd`, `ssh>rsshd` or `rssh>rsshd`.
+    pub pair: &'static str,
+    /// Higher is better for us; `None` if either side is missing.
+    pub ratio: Option<f64>,
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The row label: `aes128-gcm@openssh.com upload`, `connections/s`.
+    pub name: String,
+    /// The cipher (transfer rows).
+    pub cipher: Option<&'static str>,
+    /// The MAC (non-AEAD transfer rows).
+    pub mac: Option<&'static str>,
+    /// What is measured.
+    pub measure: Measure,
+    /// `MB/s` or `connections/s`.
+    pub unit: &'static str,
+    /// One per pair, in [`PAIRS`] order.
+    pub cells: Vec<Cell>,
+    /// Ours against `ssh>sshd`, in [`PAIRS`] order without the first.
+    pub ratios: Vec<Ratio>,
+}
+
+impl Row {
+    /// A row from its cells (in [`PAIRS`] order), computing the ratios.
+    pub fn new(cipher: Option<CipherRow>, measure: Measure, cells: Vec<Cell>) -> Self {
+        let name = match cipher {
+            Some(c) => format!("{} {}", c.label(), measure.name()),
+            None => measure.name().to_owned(),
+        };
+        let base = cells.first().and_then(|c| c.value).filter(|v| *v > 0.0);
+        let ratios = cells
+            .iter()
+            .skip(1)
+            .map(|c| Ratio {
+                pair: c.pair,
+                ratio: base.zip(c.value).map(|(b, v)| v / b),
+            })
+            .collect();
+        Self {
+            name,
+            cipher: cipher.map(|c| c.cipher),
+            mac: cipher.and_then(|c| c.mac),
+            measure,
+            unit: measure.unit(),
+            cells,
+            ratios,
+        }
+    }
+}
+
+/// The whole result, as written to JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// When the run started, UTC (`2026-11-23T23:59:00Z`).
+    pub date: String,
+    /// The image's release.
+    pub release: String,
+    /// OpenSSH's version in that image.
+    pub openssh: String,
+    /// The cores this machine offers.
+    pub cores: usize,
+    /// Bytes per transfer.
+    pub size_bytes: u64,
+    /// Sequential connections per pair.
+    pub connections: u32,
+    /// Bytes in the MB of MB/s.
+    pub mb_bytes: u64,
+    /// The pairs, in column order.
+    pub pairs: Vec<&'static str>,
+    /// The rows, in table order.
+    pub rows: Vec<Row>,
+}
+
+/// Formats a value for the table: one decimal, or the short reason it is
+/// missing.
+fn cell_text(cell: &Cell) -> String {
+    match (&cell.value, &cell.error) {
+        (Some(v), _) => format!("{v:.1}"),
+        (None, Some(e)) if e.ends_with("not built") => e.clone(),
+        (None, _) => "failed".to_owned(),
+    }
+}
+
+/// The table: rows of measurements, columns of pairs, then the ratios
+/// of ours to `ssh>sshd`.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({}), {} cores, {} per transfer, {} connections; MB = 10^6 bytes",
+        report.openssh,
+        report.release,
+        report.cores,
+        format_size(report.size_bytes),
+        report.connections
+    );
+    let label_width = report
+        .rows
+        .iter()
+        .map(|r| r.name.len() + r.unit.len() + 3)
+        .chain(std::iter::once(20))
+        .max()
+        .unwrap_or(20);
+    let width = 14;
+    let mut head = format!("{:label_width$}", "");
+    for pair in &report.pairs {
+        let _ = write!(head, " {pair:>width$}");
+    }
+    for pair in report.pairs.iter().skip(1) {
+        let ratio = format!("{pair}/ssh>sshd");
+        let _ = write!(head, " {ratio:>21}");
+    }
+    out.push_str(head.trim_end());
+    out.push('\n');
+    for row in &report.rows {
+        let label = format!("{} ({})", row.name, row.unit);
+        let mut line = format!("{label:label_width$}");
+        for cell in &row.cells {
+            let _ = write!(line, " {:>width$}", cell_text(cell));
+        }
+        for ratio in &row.ratios {
+            let text = ratio
+                .ratio
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+            let _ = write!(line, " {text:>21}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A UTC date and time from seconds since the Unix epoch:
+/// `2026-11-23T23:59:00Z`.
+pub fn utc_date(unix: u64) -> String {
+    let days = unix / 86_400;
+    let rem = unix % 86_400;
+    // Days to a civil date (proleptic Gregorian), after H. Hinnant.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Files of one run inside the image: keys and configurations. Removed
+/// on drop.
+struct Scratch {
+    host: PathBuf,
+    peer: String,
+}
+
+impl Scratch {
+    fn create(root: &Path) -> Result<Self> {
+        let name = format!("root/xtask-bench-{}", std::process::id());
+        let host = root.join(&name);
+        if host.exists() {
+            fs::remove_dir_all(&host).context(format_args!("removing {}", host.display()))?;
+        }
+        fs::create_dir_all(&host).context(format_args!("creating {}", host.display()))?;
+        Ok(Self {
+            host,
+            peer: format!("/{name}"),
+        })
+    }
+
+    fn write(&self, name: &str, text: &str) -> Result<String> {
+        let path = self.host.join(name);
+        fs::write(&path, text).context(format_args!("writing {}", path.display()))?;
+        Ok(format!("{}/{name}", self.peer))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.host);
+    }
+}
+
+/// The `sshd_config` both servers get; `extra` holds what must differ.
+fn server_config(dir: &str, extra: &[&str]) -> String {
+    let mut s = format!(
+        "# Written by cargo xtask bench.\n\
+         ListenAddress 127.0.0.1\n\
+         HostKey {dir}/host_ed25519_key\n\
+         PidFile none\n\
+         UsePAM no\n\
+         StrictModes no\n\
+         PermitRootLogin prohibit-password\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         AuthorizedKeysFile {dir}/authorized_keys\n\
+         Compression no\n\
+         LogLevel INFO\n"
+    );
+    for line in extra {
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+/// The `ssh_config` both clients get.
+fn client_config(dir: &str) -> String {
+    format!(
+        "# Written by cargo xtask bench.\n\
+         Host *\n\
+         \x20 User root\n\
+         \x20 IdentityFile {dir}/id_ed25519\n\
+         \x20 IdentitiesOnly yes\n\
+         \x20 StrictHostKeyChecking no\n\
+         \x20 UserKnownHostsFile /dev/null\n\
+         \x20 GlobalKnownHostsFile /dev/null\n\
+         \x20 BatchMode yes\n\
+         \x20 Compression no\n\
+         \x20 LogLevel ERROR\n"
+    )
+}
+
+/// A server running inside the image. Dropping it stops it.
+struct Server {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Server {
+    fn log(&self) -> String {
+        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&log).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // `unshare --kill-child` takes the whole namespace with it.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `program -D -e -f config -p PORT` in the image on a free port,
+/// ready once it accepts a TCP connection.
+fn start_server(backend: &Rootfs, program: &str, config: &str) -> Result<Server> {
+    let mut last = String::new();
+    for _ in 0..5 {
+        let port = peer::free_port()?;
+        let port_text = port.to_string();
+        let mut cmd = backend.command(program, &["-D", "-e", "-f", config, "-p", &port_text]);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let what = util::describe(&cmd);
+        let mut child = cmd.spawn().context(format_args!("cannot run {what}"))?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut stderr) = child.stderr.take() {
+            let log = Arc::clone(&log);
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                    log.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .extend_from_slice(buf.get(..n).unwrap_or_default());
+                }
+            });
+        }
+        let mut server = Server { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        loop {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(server);
+            }
+            let exited = !matches!(server.child.try_wait(), Ok(None));
+            if exited || Instant::now() >= deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        thread::sleep(Duration::from_millis(100));
+        last = server.log();
+        drop(server);
+        if !last.contains("Address already in use") {
+            bail!("{what} did not start listening; its log:\n{last}");
+        }
+    }
+    bail!("{program} found no free port in 5 attempts; last log:\n{last}")
+}
+
+/// What a timed pipeline gave: its duration, or why it failed.
+fn run_timed(backend: &Rootfs, pipeline: &str, timeout: Duration) -> Result<f64> {
+    let script = format!(
+        "s=$(date +%s%N); {pipeline}; rc=$?; e=$(date +%s%N); echo \"xtask-bench $rc $s $e\""
+    );
+    let mut cmd = backend.command("sh", &["-c", &script]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .context(format_args!("cannot run sh -c {pipeline:?} in the image"))?;
+    let collect = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + timeout;
+    let timed_out = loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break false,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break true;
+            }
+            Ok(None) => thread::sleep(Duration::from_millis(20)),
+            Err(e) => bail!("waiting for sh -c {pipeline:?}: {e}"),
+        }
+    };
+    let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
+    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
+    if timed_out {
+        bail!(
+            "`{pipeline}` ran longer than {} s and was killed; stderr:\n{stderr}",
+            timeout.as_secs()
+        );
+    }
+    match parse_timing(&stdout) {
+        Some((0, ns)) => Ok(ns as f64 / 1e9),
+        Some((rc, _)) => bail!("`{pipeline}` exited with status {rc}; stderr:\n{stderr}"),
+        None => bail!("`{pipeline}` gave no timing; stdout:\n{stdout}\nstderr:\n{stderr}"),
+    }
+}
+
+/// The exit status and the nanoseconds from the script's last line
+/// `xtask-bench RC START END`.
+fn parse_timing(stdout: &str) -> Option<(u32, u64)> {
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("xtask-bench "))?;
+    let mut words = line.split_whitespace().skip(1);
+    let rc = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    let end: u64 = words.next()?.parse().ok()?;
+    Some((rc, end.checked_sub(start)?))
+}
+
+/// The cargo target directory the release binaries are built in.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => util::workspace_target(),
+    }
+}
+
+/// Builds `package` in release mode; its binary, or why not.
+fn build_release(package: &str) -> std::result::Result<PathBuf, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("bench: cargo build --release -p {package}");
+    let status = Command::new(cargo)
+        .current_dir(util::workspace_root())
+        .args(["build", "--release", "-p", package])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let bin = target_dir().join("release").join(package);
+    if !status.success() {
+        return Err(format!(
+            "cargo build --release -p {package} failed ({status})"
+        ));
+    }
+    if !bin.is_file() {
+        return Err(format!("{} missing after the build", bin.display()));
+    }
+    Ok(bin)
+}
+
+/// Copies `bin` to `/usr/local/bin/<name>` in the image; the path inside.
+fn install(root: &Path, bin: &Path, name: &str) -> Result<String> {
+    let dir = root.join("usr/local/bin");
+    fs::create_dir_all(&dir).context(format_args!("creating {}", dir.display()))?;
+    let tmp = dir.join(format!(".{name}.xtask-bench"));
+    fs::copy(bin, &tmp).context(format_args!("copying {} into the image", bin.display()))?;
+    let dest = dir.join(name);
+    fs::rename(&tmp, &dest).context(format_args!("installing {}", dest.display()))?;
+    Ok(format!("/usr/local/bin/{name}"))
+}
+
+/// The run: the image, the programs and the servers.
+struct Bench<'a> {
+    backend: &'a Rootfs,
+    client_config: String,
+    /// Where `rssh` is in the image, or why it is not.
+    rssh: std::result::Result<String, String>,
+    /// Each server's port, or why it is not running.
+    ports: [std::result::Result<u16, String>; 2],
+    /// Pairs that failed their check: why.
+    broken: Vec<Option<String>>,
+    size: u64,
+    connections: u32,
+}
+
+impl Bench<'_> {
+    fn client_command(&self, client: ClientKind, port: u16, cipher: Option<CipherRow>) -> String {
+        let program = match (client, &self.rssh) {
+            (ClientKind::Ssh, _) => "ssh",
+            (ClientKind::Rssh, Ok(p)) => p.as_str(),
+            (ClientKind::Rssh, Err(_)) => "rssh",
+        };
+        let mut cmd = format!("{program} -F {} -p {port}", self.client_config);
+        if let Some(c) = cipher {
+            let _ = write!(cmd, " -c {}", c.cipher);
+            if let Some(mac) = c.mac {
+                let _ = write!(cmd, " -m {mac}");
+            }
+        }
+        cmd.push_str(" root@127.0.0.1");
+        cmd
+    }
+
+    /// The port of the pair's server, or why the pair cannot run.
+    fn pair_port(&self, index: usize) -> std::result::Result<u16, String> {
+        let (client, server) = PAIRS.get(index).copied().ok_or("no such pair")?;
+        if let Some(Some(why)) = self.broken.get(index) {
+            return Err(why.clone());
+        }
+        if client == ClientKind::Rssh
+            && let Err(why) = &self.rssh
+        {
+            return Err(why.clone());
+        }
+        let slot = match server {
+            ServerKind::Sshd => 0,
+            ServerKind::Rsshd => 1,
+        };
+        self.ports
+            .get(slot)
+            .cloned()
+            .unwrap_or_else(|| Err("no server".to_owned()))
+    }
+
+    /// A short check of each pair: 1 MB each way, counted by `wc -c`.
+    fn check_pairs(&mut self) {
+        let mut broken = Vec::new();
+        for (i, pair) in PAIRS.iter().enumerate() {
+            let port = match self.pair_port(i) {
+                Ok(p) => p,
+                Err(why) => {
+                    broken.push(Some(why));
+                    continue;
+                }
+            };
+            let client = self.client_command(pair.0, port, None);
+            let script = format!(
+                "up=$(head -c 1000000 /dev/zero | {client} 'wc -c') || exit 1; \
+                 down=$({client} 'head -c 1000000 /dev/zero' | wc -c) || exit 1; \
+                 [ \"$up\" -eq 1000000 ] && [ \"$down\" -eq 1000000 ] || \
+                 {{ echo \"check: up $up down $down bytes\" >&2; exit 1; }}"
+            );
+            match run_timed(self.backend, &script, Duration::from_secs(60)) {
+                Ok(_) => broken.push(None),
+                Err(e) => {
+                    eprintln!("bench: {} fails its check: {e}", pair_name(*pair));
+                    broken.push(Some(format!("check failed: {e}")));
+                }
+            }
+        }
+        self.broken = broken;
+    }
+
+    fn measure(&self, cipher: Option<CipherRow>, measure: Measure) -> Row {
+        let mut cells = Vec::new();
+        for (i, pair) in PAIRS.iter().enumerate() {
+            let name = pair_name(*pair);
+            let port = match self.pair_port(i) {
+                Ok(p) => p,
+                Err(why) => {
+                    cells.push(Cell::missing(name, why));
+                    continue;
+                }
+            };
+            let client = self.client_command(pair.0, port, cipher);
+            let size = self.size;
+            let n = self.connections;
+            let (pipeline, timeout, amount) = match measure {
+                Measure::Upload => (
+                    format!("head -c {size} /dev/zero | {client} 'cat > /dev/null'"),
+                    transfer_timeout(size),
+                    size as f64 / MB,
+                ),
+                Measure::Download => (
+                    format!("{client} 'head -c {size} /dev/zero' > /dev/null"),
+                    transfer_timeout(size),
+                    size as f64 / MB,
+                ),
+                Measure::Connections => (
+                    format!(
+                        "i=0; while [ $i -lt {n} ]; do {client} true || exit 1; i=$((i+1)); done"
+                    ),
+                    Duration::from_secs(30 + 10 * u64::from(n)),
+                    f64::from(n),
+                ),
+            };
+            let label = cipher.map_or_else(String::new, |c| format!("{} ", c.label()));
+            match run_timed(self.backend, &pipeline, timeout) {
+                Ok(secs) if secs > 0.0 => {
+                    let value = amount / secs;
+                    eprintln!(
+                        "bench: {label}{} {name}: {value:.1} {} ({secs:.2} s)",
+                        measure.name(),
+                        measure.unit()
+                    );
+                    cells.push(Cell::measured(name, value, secs));
+                }
+                Ok(_) => cells.push(Cell::missing(name, "took no time")),
+                Err(e) => {
+                    eprintln!("bench: {label}{} {name} failed: {e}", measure.name());
+                    cells.push(Cell::missing(name, e.0));
+                }
+            }
+        }
+        Row::new(cipher, measure, cells)
+    }
+}
+
+/// How long a transfer of `size` bytes may take: two minutes plus 5 MB/s.
+fn transfer_timeout(size: u64) -> Duration {
+    Duration::from_secs(120 + size / 5_000_000)
+}
+
+/// Generates an ed25519 key at `path` (inside the image) with the image's
+/// `ssh-keygen`.
+fn keygen(backend: &Rootfs, path: &str) -> Result<()> {
+    util::checked_output(&mut backend.command(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-N",
+            "",
+            "-t",
+            "ed25519",
+            "-C",
+            "xtask-bench",
+            "-f",
+            path,
+        ],
+    ))?;
+    Ok(())
+}
+
+/// `cargo xtask bench`.
+pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
+    let size = args
+        .size
+        .unwrap_or(if args.quick { QUICK_SIZE } else { DEFAULT_SIZE });
+    let connections = args.connections.unwrap_or(if args.quick {
+        QUICK_CONNECTIONS
+    } else {
+        DEFAULT_CONNECTIONS
+    });
+    let ciphers: Vec<CipherRow> = if args.quick {
+        CIPHERS.iter().take(QUICK_CIPHERS).copied().collect()
+    } else {
+        CIPHERS.to_vec()
+    };
+    let json_path = args
+        .json
+        .clone()
+        .unwrap_or_else(|| util::workspace_target().join("bench.json"));
+    let date = utc_date(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+
+    let rsshd_bin = build_release("rsshd");
+    let rssh_bin = build_release("rssh");
+    let Some(image) = images::load(args.release) else {
+        bail!(
+            "no {} image: build it with `cargo xtask images {}` (root and mmdebstrap needed)",
+            args.release,
+            args.release
+        );
+    };
+    if !util::is_root() {
+        bail!("cargo xtask bench runs the image with unshare and chroot: run it as root");
+    }
+    let backend = Rootfs::open(&image)?;
+    let root = image.rootfs();
+    let rsshd = rsshd_bin.and_then(|b| install(&root, &b, "rsshd").map_err(|e| e.0));
+    let rssh = rssh_bin.and_then(|b| install(&root, &b, "rssh").map_err(|e| e.0));
+    if let Err(e) = &rsshd {
+        eprintln!("bench: rsshd: {e}");
+    }
+    if let Err(e) = &rssh {
+        eprintln!("bench: rssh: {e}");
+    }
+    let rsshd = rsshd.map_err(|_| "rsshd not built".to_owned());
+    let rssh = rssh.map_err(|_| "rssh not built".to_owned());
+
+    let scratch = Scratch::create(&root)?;
+    let dir = scratch.peer.clone();
+    keygen(&backend, &format!("{dir}/host_ed25519_key"))?;
+    keygen(&backend, &format!("{dir}/id_ed25519"))?;
+    let user_pub = fs::read_to_string(scratch.host.join("id_ed25519.pub"))
+        .context("reading the generated user key")?;
+    scratch.write("authorized_keys", &user_pub)?;
+    let client_config = scratch.write("ssh_config", &client_config(&dir))?;
+    let sshd_config = scratch.write("sshd_config", &server_config(&dir, &[]))?;
+    let rsshd_config = scratch.write("rsshd_config", &server_config(&dir, &[]))?;
+
+    let sshd = start_server(&backend, "/usr/sbin/sshd", &sshd_config);
+    let rsshd_server = match &rsshd {
+        Ok(path) => start_server(&backend, path, &rsshd_config),
+        Err(why) => Err(util::Error(why.clone())),
+    };
+    let port_of = |s: &Result<Server>, name: &str| match s {
+        Ok(s) => Ok(s.port),
+        Err(e) => {
+            eprintln!("bench: {name} did not start: {e}");
+            Err(if e.0.ends_with("not built") {
+                e.0.clone()
+            } else {
+                format!("{name} did not start")
+            })
+        }
+    };
+    let mut bench = Bench {
+        backend: &backend,
+        client_config,
+        rssh,
+        ports: [port_of(&sshd, "sshd"), port_of(&rsshd_server, "rsshd")],
+        broken: Vec::new(),
+        size,
+        connections,
+    };
+    bench.check_pairs();
+
+    let mut rows = Vec::new();
+    for cipher in &ciphers {
+        for measure in [Measure::Upload, Measure::Download] {
+            rows.push(bench.measure(Some(*cipher), measure));
+        }
+    }
+    rows.push(bench.measure(None, Measure::Connections));
+
+    let report = Report {
+        date,
+        release: args.release.to_string(),
+        openssh: image.info.openssh.clone(),
+        cores: thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        size_bytes: size,
+        connections,
+        mb_bytes: 1_000_000,
+        pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+        rows,
+    };
+    print!("{}", render_table(&report));
+    if let Some(parent) = json_path.parent() {
+        fs::create_dir_all(parent).context(format_args!("creating {}", parent.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&report).context("encoding the report")?;
+    fs::write(&json_path, json + "\n").context(format_args!("writing {}", json_path.display()))?;
+    println!("JSON: {}", json_path.display());
+    for (name, server) in [("sshd", &sshd), ("rsshd", &rsshd_server)] {
+        if let Ok(s) = server
+            && (s.log().contains("rror") || s.log().contains("atal"))
+        {
+            eprintln!("bench: {name} logged errors:\n{}", s.log());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("64mib"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("100B"), Ok(100));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("2T").is_err());
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn sizes_format() {
+        assert_eq!(format_size(2 << 30), "2 GiB");
+        assert_eq!(format_size(64 << 20), "64 MiB");
+        assert_eq!(format_size(3 << 10), "3 KiB");
+        assert_eq!(format_size(1000), "1000 bytes");
+        assert_eq!(format_size((1 << 30) + (1 << 20)), "1025 MiB");
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_date(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_date(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_date(1_795_465_144), "2026-11-23T20:19:04Z");
+    }
+
+    #[test]
+    fn timing_lines_parse() {
+        assert_eq!(
+            parse_timing("noise\nxtask-bench 0 1000 3500\n"),
+            Some((0, 2500))
+        );
+        assert_eq!(parse_timing("xtask-bench 1 10 20"), Some((1, 10)));
+        assert_eq!(parse_timing("xtask-bench 0 20 10"), None);
+        assert_eq!(parse_timing("nothing"), None);
+    }
+
+    fn report() -> Report {
+        let chacha = CIPHERS[0];
+        let ctr = CIPHERS[3];
+        Report {
+            date: "2026-11-23T23:00:00Z".to_owned(),
+            release: "sid".to_owned(),
+            openssh: "OpenSSH_10.6p1 Debian-1".to_owned(),
+            cores: 2,
+            size_bytes: 64 << 20,
+            connections: 5,
+            mb_bytes: 1_000_000,
+            pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+            rows: vec![
+                Row::new(
+                    Some(chacha),
+                    Measure::Upload,
+                    vec![
+                        Cell::measured("ssh>sshd", 400.0, 1.0),
+                        Cell::measured("rssh>sshd", 500.0, 1.0),
+                        Cell::measured("ssh>rsshd", 200.0, 1.0),
+                        Cell::missing("rssh>rsshd", "exit status 255"),
+                    ],
+                ),
+                Row::new(
+                    Some(ctr),
+                    Measure::Download,
+                    vec![
+                        Cell::measured("ssh>sshd", 300.0, 1.0),
+                        Cell::missing("rssh>sshd", "rssh not built"),
+                        Cell::measured("ssh>rsshd", 330.0, 1.0),
+                        Cell::missing("rssh>rsshd", "rssh not built"),
+                    ],
+                ),
+                Row::new(
+                    None,
+                    Measure::Connections,
+                    vec![
+                        Cell::missing("ssh>sshd", "sshd did not start"),
+                        Cell::measured("rssh>sshd", 10.0, 0.5),
+                        Cell::measured("ssh>rsshd", 12.0, 0.4),
+                        Cell::measured("rssh>rsshd", 14.0, 0.3),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn ratios_are_against_openssh_pair() {
+        let r = report();
+        let ratios: Vec<Option<f64>> = r.rows[0].ratios.iter().map(|x| x.ratio).collect();
+        assert_eq!(ratios, [Some(1.25), Some(0.5), None]);
+        assert_eq!(r.rows[0].ratios[0].pair, "rssh>sshd");
+        assert_eq!(r.rows[1].ratios[1].ratio, Some(1.1));
+        // No baseline, no ratios.
+        assert!(r.rows[2].ratios.iter().all(|x| x.ratio.is_none()));
+        assert_eq!(r.rows[0].name, "chacha20-poly1305@openssh.com upload");
+        assert_eq!(
+            r.rows[1].name,
+            "aes128-ctr + hmac-sha2-256-etm@openssh.com download"
+        );
+        assert_eq!(r.rows[2].name, "connections/s");
+        assert_eq!(r.rows[1].mac, Some("hmac-sha2-256-etm@openssh.com"));
+        assert_eq!(r.rows[0].mac, None);
+    }
+
+    #[test]
+    fn table_has_a_column_per_pair_and_ratio() {
+        let table = render_table(&report());
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        assert!(lines[0].starts_with("OpenSSH_10.6p1 Debian-1 (sid), 2 cores, 64 MiB"));
+        let head: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            head,
+            [
+                "ssh>sshd",
+                "rssh>sshd",
+                "ssh>rsshd",
+                "rssh>rsshd",
+                "rssh>sshd/ssh>sshd",
+                "ssh>rsshd/ssh>sshd",
+                "rssh>rsshd/ssh>sshd"
+            ]
+        );
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "chacha20-poly1305@openssh.com",
+                "upload",
+                "(MB/s)",
+                "400.0",
+                "500.0",
+                "200.0",
+                "failed",
+                "1.25",
+                "0.50",
+                "-"
+            ]
+        );
+        assert!(lines[3].contains("rssh not built"), "{table}");
+        assert!(lines[3].contains("1.10"), "{table}");
+        assert!(
+            lines[4].starts_with("connections/s (connections/s)"),
+            "{table}"
+        );
+        // Columns line up: every value ends where its header ends.
+        let end_of = |line: &str, word: &str| line.find(word).map(|i| i + word.len());
+        assert_eq!(end_of(lines[1], "rssh>sshd"), end_of(lines[2], "500.0"));
+        assert_eq!(
+            end_of(lines[1], "rssh>rsshd/ssh>sshd"),
+            Some(lines[2].len())
+        );
+    }
+
+    #[test]
+    fn report_serializes_with_every_number() {
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(json["size_bytes"], 64 << 20);
+        assert_eq!(json["cores"], 2);
+        assert_eq!(json["rows"][0]["measure"], "upload");
+        assert_eq!(json["rows"][0]["cells"][1]["value"], 500.0);
+        assert_eq!(json["rows"][0]["ratios"][0]["ratio"], 1.25);
+        assert_eq!(json["rows"][1]["cells"][1]["error"], "rssh not built");
+        assert_eq!(json["rows"][2]["unit"], "connections/s");
+    }
+
+    #[test]
+    fn configs_pick_root_by_publickey_and_no_compression() {
+        let s = server_config("/d", &[]);
+        assert!(s.contains("LogLevel INFO\n"));
+        assert!(s.contains("Compression no\n"));
+        assert!(s.contains("AuthorizedKeysFile /d/authorized_keys\n"));
+        assert!(!s.contains("DEBUG"));
+        let c = client_config("/d");
+        assert!(c.contains("IdentityFile /d/id_ed25519\n"));
+        assert!(c.contains("User root\n"));
+    }
+}
