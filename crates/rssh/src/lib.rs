@@ -316,6 +316,12 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings) -> i32 {
     if !s.server_alive_interval.is_zero() {
         options.keepalive = Some((s.server_alive_interval, s.server_alive_count_max));
     }
+    options.signature_algorithms = auth::accepted_algorithms(&s).map(|names| {
+        names
+            .iter()
+            .filter_map(|n| ssh_async::ssh_keys::SignatureAlgorithm::from_name(n).ok())
+            .collect()
+    });
     let client = match Client::connect(stream, options, &mut handler).await {
         Ok(c) => c,
         Err(e) => return report_connect_error(&e, &s, &addr, &handler),

@@ -76,6 +76,9 @@ pub struct ClientOptions {
     /// without input a `keepalive@openssh.com` probe is sent; after this
     /// many unanswered probes the connection ends. `None`: no probes.
     pub keepalive: Option<(core::time::Duration, u32)>,
+    /// `PubkeyAcceptedAlgorithms`: the signature algorithms user keys may
+    /// sign with (`None`: every one the key type has).
+    pub signature_algorithms: Option<Vec<SignatureAlgorithm>>,
 }
 
 impl ClientOptions {
@@ -87,6 +90,7 @@ impl ClientOptions {
             transport: ssh_transport::Config::default(),
             connection: ssh_connection::Config::default(),
             keepalive: None,
+            signature_algorithms: None,
         }
     }
 }
@@ -208,9 +212,11 @@ impl Client {
         H: ClientHandler,
     {
         let keepalive = options.keepalive;
+        let mut auth = ClientConfig::new(&options.user, options.methods);
+        auth.signature_algorithms = options.signature_algorithms;
         let mut session = Box::new(ClientSession::new(
             options.transport,
-            ClientConfig::new(&options.user, options.methods),
+            auth,
             options.connection,
             Box::new(rand::make_rng::<StdRng>()),
         )?);

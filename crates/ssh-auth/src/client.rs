@@ -70,6 +70,10 @@ pub struct ClientConfig {
     /// Allow `ssh-rsa` (SHA-1) signatures if the server lists nothing
     /// better in `server-sig-algs`.
     pub allow_ssh_rsa: bool,
+    /// `PubkeyAcceptedAlgorithms`: when set, only these signature
+    /// algorithms are used (an RSA key signs with the first of its
+    /// algorithms that is both here and in the server's list).
+    pub signature_algorithms: Option<Vec<SignatureAlgorithm>>,
 }
 
 impl ClientConfig {
@@ -82,6 +86,7 @@ impl ClientConfig {
             methods,
             try_none: true,
             allow_ssh_rsa: false,
+            signature_algorithms: None,
         }
     }
 }
@@ -259,18 +264,35 @@ impl ClientAuth {
     /// The signature algorithm for `key`, or `None` if the server accepts
     /// none we may use.
     fn algorithm_for(&self, key: &PublicKey) -> Option<SignatureAlgorithm> {
+        let allowed = |a: &SignatureAlgorithm| {
+            self.config
+                .signature_algorithms
+                .as_ref()
+                .is_none_or(|list| list.contains(a))
+        };
         let algs = key.key_type().signature_algorithms();
         if key.key_type() != KeyType::Rsa {
-            return algs.first().copied();
+            return algs.first().copied().filter(allowed);
         }
         match &self.server_sig_algs {
             // Without server-sig-algs, SHA-256 is the safest guess that
             // every current server accepts.
-            None => Some(SignatureAlgorithm::RsaSha256),
-            Some(list) => algs
+            None => algs
                 .iter()
                 .copied()
-                .find(|a| list.contains(a.name()) && (!a.uses_sha1() || self.config.allow_ssh_rsa)),
+                .filter(allowed)
+                .find(|a| *a == SignatureAlgorithm::RsaSha256)
+                .or_else(|| {
+                    algs.iter()
+                        .copied()
+                        .filter(allowed)
+                        .find(|a| !a.uses_sha1())
+                }),
+            Some(list) => {
+                algs.iter().copied().filter(allowed).find(|a| {
+                    list.contains(a.name()) && (!a.uses_sha1() || self.config.allow_ssh_rsa)
+                })
+            }
         }
     }
 

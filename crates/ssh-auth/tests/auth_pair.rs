@@ -56,21 +56,32 @@ fn publickey_every_key_type() {
 fn rsa_hash_follows_server_sig_algs() {
     let mut rng = StdRng::seed_from_u64(10);
     let key = PrivateKey::generate_rsa(2048, &mut rng).unwrap();
-    for (algs, expected) in [
+    let only_256 = Some(vec![SignatureAlgorithm::RsaSha256]);
+    for (algs, accepted, expected) in [
         (
             "rsa-sha2-256,ssh-ed25519",
+            None,
             Some(SignatureAlgorithm::RsaSha256),
         ),
         (
             "rsa-sha2-512,rsa-sha2-256",
+            None,
             Some(SignatureAlgorithm::RsaSha512),
         ),
-        ("ssh-rsa,ssh-ed25519", None),
+        ("ssh-rsa,ssh-ed25519", None, None),
+        // The client's PubkeyAcceptedAlgorithms narrows the choice.
+        (
+            "rsa-sha2-512,rsa-sha2-256",
+            only_256.clone(),
+            Some(SignatureAlgorithm::RsaSha256),
+        ),
+        ("rsa-sha2-512,ssh-ed25519", only_256.clone(), None),
     ] {
-        let (mut c, mut s, now) = pair(
-            vec![ClientMethod::PublicKey(key.public().clone())],
-            ServerConfig::default(),
-        );
+        let (_, mut s, now) = pair(Vec::new(), ServerConfig::default());
+        let mut config =
+            ClientConfig::new("alice", vec![ClientMethod::PublicKey(key.public().clone())]);
+        config.signature_algorithms = accepted;
+        let mut c = ClientAuth::new(config, SID);
         c.set_server_sig_algs(NameList::parse(algs).unwrap());
         // Driven by hand: the RSA key is borrowed, not moved into an app.
         let mut rng2 = StdRng::seed_from_u64(1);
