@@ -167,31 +167,25 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
         .options
         .iter()
         .any(|o| o.trim_start().to_ascii_lowercase().starts_with("hostkey"));
+    // Without a configuration file nor -h/-o HostKey: sshd's default keys
+    // if they exist (root with OpenSSH's keys), else our own in the state
+    // directory, created on first start.
+    let unconfigured = args.host_keys.is_empty() && !hostkey_option && path.is_none();
     let mut key_paths: Vec<PathBuf> = if !args.host_keys.is_empty() {
         args.host_keys.clone()
-    } else if personal && !hostkey_option {
-        Vec::new()
     } else {
         settings.host_keys.clone()
     };
-    if key_paths.is_empty() {
-        if personal || !root {
-            let dir = state_dir(me);
-            let made = hostkeys::create_missing(&dir, &format!("rsshd@{}", me.name))?;
-            for p in &made {
-                eprintln!("rsshd: created host key {}", p.display());
-            }
-            key_paths = hostkeys::state_key_paths(&dir)
-                .into_iter()
-                .map(|(_, p)| p)
-                .collect();
-        } else {
-            key_paths = ["ed25519", "ecdsa", "rsa"]
-                .iter()
-                .map(|t| PathBuf::from(format!("/etc/ssh/ssh_host_{t}_key")))
-                .filter(|p| p.exists())
-                .collect();
+    if unconfigured && (personal || !key_paths.iter().any(|p| p.exists())) {
+        let dir = state_dir(me);
+        let made = hostkeys::create_missing(&dir, &format!("rsshd@{}", me.name))?;
+        for p in &made {
+            eprintln!("rsshd: created host key {}", p.display());
         }
+        key_paths = hostkeys::state_key_paths(&dir)
+            .into_iter()
+            .map(|(_, p)| p)
+            .collect();
     }
     let mut keys = Vec::new();
     for p in &key_paths {
@@ -280,6 +274,16 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
                 tracing::info!("Server listening on {addr} port {port}.");
                 listeners.push(l);
             }
+            // A `::` socket takes IPv4 too on Linux (no IPV6_V6ONLY here):
+            // 0.0.0.0 on the same port is then already served.
+            Err(e)
+                if addr == "0.0.0.0"
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && setup.listen.iter().any(|(a, p)| a == "::" && p == port)
+                    && !listeners.is_empty() =>
+            {
+                tracing::debug!("0.0.0.0 port {port}: served by the :: socket");
+            }
             Err(e) => tracing::error!("Bind to port {port} on {addr} failed: {e}."),
         }
     }
@@ -314,14 +318,17 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         ssh_async::os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
     loop {
         let next = futures::future::select(rx.next(), terminate.next()).await;
-        let (stream, peer) = match next {
+        let (stream, mut peer) = match next {
             futures::future::Either::Left((Some(c), _)) => c,
             futures::future::Either::Left((None, _)) => break,
             futures::future::Either::Right((sig, _)) => {
-                tracing::info!("Received signal {sig:?}; terminating.");
+                let name = sig.map_or("?", |s| s.ssh_name());
+                tracing::info!("Received signal SIG{name}; terminating.");
                 break;
             }
         };
+        // IPv4 clients of the `::` socket show as themselves.
+        peer.set_ip(peer.ip().to_canonical());
         let unauthenticated = active.load(Ordering::SeqCst);
         if unauthenticated >= setup.settings.max_startups.full as usize {
             tracing::info!(
@@ -394,7 +401,8 @@ async fn connection(
 ) {
     active.fetch_add(1, Ordering::SeqCst);
     let mut startup = Startup(active, false);
-    let local = stream.local_addr().unwrap_or(peer);
+    let mut local = stream.local_addr().unwrap_or(peer);
+    local.set_ip(local.ip().to_canonical());
     let s = &setup.settings;
     let mut options = ServerOptions::new(
         setup
