@@ -73,7 +73,7 @@ fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
         .name("stdin".into())
         .spawn(move || {
             let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; 16 * 1024];
+            let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match stdin.read(&mut buf) {
                     Ok(0) => break,
@@ -99,7 +99,7 @@ fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
 /// dropped, as OpenSSH ignores data for a closed output, so that the
 /// channel's window keeps moving and the session can end.
 async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; 64 * 1024];
     let mut failed = false;
     loop {
         match r.read(&mut buf).await {

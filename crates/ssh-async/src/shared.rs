@@ -574,20 +574,27 @@ fn poll_drive<S>(shared: &Mutex<State>, driver: &mut Driver<S>, cx: &mut Context
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut st = lock(shared);
-    if st.ended.is_some() {
-        return Poll::Ready(());
+    {
+        let mut st = lock(shared);
+        if st.ended.is_some() {
+            return Poll::Ready(());
+        }
+        if st.closing {
+            st.session.disconnect("bye");
+        }
+        if let Err(reason) = poll_keepalive(&mut st, driver.take_input_seen(), cx) {
+            driver.try_flush(&mut *st.session);
+            st.end(reason);
+            return Poll::Ready(());
+        }
     }
-    st.driver_waker = Some(cx.waker().clone());
-    if st.closing {
-        st.session.disconnect("bye");
-    }
-    if let Err(reason) = poll_keepalive(&mut st, driver.take_input_seen(), cx) {
-        driver.try_flush(&mut *st.session);
-        st.end(reason);
-        return Poll::Ready(());
-    }
+    // The lock is taken again for each step, so that channel readers and
+    // writers get in between the steps of a long burst.
     for _ in 0..DRIVER_BUDGET {
+        let mut st = lock(shared);
+        if st.driver_waker.is_none() {
+            st.driver_waker = Some(cx.waker().clone());
+        }
         st.dispatch();
         let poll = driver.poll_io(&mut *st.session, cx);
         match poll {
