@@ -339,6 +339,7 @@ fn cell_text(cell: &Cell) -> String {
     match (&cell.value, &cell.error) {
         (Some(v), _) => format!("{v:.1}"),
         (None, Some(e)) if e.ends_with("not built") => e.clone(),
+        (None, Some(e)) if e.contains("was killed") => "timed out".to_owned(),
         (None, _) => "failed".to_owned(),
     }
 }
@@ -748,8 +749,11 @@ impl Bench<'_> {
     }
 
     fn measure(&self, cipher: Option<CipherRow>, measure: Measure) -> Row {
-        let mut cells = Vec::new();
+        let mut cells: Vec<Cell> = Vec::new();
         for (i, pair) in PAIRS.iter().enumerate() {
+            // Once OpenSSH's pair is measured, a pair five times slower
+            // (a stalled transfer) is stopped early.
+            let baseline = cells.first().and_then(|c| c.seconds);
             let name = pair_name(*pair);
             let port = match self.pair_port(i) {
                 Ok(p) => p,
@@ -764,12 +768,12 @@ impl Bench<'_> {
             let (pipeline, timeout, amount) = match measure {
                 Measure::Upload => (
                     format!("head -c {size} /dev/zero | {client} 'cat > /dev/null'"),
-                    transfer_timeout(size),
+                    transfer_timeout(size, baseline),
                     size as f64 / MB,
                 ),
                 Measure::Download => (
                     format!("{client} 'head -c {size} /dev/zero' > /dev/null"),
-                    transfer_timeout(size),
+                    transfer_timeout(size, baseline),
                     size as f64 / MB,
                 ),
                 Measure::Connections => (
@@ -802,9 +806,14 @@ impl Bench<'_> {
     }
 }
 
-/// How long a transfer of `size` bytes may take: two minutes plus 5 MB/s.
-fn transfer_timeout(size: u64) -> Duration {
-    Duration::from_secs(120 + size / 5_000_000)
+/// How long a transfer of `size` bytes may take: five times OpenSSH's
+/// own pair plus 10 s (at least 30 s) once that is known, else two
+/// minutes plus 5 MB/s.
+fn transfer_timeout(size: u64, baseline: Option<f64>) -> Duration {
+    match baseline {
+        Some(secs) => Duration::from_secs_f64((5.0 * secs + 10.0).max(30.0)),
+        None => Duration::from_secs(120 + size / 5_000_000),
+    }
 }
 
 /// Generates an ed25519 key at `path` (inside the image) with the image's
@@ -988,6 +997,16 @@ mod tests {
         assert_eq!(utc_date(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc_date(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc_date(1_795_465_144), "2026-11-23T20:19:04Z");
+    }
+
+    #[test]
+    fn transfers_time_out_relative_to_openssh() {
+        assert_eq!(transfer_timeout(2 << 30, None).as_secs(), 120 + 429);
+        assert_eq!(transfer_timeout(2 << 30, Some(12.0)).as_secs(), 70);
+        assert_eq!(transfer_timeout(64 << 20, Some(0.5)).as_secs(), 30);
+        let killed = Cell::missing("rssh>sshd", "`x` ran longer than 70 s and was killed");
+        assert_eq!(cell_text(&killed), "timed out");
+        assert_eq!(cell_text(&Cell::missing("rssh>sshd", "exit 255")), "failed");
     }
 
     #[test]
