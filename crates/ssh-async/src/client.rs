@@ -222,11 +222,13 @@ impl Client {
         )?);
         let mut driver = Driver::new(stream);
         let mut authenticated = false;
+        let mut host_key = None;
         loop {
             while let Some(ev) = session.poll_event() {
                 match ev {
                     ClientSessionEvent::HostKey { key, .. } => {
                         if handler.check_host_key(&key).await {
+                            host_key = Some(key);
                             session.accept_host_key()?;
                         } else {
                             let _ = session.reject_host_key();
@@ -287,7 +289,8 @@ impl Client {
             }
             driver.step(&mut *session).await?;
         }
-        let mut state = State::new(session, Side::Client);
+        let side = shared::ClientSide { session, host_key };
+        let mut state = State::new(Box::new(side), Side::Client);
         state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
         let shared: Shared = Arc::new(Mutex::new(state));
         let task = shared::drive(shared.clone(), driver);

@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use futures::io::{AsyncRead, AsyncWrite};
 use ssh_connection::{ChannelHandle, Connection, Event, GlobalReply, RequestId};
 use ssh_session::{ClientSession, ClientSessionEvent, ServerSession, ServerSessionEvent};
+
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, GlobalRequestKind, OpenFailureReason};
 
 use crate::Error;
@@ -42,13 +43,58 @@ pub(crate) trait Session: Sans + Send {
     fn transport(&self) -> &ssh_transport::Transport;
 }
 
-impl Session for ClientSession {
+/// A client session after authentication, with the host key the
+/// application accepted: a re-key must present the same key (OpenSSH
+/// refuses a changed key the same way).
+pub(crate) struct ClientSide {
+    pub(crate) session: Box<ClientSession>,
+    pub(crate) host_key: Option<ssh_keys::PublicKey>,
+}
+
+impl Sans for ClientSide {
+    fn handle_input(
+        &mut self,
+        now: std::time::Instant,
+        data: &[u8],
+    ) -> Result<usize, ssh_session::Error> {
+        self.session.handle_input(now, data)
+    }
+    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        self.session.poll_transmit(out);
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.session.poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: std::time::Instant) -> Result<(), ssh_session::Error> {
+        self.session.handle_timeout(now)
+    }
+}
+
+impl Session for ClientSide {
     fn connection(&mut self) -> Option<&mut Connection> {
-        self.connection_mut()
+        self.session.connection_mut()
     }
     fn next_event(&mut self) -> Option<Option<Event>> {
-        self.poll_event().map(|e| match e {
+        self.session.poll_event().map(|e| match e {
             ClientSessionEvent::Connection(e) => Some(e),
+            ClientSessionEvent::HostKey { key, .. } => {
+                // A re-key: the same key as at the first exchange, or
+                // the connection ends.
+                let same = self.host_key.as_ref() == Some(&key);
+                let r = if same {
+                    self.session.accept_host_key()
+                } else {
+                    tracing::error!(
+                        "the server's host key changed during a re-key ({}): disconnecting",
+                        key.fingerprint_sha256()
+                    );
+                    self.session.reject_host_key()
+                };
+                if let Err(e) = r {
+                    tracing::debug!("host key answer: {e}");
+                }
+                None
+            }
             other => {
                 tracing::debug!("session event: {other:?}");
                 None
@@ -56,16 +102,16 @@ impl Session for ClientSession {
         })
     }
     fn failure(&self) -> Option<ssh_session::Error> {
-        self.error().cloned()
+        self.session.error().cloned()
     }
     fn disconnect(&mut self, description: &str) {
-        ClientSession::disconnect(self, description);
+        self.session.disconnect(description);
     }
     fn force_rekey(&mut self) -> Result<(), ssh_session::Error> {
-        ClientSession::force_rekey(self)
+        self.session.force_rekey()
     }
     fn transport(&self) -> &ssh_transport::Transport {
-        ClientSession::transport(self)
+        self.session.transport()
     }
 }
 

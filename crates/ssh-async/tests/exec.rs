@@ -577,3 +577,40 @@ fn the_api_runs_on_another_executor() {
         assert!(served.is_ok(), "{served:?}");
     });
 }
+
+/// A re-key every 256 KiB (both sides' limit) while 4 MiB go each way:
+/// channel data waits during each exchange and nothing stalls or is lost.
+#[test]
+fn rekeys_every_256_kib_during_a_transfer() {
+    // Both sides start exchanges of their own, sometimes at once.
+    let server_limit = Some(256 * 1024);
+    let client_limit = Some(256 * 1024);
+    runtime::block_on(async {
+        let (a, b) = duplex();
+        let server = runtime::spawn(async move {
+            let mut o = server_options();
+            o.transport.rekey.bytes = server_limit;
+            let conn = Server::accept(b, o, &mut Policy).await?;
+            serve(conn).await
+        });
+        let work = async {
+            let (mut handler, _) = client_handler(PASSWORD);
+            let mut options = ClientOptions::new("alice", handler.methods());
+            options.transport.rekey.bytes = client_limit;
+            let client = Client::connect(a, options, &mut handler).await.unwrap();
+            let data = stdin_data(4 * MIB);
+            let out = client.exec_with_stdin("echo", &data).await.unwrap();
+            assert!(out.stdout == data, "stdout differs");
+            assert_eq!(out.exit_status, Some(3));
+            // The first exchange and at least one more per 2 x 256 KiB.
+            let kexes = client.with_transport(|t| t.kex_count());
+            assert!(kexes > 8, "only {kexes} key exchanges");
+            client.disconnect().await.unwrap();
+        };
+        runtime::timeout(LIMIT, work).await.expect("timed out");
+        let served = runtime::timeout(LIMIT, server)
+            .await
+            .expect("server timed out");
+        assert!(served.is_ok(), "{served:?}");
+    });
+}
