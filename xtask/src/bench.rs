@@ -951,10 +951,13 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     fs::write(&json_path, json + "\n").context(format_args!("writing {}", json_path.display()))?;
     println!("JSON: {}", json_path.display());
     for (name, server) in [("sshd", &sshd), ("rsshd", &rsshd_server)] {
-        if let Ok(s) = server
-            && (s.log().contains("rror") || s.log().contains("atal"))
-        {
-            eprintln!("bench: {name} logged errors:\n{}", s.log());
+        if let Ok(s) = server {
+            for line in s.log().lines().filter(|l| {
+                let l = l.to_ascii_lowercase();
+                l.contains("error") || l.contains("fatal")
+            }) {
+                eprintln!("bench: {name} logged: {line}");
+            }
         }
     }
     Ok(())
