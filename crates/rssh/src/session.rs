@@ -116,6 +116,16 @@ async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
     }
 }
 
+/// A descriptor of our stdout or stderr written directly: std's stdout
+/// is line-buffered and would scan binary data for newlines. Falls back
+/// to the std handle if the descriptor cannot be duplicated.
+fn raw_output<T: std::os::fd::AsFd + Write + 'static>(std: T) -> Box<dyn Write> {
+    match std.as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(_) => Box::new(std),
+    }
+}
+
 /// Requests the PTY with our terminal's type, size and modes.
 async fn request_pty(ch: &Channel) {
     let size = terminal::size().unwrap_or_default();
@@ -262,8 +272,8 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
     });
     let output: Boxed<'_> = Box::pin(async move {
         futures::join!(
-            copy_out(ch.reader(), io::stdout()),
-            copy_out(ch.stderr(), io::stderr())
+            copy_out(ch.reader(), raw_output(io::stdout())),
+            copy_out(ch.stderr(), raw_output(io::stderr()))
         );
         Outcome::Closed(ch.wait_closed().await)
     });

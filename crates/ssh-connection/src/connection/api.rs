@@ -266,9 +266,17 @@ impl Connection {
         let c = self.channel_mut(h)?;
         let q = if ext { &mut c.ext } else { &mut c.data };
         let n = buf.len().min(q.len());
-        for (dst, src) in buf.iter_mut().zip(q.drain(..n)) {
-            *dst = src;
+        // The ring's two halves, copied as slices (not byte by byte).
+        let (front, back) = q.as_slices();
+        let n1 = n.min(front.len());
+        let n2 = n - n1;
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n1), front.get(..n1)) {
+            dst.copy_from_slice(src);
         }
+        if let (Some(dst), Some(src)) = (buf.get_mut(n1..n), back.get(..n2)) {
+            dst.copy_from_slice(src);
+        }
+        q.drain(..n);
         self.consume_inner(h, n);
         Ok(n)
     }

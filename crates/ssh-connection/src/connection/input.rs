@@ -362,8 +362,12 @@ impl Connection {
         let keep = !c.released;
         match data_type {
             _ if !keep => c.recv.consume(data.len()),
-            None => c.data.extend(data),
-            Some(ssh_wire::messages::connection::SSH_EXTENDED_DATA_STDERR) => c.ext.extend(data),
+            // `iter().copied()` is a trusted-length iterator: one
+            // reservation and a tight copy, not a push per byte.
+            None => c.data.extend(data.iter().copied()),
+            Some(ssh_wire::messages::connection::SSH_EXTENDED_DATA_STDERR) => {
+                c.ext.extend(data.iter().copied());
+            }
             // Other extended data types are not defined: drop them, and
             // give their window back.
             Some(_) => c.recv.consume(data.len()),
