@@ -220,7 +220,7 @@ const BOTH: &[(&str, &str, CaseFn, &str)] = &[
     ),
     (
         "rekey-1M-100MiB",
-        "RekeyLimit 1M during 100 MiB of output: at least 50 re-keys, data intact",
+        "RekeyLimit 1M during 100 MiB of output: more than 30 re-keys (1 MiB + what is in flight), data intact",
         rekey,
         "",
     ),
@@ -1123,9 +1123,16 @@ fn rekey(ctx: &mut Ctx<'_>) -> Result<()> {
         Way::Rsshd => ("ssh", String::from_utf8_lossy(&out.stderr).into_owned()),
     };
     let newkeys = log.matches("SSH2_MSG_NEWKEYS received").count();
-    // The first key exchange, then one per MiB (about 100).
-    if newkeys < 51 {
-        bail!("{whose} logged {newkeys} NEWKEYS received, expected more than 50");
+    println!(
+        "  {}: {whose} logged {newkeys} NEWKEYS received during 100 MiB",
+        ctx.backend.name()
+    );
+    // The first key exchange, then one each time 1 MiB has gone one way.
+    // The peer keeps sending until it sees KEXINIT (up to a channel window,
+    // 2 MiB for OpenSSH, in flight), so a cycle spans 1 to about 3 MiB:
+    // OpenSSH's ssh against sshd logs about 60 for 100 MiB, never 100.
+    if newkeys <= 30 {
+        bail!("{whose} logged {newkeys} NEWKEYS received, expected more than 30 (one per 1-3 MiB)");
     }
     Ok(())
 }
