@@ -1271,7 +1271,7 @@ fn sessions_lib(ctx: &mut Ctx<'_>) -> Result<()> {
         .collect();
     let start = Instant::now();
     let work = async {
-        let tcp = async_std::net::TcpStream::connect(addr)
+        let tcp = ssh_async::runtime::net::TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connecting: {e}"))?;
         let mut handler = SimpleHandler {
