@@ -5,6 +5,21 @@ use std::fmt;
 use std::time::Duration;
 
 /// `yes`/`true` or `no`/`false`.
+/// A case-sensitive comma-separated pattern list with `!` negation
+/// (OpenSSH's `match_pattern_list` without lowercasing): true when an
+/// entry matches and no negated one does.
+pub(crate) fn name_matches(name: &str, list: &str) -> bool {
+    let mut hit = false;
+    for entry in list.split(',') {
+        match entry.strip_prefix('!') {
+            Some(neg) if ssh_auth::pattern::wildcard_match(name, neg) => return false,
+            Some(_) => {}
+            None => hit |= ssh_auth::pattern::wildcard_match(name, entry),
+        }
+    }
+    hit
+}
+
 pub(crate) fn flag(arg: &str) -> Result<bool, String> {
     match arg.to_ascii_lowercase().as_str() {
         "yes" | "true" => Ok(true),

@@ -155,15 +155,7 @@ fn list_matches(name: &str, list: &str, lower: bool) -> bool {
     if lower {
         return ssh_auth::pattern::match_list(name, list) == ssh_auth::pattern::ListMatch::Positive;
     }
-    let mut hit = false;
-    for entry in list.split(',') {
-        match entry.strip_prefix('!') {
-            Some(neg) if wildcard_match(name, neg) => return false,
-            Some(_) => {}
-            None => hit |= wildcard_match(name, entry),
-        }
-    }
-    hit
+    crate::values::name_matches(name, list)
 }
 
 /// What conditions are evaluated against, at the point of a block.

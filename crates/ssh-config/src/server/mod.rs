@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 
 use ssh_auth::pattern::{ListMatch, cidr_match, match_list, wildcard_match};
 
+use crate::values::name_matches;
+
 use crate::lex::lex;
 use crate::{ConfigError, Loader, RekeyLimit, include};
 use directive::{Directive, MATCH_ALLOWED, Parsed};
@@ -101,19 +103,6 @@ fn addr_matches(addr: &IpAddr, list: &str) -> bool {
             return false;
         }
         hit |= m;
-    }
-    hit
-}
-
-/// A case-sensitive pattern list with `!` negation (user and group names).
-fn name_matches(name: &str, list: &str) -> bool {
-    let mut hit = false;
-    for entry in list.split(',') {
-        match entry.strip_prefix('!') {
-            Some(neg) if wildcard_match(name, neg) => return false,
-            Some(_) => {}
-            None => hit |= wildcard_match(name, entry),
-        }
     }
     hit
 }
