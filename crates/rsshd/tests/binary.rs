@@ -9,7 +9,6 @@
     clippy::panic
 )]
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -113,41 +112,62 @@ fn a_session_with_our_client() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
     let server = Running(child);
-    let me = User::current().unwrap().name;
-    let out = runtime::block_on(async {
-        let mut stream = None;
-        for _ in 0..100 {
-            if let Ok(s) = runtime::net::TcpStream::connect(("127.0.0.1", port)).await {
-                stream = Some(s);
-                break;
+    // The log, collected by a thread; connect only once rsshd listens
+    // (no early attempts, which could even connect a socket to itself).
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("Server listening on") {
+                    let _ = ready_tx.send(());
+                }
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
             }
-            runtime::sleep(Duration::from_millis(50)).await;
-        }
+        });
+    }
+    let log_text = || log.lock().unwrap().clone();
+    assert!(
+        ready_rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+        "rsshd did not listen: {}",
+        log_text()
+    );
+    let me = User::current().unwrap().name;
+    let result = runtime::block_on(async {
+        let stream = runtime::net::TcpStream::connect(("127.0.0.1", port)).await?;
         let mut handler = SimpleHandler {
             host_key_check: Box::new(move |k| *k == host_public),
             keys: vec![user_key],
             password: None,
         };
         let options = ClientOptions::new(&me, handler.methods());
-        let client = Client::connect(stream.expect("rsshd did not listen"), options, &mut handler)
-            .await
-            .unwrap();
+        let client = Client::connect(stream, options, &mut handler).await?;
         let out = client
             .exec_with_stdin("cat; echo oops >&2; exit 7", b"some input")
-            .await
-            .unwrap();
-        client.disconnect().await.unwrap();
-        out
+            .await?;
+        client.disconnect().await?;
+        Ok::<_, ssh_async::Error>(out)
     });
+    let out = match result {
+        Ok(out) => out,
+        Err(e) => {
+            std::thread::sleep(Duration::from_millis(200));
+            panic!("{e}; rsshd's log:\n{}", log_text());
+        }
+    };
     assert_eq!(out.stdout, b"some input");
     assert_eq!(out.stderr, b"oops\n");
     assert_eq!(out.exit_status, Some(7));
     std::thread::sleep(Duration::from_millis(200));
     drop(server);
-    let mut log = String::new();
-    stderr.read_to_string(&mut log).unwrap();
+    let log = log_text();
     assert!(
         log.contains(&format!("Accepted publickey for {me} from 127.0.0.1 port")),
         "{log}"
