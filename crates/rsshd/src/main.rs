@@ -12,6 +12,7 @@
 
 mod auth;
 mod hostkeys;
+mod session;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ use std::time::Duration;
 use clap::Parser;
 use futures::StreamExt as _;
 use ssh_async::config::{FsLoader, apply_algorithms};
-use ssh_async::host::{SessionPolicy, serve_session};
+use ssh_async::host::serve_session;
 use ssh_async::os::user::User;
 use ssh_async::runtime::{self, net::TcpListener, net::TcpStream};
 use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
@@ -32,6 +33,7 @@ use ssh_config::server::{ServerConfig, ServerSettings};
 use ssh_config::{AlgoKind, LogLevel};
 
 use crate::auth::Policy;
+use crate::session::session_policy;
 
 /// The SSH server.
 #[derive(Parser, Debug)]
@@ -461,8 +463,9 @@ async fn connection(
             ChannelType::Session => match incoming.accept() {
                 Ok(ch) => {
                     let p = session_policy.clone();
+                    let c = conn.clone();
                     drop(runtime::spawn(async move {
-                        if let Err(e) = serve_session(ch, p).await {
+                        if let Err(e) = serve_session(ch, p, c).await {
                             tracing::debug!("session: {e}");
                         }
                     }));
@@ -491,65 +494,5 @@ async fn connection(
             peer.ip(),
             peer.port()
         ),
-    }
-}
-
-fn session_policy(
-    account: &auth::Account,
-    key_options: Option<ssh_async::ssh_auth::authorized_keys::KeyOptions>,
-    peer: SocketAddr,
-    local: SocketAddr,
-) -> SessionPolicy {
-    let u = &account.user;
-    let s = &account.settings;
-    let path = if u.uid == 0 {
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    } else {
-        "/usr/local/bin:/usr/bin:/bin:/usr/games"
-    };
-    let mut env = vec![
-        ("USER".to_owned(), u.name.clone()),
-        ("LOGNAME".to_owned(), u.name.clone()),
-        ("HOME".to_owned(), u.home.display().to_string()),
-        ("SHELL".to_owned(), u.shell.display().to_string()),
-        ("PATH".to_owned(), path.to_owned()),
-        ("MAIL".to_owned(), format!("/var/mail/{}", u.name)),
-        (
-            "SSH_CLIENT".to_owned(),
-            format!("{} {} {}", peer.ip(), peer.port(), local.port()),
-        ),
-        (
-            "SSH_CONNECTION".to_owned(),
-            format!(
-                "{} {} {} {}",
-                peer.ip(),
-                peer.port(),
-                local.ip(),
-                local.port()
-            ),
-        ),
-    ];
-    let mut permit_tty = s.permit_tty;
-    let mut force_command = s.force_command.clone();
-    if let Some(o) = key_options {
-        permit_tty &= o.pty;
-        if force_command.is_none() {
-            force_command = o.command.clone();
-        }
-        if !matches!(
-            s.permit_user_environment,
-            ssh_config::server::PermitUserEnvironment::No
-        ) {
-            env.extend(o.environment.iter().cloned());
-        }
-    }
-    SessionPolicy {
-        user: u.clone(),
-        switch_user: ssh_async::os::user::is_root(),
-        env,
-        accept_env: s.accept_env.clone(),
-        permit_tty,
-        subsystems: s.subsystems.clone(),
-        force_command,
     }
 }

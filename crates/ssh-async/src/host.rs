@@ -15,7 +15,7 @@ use crate::os::process::{self, ExitStatus, SpawnOptions};
 use crate::os::pty::{Pty, PtyControl, WinSize};
 use crate::os::signal::Signal;
 use crate::os::user::User;
-use crate::{Channel, Error, IncomingRequest, runtime};
+use crate::{Channel, Error, IncomingRequest, ServerConnection, runtime};
 
 /// What a session may do, decided by the server's configuration for the
 /// authenticated user.
@@ -53,9 +53,15 @@ struct Setup {
     env: Vec<(String, String)>,
 }
 
-/// Serves one `session` channel to its end. Errors of the channel end
-/// the session; a program that cannot start is refused with the request.
-pub async fn serve_session(ch: Channel, policy: Arc<SessionPolicy>) -> Result<(), Error> {
+/// Serves one `session` channel of `conn` to its end. Errors of the
+/// channel end the session; a program that cannot start is refused with
+/// the request.
+pub async fn serve_session(
+    ch: Channel,
+    policy: Arc<SessionPolicy>,
+    conn: ServerConnection,
+) -> Result<(), Error> {
+    let _ = &conn;
     let mut setup = Setup {
         pty: None,
         env: Vec::new(),

@@ -86,7 +86,11 @@ pub mod config;
 mod driver;
 mod error;
 #[cfg(unix)]
+pub mod forward;
+#[cfg(unix)]
 pub mod host;
+#[cfg(unix)]
+pub mod host_forward;
 pub mod os;
 pub mod runtime;
 mod server;

@@ -61,7 +61,11 @@ async fn start(policy: SessionPolicy) -> Client {
             .unwrap();
         while let Some(incoming) = conn.next_channel().await {
             let ch = incoming.accept().unwrap();
-            drop(runtime::spawn(serve_session(ch, policy.clone())));
+            drop(runtime::spawn(serve_session(
+                ch,
+                policy.clone(),
+                conn.clone(),
+            )));
         }
     }));
     let stream = TcpStream::connect(addr).await.unwrap();

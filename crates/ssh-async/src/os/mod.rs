@@ -30,6 +30,8 @@ pub mod pty;
 #[cfg(unix)]
 pub mod signal;
 #[cfg(unix)]
+pub mod sockets;
+#[cfg(unix)]
 pub mod terminal;
 #[cfg(unix)]
 pub mod user;

@@ -1,0 +1,69 @@
+//! What a session may do: the environment and limits of the user's
+//! sessions, from sshd_config and the key's `authorized_keys` options.
+
+use std::net::SocketAddr;
+
+use ssh_async::host::SessionPolicy;
+
+use crate::auth;
+
+/// The policy of every session of `account`'s connection.
+pub(crate) fn session_policy(
+    account: &auth::Account,
+    key_options: Option<ssh_async::ssh_auth::authorized_keys::KeyOptions>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> SessionPolicy {
+    let u = &account.user;
+    let s = &account.settings;
+    let path = if u.uid == 0 {
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    } else {
+        "/usr/local/bin:/usr/bin:/bin:/usr/games"
+    };
+    let mut env = vec![
+        ("USER".to_owned(), u.name.clone()),
+        ("LOGNAME".to_owned(), u.name.clone()),
+        ("HOME".to_owned(), u.home.display().to_string()),
+        ("SHELL".to_owned(), u.shell.display().to_string()),
+        ("PATH".to_owned(), path.to_owned()),
+        ("MAIL".to_owned(), format!("/var/mail/{}", u.name)),
+        (
+            "SSH_CLIENT".to_owned(),
+            format!("{} {} {}", peer.ip(), peer.port(), local.port()),
+        ),
+        (
+            "SSH_CONNECTION".to_owned(),
+            format!(
+                "{} {} {} {}",
+                peer.ip(),
+                peer.port(),
+                local.ip(),
+                local.port()
+            ),
+        ),
+    ];
+    let mut permit_tty = s.permit_tty;
+    let mut force_command = s.force_command.clone();
+    if let Some(o) = key_options {
+        permit_tty &= o.pty;
+        if force_command.is_none() {
+            force_command = o.command.clone();
+        }
+        if !matches!(
+            s.permit_user_environment,
+            ssh_config::server::PermitUserEnvironment::No
+        ) {
+            env.extend(o.environment.iter().cloned());
+        }
+    }
+    SessionPolicy {
+        user: u.clone(),
+        switch_user: ssh_async::os::user::is_root(),
+        env,
+        accept_env: s.accept_env.clone(),
+        permit_tty,
+        subsystems: s.subsystems.clone(),
+        force_command,
+    }
+}
