@@ -6,15 +6,16 @@ use std::sync::{Arc, Mutex};
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use rand::rngs::StdRng;
 use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
+use ssh_connection::GlobalReply;
 use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
 use ssh_session::{ClientSession, ClientSessionEvent};
-use ssh_wire::messages::ChannelType;
 use ssh_wire::messages::userauth::InfoPrompt;
+use ssh_wire::messages::{ChannelType, GlobalRequestKind};
 
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
 use crate::shared::{self, ExitStatus, Shared, Side, State, lock};
-use crate::{Error, runtime};
+use crate::{Error, IncomingChannel, runtime};
 
 /// The application's side of a client handshake: the host key decision,
 /// passwords, prompts and signatures. Methods are awaited in the middle
@@ -315,6 +316,26 @@ impl Client {
     /// Opens a channel of any type (`direct-tcpip`, ...).
     pub async fn open_channel(&self, kind: ChannelType) -> Result<Channel, Error> {
         channel::open(&self.shared, kind).await
+    }
+
+    /// The next channel the server asks to open (`forwarded-tcpip`,
+    /// `forwarded-streamlocal@openssh.com`, `x11`,
+    /// `auth-agent@openssh.com`); `None` once the connection ended. Until
+    /// the first call, the server's opens are refused.
+    pub async fn next_channel(&self) -> Option<IncomingChannel> {
+        crate::server::next_incoming(&self.shared).await
+    }
+
+    /// Sends a global request (`tcpip-forward`, ...) and waits for the
+    /// server's answer ([`GlobalReply::Failure`] when refused).
+    pub async fn global_request(&self, request: GlobalRequestKind) -> Result<GlobalReply, Error> {
+        crate::global::request(&self.shared, request).await
+    }
+
+    /// Sends a global request that wants no answer
+    /// (`no-more-sessions@openssh.com`, ...).
+    pub fn send_global_request(&self, request: GlobalRequestKind) -> Result<(), Error> {
+        crate::global::send(&self.shared, request)
     }
 
     /// Runs `command` with no input and collects its output.

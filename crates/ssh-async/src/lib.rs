@@ -87,6 +87,7 @@ mod driver;
 mod error;
 #[cfg(unix)]
 pub mod forward;
+mod global;
 #[cfg(unix)]
 pub mod host;
 #[cfg(unix)]
@@ -99,11 +100,13 @@ mod shared;
 pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
 pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
 pub use error::Error;
+pub use global::IncomingGlobalRequest;
 pub use server::{IncomingChannel, Server, ServerConnection, ServerHandler, ServerOptions};
 pub use shared::ExitStatus;
 
 pub use ssh_auth;
 pub use ssh_connection;
+pub use ssh_connection::GlobalReply;
 pub use ssh_keys;
 pub use ssh_session;
 pub use ssh_transport;

@@ -17,6 +17,7 @@ use ssh_wire::messages::{ChannelType, OpenFailureReason};
 
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
+use crate::global::{self, IncomingGlobalRequest};
 use crate::shared::{self, Chan, OpenState, Shared, Side, State, lock};
 use crate::{Error, runtime};
 
@@ -82,6 +83,10 @@ pub struct ServerOptions {
     /// `ClientAliveInterval` and `ClientAliveCountMax` (see
     /// [`crate::ClientOptions::keepalive`]).
     pub keepalive: Option<(core::time::Duration, u32)>,
+    /// Hand the client's global requests (`tcpip-forward`, ...) to
+    /// [`ServerConnection::next_global_request`]; when false (the
+    /// default) they are all refused.
+    pub global_requests: bool,
 }
 
 impl core::fmt::Debug for ServerOptions {
@@ -106,6 +111,7 @@ impl ServerOptions {
             transport: ssh_transport::Config::server_default(),
             connection: ssh_connection::Config::default(),
             keepalive: None,
+            global_requests: false,
         }
     }
 }
@@ -127,6 +133,7 @@ impl Server {
         H: ServerHandler,
     {
         let keepalive = options.keepalive;
+        let global_requests = options.global_requests;
         let mut session = Box::new(ServerSession::new(
             options.transport,
             options.host_keys,
@@ -200,6 +207,7 @@ impl Server {
         }
         let mut state = State::new(session, Side::Server);
         state.accept_incoming = true;
+        state.accept_global = global_requests;
         state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
         let shared: Shared = Arc::new(Mutex::new(state));
         drop(runtime::spawn(shared::drive(shared.clone(), driver)));
@@ -231,22 +239,22 @@ impl ServerConnection {
     /// The next channel the client asks to open; `None` once the
     /// connection ended.
     pub async fn next_channel(&self) -> Option<IncomingChannel> {
-        futures::future::poll_fn(|cx| {
-            let mut st = lock(&self.shared);
-            if let Some(p) = st.incoming.pop_front() {
-                return Poll::Ready(Some(IncomingChannel {
-                    shared: self.shared.clone(),
-                    handle: Some(p.handle),
-                    channel_type: p.channel_type,
-                }));
-            }
-            if st.ended.is_some() {
-                return Poll::Ready(None);
-            }
-            st.incoming_waker = Some(cx.waker().clone());
-            Poll::Pending
-        })
-        .await
+        next_incoming(&self.shared).await
+    }
+
+    /// The next global request of the client (`tcpip-forward`,
+    /// `streamlocal-forward@openssh.com`, their cancels, ...), when
+    /// [`ServerOptions::global_requests`] is set; `None` once the
+    /// connection ended. `keepalive@openssh.com`,
+    /// `no-more-sessions@openssh.com` and unknown requests are answered by
+    /// the connection layer.
+    pub async fn next_global_request(&self) -> Option<IncomingGlobalRequest> {
+        if !lock(&self.shared).accept_global {
+            // Refused as they come; only the end is worth waiting for.
+            let _ = channel::wait_end(&self.shared).await;
+            return None;
+        }
+        global::next(&self.shared).await
     }
 
     /// Opens a channel to the client (`forwarded-tcpip`, `x11`, ...).
@@ -268,7 +276,29 @@ impl ServerConnection {
     }
 }
 
-/// A channel the client asked to open. Dropped unanswered, it is refused.
+/// The peer's next channel open; `None` once the connection ended. Opens
+/// are queued from the first call on (the server's from the handshake).
+pub(crate) async fn next_incoming(shared: &Shared) -> Option<IncomingChannel> {
+    futures::future::poll_fn(|cx| {
+        let mut st = lock(shared);
+        st.accept_incoming = true;
+        if let Some(p) = st.incoming.pop_front() {
+            return Poll::Ready(Some(IncomingChannel {
+                shared: shared.clone(),
+                handle: Some(p.handle),
+                channel_type: p.channel_type,
+            }));
+        }
+        if st.ended.is_some() {
+            return Poll::Ready(None);
+        }
+        st.incoming_waker = Some(cx.waker().clone());
+        Poll::Pending
+    })
+    .await
+}
+
+/// A channel the peer asked to open. Dropped unanswered, it is refused.
 #[derive(Debug)]
 pub struct IncomingChannel {
     shared: Shared,

@@ -31,6 +31,9 @@ const MAX_QUEUED_REQUESTS: usize = 64;
 /// The most incoming channel opens waiting for the application.
 const MAX_QUEUED_OPENS: usize = 64;
 
+/// The most global requests of the peer waiting for the application.
+const MAX_QUEUED_GLOBALS: usize = 64;
+
 /// What the shared state needs of a session.
 pub(crate) trait Session: Sans + Send {
     fn connection(&mut self) -> Option<&mut Connection>;
@@ -229,6 +232,13 @@ pub(crate) struct PendingOpen {
     pub(crate) channel_type: ChannelType,
 }
 
+/// A global request of the peer, waiting for the application.
+#[derive(Debug)]
+pub(crate) struct PendingGlobal {
+    pub(crate) id: Option<RequestId>,
+    pub(crate) request: GlobalRequestKind,
+}
+
 /// Which side of the connection we are (what to do with requests nobody
 /// asked for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +259,14 @@ pub(crate) struct State {
     pub(crate) accept_incoming: bool,
     pub(crate) incoming_waker: Option<Waker>,
     pub(crate) global_replies: HashMap<RequestId, GlobalReply>,
-    pub(crate) global_waker: Option<Waker>,
+    /// Tasks waiting for replies to our global requests.
+    pub(crate) global_wakers: Vec<Waker>,
+    /// Global requests of the peer not yet handed out.
+    pub(crate) global_incoming: VecDeque<PendingGlobal>,
+    /// Whether the application takes the peer's global requests; when
+    /// not, they are refused at once.
+    pub(crate) accept_global: bool,
+    pub(crate) global_incoming_waker: Option<Waker>,
     pub(crate) driver_waker: Option<Waker>,
     /// Why the connection ended; set once.
     pub(crate) ended: Option<EndReason>,
@@ -334,7 +351,10 @@ impl State {
             accept_incoming: false,
             incoming_waker: None,
             global_replies: HashMap::new(),
-            global_waker: None,
+            global_wakers: Vec::new(),
+            global_incoming: VecDeque::new(),
+            accept_global: false,
+            global_incoming_waker: None,
             driver_waker: None,
             ended: None,
             end_wakers: Vec::new(),
@@ -380,7 +400,8 @@ impl State {
             .end_wakers
             .drain(..)
             .chain(self.incoming_waker.take())
-            .chain(self.global_waker.take())
+            .chain(self.global_wakers.drain(..))
+            .chain(self.global_incoming_waker.take())
         {
             w.wake();
         }
@@ -519,12 +540,22 @@ impl State {
                 }
             }
             Event::GlobalRequest { id, request } => {
-                tracing::debug!("global request {request:?}: refused");
-                if let Some(id) = id {
-                    self.conn()?
-                        .answer_global_request(id, GlobalReply::Failure)?;
+                let wanted = self.accept_global
+                    && self.global_incoming.len() < MAX_QUEUED_GLOBALS
+                    && !matches!(request, GlobalRequestKind::Keepalive);
+                if wanted {
+                    self.global_incoming
+                        .push_back(PendingGlobal { id, request });
+                    if let Some(w) = self.global_incoming_waker.take() {
+                        w.wake();
+                    }
+                } else {
+                    tracing::debug!("global request {request:?}: refused");
+                    if let Some(id) = id {
+                        self.conn()?
+                            .answer_global_request(id, GlobalReply::Failure)?;
+                    }
                 }
-                let _: GlobalRequestKind = request;
             }
             Event::GlobalReply { id, reply } => {
                 if let Some(k) = &mut self.keepalive
@@ -536,7 +567,7 @@ impl State {
                     return Ok(());
                 }
                 self.global_replies.insert(id, reply);
-                if let Some(w) = self.global_waker.take() {
+                for w in self.global_wakers.drain(..) {
                     w.wake();
                 }
             }
