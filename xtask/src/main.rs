@@ -12,7 +12,10 @@
 
 mod bench;
 mod binaries;
+mod binary_auth;
 mod binary_cases;
+mod binary_session;
+mod binary_setup;
 mod cases;
 mod fuzz;
 mod images;
