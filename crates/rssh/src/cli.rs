@@ -6,17 +6,18 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
-/// `rssh [-46CqtTvNnGsV] [-p port] [-l user] [-i identity]... [-F config]
-/// [-o Key=Value]... [-c ciphers] [-m macs] [-E logfile] destination
-/// [command ...]`.
+/// `rssh [options] destination [command ...]`, the options of `ssh(1)`
+/// this client has (`rssh -h` lists them).
 #[derive(Debug, Parser, Default)]
 #[command(
     name = "rssh",
     disable_version_flag = true,
     disable_help_flag = true,
     args_override_self = true,
-    override_usage = "rssh [-46CGNnqsTtVv] [-c cipher_spec] [-E log_file] [-F configfile] \
-                      [-i identity_file] [-l login_name] [-m mac_spec] [-o option] [-p port] \
+    override_usage = "rssh [-46AaCfGgNnqsTtVvXxY] [-b bind_address] [-c cipher_spec] \
+                      [-D [bind_address:]port] [-E log_file] [-e escape_char] [-F configfile] \
+                      [-i identity_file] [-J destination] [-L address] [-l login_name] \
+                      [-m mac_spec] [-o option] [-p port] [-R address] [-W host:port] \
                       destination [command [argument ...]]"
 )]
 pub struct Cli {
@@ -89,39 +90,41 @@ pub struct Cli {
     /// The local address to connect from (accepted, not used yet).
     #[arg(short = 'b', value_name = "bind_address")]
     pub bind_address: Option<String>,
-    /// Disable agent forwarding (accepted: there is none).
+    /// Disable agent forwarding.
     #[arg(short = 'a')]
     pub no_agent_forwarding: bool,
-    /// Disable X11 forwarding (accepted: there is none).
+    /// Disable X11 forwarding.
     #[arg(short = 'x')]
     pub no_x11: bool,
-
-    // Parsed so that the refusal names them; not implemented yet.
-    /// Local forwarding (not supported yet).
+    /// Remote hosts may connect to local forwarded ports.
+    #[arg(short = 'g')]
+    pub gateway_ports: bool,
+    /// Local forwarding: `[bind:]port:host:hostport` and the socket forms.
     #[arg(short = 'L')]
     pub local_forward: Vec<String>,
-    /// Remote forwarding (not supported yet).
+    /// Remote forwarding: `[bind:]port:host:hostport`, `[bind:]port`
+    /// (SOCKS on the server's side) and the socket forms.
     #[arg(short = 'R')]
     pub remote_forward: Vec<String>,
-    /// Dynamic forwarding (not supported yet).
+    /// Dynamic (SOCKS) forwarding: `[bind:]port`.
     #[arg(short = 'D')]
     pub dynamic_forward: Vec<String>,
-    /// Stdio forwarding (not supported yet).
+    /// Stdio forwarding to `host:port`.
     #[arg(short = 'W')]
     pub stdio_forward: Option<String>,
-    /// Jump hosts (not supported yet).
+    /// Jump hosts: `[user@]host[:port][,...]`.
     #[arg(short = 'J')]
     pub jump: Option<String>,
-    /// Agent forwarding (not supported yet).
+    /// Agent forwarding.
     #[arg(short = 'A')]
     pub agent_forwarding: bool,
-    /// X11 forwarding (not supported yet).
+    /// X11 forwarding.
     #[arg(short = 'X')]
     pub x11: bool,
-    /// Trusted X11 forwarding (not supported yet).
+    /// Trusted X11 forwarding.
     #[arg(short = 'Y')]
     pub x11_trusted: bool,
-    /// Background after authentication (not supported yet).
+    /// Go to the background after authentication.
     #[arg(short = 'f')]
     pub background: bool,
 
@@ -137,7 +140,7 @@ pub struct Cli {
 /// The options that take a value (of those `ssh` has, the ones we parse).
 const TAKES_VALUE: &str = "bcDeEFiJlLmopRW";
 /// The options without a value that we parse.
-const FLAGS: &str = "46aACfGhNnqsTtVvXxY";
+const FLAGS: &str = "46aACfGghNnqsTtVvXxY";
 
 /// Rewrites `ssh`-style arguments for clap: option clusters (`-vvC`),
 /// attached values (`-p22`, `-oUser=x`, `-oForwardX11 no` as sftp passes
@@ -209,23 +212,6 @@ impl Cli {
         })
     }
 
-    /// The first option given that this client does not implement yet.
-    pub fn unsupported(&self) -> Option<&'static str> {
-        [
-            (!self.local_forward.is_empty(), "-L"),
-            (!self.remote_forward.is_empty(), "-R"),
-            (!self.dynamic_forward.is_empty(), "-D"),
-            (self.stdio_forward.is_some(), "-W"),
-            (self.jump.is_some(), "-J"),
-            (self.agent_forwarding, "-A"),
-            (self.x11, "-X"),
-            (self.x11_trusted, "-Y"),
-            (self.background, "-f"),
-        ]
-        .into_iter()
-        .find_map(|(set, name)| set.then_some(name))
-    }
-
     /// The remote command as `ssh` sends it: the words joined with
     /// spaces; `None` without words.
     pub fn command(&self) -> Option<String> {
@@ -271,6 +257,25 @@ impl Cli {
             v.push("RequestTTY yes".to_owned());
         } else if self.no_tty {
             v.push("RequestTTY no".to_owned());
+        }
+        if let Some(j) = &self.jump {
+            v.push(format!("ProxyJump {j}"));
+        }
+        if self.x11_trusted {
+            v.push("ForwardX11 yes".to_owned());
+            v.push("ForwardX11Trusted yes".to_owned());
+        } else if self.x11 {
+            v.push("ForwardX11 yes".to_owned());
+        } else if self.no_x11 {
+            v.push("ForwardX11 no".to_owned());
+        }
+        if self.agent_forwarding {
+            v.push("ForwardAgent yes".to_owned());
+        } else if self.no_agent_forwarding {
+            v.push("ForwardAgent no".to_owned());
+        }
+        if self.gateway_ports {
+            v.push("GatewayPorts yes".to_owned());
         }
         if let Some(e) = &self.escape_char {
             v.push(format!("EscapeChar {e}"));
@@ -520,7 +525,7 @@ mod tests {
     }
 
     #[test]
-    fn flags_become_override_lines_and_forwardings_are_named() {
+    fn flags_become_override_lines_and_forwardings_are_kept() {
         let cli = Cli::parse_args(
             [
                 "rssh",
@@ -551,7 +556,7 @@ mod tests {
                 "Port=7",
             ]
         );
-        assert_eq!(cli.unsupported(), Some("-L"));
+        assert_eq!(cli.local_forward, vec!["1:h:2"]);
         assert!(!cli.user_option());
         // Repeated options: lists accumulate, single values take the last.
         let cli = Cli::parse_args(

@@ -12,7 +12,7 @@ use futures::{SinkExt, StreamExt};
 use ssh_async::os::{signal, terminal};
 use ssh_async::{Channel, Client, ExitStatus, runtime};
 use ssh_auth::pattern::wildcard_match;
-use ssh_wire::messages::{PtyRequest, TerminalModes};
+use ssh_wire::messages::{ChannelRequestKind, PtyRequest, TerminalModes};
 
 use crate::escape::{Action, EscapeFilter, Piece};
 use crate::log::eol;
@@ -38,6 +38,10 @@ pub struct SessionSpec {
     pub host: String,
     /// Print "Connection to ... closed." (INFO and above).
     pub verbose_close: bool,
+    /// The `x11-req` to send (`-X`/`-Y`).
+    pub x11: Option<ChannelRequestKind>,
+    /// Send `auth-agent-req@openssh.com` (`-A`).
+    pub agent: bool,
 }
 
 /// How the session ended.
@@ -64,7 +68,7 @@ pub fn env_to_send(patterns: &[String]) -> Vec<(String, String)> {
 /// Reads stdin on a thread of its own (a terminal or a pipe cannot be
 /// read asynchronously by every reactor), chunks through a bounded
 /// channel; the channel ends at end of file.
-fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
+pub(crate) fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
     let (mut tx, rx) = mpsc::channel::<Vec<u8>>(4);
     if null {
         return rx;
@@ -98,7 +102,7 @@ fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
 /// local side stops taking data (a closed pipe) the rest is read and
 /// dropped, as OpenSSH ignores data for a closed output, so that the
 /// channel's window keeps moving and the session can end.
-async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
+pub(crate) async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut failed = false;
     loop {
@@ -119,7 +123,7 @@ async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
 /// A descriptor of our stdout or stderr written directly: std's stdout
 /// is line-buffered and would scan binary data for newlines. Falls back
 /// to the std handle if the descriptor cannot be duplicated.
-fn raw_output<T: std::os::fd::AsFd + Write + 'static>(std: T) -> Box<dyn Write> {
+pub(crate) fn raw_output<T: std::os::fd::AsFd + Write + 'static>(std: T) -> Box<dyn Write> {
     match std.as_fd().try_clone_to_owned() {
         Ok(fd) => Box::new(std::fs::File::from(fd)),
         Err(_) => Box::new(std),
@@ -156,6 +160,19 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
     };
     if spec.tty {
         request_pty(&ch).await;
+    }
+    if let Some(x11) = &spec.x11 {
+        tracing::debug!("Requesting X11 forwarding with authentication spoofing.");
+        match ch.request(x11.clone(), true).await {
+            Ok(true) => {}
+            _ => tracing::error!("X11 forwarding request failed on channel 0"),
+        }
+    }
+    if spec.agent {
+        tracing::debug!("Requesting authentication agent forwarding.");
+        if let Err(e) = ch.request(ChannelRequestKind::AuthAgentReq, false).await {
+            tracing::debug!("auth-agent-req: {e}");
+        }
     }
     for (k, v) in env_to_send(&spec.send_env)
         .into_iter()
@@ -312,11 +329,32 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
     outcome
 }
 
-/// `-N`: no session; waits until the connection ends.
+/// `-N` (and the end of `-f -N`): no session; waits until the
+/// connection ends (255, as `ssh`) or SIGINT/SIGTERM/SIGHUP arrive (255
+/// too, after a clean disconnect).
 pub async fn wait_only(client: &Client, host: &str) -> i32 {
-    let r = client.closed().await;
-    tracing::debug!("{r:?}");
-    tracing::error!("Connection to {host} closed by remote host.");
+    let closed: Pin<Box<dyn Future<Output = Option<i32>> + '_>> = Box::pin(async move {
+        let r = client.closed().await;
+        tracing::debug!("{r:?}");
+        None
+    });
+    let term: Pin<Box<dyn Future<Output = Option<i32>> + '_>> = Box::pin(async move {
+        match signal::termination_stream() {
+            Ok(mut s) => match s.next().await {
+                Some(sig) => Some(sig.as_raw()),
+                None => futures::future::pending().await,
+            },
+            Err(_) => futures::future::pending().await,
+        }
+    });
+    match futures::future::select(closed, term).await.factor_first().0 {
+        None => {
+            tracing::error!("Connection to {host} closed by remote host.");
+        }
+        Some(sig) => {
+            crate::log::verbose(&format!("Killed by signal {sig}."));
+        }
+    }
     255
 }
 

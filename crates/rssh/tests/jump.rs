@@ -1,0 +1,268 @@
+//! `rssh` reaching a host through others: `-J`/`ProxyJump` through an
+//! in-process jump server to a second server (each host key checked
+//! under its own name), `ProxyCommand` (here `rssh -W` itself), and
+//! `-W` on its own.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+mod common;
+
+use common::*;
+
+/// A TCP echo server on 127.0.0.1; its port.
+fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A configuration with `jump` and `target` host blocks (password
+/// authentication, known_hosts in `dir`, strict checking), `extra` lines
+/// for `target`.
+fn config(dir: &Path, jump: u16, target: u16, extra: &str) -> String {
+    let common = format!(
+        "  HostName 127.0.0.1\n  User alice\n  UserKnownHostsFile {}\n  \
+         GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  IdentityFile none\n",
+        dir.join("known_hosts").display()
+    );
+    let text = format!(
+        "Host jump\n  Port {jump}\n{common}\nHost target\n  Port {target}\n{extra}{common}"
+    );
+    let path = dir.join("config");
+    std::fs::write(&path, &text).unwrap();
+    path.display().to_string()
+}
+
+fn known(seed: u8, port: u16) -> String {
+    format!(
+        "[127.0.0.1]:{port} {}\n",
+        host_key_seed(seed).public().to_openssh("")
+    )
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn jump_host_carries_the_connection_and_each_host_key_is_checked() {
+    let jump = server_full(&["password"], Vec::new(), Vec::new(), 7);
+    let target = server_full(&["password"], Vec::new(), Vec::new(), 42);
+    let (jp, tp) = (jump.addr.port(), target.addr.port());
+    let dir = scratch("jump");
+    std::fs::write(dir.join("known_hosts"), known(7, jp) + &known(42, tp)).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let cfg = config(&dir, jp, tp, "");
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let r = rssh(
+        &args(&["-F", &cfg, "-J", "jump", "target", "cat"]),
+        &password_env(&ask),
+        &data,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout == data, "stdout differs from stdin");
+    // One password for each hop.
+    assert_eq!(prompts(&dir).len(), 2, "{:?}", prompts(&dir));
+    // The jump server was asked for the target as -W asks for it.
+    assert_eq!(
+        jump.seen.lock().unwrap().direct,
+        vec![(
+            "127.0.0.1".to_owned(),
+            u32::from(tp),
+            "127.0.0.1".to_owned(),
+            65535
+        )]
+    );
+    assert!(target.seen.lock().unwrap().direct.is_empty());
+
+    // ProxyJump in the file, user@host:port on the command line: the
+    // same. The jump host named by address takes no host block; its
+    // known_hosts entry is [127.0.0.1]:port either way.
+    let cfg2 = config(&dir, jp, tp, "  ProxyJump jump\n");
+    let r = rssh(
+        &args(&["-F", &cfg2, "target", "exit", "3"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 3, "{}", r.stderr);
+
+    // A wrong key for the jump host: refused there, the target is never
+    // reached.
+    let before = jump.seen.lock().unwrap().direct.len();
+    std::fs::write(dir.join("known_hosts"), known(9, jp) + &known(42, tp)).unwrap();
+    let r = rssh(
+        &args(&["-F", &cfg, "-J", "jump", "target", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("Host key verification failed."),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(jump.seen.lock().unwrap().direct.len(), before);
+
+    // A wrong key for the target only: the jump succeeds, the target is
+    // refused.
+    std::fs::write(dir.join("known_hosts"), known(7, jp) + &known(9, tp)).unwrap();
+    let r = rssh(
+        &args(&["-F", &cfg, "-J", "jump", "target", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains(&format!("[127.0.0.1]:{tp}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(jump.seen.lock().unwrap().direct.len(), before + 1);
+
+    // The target does not answer behind the jump host.
+    std::fs::write(dir.join("known_hosts"), known(7, jp)).unwrap();
+    let cfg3 = config(&dir, jp, closed_port(), "");
+    let r = rssh(
+        &args(&["-F", &cfg3, "-J", "jump", "target", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr
+            .contains("channel 0: open failed: connect failed: Connection refused"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("stdio forwarding failed"), "{}", r.stderr);
+}
+
+#[test]
+fn stdio_forwarding_joins_stdin_and_stdout_to_a_port() {
+    let jump = server_full(&["password"], Vec::new(), Vec::new(), 7);
+    let jp = jump.addr.port();
+    let dir = scratch("stdio");
+    std::fs::write(dir.join("known_hosts"), known(7, jp)).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let cfg = config(&dir, jp, 1, "");
+    let echo = echo_server();
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 13 % 256) as u8).collect();
+    let r = rssh(
+        &args(&["-F", &cfg, "-W", &format!("127.0.0.1:{echo}"), "jump"]),
+        &password_env(&ask),
+        &data,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout == data, "echo differs");
+    let closed = closed_port();
+    let r = rssh(
+        &args(&["-F", &cfg, "-W", &format!("127.0.0.1:{closed}"), "jump"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains(
+            "channel 0: open failed: connect failed: Connection refused\nstdio forwarding failed"
+        ),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn proxy_command_is_the_transport() {
+    let jump = server_full(&["password"], Vec::new(), Vec::new(), 7);
+    let target = server_full(&["password"], Vec::new(), Vec::new(), 42);
+    let (jp, tp) = (jump.addr.port(), target.addr.port());
+    let dir = scratch("proxycmd");
+    std::fs::write(dir.join("known_hosts"), known(7, jp) + &known(42, tp)).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let cfg = config(&dir, jp, tp, "");
+    // rssh -W through the jump host as the ProxyCommand; %h and %p are
+    // the target's.
+    let proxy = format!(
+        "ProxyCommand={} -F {cfg} -W %h:%p jump",
+        env!("CARGO_BIN_EXE_rssh")
+    );
+    let r = rssh(
+        &args(&["-F", &cfg, "-o", &proxy, "target", "cat"]),
+        &password_env(&ask),
+        b"through the proxy",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout, b"through the proxy");
+    assert_eq!(
+        jump.seen.lock().unwrap().direct,
+        vec![(
+            "127.0.0.1".to_owned(),
+            u32::from(tp),
+            "127.0.0.1".to_owned(),
+            65535
+        )]
+    );
+    // ProxyJump and ProxyCommand: the first one given wins (here -o
+    // ProxyCommand before the -J that comes later from the file).
+    let cfg2 = config(&dir, jp, tp, "  ProxyJump nosuchhost.invalid\n");
+    let r = rssh(
+        &args(&["-F", &cfg2, "-o", &proxy, "target", "exit", "4"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    // A proxy command that exits at once: a clean failure.
+    let r = rssh(
+        &args(&["-F", &cfg, "-o", "ProxyCommand=false", "target", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(
+        r.stderr.contains("Connection closed by UNKNOWN port 65535")
+            || r.stderr.contains("Connection reset by UNKNOWN port 65535"),
+        "{}",
+        r.stderr
+    );
+}
