@@ -80,6 +80,9 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // Started again as a user's sockets helper (forwarding for a root
+    // server): that and nothing else.
+    ssh_async::os::sockets::run_helper_if_requested();
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
