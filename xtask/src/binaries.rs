@@ -120,9 +120,11 @@ pub fn locate(bin: Bin) -> Result<Location> {
 /// saying what is missing.
 pub fn prepare(cases: &[Case]) {
     for bin in [Bin::Rssh, Bin::Rsshd] {
-        if std::env::var_os(bin.env()).is_some()
-            || !cases.iter().any(|c| c.name.starts_with(bin.row_prefix()))
-        {
+        // `rssh>sshd:jump-rsshd-sshd` also runs rsshd.
+        let used = |c: &Case| {
+            c.name.starts_with(bin.row_prefix()) || (bin == Bin::Rsshd && c.name.contains("rsshd"))
+        };
+        if std::env::var_os(bin.env()).is_some() || !cases.iter().any(used) {
             continue;
         }
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());

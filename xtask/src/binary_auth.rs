@@ -49,11 +49,9 @@ impl Drop for Agent {
     }
 }
 
-pub(crate) fn agent(ctx: &mut Ctx<'_>) -> Result<()> {
-    let kind = detail(ctx);
-    let setup = Setup::new(ctx, true)?;
-    let line = setup.keygen("id", kind, "")?;
-    setup.account(ctx, &line)?;
+/// Starts a host `ssh-agent` on `agent.sock` of the case directory and
+/// adds the key file `key` of the case directory to it.
+pub(crate) fn start_agent(setup: &Setup, key: &str) -> Result<Agent> {
     let sock = setup.host("agent.sock");
     let agent = Agent(
         Command::new("ssh-agent")
@@ -75,9 +73,18 @@ pub(crate) fn agent(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     util::checked_output(
         Command::new("ssh-add")
-            .arg(setup.host("id"))
+            .arg(setup.host(key))
             .env("SSH_AUTH_SOCK", &sock),
     )?;
+    Ok(agent)
+}
+
+pub(crate) fn agent(ctx: &mut Ctx<'_>) -> Result<()> {
+    let kind = detail(ctx);
+    let setup = Setup::new(ctx, true)?;
+    let line = setup.keygen("id", kind, "")?;
+    setup.account(ctx, &line)?;
+    let agent = start_agent(&setup, "id")?;
     // The key file is gone: only the agent can sign.
     fs::remove_file(setup.host("id")).context("removing the key file")?;
     let mut srv = Srv::default();

@@ -26,6 +26,8 @@ pub(crate) const UID: u32 = 4243;
 pub(crate) const PASSWORD: &str = "Xtask-interop-4243";
 /// The passphrase of the encrypted key.
 pub(crate) const PASSPHRASE: &str = "xtask interop passphrase";
+/// OpenSSH's server inside the peer.
+pub(crate) const OPENSSH_SSHD: &str = "/usr/sbin/sshd";
 /// 100 MiB.
 pub(crate) const BIG: usize = 100 * 1024 * 1024;
 /// How long a transfer of [`BIG`] may take.
@@ -203,6 +205,8 @@ pub(crate) struct Call {
     /// file listing the server's keys).
     pub(crate) known_hosts: Option<String>,
     pub(crate) timeout: Duration,
+    /// `-F` as the client sees it (default: `/dev/null`).
+    pub(crate) config: Option<String>,
 }
 
 impl Default for Call {
@@ -216,6 +220,7 @@ impl Default for Call {
             strict: "yes".to_owned(),
             known_hosts: None,
             timeout: TIMEOUT,
+            config: None,
         }
     }
 }
@@ -259,7 +264,7 @@ impl Setup {
                 } else {
                     None
                 };
-                (rssh, "/usr/sbin/sshd".to_owned())
+                (rssh, OPENSSH_SSHD.to_owned())
             }
             Way::Rsshd => {
                 let server = match binaries::locate(Bin::Rsshd)? {
@@ -372,6 +377,30 @@ impl Setup {
 
     /// Starts the server of this row.
     pub(crate) fn start(&self, ctx: &mut Ctx<'_>, srv: &Srv) -> Result<RunningSshd> {
+        let server = self.server.clone();
+        self.start_program(ctx, srv, &server)
+    }
+
+    /// `rsshd` inside the peer (whichever way the row goes), copied there
+    /// when it is a file of this machine.
+    pub(crate) fn rsshd(&self) -> Result<String> {
+        match binaries::locate(Bin::Rsshd)? {
+            Location::Peer(p) => Ok(p),
+            Location::Host(p) => {
+                binaries::copy_into_peer(&p, &self.scratch_host, &self.scratch_peer)
+            }
+        }
+    }
+
+    /// Starts `program` (a path inside the peer: OpenSSH's `sshd` or
+    /// `rsshd`) as a server of this row, and writes the known hosts file
+    /// for its port.
+    pub(crate) fn start_program(
+        &self,
+        ctx: &mut Ctx<'_>,
+        srv: &Srv,
+        program: &str,
+    ) -> Result<RunningSshd> {
         let types = if srv.host_keys.is_empty() {
             HostKeyType::ALL.to_vec()
         } else {
@@ -383,7 +412,7 @@ impl Setup {
         for t in &types {
             let _ = writeln!(c, "HostKey {}/{}", self.scratch_peer, t.file_name());
         }
-        if self.way == Way::Rssh {
+        if program == OPENSSH_SSHD {
             // OpenSSH's sshd; ours need not know the keyword.
             c.push_str("PidFile none\n");
         }
@@ -400,8 +429,7 @@ impl Setup {
             c.push_str(line);
             c.push('\n');
         }
-        let server = self.server.clone();
-        let running = ctx.server(&server, &c)?;
+        let running = ctx.server(program, &c)?;
         // The known hosts file listing every key it has.
         let mut kh = String::new();
         for t in &types {
@@ -431,7 +459,7 @@ impl Setup {
             .unwrap_or_else(|| self.client("known_hosts"));
         let mut args: Vec<String> = vec![
             "-F".into(),
-            "/dev/null".into(),
+            call.config.clone().unwrap_or_else(|| "/dev/null".into()),
             "-p".into(),
             port.to_string(),
             "-o".into(),
@@ -463,6 +491,7 @@ impl Setup {
             "SSH_ASKPASS",
             "SSH_ASKPASS_REQUIRE",
             "DISPLAY",
+            "XAUTHORITY",
         ] {
             cmd.env_remove(var);
         }

@@ -1,0 +1,236 @@
+//! X11 forwarding rows (see [`crate::forward_cases`]): `Xvfb` here is the
+//! client side's display (`:N` on its Unix socket for `rssh` here,
+//! `127.0.0.1:N` over TCP for `ssh` in the peer), with a random
+//! MIT-MAGIC-COOKIE-1 that only the client's `XAUTHORITY` file holds;
+//! `xdpyinfo` on the server's side, through `-X`, must report the screen.
+
+use std::fs;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::bail;
+use crate::binary_setup::{Call, Setup, Srv, Way, tail};
+use crate::forward_cases::prepare;
+use crate::forward_util::says_refused;
+use crate::interop::Ctx;
+use crate::util::{self, Context, Result};
+
+/// The function of a case.
+type CaseFn = fn(&mut Ctx<'_>) -> Result<()>;
+
+/// The screen of the `Xvfb`; `xdpyinfo` must report exactly this.
+const SCREEN: &str = "1234x567";
+
+/// Rows in both directions: (name, about, function, detail).
+pub(crate) const ROWS: &[(&str, &str, CaseFn, &str)] = &[
+    (
+        "x11",
+        "-X with Xvfb (1234x567) as the client's display: xdpyinfo on the server's side reports it; the real cookie stays on the client's side",
+        x11,
+        "",
+    ),
+    (
+        "x11-wrong-cookie",
+        "-X: xdpyinfo with another cookie (XAUTHORITY of its own) is refused; the right one still works in the same session",
+        x11_wrong_cookie,
+        "",
+    ),
+    (
+        "refuse-x11",
+        "X11Forwarding no: -X is refused, the client says so, the session goes on without DISPLAY",
+        refuse_x11,
+        "",
+    ),
+];
+
+/// An `Xvfb` display, stopped on drop.
+struct Xvfb {
+    child: Child,
+    display: u16,
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A display number whose lock file, socket and TCP port are free.
+fn free_display() -> Result<u16> {
+    for n in 60..120u16 {
+        let lock = format!("/tmp/.X{n}-lock");
+        let sock = format!("/tmp/.X11-unix/X{n}");
+        if Path::new(&lock).exists() || Path::new(&sock).exists() {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", 6000 + n)).is_ok() {
+            return Ok(n);
+        }
+    }
+    bail!("no free X display between :60 and :119")
+}
+
+/// 16 random bytes in hex.
+fn random_cookie() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Starts `Xvfb` with a fresh cookie in `xvfb.auth` of the case
+/// directory, listening on its Unix socket and on loopback TCP; writes the
+/// client's `client.auth` holding the same cookie. Returns the display and
+/// the cookie.
+fn start_xvfb(ctx: &Ctx<'_>, setup: &Setup) -> Result<(Xvfb, String)> {
+    let cookie = random_cookie()?;
+    let server_auth = setup.host("xvfb.auth");
+    util::checked_output(
+        Command::new("xauth")
+            .arg("-f")
+            .arg(&server_auth)
+            .args(["add", ":0", ".", &cookie]),
+    )?;
+    let n = free_display()?;
+    let log = setup.host("xvfb.log");
+    let log_file = fs::File::create(&log).context("creating xvfb.log")?;
+    let child = Command::new("Xvfb")
+        .arg(format!(":{n}"))
+        .args(["-screen", "0", &format!("{SCREEN}x24")])
+        .arg("-auth")
+        .arg(&server_auth)
+        .args(["-listen", "tcp"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .context("starting Xvfb (apt-get install xvfb)")?;
+    let mut xvfb = Xvfb { child, display: n };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", 6000 + n)).is_ok()
+            && Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        {
+            break;
+        }
+        let exited = !matches!(xvfb.child.try_wait(), Ok(None));
+        if exited || Instant::now() > deadline {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            bail!("Xvfb :{n} did not start; its log:\n{text}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    // The client's file, written by the client side's own xauth (the
+    // peer's for `ssh` there: the same hostname rules as its lookups).
+    let add = |display: &str| {
+        format!(
+            "xauth -f {} add {display} . {cookie}",
+            setup.client("client.auth")
+        )
+    };
+    match setup.way {
+        Way::Rssh => {
+            util::checked_output(Command::new("sh").args(["-c", &add(&format!(":{n}"))]))?;
+        }
+        Way::Rsshd => {
+            let script = add(&format!("127.0.0.1:{n}"));
+            util::checked_output(&mut ctx.backend.command("sh", &["-c", &script]))?;
+        }
+    }
+    Ok((xvfb, cookie))
+}
+
+/// The client's environment for the display.
+fn x_env(setup: &Setup, xvfb: &Xvfb, call: &mut Call) {
+    let display = match setup.way {
+        Way::Rssh => format!(":{}", xvfb.display),
+        Way::Rsshd => format!("127.0.0.1:{}", xvfb.display),
+    };
+    call.env.push(("DISPLAY".into(), display));
+    call.env
+        .push(("XAUTHORITY".into(), setup.client("client.auth")));
+    call.opts.push("-X".into());
+}
+
+fn x11_server() -> Srv {
+    Srv {
+        extra: vec!["X11Forwarding yes".into()],
+        ..Srv::default()
+    }
+}
+
+fn x11(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, mut call) = prepare(ctx, &x11_server())?;
+    let (xvfb, cookie) = start_xvfb(ctx, &setup)?;
+    x_env(&setup, &xvfb, &mut call);
+    call.remote = "echo \"display=[$DISPLAY]\"; xauth list; xdpyinfo | grep dimensions".into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.contains(&format!("dimensions:    {SCREEN} pixels")) {
+        bail!("xdpyinfo on the far side did not report {SCREEN}: {stdout:?}");
+    }
+    if stdout.contains(&cookie) {
+        bail!("the display's real cookie reached the server's side: {stdout:?}");
+    }
+    Ok(())
+}
+
+fn x11_wrong_cookie(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, mut call) = prepare(ctx, &x11_server())?;
+    let (xvfb, _cookie) = start_xvfb(ctx, &setup)?;
+    x_env(&setup, &xvfb, &mut call);
+    // The session's display entry, with another cookie, in a file of its
+    // own; then the session's real entry again.
+    call.remote = "name=$(xauth list \"$DISPLAY\" | head -n 1 | cut -d' ' -f1); \
+         xauth -f \"$HOME/wrong.auth\" add \"$name\" MIT-MAGIC-COOKIE-1 00112233445566778899aabbccddeeff; \
+         XAUTHORITY=\"$HOME/wrong.auth\" xdpyinfo >/dev/null 2>&1; echo \"wrong-exit=$?\"; \
+         rm -f \"$HOME/wrong.auth\"; xdpyinfo | grep dimensions"
+        .into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.contains("wrong-exit=") {
+        bail!("the far side's script did not run: {stdout:?}");
+    }
+    if stdout.contains("wrong-exit=0") {
+        bail!("xdpyinfo with a wrong cookie reached the display: {stdout:?}");
+    }
+    if !stdout.contains(&format!("dimensions:    {SCREEN} pixels")) {
+        bail!(
+            "after the refusal, xdpyinfo with the session's cookie did not report {SCREEN}: {stdout:?}"
+        );
+    }
+    Ok(())
+}
+
+fn refuse_x11(ctx: &mut Ctx<'_>) -> Result<()> {
+    let srv = Srv {
+        extra: vec!["X11Forwarding no".into()],
+        ..Srv::default()
+    };
+    let (setup, server, mut call) = prepare(ctx, &srv)?;
+    let (xvfb, _cookie) = start_xvfb(ctx, &setup)?;
+    x_env(&setup, &xvfb, &mut call);
+    call.remote = "echo \"display=[$DISPLAY]\"; echo session-ok".into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !stdout.contains("session-ok") {
+        bail!("the session's output did not arrive: {stdout:?}");
+    }
+    if !stdout.contains("display=[]") {
+        bail!("the session has a DISPLAY although X11Forwarding is no: {stdout:?}");
+    }
+    if !says_refused(&stderr) {
+        bail!(
+            "the client did not say that X11 forwarding was refused; its stderr:\n{}",
+            tail(&out.stderr)
+        );
+    }
+    Ok(())
+}
