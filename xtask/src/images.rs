@@ -64,8 +64,10 @@ impl std::fmt::Display for Release {
     }
 }
 
-/// The packages installed on top of the `apt` variant.
-pub const PACKAGES: [&str; 2] = ["openssh-server", "openssh-client"];
+/// The packages installed on top of the `apt` variant: OpenSSH, and for
+/// the X11 forwarding rows `xauth` (sshd and ssh run it) and `x11-utils`
+/// (`xdpyinfo` on the server's side).
+pub const PACKAGES: [&str; 4] = ["openssh-server", "openssh-client", "xauth", "x11-utils"];
 
 /// The marker of a complete image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,6 +82,10 @@ pub struct ImageInfo {
     pub built_unix: u64,
     /// How long mmdebstrap took, in seconds.
     pub build_seconds: u64,
+    /// The packages installed on top of the variant (older markers have
+    /// none: their images get the missing ones added in place).
+    #[serde(default)]
+    pub packages: Vec<String>,
 }
 
 /// A complete image on disk.
@@ -96,6 +102,76 @@ impl Image {
     pub fn rootfs(&self) -> PathBuf {
         self.dir.join("rootfs")
     }
+
+    /// [`PACKAGES`] that the marker does not list.
+    pub fn missing_packages(&self) -> Vec<&'static str> {
+        PACKAGES
+            .into_iter()
+            .filter(|p| !self.info.packages.iter().any(|q| q == p))
+            .collect()
+    }
+}
+
+/// Writes the marker of a complete image (through a temporary file).
+fn write_marker(dir: &Path, info: &ImageInfo) -> Result<()> {
+    let json = serde_json::to_string_pretty(info).context("encoding the marker")?;
+    let tmp = dir.join("image.json.tmp");
+    fs::write(&tmp, json + "\n").context(format_args!("writing {}", tmp.display()))?;
+    let marker = marker_path(dir);
+    fs::rename(&tmp, &marker).context(format_args!("writing {}", marker.display()))
+}
+
+/// Adds the packages a cached image lacks with its own apt (in place:
+/// peers running from it meanwhile are not disturbed), then updates the
+/// marker.
+fn add_packages(release: Release, mut image: Image, missing: &[&str]) -> Result<Image> {
+    if let Some(why) = cannot_build_reason() {
+        bail!("the {release} image lacks {}: {why}", missing.join(", "));
+    }
+    let script = format!(
+        "export DEBIAN_FRONTEND=noninteractive; \
+         apt-get -o Acquire::Check-Valid-Until=false update -qq && \
+         apt-get install -y -qq --no-install-recommends {} >/dev/null && apt-get clean",
+        missing.join(" ")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args([
+        "--mount",
+        "--pid",
+        "--fork",
+        "--kill-child",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount -t proc proc \"$0/proc\" && exec chroot \"$0\" sh -c \"$1\"",
+    ])
+    .arg(image.rootfs())
+    .arg(&script);
+    println!(
+        "{release}: adding {} to the cached image",
+        missing.join(", ")
+    );
+    let start = Instant::now();
+    util::checked_output(&mut cmd)?;
+    // apt may have upgraded OpenSSH too: the marker names what is there.
+    let out = util::output(
+        Command::new("chroot")
+            .arg(image.rootfs())
+            .args(["ssh", "-V"]),
+    )?;
+    let text = String::from_utf8_lossy(&out.stderr).into_owned();
+    if let Some(openssh) = parse_ssh_v(&text) {
+        image.info.openssh = openssh.to_owned();
+        image.info.ssh_v = text.lines().next().unwrap_or_default().to_owned();
+    }
+    image.info.packages = PACKAGES.iter().map(|p| (*p).to_owned()).collect();
+    write_marker(&image.dir, &image.info)?;
+    println!(
+        "{release}: packages added in {}",
+        util::secs(start.elapsed())
+    );
+    Ok(image)
 }
 
 /// `target/openssh-images`.
@@ -154,6 +230,10 @@ fn ensure_no_mounts(dir: &Path) -> Result<()> {
 /// `rebuild`).
 pub fn build(release: Release, rebuild: bool) -> Result<Image> {
     if !rebuild && let Some(image) = load(release) {
+        let missing = image.missing_packages();
+        if !missing.is_empty() {
+            return add_packages(release, image, &missing);
+        }
         println!(
             "{release}: cached ({}) in {}",
             image.info.openssh,
@@ -202,11 +282,9 @@ pub fn build(release: Release, rebuild: bool) -> Result<Image> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         build_seconds: took.as_secs(),
+        packages: PACKAGES.iter().map(|p| (*p).to_owned()).collect(),
     };
-    let json = serde_json::to_string_pretty(&info).context("encoding the marker")?;
-    let tmp = dir.join("image.json.tmp");
-    fs::write(&tmp, json + "\n").context(format_args!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, &marker).context(format_args!("writing {}", marker.display()))?;
+    write_marker(&dir, &info)?;
     println!(
         "{release}: built in {} ({})",
         util::secs(took),
@@ -267,7 +345,7 @@ mod tests {
             bookworm,
             [
                 "--variant=apt",
-                "--include=openssh-server,openssh-client",
+                "--include=openssh-server,openssh-client,xauth,x11-utils",
                 "bookworm",
                 "/x/rootfs"
             ]

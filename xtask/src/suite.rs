@@ -73,11 +73,12 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-/// Builds the missing images when that is possible here, saying so.
+/// Builds the missing images (or adds the packages a cached one lacks)
+/// when that is possible here, saying so.
 fn ensure_images() -> Result<()> {
     let missing: Vec<Release> = Release::ALL
         .into_iter()
-        .filter(|r| images::load(*r).is_none())
+        .filter(|r| images::load(*r).is_none_or(|i| !i.missing_packages().is_empty()))
         .collect();
     if missing.is_empty() {
         return Ok(());
