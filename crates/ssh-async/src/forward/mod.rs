@@ -3,3 +3,7 @@
 //! channels, remote forwards (`-R`) answering `forwarded-tcpip`
 //! channels, the agent (`-A`) and X11 (`-X`) relays, and the splice
 //! of a channel with a socket.
+
+mod splice;
+
+pub use splice::splice;
