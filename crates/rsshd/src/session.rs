@@ -45,8 +45,16 @@ pub(crate) fn session_policy(
     ];
     let mut permit_tty = s.permit_tty;
     let mut force_command = s.force_command.clone();
+    // DisableForwarding overrides both (ssh-config already turns them off
+    // with it; kept here so that this function alone is right).
+    let mut x11_forwarding = s.x11_forwarding && !s.disable_forwarding;
+    let mut agent_forwarding = s.allow_agent_forwarding && !s.disable_forwarding;
     if let Some(o) = key_options {
         permit_tty &= o.pty;
+        // `no-x11-forwarding`, `no-agent-forwarding`, `restrict` (and
+        // `x11-forwarding` / `agent-forwarding` after it).
+        x11_forwarding &= o.x11_forwarding;
+        agent_forwarding &= o.agent_forwarding;
         if force_command.is_none() {
             force_command = o.command.clone();
         }
@@ -65,5 +73,14 @@ pub(crate) fn session_policy(
         permit_tty,
         subsystems: s.subsystems.clone(),
         force_command,
+        x11_forwarding,
+        x11_display_offset: s.x11_display_offset,
+        x11_use_localhost: s.x11_use_localhost,
+        // sshd_config's XAuthLocation is accepted and ignored by
+        // ssh-config: Debian's place.
+        xauth_location: "/usr/bin/xauth".into(),
+        agent_forwarding,
+        // Made per session from the user when needed.
+        sockets: None,
     }
 }

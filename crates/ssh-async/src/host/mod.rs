@@ -2,7 +2,12 @@
 //! authentication. A session collects `pty-req` and `env`, starts the
 //! user's shell, command or subsystem (as the user, when we are root), and
 //! moves bytes between the channel and the process until it ends; then it
-//! sends `exit-status` or `exit-signal`, EOF and CLOSE.
+//! sends `exit-status` or `exit-signal`, EOF and CLOSE. Before the program
+//! starts, a session may also forward X11 ([`x11`]) and the agent
+//! ([`agent`]); what they listen on goes away with the session.
+
+mod agent;
+mod x11;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,6 +19,7 @@ use ssh_wire::messages::{ChannelRequestKind, PtyRequest};
 use crate::os::process::{self, ExitStatus, SpawnOptions};
 use crate::os::pty::{Pty, PtyControl, WinSize};
 use crate::os::signal::Signal;
+use crate::os::sockets::Sockets;
 use crate::os::user::User;
 use crate::{Channel, Error, IncomingRequest, ServerConnection, runtime};
 
@@ -38,6 +44,61 @@ pub struct SessionPolicy {
     /// `ForceCommand`: run this instead of what the client asked
     /// (the request is kept in `SSH_ORIGINAL_COMMAND`).
     pub force_command: Option<String>,
+    /// `X11Forwarding` (and the key's `no-x11-forwarding`): `x11-req` is
+    /// accepted.
+    pub x11_forwarding: bool,
+    /// `X11DisplayOffset`: the first display number tried (sshd: 10).
+    pub x11_display_offset: u32,
+    /// `X11UseLocalhost`: listen on the loopback addresses only and set
+    /// `DISPLAY=localhost:N`; otherwise every address and
+    /// `DISPLAY=<hostname>:N`.
+    pub x11_use_localhost: bool,
+    /// `XAuthLocation`: the `xauth` program that files the client's cookie
+    /// for the user. X11 forwarding is refused when it is missing.
+    pub xauth_location: PathBuf,
+    /// `AllowAgentForwarding` (and the key's `no-agent-forwarding`):
+    /// `auth-agent-req@openssh.com` is accepted.
+    pub agent_forwarding: bool,
+    /// Where the forwarding listeners are made; `None`: made from `user`
+    /// when first needed ([`Sockets::for_user`] when `switch_user`,
+    /// [`Sockets::direct`] otherwise).
+    pub sockets: Option<Sockets>,
+}
+
+impl SessionPolicy {
+    /// A policy for `user` with sshd's defaults where it has them: the
+    /// given environment, no `AcceptEnv`, a TTY allowed, no subsystems, no
+    /// forced command, X11 forwarding off (display offset 10, loopback
+    /// only, `/usr/bin/xauth`), agent forwarding on.
+    pub fn new(user: User, switch_user: bool, env: Vec<(String, String)>) -> SessionPolicy {
+        SessionPolicy {
+            user,
+            switch_user,
+            env,
+            accept_env: Vec::new(),
+            permit_tty: true,
+            subsystems: Vec::new(),
+            force_command: None,
+            x11_forwarding: false,
+            x11_display_offset: 10,
+            x11_use_localhost: true,
+            xauth_location: PathBuf::from("/usr/bin/xauth"),
+            agent_forwarding: true,
+            sockets: None,
+        }
+    }
+
+    /// The sockets of the forwardings.
+    fn sockets(&self) -> std::io::Result<Sockets> {
+        if let Some(s) = &self.sockets {
+            return Ok(s.clone());
+        }
+        if self.switch_user {
+            Sockets::for_user(&self.user)
+        } else {
+            Ok(Sockets::direct())
+        }
+    }
 }
 
 /// How one session's program is started.
@@ -50,7 +111,56 @@ enum Start {
 
 struct Setup {
     pty: Option<(Pty, String)>,
+    /// What the client set with `env`.
     env: Vec<(String, String)>,
+    /// `DISPLAY`, `SSH_AUTH_SOCK`: set after the client's.
+    forwarded_env: Vec<(String, String)>,
+    sockets: Option<Sockets>,
+    /// Whether `xauth` has run for the display.
+    xauth_done: bool,
+}
+
+impl Setup {
+    fn sockets(&mut self, policy: &SessionPolicy) -> std::io::Result<Sockets> {
+        if let Some(s) = &self.sockets {
+            return Ok(s.clone());
+        }
+        let s = policy.sockets()?;
+        self.sockets = Some(s.clone());
+        Ok(s)
+    }
+}
+
+/// What a session forwards; closed when it ends.
+#[derive(Default)]
+struct Forwards {
+    agent: Option<agent::AgentSocket>,
+    x11: Option<x11::X11Display>,
+}
+
+impl Forwards {
+    /// Stops listening, removes the sockets and the agent's directory.
+    async fn close(mut self) {
+        if let Some(a) = self.agent.take() {
+            a.close().await;
+        }
+        if let Some(x) = self.x11.take() {
+            x.close().await;
+        }
+    }
+}
+
+impl Drop for Forwards {
+    /// A session dropped before its end (its task cancelled) still cleans
+    /// up, in the background.
+    fn drop(&mut self) {
+        if let Some(a) = self.agent.take() {
+            drop(runtime::spawn(a.close()));
+        }
+        if let Some(x) = self.x11.take() {
+            drop(runtime::spawn(x.close()));
+        }
+    }
 }
 
 /// Serves one `session` channel of `conn` to its end. Errors of the
@@ -61,10 +171,24 @@ pub async fn serve_session(
     policy: Arc<SessionPolicy>,
     conn: ServerConnection,
 ) -> Result<(), Error> {
-    let _ = &conn;
+    let mut forwards = Forwards::default();
+    let r = serve(ch, &policy, &conn, &mut forwards).await;
+    forwards.close().await;
+    r
+}
+
+async fn serve(
+    ch: Channel,
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    forwards: &mut Forwards,
+) -> Result<(), Error> {
     let mut setup = Setup {
         pty: None,
         env: Vec::new(),
+        forwarded_env: Vec::new(),
+        sockets: None,
+        xauth_done: false,
     };
     // Requests before the program starts.
     let child = loop {
@@ -75,7 +199,7 @@ pub async fn serve_session(
             ChannelRequestKind::PtyReq(p) => {
                 let ok = policy.permit_tty
                     && setup.pty.is_none()
-                    && open_pty(&mut setup, p, &policy).is_ok();
+                    && open_pty(&mut setup, p, policy).is_ok();
                 ch.reply(&req, ok)?;
                 continue;
             }
@@ -105,12 +229,72 @@ pub async fn serve_session(
                 Start::Exec(String::from_utf8_lossy(command).into_owned())
             }
             ChannelRequestKind::Subsystem { name } => Start::Subsystem(name.clone()),
+            ChannelRequestKind::X11Req {
+                single_connection,
+                auth_protocol,
+                auth_cookie,
+                screen,
+            } => {
+                let req_x11 = x11::X11Request {
+                    single_connection: *single_connection,
+                    auth_protocol: auth_protocol.clone(),
+                    auth_cookie: auth_cookie.clone(),
+                    screen: *screen,
+                };
+                let ok = match start_x11(policy, conn, &mut setup, forwards, &req_x11).await {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(
+                            "session for {}: X11 forwarding refused: {why}",
+                            policy.user.name
+                        );
+                        false
+                    }
+                };
+                ch.reply(&req, ok)?;
+                continue;
+            }
+            ChannelRequestKind::AuthAgentReq => {
+                let ok = match start_agent(policy, conn, &mut setup, forwards).await {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(
+                            "session for {}: agent forwarding refused: {why}",
+                            policy.user.name
+                        );
+                        false
+                    }
+                };
+                ch.reply(&req, ok)?;
+                continue;
+            }
             _ => {
                 ch.reply(&req, false)?;
                 continue;
             }
         };
-        match spawn(&policy, &mut setup, &start) {
+        if let Some(display) = &forwards.x11
+            && !setup.xauth_done
+        {
+            // sshd files the cookie before the program runs.
+            setup.xauth_done = true;
+            let user = policy.switch_user.then(|| policy.user.clone());
+            if let Err(e) = display
+                .run_xauth(
+                    &policy.xauth_location,
+                    user,
+                    base_env(policy, &setup),
+                    policy.user.home.clone(),
+                )
+                .await
+            {
+                tracing::info!(
+                    "session for {}: X11 forwarding: xauth: {e}",
+                    policy.user.name
+                );
+            }
+        }
+        match spawn(policy, &mut setup, &start) {
             Ok(child) => {
                 ch.reply(&req, true)?;
                 break child;
@@ -173,18 +357,92 @@ enum Io {
     ),
 }
 
-fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
-    let user = &policy.user;
-    let shell = user.shell.clone();
+/// Answers `x11-req`: the error says why it is refused.
+async fn start_x11(
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    setup: &mut Setup,
+    forwards: &mut Forwards,
+    req: &x11::X11Request,
+) -> Result<(), String> {
+    if !policy.x11_forwarding {
+        return Err("X11 forwarding is disabled".to_owned());
+    }
+    if forwards.x11.is_some() {
+        return Err("X11 forwarding is already active in this session".to_owned());
+    }
+    let sockets = setup.sockets(policy).map_err(|e| e.to_string())?;
+    let x = x11::start(
+        req,
+        policy.x11_display_offset,
+        policy.x11_use_localhost,
+        &policy.xauth_location,
+        &sockets,
+        conn,
+    )
+    .await?;
+    tracing::debug!(
+        "session for {}: X11 display {} (DISPLAY={})",
+        policy.user.name,
+        x.number,
+        x.display
+    );
+    set_var(&mut setup.forwarded_env, "DISPLAY", &x.display);
+    forwards.x11 = Some(x);
+    Ok(())
+}
+
+/// Answers `auth-agent-req@openssh.com`: the error says why it is refused.
+async fn start_agent(
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    setup: &mut Setup,
+    forwards: &mut Forwards,
+) -> Result<(), String> {
+    if !policy.agent_forwarding {
+        return Err("agent forwarding is disabled".to_owned());
+    }
+    if forwards.agent.is_some() {
+        return Err("agent forwarding is already active in this session".to_owned());
+    }
+    let sockets = setup.sockets(policy).map_err(|e| e.to_string())?;
+    let socket = agent::start(&sockets, conn)
+        .await
+        .map_err(|e| format!("cannot listen for the agent: {e}"))?;
+    set_var(
+        &mut setup.forwarded_env,
+        "SSH_AUTH_SOCK",
+        &socket.path.display().to_string(),
+    );
+    forwards.agent = Some(socket);
+    Ok(())
+}
+
+fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_owned(), value.to_owned()));
+}
+
+/// The environment of the session's programs before `TERM`, `SSH_TTY`
+/// and `SSH_ORIGINAL_COMMAND`: the policy's, the client's, then the
+/// forwardings' variables.
+fn base_env(policy: &SessionPolicy, setup: &Setup) -> Vec<(OsString, OsString)> {
     let mut env: Vec<(OsString, OsString)> = policy
         .env
         .iter()
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
-    for (k, v) in &setup.env {
+    for (k, v) in setup.env.iter().chain(&setup.forwarded_env) {
         env.retain(|(ek, _)| ek != k.as_str());
         env.push((k.into(), v.into()));
     }
+    env
+}
+
+fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
+    let user = &policy.user;
+    let shell = user.shell.clone();
+    let mut env = base_env(policy, setup);
     let requested = match start {
         Start::Shell => None,
         Start::Exec(c) => Some(c.clone()),
