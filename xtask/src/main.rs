@@ -25,6 +25,7 @@ mod fuzz;
 mod images;
 mod interop;
 mod peer;
+mod peer_config;
 mod suite;
 mod tidy;
 mod transport_cases;
