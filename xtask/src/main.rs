@@ -11,6 +11,7 @@
 //! reads the clock freely.
 
 mod bench;
+mod bench_report;
 mod binaries;
 mod binary_auth;
 mod binary_cases;

@@ -1,0 +1,520 @@
+//! `cargo xtask bench`'s numbers: sizes, the cipher rows and pairs, the
+//! report (cells, ratios against OpenSSH's own pair) and its table. The
+//! runner that fills it is [`crate::bench`].
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// Parses a size: a number of bytes with an optional `K`, `M` or `G`
+/// suffix (binary multiples), optionally followed by `iB` or `B`
+/// (`64M`, `64MiB`, `2G`, `512k`, `1048576`).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, suffix) = t.split_at(digits);
+    let Ok(n) = number.parse::<u64>() else {
+        return Err(format!("{text:?}: not a size (e.g. 2G, 64M, 512K, 4096)"));
+    };
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("{text:?}: unknown suffix {suffix:?} (K, M or G)")),
+    };
+    let Some(bytes) = n.checked_mul(1 << shift) else {
+        return Err(format!("{text:?}: too large"));
+    };
+    if bytes == 0 {
+        return Err(format!("{text:?}: the size must not be zero"));
+    }
+    Ok(bytes)
+}
+
+/// A size for people: `2 GiB`, `64 MiB`, `1000 bytes`.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
+            return format!("{} {unit}", bytes >> shift);
+        }
+    }
+    format!("{bytes} bytes")
+}
+
+/// A cipher row: the cipher and, for non-AEAD ciphers, the MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CipherRow {
+    /// The `-c` argument.
+    pub cipher: &'static str,
+    /// The `-m` argument; `None` for AEAD ciphers (the MAC is implicit).
+    pub mac: Option<&'static str>,
+}
+
+impl CipherRow {
+    /// `cipher` or `cipher + mac`.
+    pub fn label(&self) -> String {
+        match self.mac {
+            Some(mac) => format!("{} + {mac}", self.cipher),
+            None => self.cipher.to_owned(),
+        }
+    }
+}
+
+/// The cipher rows, in table order; `--quick` takes the first
+/// [`QUICK_CIPHERS`].
+pub const CIPHERS: [CipherRow; 6] = [
+    CipherRow {
+        cipher: "chacha20-poly1305@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes128-gcm@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes256-gcm@openssh.com",
+        mac: None,
+    },
+    CipherRow {
+        cipher: "aes128-ctr",
+        mac: Some("hmac-sha2-256-etm@openssh.com"),
+    },
+    CipherRow {
+        cipher: "aes256-ctr",
+        mac: Some("hmac-sha2-512-etm@openssh.com"),
+    },
+    CipherRow {
+        cipher: "aes128-ctr",
+        mac: Some("hmac-sha2-256"),
+    },
+];
+
+/// A client program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// OpenSSH's `ssh`.
+    Ssh,
+    /// Ours.
+    Rssh,
+}
+
+/// A server program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// OpenSSH's `sshd`.
+    Sshd,
+    /// Ours.
+    Rsshd,
+}
+
+/// The four pairs, OpenSSH's own first (the baseline of the ratios).
+pub const PAIRS: [(ClientKind, ServerKind); 4] = [
+    (ClientKind::Ssh, ServerKind::Sshd),
+    (ClientKind::Rssh, ServerKind::Sshd),
+    (ClientKind::Ssh, ServerKind::Rsshd),
+    (ClientKind::Rssh, ServerKind::Rsshd),
+];
+
+/// `ssh>sshd`, `rssh>rsshd`, ...
+pub fn pair_name((client, server): (ClientKind, ServerKind)) -> &'static str {
+    match (client, server) {
+        (ClientKind::Ssh, ServerKind::Sshd) => "ssh>sshd",
+        (ClientKind::Rssh, ServerKind::Sshd) => "rssh>sshd",
+        (ClientKind::Ssh, ServerKind::Rsshd) => "ssh>rsshd",
+        (ClientKind::Rssh, ServerKind::Rsshd) => "rssh>rsshd",
+    }
+}
+
+/// What a row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    /// Client to server through one channel, in MB/s.
+    Upload,
+    /// Server to client through one channel, in MB/s.
+    Download,
+    /// Sequential `CLIENT host true`, in connections per second.
+    Connections,
+}
+
+impl Measure {
+    /// The unit of the row's values.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Self::Upload | Self::Download => "MB/s",
+            Self::Connections => "connections/s",
+        }
+    }
+
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Upload => "upload",
+            Self::Download => "download",
+            Self::Connections => "connections/s",
+        }
+    }
+}
+
+/// One measurement of one pair.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Cell {
+    /// `ssh>sshd`, ...
+    pub pair: &'static str,
+    /// MB/s or connections/s; `None` if not measured.
+    pub value: Option<f64>,
+    /// How long the pipeline took.
+    pub seconds: Option<f64>,
+    /// Why there is no value (`rssh not built`, a failure).
+    pub error: Option<String>,
+}
+
+impl Cell {
+    pub(crate) fn measured(pair: &'static str, value: f64, seconds: f64) -> Self {
+        Self {
+            pair,
+            value: Some(value),
+            seconds: Some(seconds),
+            error: None,
+        }
+    }
+
+    pub(crate) fn missing(pair: &'static str, why: impl Into<String>) -> Self {
+        Self {
+            pair,
+            value: None,
+            seconds: None,
+            error: Some(why.into()),
+        }
+    }
+}
+
+/// A pair's value divided by `ssh>sshd`'s.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ratio {
+    /// `rssh>sshd`, `ssh>rsshd` or `rssh>rsshd`.
+    pub pair: &'static str,
+    /// Higher is better for us; `None` if either side is missing.
+    pub ratio: Option<f64>,
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Row {
+    /// The row label: `aes128-gcm@openssh.com upload`, `connections/s`.
+    pub name: String,
+    /// The cipher (transfer rows).
+    pub cipher: Option<&'static str>,
+    /// The MAC (non-AEAD transfer rows).
+    pub mac: Option<&'static str>,
+    /// What is measured.
+    pub measure: Measure,
+    /// `MB/s` or `connections/s`.
+    pub unit: &'static str,
+    /// One per pair, in [`PAIRS`] order.
+    pub cells: Vec<Cell>,
+    /// Ours against `ssh>sshd`, in [`PAIRS`] order without the first.
+    pub ratios: Vec<Ratio>,
+}
+
+impl Row {
+    /// A row from its cells (in [`PAIRS`] order), computing the ratios.
+    pub fn new(cipher: Option<CipherRow>, measure: Measure, cells: Vec<Cell>) -> Self {
+        let name = match cipher {
+            Some(c) => format!("{} {}", c.label(), measure.name()),
+            None => measure.name().to_owned(),
+        };
+        let base = cells.first().and_then(|c| c.value).filter(|v| *v > 0.0);
+        let ratios = cells
+            .iter()
+            .skip(1)
+            .map(|c| Ratio {
+                pair: c.pair,
+                ratio: base.zip(c.value).map(|(b, v)| v / b),
+            })
+            .collect();
+        Self {
+            name,
+            cipher: cipher.map(|c| c.cipher),
+            mac: cipher.and_then(|c| c.mac),
+            measure,
+            unit: measure.unit(),
+            cells,
+            ratios,
+        }
+    }
+}
+
+/// The whole result, as written to JSON.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    /// When the run started, UTC (`2026-11-23T23:59:00Z`).
+    pub date: String,
+    /// The image's release.
+    pub release: String,
+    /// OpenSSH's version in that image.
+    pub openssh: String,
+    /// The cores this machine offers.
+    pub cores: usize,
+    /// Bytes per transfer.
+    pub size_bytes: u64,
+    /// Sequential connections per pair.
+    pub connections: u32,
+    /// Bytes in the MB of MB/s.
+    pub mb_bytes: u64,
+    /// The pairs, in column order.
+    pub pairs: Vec<&'static str>,
+    /// The rows, in table order.
+    pub rows: Vec<Row>,
+}
+
+/// Formats a value for the table: one decimal, or the short reason it is
+/// missing.
+pub(crate) fn cell_text(cell: &Cell) -> String {
+    match (&cell.value, &cell.error) {
+        (Some(v), _) => format!("{v:.1}"),
+        (None, Some(e)) if e.ends_with("not built") => e.clone(),
+        (None, Some(e)) if e.contains("was killed") => "timed out".to_owned(),
+        (None, _) => "failed".to_owned(),
+    }
+}
+
+/// The table: rows of measurements, columns of pairs, then the ratios
+/// of ours to `ssh>sshd`.
+pub fn render_table(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} ({}), {} cores, {} per transfer, {} connections; MB = 10^6 bytes",
+        report.openssh,
+        report.release,
+        report.cores,
+        format_size(report.size_bytes),
+        report.connections
+    );
+    let label_width = report
+        .rows
+        .iter()
+        .map(|r| r.name.len() + r.unit.len() + 3)
+        .chain(std::iter::once(20))
+        .max()
+        .unwrap_or(20);
+    let width = 14;
+    let mut head = format!("{:label_width$}", "");
+    for pair in &report.pairs {
+        let _ = write!(head, " {pair:>width$}");
+    }
+    for pair in report.pairs.iter().skip(1) {
+        let ratio = format!("{pair}/ssh>sshd");
+        let _ = write!(head, " {ratio:>21}");
+    }
+    out.push_str(head.trim_end());
+    out.push('\n');
+    for row in &report.rows {
+        let label = format!("{} ({})", row.name, row.unit);
+        let mut line = format!("{label:label_width$}");
+        for cell in &row.cells {
+            let _ = write!(line, " {:>width$}", cell_text(cell));
+        }
+        for ratio in &row.ratios {
+            let text = ratio
+                .ratio
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
+            let _ = write!(line, " {text:>21}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A UTC date and time from seconds since the Unix epoch:
+/// `2026-11-23T23:59:00Z`.
+pub fn utc_date(unix: u64) -> String {
+    let days = unix / 86_400;
+    let rem = unix % 86_400;
+    // Days to a civil date (proleptic Gregorian), after H. Hinnant.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_suffixes() {
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        assert_eq!(parse_size("2GiB"), Ok(2 << 30));
+        assert_eq!(parse_size("64M"), Ok(64 << 20));
+        assert_eq!(parse_size("64mib"), Ok(64 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_size("100B"), Ok(100));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("2T").is_err());
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("99999999999G").is_err());
+    }
+
+    #[test]
+    fn sizes_format() {
+        assert_eq!(format_size(2 << 30), "2 GiB");
+        assert_eq!(format_size(64 << 20), "64 MiB");
+        assert_eq!(format_size(3 << 10), "3 KiB");
+        assert_eq!(format_size(1000), "1000 bytes");
+        assert_eq!(format_size((1 << 30) + (1 << 20)), "1025 MiB");
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc_date(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_date(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_date(1_795_465_144), "2026-11-23T20:19:04Z");
+    }
+
+    fn report() -> Report {
+        let chacha = CIPHERS[0];
+        let ctr = CIPHERS[3];
+        Report {
+            date: "2026-11-23T23:00:00Z".to_owned(),
+            release: "sid".to_owned(),
+            openssh: "OpenSSH_10.6p1 Debian-1".to_owned(),
+            cores: 2,
+            size_bytes: 64 << 20,
+            connections: 5,
+            mb_bytes: 1_000_000,
+            pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+            rows: vec![
+                Row::new(
+                    Some(chacha),
+                    Measure::Upload,
+                    vec![
+                        Cell::measured("ssh>sshd", 400.0, 1.0),
+                        Cell::measured("rssh>sshd", 500.0, 1.0),
+                        Cell::measured("ssh>rsshd", 200.0, 1.0),
+                        Cell::missing("rssh>rsshd", "exit status 255"),
+                    ],
+                ),
+                Row::new(
+                    Some(ctr),
+                    Measure::Download,
+                    vec![
+                        Cell::measured("ssh>sshd", 300.0, 1.0),
+                        Cell::missing("rssh>sshd", "rssh not built"),
+                        Cell::measured("ssh>rsshd", 330.0, 1.0),
+                        Cell::missing("rssh>rsshd", "rssh not built"),
+                    ],
+                ),
+                Row::new(
+                    None,
+                    Measure::Connections,
+                    vec![
+                        Cell::missing("ssh>sshd", "sshd did not start"),
+                        Cell::measured("rssh>sshd", 10.0, 0.5),
+                        Cell::measured("ssh>rsshd", 12.0, 0.4),
+                        Cell::measured("rssh>rsshd", 14.0, 0.3),
+                    ],
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn ratios_are_against_openssh_pair() {
+        let r = report();
+        let ratios: Vec<Option<f64>> = r.rows[0].ratios.iter().map(|x| x.ratio).collect();
+        assert_eq!(ratios, [Some(1.25), Some(0.5), None]);
+        assert_eq!(r.rows[0].ratios[0].pair, "rssh>sshd");
+        assert_eq!(r.rows[1].ratios[1].ratio, Some(1.1));
+        // No baseline, no ratios.
+        assert!(r.rows[2].ratios.iter().all(|x| x.ratio.is_none()));
+        assert_eq!(r.rows[0].name, "chacha20-poly1305@openssh.com upload");
+        assert_eq!(
+            r.rows[1].name,
+            "aes128-ctr + hmac-sha2-256-etm@openssh.com download"
+        );
+        assert_eq!(r.rows[2].name, "connections/s");
+        assert_eq!(r.rows[1].mac, Some("hmac-sha2-256-etm@openssh.com"));
+        assert_eq!(r.rows[0].mac, None);
+    }
+
+    #[test]
+    fn table_has_a_column_per_pair_and_ratio() {
+        let table = render_table(&report());
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 5, "{table}");
+        assert!(lines[0].starts_with("OpenSSH_10.6p1 Debian-1 (sid), 2 cores, 64 MiB"));
+        let head: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            head,
+            [
+                "ssh>sshd",
+                "rssh>sshd",
+                "ssh>rsshd",
+                "rssh>rsshd",
+                "rssh>sshd/ssh>sshd",
+                "ssh>rsshd/ssh>sshd",
+                "rssh>rsshd/ssh>sshd"
+            ]
+        );
+        let row: Vec<&str> = lines[2].split_whitespace().collect();
+        assert_eq!(
+            row,
+            [
+                "chacha20-poly1305@openssh.com",
+                "upload",
+                "(MB/s)",
+                "400.0",
+                "500.0",
+                "200.0",
+                "failed",
+                "1.25",
+                "0.50",
+                "-"
+            ]
+        );
+        assert!(lines[3].contains("rssh not built"), "{table}");
+        assert!(lines[3].contains("1.10"), "{table}");
+        assert!(
+            lines[4].starts_with("connections/s (connections/s)"),
+            "{table}"
+        );
+        // Columns line up: every value ends where its header ends.
+        let end_of = |line: &str, word: &str| line.find(word).map(|i| i + word.len());
+        assert_eq!(end_of(lines[1], "rssh>sshd"), end_of(lines[2], "500.0"));
+        assert_eq!(
+            end_of(lines[1], "rssh>rsshd/ssh>sshd"),
+            Some(lines[2].len())
+        );
+    }
+
+    #[test]
+    fn report_serializes_with_every_number() {
+        let json = serde_json::to_value(report()).unwrap();
+        assert_eq!(json["size_bytes"], 64 << 20);
+        assert_eq!(json["cores"], 2);
+        assert_eq!(json["rows"][0]["measure"], "upload");
+        assert_eq!(json["rows"][0]["cells"][1]["value"], 500.0);
+        assert_eq!(json["rows"][0]["ratios"][0]["ratio"], 1.25);
+        assert_eq!(json["rows"][1]["cells"][1]["error"], "rssh not built");
+        assert_eq!(json["rows"][2]["unit"], "connections/s");
+    }
+}
