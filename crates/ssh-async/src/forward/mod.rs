@@ -7,3 +7,4 @@
 mod splice;
 
 pub use splice::splice;
+pub mod socks;
