@@ -182,7 +182,11 @@ fn through(
     let mut bg = start(setup, ctx, server.port(), &call)?;
     let conn = bg.connect_when_ready(&entry)?;
     let started = std::time::Instant::now();
-    fu::echo_through("64 MiB through the forward", conn, data(DATA))?;
+    bg.explain(fu::echo_through(
+        "64 MiB through the forward",
+        conn,
+        data(DATA),
+    ))?;
     println!(
         "  {}: 64 MiB each way in {}",
         ctx.backend.name(),
@@ -204,12 +208,9 @@ fn local_tcp(ctx: &mut Ctx<'_>) -> Result<()> {
 
 fn local_to_unix(ctx: &mut Ctx<'_>) -> Result<()> {
     let (setup, server, call) = prepare(ctx, &Srv::default())?;
-    let _echo = fu::echo_unix(&setup.host("target.sock"))?;
+    let _echo = fu::echo_unix(&setup.host("t.sock"))?;
     let lport = fu::free_port()?;
-    let fwd = [
-        "-L".into(),
-        format!("{lport}:{}", setup.peer("target.sock")),
-    ];
+    let fwd = ["-L".into(), format!("{lport}:{}", setup.peer("t.sock"))];
     through(ctx, &setup, &server, call, &fwd, Addr::Tcp(lport))
 }
 
@@ -221,9 +222,9 @@ fn local_from_unix(ctx: &mut Ctx<'_>) -> Result<()> {
     };
     let fwd = [
         "-L".into(),
-        format!("{}:127.0.0.1:{eport}", setup.client("local.sock")),
+        format!("{}:127.0.0.1:{eport}", setup.client("l.sock")),
     ];
-    let entry = Addr::Unix(setup.host("local.sock"));
+    let entry = Addr::Unix(setup.host("l.sock"));
     through(ctx, &setup, &server, call, &fwd, entry)
 }
 
@@ -262,18 +263,19 @@ fn remote_port_zero(ctx: &mut Ctx<'_>) -> Result<()> {
         bail!("the client printed port 0: {line:?}");
     }
     let conn = bg.connect_when_ready(&Addr::Tcp(port))?;
-    fu::echo_through("64 MiB through the allocated port", conn, data(DATA))?;
+    bg.explain(fu::echo_through(
+        "64 MiB through the allocated port",
+        conn,
+        data(DATA),
+    ))?;
     end_session(&setup, ctx, bg)
 }
 
 fn remote_to_unix(ctx: &mut Ctx<'_>) -> Result<()> {
     let (setup, server, call) = prepare(ctx, &Srv::default())?;
-    let _echo = fu::echo_unix(&setup.host("target.sock"))?;
+    let _echo = fu::echo_unix(&setup.host("t.sock"))?;
     let rport = fu::free_port()?;
-    let fwd = [
-        "-R".into(),
-        format!("{rport}:{}", setup.client("target.sock")),
-    ];
+    let fwd = ["-R".into(), format!("{rport}:{}", setup.client("t.sock"))];
     through(ctx, &setup, &server, call, &fwd, Addr::Tcp(rport))
 }
 
@@ -286,9 +288,9 @@ fn remote_from_unix(ctx: &mut Ctx<'_>) -> Result<()> {
     // Created by the server as the account: in its own directory.
     let fwd = [
         "-R".into(),
-        format!("{}:127.0.0.1:{eport}", setup.peer("u/remote.sock")),
+        format!("{}:127.0.0.1:{eport}", setup.peer("u/r.sock")),
     ];
-    let entry = Addr::Unix(setup.host("u/remote.sock"));
+    let entry = Addr::Unix(setup.host("u/r.sock"));
     through(ctx, &setup, &server, call, &fwd, entry)
 }
 
@@ -360,11 +362,10 @@ fn local_many(ctx: &mut Ctx<'_>) -> Result<()> {
     let entry = Addr::Tcp(lport);
     let mut conns = vec![bg.connect_when_ready(&entry)?];
     while conns.len() < N {
-        conns.push(
-            entry
-                .connect()
-                .context(format_args!("connection {} to the forward", conns.len()))?,
-        );
+        let conn = entry
+            .connect()
+            .context(format_args!("connection {} to the forward", conns.len()));
+        conns.push(bg.explain(conn)?);
     }
     // All 50 are open; now each moves its own data at once.
     let workers: Vec<_> = conns
@@ -384,11 +385,11 @@ fn local_many(ctx: &mut Ctx<'_>) -> Result<()> {
         }
     }
     if !failures.is_empty() {
-        bail!(
+        return bg.explain(Err(crate::util::Error(format!(
             "{} of {N} connections failed: {}",
             failures.len(),
             failures.join("; ")
-        );
+        ))));
     }
     end_session(&setup, ctx, bg)
 }

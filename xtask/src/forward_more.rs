@@ -49,9 +49,9 @@ pub(crate) const ROWS: &[(&str, &str, CaseFn, &str)] = &[
     ),
     (
         "refuse-L-PermitOpen",
-        "PermitOpen 127.0.0.1:1: a -L connection elsewhere is refused, the client says so, the session goes on",
+        "PermitOpen 127.0.0.1:P: -L to P works, -L elsewhere is refused, the client says so, the session goes on",
         refuse_local,
-        "PermitOpen 127.0.0.1:1",
+        "PermitOpen",
     ),
     (
         "refuse-L-AllowStreamLocalForwarding",
@@ -67,9 +67,9 @@ pub(crate) const ROWS: &[(&str, &str, CaseFn, &str)] = &[
     ),
     (
         "refuse-R-PermitListen",
-        "PermitListen 1: -R on another port is refused, the client says so, the session goes on",
+        "PermitListen P: -R on P works, -R on another port is refused, the client says so, the session goes on",
         refuse_remote,
-        "PermitListen 1",
+        "PermitListen",
     ),
     (
         "refuse-agent",
@@ -203,37 +203,69 @@ fn nothing_through(mut conn: Conn) -> Result<()> {
     }
 }
 
+/// 1 MiB through a forward the policy permits (PermitOpen, PermitListen
+/// rows: the refusal is the policy's, not a missing feature).
+fn permitted(bg: &mut Bg, entry: &Addr) -> Result<()> {
+    let conn = bg.connect_when_ready(entry)?;
+    bg.explain(fu::echo_through(
+        "1 MiB through the permitted forward",
+        conn,
+        data(1024 * 1024),
+    ))
+}
+
 fn refuse_local(ctx: &mut Ctx<'_>) -> Result<()> {
-    let line = directive(ctx);
+    let directive = directive(ctx);
+    let echo_ok = fu::echo_tcp()?;
+    let Addr::Tcp(eport_ok) = echo_ok.addr else {
+        bail!("not TCP")
+    };
+    let line = match directive {
+        "PermitOpen" => format!("PermitOpen 127.0.0.1:{eport_ok}"),
+        other => other.to_owned(),
+    };
     let srv = Srv {
-        extra: vec![line.to_owned()],
+        extra: vec![line.clone()],
         ..Srv::default()
     };
     let (setup, server, mut call) = prepare(ctx, &srv)?;
     let echo_tcp = fu::echo_tcp()?;
-    let _echo_unix = fu::echo_unix(&setup.host("target.sock"))?;
+    let _echo_unix = fu::echo_unix(&setup.host("t.sock"))?;
     let Addr::Tcp(eport) = echo_tcp.addr else {
         bail!("not TCP")
     };
     let lport = fu::free_port()?;
     let target = if line.starts_with("AllowStreamLocal") {
-        setup.peer("target.sock")
+        setup.peer("t.sock")
     } else {
         format!("127.0.0.1:{eport}")
     };
     call.opts.extend(["-L".into(), format!("{lport}:{target}")]);
+    let lport_ok = fu::free_port()?;
+    if directive == "PermitOpen" {
+        call.opts
+            .extend(["-L".into(), format!("{lport_ok}:127.0.0.1:{eport_ok}")]);
+    }
     call.remote = fu::wait_for_go(&setup);
     let mut bg = start(&setup, ctx, server.port(), &call)?;
     let conn = bg.connect_when_ready(&Addr::Tcp(lport))?;
-    nothing_through(conn)?;
+    bg.explain(nothing_through(conn))?;
     wait_refusal(&mut bg)?;
+    if directive == "PermitOpen" {
+        permitted(&mut bg, &Addr::Tcp(lport_ok))?;
+    }
     end_session(&setup, ctx, bg)
 }
 
 fn refuse_remote(ctx: &mut Ctx<'_>) -> Result<()> {
-    let line = directive(ctx);
+    let directive = directive(ctx);
+    let rport_ok = fu::free_port()?;
+    let line = match directive {
+        "PermitListen" => format!("PermitListen {rport_ok}"),
+        other => other.to_owned(),
+    };
     let srv = Srv {
-        extra: vec![line.to_owned()],
+        extra: vec![line],
         ..Srv::default()
     };
     let (setup, server, mut call) = prepare(ctx, &srv)?;
@@ -244,11 +276,20 @@ fn refuse_remote(ctx: &mut Ctx<'_>) -> Result<()> {
     let rport = fu::free_port()?;
     call.opts
         .extend(["-R".into(), format!("{rport}:127.0.0.1:{eport}")]);
+    if directive == "PermitListen" {
+        call.opts
+            .extend(["-R".into(), format!("{rport_ok}:127.0.0.1:{eport}")]);
+    }
     call.remote = fu::wait_for_go(&setup);
     let mut bg = start(&setup, ctx, server.port(), &call)?;
     wait_refusal(&mut bg)?;
+    if directive == "PermitListen" {
+        permitted(&mut bg, &Addr::Tcp(rport_ok))?;
+    }
     if Addr::Tcp(rport).connect().is_ok() {
-        bail!("port {rport} accepts although the server refused the forward");
+        return bg.explain(Err(crate::util::Error(format!(
+            "port {rport} accepts although the server refused the forward"
+        ))));
     }
     end_session(&setup, ctx, bg)
 }

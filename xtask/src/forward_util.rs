@@ -336,6 +336,18 @@ impl Bg {
             .into_owned()
     }
 
+    /// `r`, with the client's stderr added to an error (a failure while
+    /// the client still runs says what it printed).
+    pub(crate) fn explain<T>(&self, r: Result<T>) -> Result<T> {
+        r.map_err(|e| {
+            crate::util::Error(format!(
+                "{}; the client's stderr so far:\n{}",
+                e.0,
+                tail(self.stderr().as_bytes())
+            ))
+        })
+    }
+
     /// Fails if the client has exited (it should be serving forwards).
     fn check_running(&mut self, waiting_for: &str) -> Result<()> {
         if let Ok(Some(status)) = self.child.try_wait() {

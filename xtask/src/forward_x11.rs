@@ -60,9 +60,10 @@ impl Drop for Xvfb {
     }
 }
 
-/// A display number whose lock file, socket and TCP port are free.
-fn free_display() -> Result<u16> {
-    for n in 60..120u16 {
+/// A display number from `first` on whose lock file, socket and TCP port
+/// are free.
+fn free_display(first: u16) -> Result<u16> {
+    for n in first..120u16 {
         let lock = format!("/tmp/.X{n}-lock");
         let sock = format!("/tmp/.X11-unix/X{n}");
         if Path::new(&lock).exists() || Path::new(&sock).exists() {
@@ -97,35 +98,24 @@ fn start_xvfb(ctx: &Ctx<'_>, setup: &Setup) -> Result<(Xvfb, String)> {
             .arg(&server_auth)
             .args(["add", ":0", ".", &cookie]),
     )?;
-    let n = free_display()?;
-    let log = setup.host("xvfb.log");
-    let log_file = fs::File::create(&log).context("creating xvfb.log")?;
-    let child = Command::new("Xvfb")
-        .arg(format!(":{n}"))
-        .args(["-screen", "0", &format!("{SCREEN}x24")])
-        .arg("-auth")
-        .arg(&server_auth)
-        .args(["-listen", "tcp"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .context("starting Xvfb (apt-get install xvfb)")?;
-    let mut xvfb = Xvfb { child, display: n };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if std::net::TcpStream::connect(("127.0.0.1", 6000 + n)).is_ok()
-            && Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
-        {
-            break;
+    // Another program may take the display meanwhile: then the next one.
+    let mut first = 60;
+    let mut attempts = 0;
+    let xvfb = loop {
+        let n = free_display(first)?;
+        match spawn_xvfb(setup, n, &server_auth)? {
+            Some(xvfb) => break xvfb,
+            None if attempts < 4 => {
+                attempts += 1;
+                first = n + 1;
+            }
+            None => {
+                let text = fs::read_to_string(setup.host("xvfb.log")).unwrap_or_default();
+                bail!("Xvfb did not start on :{n} (nor on 4 displays before); its log:\n{text}");
+            }
         }
-        let exited = !matches!(xvfb.child.try_wait(), Ok(None));
-        if exited || Instant::now() > deadline {
-            let text = fs::read_to_string(&log).unwrap_or_default();
-            bail!("Xvfb :{n} did not start; its log:\n{text}");
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
+    };
+    let n = xvfb.display;
     // The client's file, written by the client side's own xauth (the
     // peer's for `ssh` there: the same hostname rules as its lookups).
     let add = |display: &str| {
@@ -144,6 +134,41 @@ fn start_xvfb(ctx: &Ctx<'_>, setup: &Setup) -> Result<(Xvfb, String)> {
         }
     }
     Ok((xvfb, cookie))
+}
+
+/// Starts `Xvfb :n`; `None` if it exited before it accepted connections
+/// (its log is `xvfb.log` of the case directory).
+fn spawn_xvfb(setup: &Setup, n: u16, auth: &Path) -> Result<Option<Xvfb>> {
+    let log = setup.host("xvfb.log");
+    let log_file = fs::File::create(&log).context("creating xvfb.log")?;
+    let child = Command::new("Xvfb")
+        .arg(format!(":{n}"))
+        .args(["-screen", "0", &format!("{SCREEN}x24")])
+        .arg("-auth")
+        .arg(auth)
+        .args(["-listen", "tcp"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log_file))
+        .spawn()
+        .context("starting Xvfb (apt-get install xvfb)")?;
+    let mut xvfb = Xvfb { child, display: n };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", 6000 + n)).is_ok()
+            && Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+        {
+            return Ok(Some(xvfb));
+        }
+        if !matches!(xvfb.child.try_wait(), Ok(None)) {
+            return Ok(None);
+        }
+        if Instant::now() > deadline {
+            let text = fs::read_to_string(&log).unwrap_or_default();
+            bail!("Xvfb :{n} did not accept connections within 15 s; its log:\n{text}");
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The client's environment for the display.
