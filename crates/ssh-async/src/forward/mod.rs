@@ -4,7 +4,9 @@
 //! channels, the agent (`-A`) and X11 (`-X`) relays, and the splice
 //! of a channel with a socket.
 
+mod local;
+pub mod socks;
 mod splice;
 
+pub use local::{Listeners, serve_dynamic, serve_local};
 pub use splice::splice;
-pub mod socks;
