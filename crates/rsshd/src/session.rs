@@ -84,3 +84,71 @@ pub(crate) fn session_policy(
         sockets: None,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use ssh_async::ssh_auth::authorized_keys::KeyOptions;
+    use ssh_config::server::ServerSettings;
+
+    /// (x11_forwarding, agent_forwarding) of the policy.
+    fn forwarding(settings: ServerSettings, options: Option<&str>) -> (bool, bool) {
+        let account = auth::Account {
+            user: ssh_async::os::user::User::current().unwrap(),
+            settings,
+        };
+        let options = options.map(|o| KeyOptions::parse(o).unwrap());
+        let addr: SocketAddr = "127.0.0.1:22".parse().unwrap();
+        let p = session_policy(&account, options, addr, addr);
+        (p.x11_forwarding, p.agent_forwarding)
+    }
+
+    #[test]
+    fn forwarding_follows_sshd_config_and_key_options() {
+        let mut on = ServerSettings::default();
+        on.x11_forwarding = true;
+        on.x11_display_offset = 20;
+        on.x11_use_localhost = false;
+        // sshd's defaults: X11Forwarding no, AllowAgentForwarding yes.
+        assert_eq!(forwarding(ServerSettings::default(), None), (false, true));
+        assert_eq!(forwarding(on.clone(), None), (true, true));
+        assert_eq!(
+            forwarding(on.clone(), Some("no-agent-forwarding")),
+            (true, false)
+        );
+        assert_eq!(
+            forwarding(on.clone(), Some("no-x11-forwarding")),
+            (false, true)
+        );
+        assert_eq!(forwarding(on.clone(), Some("restrict")), (false, false));
+        assert_eq!(
+            forwarding(on.clone(), Some("restrict,agent-forwarding")),
+            (false, true)
+        );
+        assert_eq!(
+            forwarding(on.clone(), Some("restrict,x11-forwarding")),
+            (true, false)
+        );
+        // A key option cannot grant what sshd_config denies.
+        assert_eq!(
+            forwarding(ServerSettings::default(), Some("x11-forwarding")),
+            (false, true)
+        );
+        let mut off = on.clone();
+        off.allow_agent_forwarding = false;
+        assert_eq!(forwarding(off, None), (true, false));
+        let mut disabled = on.clone();
+        disabled.disable_forwarding = true;
+        assert_eq!(forwarding(disabled, None), (false, false));
+
+        let account = auth::Account {
+            user: ssh_async::os::user::User::current().unwrap(),
+            settings: on,
+        };
+        let addr: SocketAddr = "127.0.0.1:22".parse().unwrap();
+        let p = session_policy(&account, None, addr, addr);
+        assert_eq!(p.x11_display_offset, 20);
+        assert!(!p.x11_use_localhost);
+    }
+}

@@ -640,3 +640,53 @@ fn agent_forwarding_denied_is_refused() {
         assert_eq!(out, "unset\n");
     });
 }
+
+#[test]
+fn without_x11_use_localhost_the_display_is_the_host_name_on_every_address() {
+    block(async {
+        let home = temp_home("x11-any");
+        let mut p = with_home(policy(), &home);
+        p.x11_forwarding = true;
+        p.x11_use_localhost = false;
+        p.x11_display_offset = 30;
+        p.xauth_location = "/bin/true".into();
+        let client = start(p).await;
+        let x_server = runtime::spawn({
+            let client = client.clone();
+            async move {
+                let incoming = client.next_channel().await.unwrap();
+                assert!(matches!(incoming.channel_type, ChannelType::X11 { .. }));
+                let ch = incoming.accept().unwrap();
+                ch.writer().write_all(b"hi\n").await.unwrap();
+                ch.send_eof().unwrap();
+                let mut rest = Vec::new();
+                ch.reader().read_to_end(&mut rest).await.unwrap();
+            }
+        });
+        let ch = client.open_session().await.unwrap();
+        assert!(
+            ch.request(x11_req(true, "MIT-MAGIC-COOKIE-1", COOKIE), true)
+                .await
+                .unwrap()
+        );
+        // Reached through a non-loopback-only listener: 0.0.0.0 takes
+        // 127.0.0.2 too.
+        ch.exec(
+            "exec bash -c 'echo \"$DISPLAY\"; n=${DISPLAY#*:}; n=${n%.*}; \
+             exec 3<>/dev/tcp/127.0.0.2/$((6000+n)) || exit 3; read -r l <&3; echo \"$l\"'",
+        )
+        .await
+        .unwrap();
+        let mut out = String::new();
+        ch.reader().read_to_string(&mut out).await.unwrap();
+        x_server.await;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        let (name, rest) = lines[0].split_once(':').unwrap();
+        assert_eq!(name, host.trim(), "{out}");
+        let n: u32 = rest.strip_suffix(".0").unwrap().parse().unwrap();
+        assert!(n >= 30, "{out}");
+        assert_eq!(lines[1], "hi", "{out}");
+        let _ = std::fs::remove_dir_all(&home);
+    });
+}
