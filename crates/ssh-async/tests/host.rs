@@ -537,6 +537,23 @@ fn x11_requests_are_refused_when_denied_or_malformed() {
                 .await
                 .unwrap()
         );
+
+        // An xauth that fails is logged; the program still runs, with
+        // DISPLAY (as sshd does).
+        let mut p = policy();
+        p.x11_forwarding = true;
+        p.xauth_location = "/bin/false".into();
+        let client = start(p).await;
+        let ch = client.open_session().await.unwrap();
+        assert!(
+            ch.request(x11_req(false, "MIT-MAGIC-COOKIE-1", COOKIE), true)
+                .await
+                .unwrap()
+        );
+        ch.exec("echo \"${DISPLAY-unset}\"").await.unwrap();
+        let mut out = String::new();
+        ch.reader().read_to_string(&mut out).await.unwrap();
+        assert!(out.starts_with("localhost:"), "{out}");
     });
 }
 

@@ -32,6 +32,9 @@ const MAX_COOKIE_HEX: usize = 256;
 /// `MAX_DISPLAYS`).
 const MAX_DISPLAYS: u32 = 1000;
 
+/// How long `xauth` may take before the program starts without it.
+const XAUTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Where X servers put their Unix sockets.
 const X11_UNIX_DIR: &str = "/tmp/.X11-unix";
 
@@ -248,13 +251,23 @@ fn local_server_has(number: u32) -> bool {
 }
 
 /// Listens on `/tmp/.X11-unix/XN`. The directory is made (root's, mode
-/// 1777, as X servers make it) when we are root and it is missing.
+/// 1777, as X servers make it) when we are root and it is missing. A
+/// directory that is not root's sticky one is not used: its owner could
+/// put a socket of its own in the place of ours and collect the cookies
+/// of the user's X clients.
 async fn listen_unix(sockets: &Sockets, path: &Path) -> io::Result<UnixListener> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let dir = Path::new(X11_UNIX_DIR);
     if std::fs::symlink_metadata(dir).is_err() && crate::os::user::is_root() {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         std::fs::DirBuilder::new().mode(0o1777).create(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1777))?;
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    if !meta.is_dir() || meta.uid() != 0 || meta.mode() & 0o1000 == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("{X11_UNIX_DIR} is not root's sticky directory"),
+        ));
     }
     sockets.listen_unix(path).await
 }
@@ -399,9 +412,23 @@ async fn run_xauth(
         }
         Ok::<(), io::Error>(())
     };
-    let (fed, out) = futures::join!(feed, collect);
+    let run = async {
+        let (fed, out) = futures::join!(feed, collect);
+        (fed, out, wait.await)
+    };
+    let Some((fed, out, status)) = runtime::timeout(XAUTH_TIMEOUT, run).await else {
+        let _ = child.signal(crate::os::signal::Signal::KILL);
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "{} did not finish within {} s",
+                xauth_location.display(),
+                XAUTH_TIMEOUT.as_secs()
+            ),
+        ));
+    };
     output.extend(out);
-    let status = wait.await?;
+    let status = status?;
     fed?;
     if status != ExitStatus::Code(0) {
         let text = String::from_utf8_lossy(&output);
