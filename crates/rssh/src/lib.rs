@@ -25,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod connect;
 pub mod escape;
+pub mod forwarding;
 pub mod hostkeys;
 pub mod log;
 pub mod prompt;
@@ -36,6 +37,7 @@ use std::ffi::OsString;
 use ssh_async::{Client, runtime};
 use ssh_config::client::{ClientQuery, ClientSettings, RequestTty};
 use ssh_config::{Endpoint, LogLevel};
+use ssh_wire::messages::GlobalRequestKind;
 
 use crate::cli::Cli;
 use crate::connect::Context;
@@ -231,7 +233,7 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings, mut ctx: Context) -> i32 
         }
     };
     let client = connected.client;
-    let code = run_connected(cli, &s, &client).await;
+    let code = run_connected(cli, &s, &client, &ctx.home).await;
     session::disconnect(client).await;
     ctx.shutdown().await;
     code
@@ -239,10 +241,27 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings, mut ctx: Context) -> i32 
 
 /// Everything after authentication: forwards, then `-W`, `-N` or the
 /// session.
-async fn run_connected(cli: &Cli, s: &ClientSettings, client: &Client) -> i32 {
-    if !s.local_forward.is_empty() || !s.remote_forward.is_empty() || !s.dynamic_forward.is_empty()
+async fn run_connected(
+    cli: &Cli,
+    s: &ClientSettings,
+    client: &Client,
+    home: &std::path::Path,
+) -> i32 {
+    let session = !cli.no_command && cli.stdio_forward.is_none();
+    let dispatcher =
+        forwarding::needs_dispatcher(s, session).then(|| forwarding::Dispatcher::start(client));
+    if forwarding::setup(client, dispatcher.as_ref(), s)
+        .await
+        .is_err()
     {
-        tracing::info!("Forwardings are not supported yet: ignored.");
+        return FAIL;
+    }
+    if !session {
+        // As ssh: no session is coming.
+        tracing::debug!("Requesting no-more-sessions@openssh.com");
+        if let Err(e) = client.send_global_request(GlobalRequestKind::NoMoreSessions) {
+            tracing::debug!("no-more-sessions: {e}");
+        }
     }
     if let Some(w) = &cli.stdio_forward {
         let target: Endpoint = match stdio::parse_target(w) {
@@ -259,6 +278,7 @@ async fn run_connected(cli: &Cli, s: &ClientSettings, client: &Client) -> i32 {
         background::detach();
         return session::wait_only(client, &s.hostname).await;
     }
+    let extras = forwarding::session_extras(dispatcher.as_ref(), s, home).await;
     let command = cli.command().or_else(|| s.remote_command.clone());
     let null_stdin = cli.null_stdin || cli.background;
     let stdin_tty = ssh_async::os::terminal::is_tty(std::io::stdin());
@@ -277,8 +297,8 @@ async fn run_connected(cli: &Cli, s: &ClientSettings, client: &Client) -> i32 {
         set_env: s.set_env.clone(),
         host: s.hostname.clone(),
         verbose_close: s.log_level >= LogLevel::Info,
-        x11: None,
-        agent: false,
+        x11: extras.x11,
+        agent: extras.agent,
     };
     background::detach();
     session::run(client, &spec).await

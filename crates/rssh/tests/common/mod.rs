@@ -19,12 +19,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
+use ssh_async::GlobalReply;
 use ssh_async::runtime::net::TcpListener as AsyncListener;
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::{Channel, Server, ServerHandler, ServerOptions, runtime};
 use ssh_auth::server::KeyboardInteractiveAnswer;
 use ssh_wire::messages::userauth::InfoPrompt;
-use ssh_wire::messages::{ChannelRequestKind, ChannelType, OpenFailureReason};
+use ssh_wire::messages::{ChannelRequestKind, ChannelType, GlobalRequestKind, OpenFailureReason};
 
 pub const PASSWORD: &str = "secret";
 
@@ -46,6 +47,10 @@ pub struct Seen {
     pub direct: Vec<(String, u32, String, u32)>,
     /// Channel requests by name (`x11-req`, `auth-agent-req@openssh.com`).
     pub requests: Vec<String>,
+    /// Global requests by name, with the port a `tcpip-forward` bound.
+    pub globals: Vec<(String, u32)>,
+    /// The connections, to end them from a test.
+    pub conns: Vec<ssh_async::ServerConnection>,
 }
 
 #[derive(Clone)]
@@ -146,9 +151,15 @@ pub fn server_full(
                     let mut o = ServerOptions::new(vec![Box::new(host_key_seed(seed))]);
                     o.auth.methods = methods;
                     o.auth.banner = Some("Test banner\x07\n".into());
+                    o.global_requests = true;
                     let Ok(conn) = Server::accept(stream, o, &mut policy).await else {
                         return;
                     };
+                    policy.seen.lock().unwrap().conns.push(conn.clone());
+                    drop(runtime::spawn(serve_global_requests(
+                        conn.clone(),
+                        policy.seen.clone(),
+                    )));
                     while let Some(incoming) = conn.next_channel().await {
                         let seen = policy.seen.clone();
                         match incoming.channel_type.clone() {
@@ -425,4 +436,59 @@ pub async fn splice(ch: Channel, sock: ssh_async::runtime::net::TcpStream) -> st
     let (a, b) = futures::join!(up, down);
     let _ = ch.close();
     a.and(b).map(|_| ())
+}
+
+/// Answers `tcpip-forward` with a real listener on 127.0.0.1 (port 0:
+/// the one the system picks, sent back) whose connections become
+/// `forwarded-tcpip` channels; a port that cannot be bound is refused.
+/// Other requests are recorded and refused.
+pub async fn serve_global_requests(conn: ssh_async::ServerConnection, seen: Arc<Mutex<Seen>>) {
+    while let Some(req) = conn.next_global_request().await {
+        let GlobalRequestKind::TcpipForward { address, port } = req.request.clone() else {
+            seen.lock()
+                .unwrap()
+                .globals
+                .push((req.request.name().to_owned(), 0));
+            let _ = req.reject();
+            continue;
+        };
+        let Ok(listener) =
+            AsyncListener::bind(("127.0.0.1", u16::try_from(port).unwrap_or(0))).await
+        else {
+            seen.lock()
+                .unwrap()
+                .globals
+                .push(("tcpip-forward refused".to_owned(), port));
+            let _ = req.reject();
+            continue;
+        };
+        let bound = u32::from(listener.local_addr().unwrap().port());
+        seen.lock()
+            .unwrap()
+            .globals
+            .push(("tcpip-forward".to_owned(), bound));
+        let reply = if port == 0 {
+            GlobalReply::BoundPort(bound)
+        } else {
+            GlobalReply::Success
+        };
+        let _ = req.accept(reply);
+        let conn = conn.clone();
+        drop(runtime::spawn(async move {
+            while let Ok((sock, peer)) = listener.accept().await {
+                let kind = ChannelType::ForwardedTcpip {
+                    address: address.clone(),
+                    port: bound,
+                    originator_address: peer.ip().to_string(),
+                    originator_port: u32::from(peer.port()),
+                };
+                let Ok(ch) = conn.open_channel(kind).await else {
+                    continue;
+                };
+                drop(runtime::spawn(async move {
+                    let _ = splice(ch, sock).await;
+                }));
+            }
+        }));
+    }
 }
