@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::bail;
 use crate::binary_auth::start_agent;
-use crate::binary_setup::{OPENSSH_SSHD, Srv, USER, same_data, tail, with_key};
+use crate::binary_setup::{Call, OPENSSH_SSHD, Setup, Srv, USER, same_data, tail};
 use crate::forward_cases::{data, end_session, prepare, start};
 use crate::forward_util::{self as fu, Addr, Bg, Conn, READY_TIMEOUT};
 use crate::interop::Ctx;
@@ -87,7 +87,10 @@ fn directive(ctx: &Ctx<'_>) -> &'static str {
 fn jump(ctx: &mut Ctx<'_>) -> Result<()> {
     let first = crate::binary_setup::detail(ctx);
     let (setup, jump_server, mut call) = {
-        let (setup, _, call) = with_key(ctx, &Srv::default())?;
+        let setup = Setup::new(ctx, true)?;
+        let line = setup.keygen("id", "ed25519", "")?;
+        setup.account(ctx, &line)?;
+        let call = Call::default().opt("-i").opt(&setup.client("id"));
         let rsshd = setup.rsshd()?;
         let (jump_prog, target_prog) = if first == "sshd" {
             (OPENSSH_SSHD.to_owned(), rsshd)
