@@ -901,3 +901,41 @@ fn set_executable(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+#[test]
+fn listeners_follow_openssh_bind_rules() {
+    block(async {
+        // GatewayPorts without an address: every address.
+        let l = Listeners::bind(
+            &Endpoint::Tcp {
+                bind: None,
+                port: 0,
+            },
+            true,
+        )
+        .await
+        .unwrap();
+        assert!(!l.local_addrs().is_empty());
+        assert!(l.local_addrs().iter().all(|a| a.ip().is_unspecified()));
+        // "*" and "" are every address too, even without GatewayPorts.
+        for any in ["*", ""] {
+            let l = Listeners::bind(&tcp(any, 0), false).await.unwrap();
+            assert!(l.local_addrs().iter().all(|a| a.ip().is_unspecified()));
+        }
+        // "localhost" stays loopback even with GatewayPorts.
+        let l = Listeners::bind(&tcp("localhost", 0), true).await.unwrap();
+        assert!(l.local_addrs().iter().all(|a| a.ip().is_loopback()));
+        // An explicit address is that address only.
+        let l = Listeners::bind(&tcp("127.0.0.1", 0), true).await.unwrap();
+        let port = l.local_port().unwrap();
+        assert_eq!(
+            l.local_addrs(),
+            vec![std::net::SocketAddr::from(([127, 0, 0, 1], port))]
+        );
+        // A port in use: an error, as for ssh's "bind: Address already in use".
+        let e = Listeners::bind(&tcp("127.0.0.1", port), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    });
+}

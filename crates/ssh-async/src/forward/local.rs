@@ -53,10 +53,13 @@ async fn bind_addrs(
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
         ]
     };
+    // IPv6 first: on Linux "::" also takes IPv4 unless bindv6only, and
+    // then 0.0.0.0 on the same port fails (skipped); without IPv6,
+    // 0.0.0.0 binds.
     let all = || {
         vec![
-            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
             SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
         ]
     };
     Ok(match bind {

@@ -22,8 +22,11 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::splice;
-use crate::Channel;
 use crate::runtime::net::{TcpStream, UnixStream};
+use crate::{Channel, runtime};
+
+/// How long `xauth list` may take.
+const XAUTH_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(30);
 
 /// The only X authorization protocol forwarded.
 pub const MIT_MAGIC_COOKIE_1: &str = "MIT-MAGIC-COOKIE-1";
@@ -170,12 +173,20 @@ impl X11Forwarding {
             .arg(&lookup)
             .stdin(async_process::Stdio::null())
             .stderr(async_process::Stdio::null())
-            .output()
-            .await;
-        let real = match out {
-            Ok(o) => parse_xauth_list(&String::from_utf8_lossy(&o.stdout)),
-            Err(e) => {
+            .kill_on_drop(true)
+            .output();
+        let real = match runtime::timeout(XAUTH_TIMEOUT, out).await {
+            Some(Ok(o)) => parse_xauth_list(&String::from_utf8_lossy(&o.stdout)),
+            Some(Err(e)) => {
                 tracing::debug!("{}: {e}", xauth_location.display());
+                None
+            }
+            None => {
+                tracing::error!(
+                    "{} list {lookup}: no answer in {} s, killed",
+                    xauth_location.display(),
+                    XAUTH_TIMEOUT.as_secs()
+                );
                 None
             }
         };
