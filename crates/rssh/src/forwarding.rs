@@ -7,18 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ssh_async::forward::{self, Listeners};
-
-/// Interim: remote forwards, agent and X11 wait for the dispatcher.
-#[derive(Debug, Clone)]
-pub struct Dispatcher;
-
-impl Dispatcher {
-    /// Interim.
-    pub fn start(_c: &Client) -> Dispatcher {
-        Dispatcher
-    }
-}
+use ssh_async::forward::x11::X11Forwarding;
+use ssh_async::forward::{self, Dispatcher, Listeners};
 use ssh_async::{Client, runtime};
 use ssh_config::client::{ClientSettings, ForwardAgent};
 use ssh_config::{Endpoint, Forward};
@@ -166,23 +156,83 @@ pub async fn setup(
     Ok(())
 }
 
-/// Interim.
-async fn remote(_d: &Dispatcher, f: &Forward, _e: bool) -> Result<(), ()> {
-    tracing::error!(
-        "rssh: remote forwarding is not supported yet: {} ignored",
-        f.listen
+/// One remote forward: the request, then "Allocated port" or the
+/// failure.
+async fn remote(d: &Dispatcher, f: &Forward, exit_on_failure: bool) -> Result<(), ()> {
+    tracing::debug!(
+        "Remote connections from {} forwarded to local address {}",
+        f.listen,
+        f.connect
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or("socks".into())
     );
-    Ok(())
+    match d.request_remote(&f.listen, f.connect.clone()).await {
+        Ok(Some(port)) => {
+            tracing::info!(
+                "Allocated port {port} for remote forward to {}",
+                target_label(f.connect.as_ref())
+            );
+            Ok(())
+        }
+        Ok(None) => {
+            tracing::debug!("remote forward success for: listen {}", f.listen);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::debug!("remote forward {}: {e}", f.listen);
+            let what = match &f.listen {
+                Endpoint::Tcp { port, .. } => format!("listen port {port}"),
+                Endpoint::Unix(p) => format!("listen path {}", p.display()),
+            };
+            if exit_on_failure {
+                tracing::error!("Error: remote port forwarding failed for {what}");
+                Err(())
+            } else {
+                tracing::info!("Warning: remote port forwarding failed for {what}");
+                Ok(())
+            }
+        }
+    }
 }
 
-/// Interim.
+/// Agent and X11 forwarding for the session: the dispatcher relays their
+/// channels; the session channel sends the requests.
 pub async fn session_extras(
-    _d: Option<&Dispatcher>,
-    _s: &ClientSettings,
-    _home: &Path,
+    dispatcher: Option<&Dispatcher>,
+    s: &ClientSettings,
+    home: &Path,
 ) -> SessionExtras {
-    let _ = (XAUTH, target_label(None));
-    SessionExtras::default()
+    let mut extras = SessionExtras::default();
+    let Some(d) = dispatcher else {
+        return extras;
+    };
+    if s.forward_agent != ForwardAgent::No {
+        match agent_socket(&s.forward_agent, home) {
+            Some(sock) => {
+                d.enable_agent(sock);
+                extras.agent = true;
+            }
+            None => tracing::debug!("ForwardAgent: no agent socket"),
+        }
+    }
+    if s.forward_x11 {
+        match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
+            None => tracing::debug!("X11 forwarding requested but DISPLAY not set"),
+            Some(display) => {
+                match X11Forwarding::new(&display, s.forward_x11_trusted, Path::new(XAUTH)).await {
+                    Ok(x) => {
+                        extras.x11 = Some(x.request());
+                        d.enable_x11(x);
+                    }
+                    // (A missing cookie is the library's warning: the
+                    // fake one is used, as ssh does.)
+                    Err(e) => tracing::error!("X11 forwarding: {}", io_message(&e)),
+                }
+            }
+        }
+    }
+    extras
 }
 
 /// Whether anything needs the server's channel opens answered.

@@ -248,8 +248,8 @@ async fn run_connected(
     home: &std::path::Path,
 ) -> i32 {
     let session = !cli.no_command && cli.stdio_forward.is_none();
-    let dispatcher =
-        forwarding::needs_dispatcher(s, session).then(|| forwarding::Dispatcher::start(client));
+    let dispatcher = forwarding::needs_dispatcher(s, session)
+        .then(|| ssh_async::forward::Dispatcher::start(client));
     if forwarding::setup(client, dispatcher.as_ref(), s)
         .await
         .is_err()

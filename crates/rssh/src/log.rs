@@ -62,7 +62,9 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        let ours = meta.target().starts_with("rssh");
+        // ssh_async::forward reports as ssh does ("channel N: open
+        // failed: ..."): shown as ours.
+        let ours = meta.target().starts_with("rssh") || meta.target().starts_with(FORWARD);
         let prefix = match *meta.level() {
             Level::TRACE => "debug3: ",
             Level::DEBUG if ours => "debug1: ",
@@ -78,6 +80,9 @@ where
     }
 }
 
+/// The library module whose messages are the client's own.
+const FORWARD: &str = "ssh_async::forward";
+
 /// The filter for a `LogLevel`: ours and the other crates'.
 fn filter(level: LogLevel) -> Targets {
     let (mine, others) = match level {
@@ -91,6 +96,7 @@ fn filter(level: LogLevel) -> Targets {
     Targets::new()
         .with_default(others)
         .with_target("rssh", mine)
+        .with_target(FORWARD, mine)
 }
 
 /// Installs the subscriber: to stderr, or appended to `file`.

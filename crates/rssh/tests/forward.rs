@@ -190,7 +190,6 @@ fn local_forward_with_no_command_moves_data() {
 }
 
 #[test]
-#[ignore = "waits for ssh_async::forward::Dispatcher"]
 fn remote_forward_port_zero_prints_the_allocated_port() {
     let (srv, dir, ask) = setup("fwd-remote");
     let echo = echo_server();
@@ -231,7 +230,6 @@ fn remote_forward_port_zero_prints_the_allocated_port() {
 }
 
 #[test]
-#[ignore = "waits for ssh_async::forward::Dispatcher"]
 fn forward_failures_warn_or_end_with_exit_on_forward_failure() {
     let (srv, dir, ask) = setup("fwd-fail");
     // A port the server cannot bind: the request is refused.
@@ -418,7 +416,6 @@ fn background_with_a_command_returns_before_it_runs() {
 }
 
 #[test]
-#[ignore = "waits for ssh_async::forward::Dispatcher"]
 fn agent_and_x11_requests_precede_the_command() {
     let (srv, dir, ask) = setup("x11-agent");
     // An xauth entry for a display nobody serves is enough for x11-req.
