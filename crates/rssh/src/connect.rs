@@ -334,8 +334,7 @@ async fn open_stream(
     if let Some(list) = &s.proxy_jump {
         let (hop, extra) = split_jumps(list).map_err(|e| tracing::error!("rssh: {e}"))?;
         let js = jump_settings(ctx, &hop, extra.as_deref()).map_err(|e| eprintln!("{e}"))?;
-        if depth >= MAX_HOPS || js.hostname == s.hostname && js.port == s.port && js.user == s.user
-        {
+        if depth >= MAX_HOPS || js.host == s.host && js.port == s.port && js.user == s.user {
             tracing::error!("rssh: jumphost loop via {}", hop.host);
             return Err(());
         }

@@ -63,7 +63,7 @@ fn config(dir: &Path, jump: u16, target: u16, extra: &str) -> String {
         dir.join("known_hosts").display()
     );
     let text = format!(
-        "Host jump\n  Port {jump}\n{common}\nHost target\n  Port {target}\n{extra}{common}"
+        "Host jump jump2\n  Port {jump}\n{common}\nHost target\n  Port {target}\n{extra}{common}"
     );
     let path = dir.join("config");
     std::fs::write(&path, &text).unwrap();
@@ -122,6 +122,22 @@ fn jump_host_carries_the_connection_and_each_host_key_is_checked() {
         b"",
     );
     assert_eq!(r.code, 3, "{}", r.stderr);
+
+    // Another name for the same server is a hop, not a loop; the same
+    // name is a loop.
+    let r = rssh(
+        &args(&["-F", &cfg, "-J", "jump", "jump2", "exit", "5"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 5, "{}", r.stderr);
+    let r = rssh(
+        &args(&["-F", &cfg, "-J", "jump", "jump", "true"]),
+        &password_env(&ask),
+        b"",
+    );
+    assert_eq!(r.code, 255);
+    assert!(r.stderr.contains("jumphost loop via jump"), "{}", r.stderr);
 
     // A wrong key for the jump host: refused there, the target is never
     // reached.
