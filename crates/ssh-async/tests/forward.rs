@@ -273,6 +273,23 @@ fn splice_reports_the_byte_counts() {
     });
 }
 
+#[test]
+fn splice_says_why_when_bytes_cannot_be_delivered() {
+    block(async {
+        let (client, _conn) = start().await;
+        let echo = echo_server().await;
+        let ch = client.open_channel(direct(echo)).await.unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let task = runtime::spawn(forward::splice(ch, a));
+        // The local side sends 1 MiB, then goes away without reading the
+        // echo: it cannot all be delivered, and splice says so.
+        b.write_all(&pattern(1 << 20, 7)).await.unwrap();
+        drop(b);
+        let e = task.await.unwrap_err();
+        assert!(e.to_string().contains("writing the local socket"), "{e}");
+    });
+}
+
 async fn unix_echo_server(path: &std::path::Path) {
     let l = UnixListener::bind(path).await.unwrap();
     drop(runtime::spawn(async move {
