@@ -13,6 +13,8 @@ pub enum Action {
     Rekey,
     /// `~#`: list the connections.
     ListConnections,
+    /// `~C`: the command line starts (show the `ssh> ` prompt).
+    Command,
 }
 
 /// A piece of filtered input: bytes for the channel, or an action, in
@@ -23,6 +25,10 @@ pub enum Piece {
     Data(Vec<u8>),
     /// An escape sequence.
     Action(Action),
+    /// Bytes to echo on the terminal while the `~C` line is typed.
+    Echo(Vec<u8>),
+    /// The `~C` line, complete (empty when cancelled).
+    CommandLine(String),
 }
 
 /// The filter's state across reads.
@@ -34,7 +40,12 @@ pub struct EscapeFilter {
     /// The escape character was typed at a line start; the next byte
     /// decides.
     pending: bool,
+    /// The `~C` line being typed.
+    command: Option<Vec<u8>>,
 }
+
+/// The longest `~C` line kept.
+const MAX_COMMAND: usize = 1024;
 
 impl EscapeFilter {
     /// A filter for `escape`.
@@ -43,6 +54,7 @@ impl EscapeFilter {
             escape,
             at_line_start: true,
             pending: false,
+            command: None,
         }
     }
 
@@ -57,6 +69,32 @@ impl EscapeFilter {
             }
         };
         for &c in input {
+            if let Some(line) = &mut self.command {
+                match c {
+                    b'\r' | b'\n' | 0x03 | 0x1b => {
+                        let text = if c == b'\r' || c == b'\n' {
+                            String::from_utf8_lossy(line).into_owned()
+                        } else {
+                            String::new()
+                        };
+                        self.command = None;
+                        out.push(Piece::Echo(b"\r\n".to_vec()));
+                        out.push(Piece::CommandLine(text));
+                        self.at_line_start = true;
+                    }
+                    0x7f | 0x08 if line.pop().is_some() => {
+                        out.push(Piece::Echo(b"\x08 \x08".to_vec()));
+                    }
+                    // (nothing to erase)
+                    0x7f | 0x08 => {}
+                    c if c >= 0x20 && line.len() < MAX_COMMAND => {
+                        line.push(c);
+                        out.push(Piece::Echo(vec![c]));
+                    }
+                    _ => {}
+                }
+                continue;
+            }
             if self.pending {
                 self.pending = false;
                 let action = match c {
@@ -64,11 +102,15 @@ impl EscapeFilter {
                     b'?' => Some(Action::Help),
                     b'R' => Some(Action::Rekey),
                     b'#' => Some(Action::ListConnections),
+                    b'C' => Some(Action::Command),
                     _ => None,
                 };
                 if let Some(a) = action {
                     flush(&mut data, &mut out);
                     out.push(Piece::Action(a));
+                    if a == Action::Command {
+                        self.command = Some(Vec::new());
+                    }
                     if a == Action::Disconnect {
                         return out;
                     }
@@ -101,6 +143,7 @@ impl EscapeFilter {
         format!(
             "Supported escape sequences:\r\n \
              {e}.   - terminate connection\r\n \
+             {e}C   - open a command line\r\n \
              {e}R   - request rekey\r\n \
              {e}#   - list forwarded connections\r\n \
              {e}?   - this message\r\n \
@@ -170,5 +213,43 @@ mod tests {
             vec![data(b"\r"), Piece::Action(Action::Disconnect)]
         );
         assert!(f.help().contains("%.   - terminate connection"));
+    }
+
+    #[test]
+    fn command_line_is_collected_with_echo_and_backspace() {
+        let mut f = EscapeFilter::new(b'~');
+        assert_eq!(
+            f.feed(b"~C-L1:h:2x"),
+            vec![
+                Piece::Action(Action::Command),
+                Piece::Echo(b"-".to_vec()),
+                Piece::Echo(b"L".to_vec()),
+                Piece::Echo(b"1".to_vec()),
+                Piece::Echo(b":".to_vec()),
+                Piece::Echo(b"h".to_vec()),
+                Piece::Echo(b":".to_vec()),
+                Piece::Echo(b"2".to_vec()),
+                Piece::Echo(b"x".to_vec()),
+            ]
+        );
+        assert_eq!(
+            f.feed(b"\x7f\rls\r"),
+            vec![
+                Piece::Echo(b"\x08 \x08".to_vec()),
+                Piece::Echo(b"\r\n".to_vec()),
+                Piece::CommandLine("-L1:h:2".into()),
+                data(b"ls\r"),
+            ]
+        );
+        // Backspace on an empty line erases nothing and is not kept.
+        let mut f = EscapeFilter::new(b'~');
+        let out = f.feed(b"~C\x7fa\r");
+        assert_eq!(out.last(), Some(&Piece::CommandLine("a".into())));
+        // ^C cancels: an empty line; the next one is data again.
+        let mut f = EscapeFilter::new(b'~');
+        let out = f.feed(b"~Cab\x03~.");
+        assert_eq!(out.get(3), Some(&Piece::Echo(b"\r\n".to_vec())));
+        assert_eq!(out.get(4), Some(&Piece::CommandLine(String::new())));
+        assert_eq!(out.get(5), Some(&Piece::Action(Action::Disconnect)));
     }
 }

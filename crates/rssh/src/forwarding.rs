@@ -6,12 +6,15 @@
 //! (255), otherwise the session goes on.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use futures::future::AbortHandle;
 
 use ssh_async::forward::x11::X11Forwarding;
 use ssh_async::forward::{self, Dispatcher, Listeners};
 use ssh_async::{Client, runtime};
 use ssh_config::client::{ClientSettings, ForwardAgent};
-use ssh_config::{Endpoint, Forward};
+use ssh_config::{Endpoint, Forward, ForwardKind, parse_forward_spec};
 use ssh_wire::messages::ChannelRequestKind;
 
 use crate::config::io_message;
@@ -103,33 +106,54 @@ fn target_label(target: Option<&Endpoint>) -> String {
     }
 }
 
-/// Sets up the local, dynamic and remote forwardings of `s`. `Err(())`
-/// when `ExitOnForwardFailure` makes a failure fatal (already printed).
-pub async fn setup(
-    client: &Client,
-    dispatcher: Option<&Dispatcher>,
-    s: &ClientSettings,
-) -> Result<(), ()> {
-    let locals: Vec<(&Endpoint, Option<&Endpoint>)> = s
-        .local_forward
-        .iter()
-        .map(|f| (&f.listen, f.connect.as_ref()))
-        .chain(s.dynamic_forward.iter().map(|e| (e, None)))
-        .collect();
-    let mut ok = 0;
-    for (listen, target) in &locals {
+/// The forwardings of one connection: what the configuration asks for
+/// at the start, and what `~C` adds or cancels later. Local and dynamic
+/// listeners run as tasks that a cancel aborts (closing the listener).
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client,
+    dispatcher: Option<Dispatcher>,
+    gateway_ports: bool,
+    locals: Arc<Mutex<Vec<(Endpoint, AbortHandle)>>>,
+}
+
+impl core::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Forwarder").finish_non_exhaustive()
+    }
+}
+
+impl Forwarder {
+    /// Forwardings over `client`; remote ones need the `dispatcher`.
+    pub fn new(client: &Client, dispatcher: Option<Dispatcher>, gateway_ports: bool) -> Self {
+        Self {
+            client: client.clone(),
+            dispatcher,
+            gateway_ports,
+            locals: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    fn locals(&self) -> std::sync::MutexGuard<'_, Vec<(Endpoint, AbortHandle)>> {
+        self.locals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Binds a `-L` (`target` given) or `-D` listener and serves it;
+    /// false when binding failed (printed).
+    pub async fn add_local(&self, listen: &Endpoint, target: Option<&Endpoint>) -> bool {
         tracing::debug!(
             "Local connections to {} forwarded to remote address {}",
             listen,
             target.map(ToString::to_string).unwrap_or("socks".into())
         );
-        let Some(listeners) = bind(listen, s.gateway_ports).await else {
-            continue;
+        let Some(listeners) = bind(listen, self.gateway_ports).await else {
+            return false;
         };
-        ok += 1;
-        let c = client.clone();
+        let c = self.client.clone();
         let target = target.cloned();
-        drop(runtime::spawn(async move {
+        let (task, handle) = futures::future::abortable(async move {
             let r = match target {
                 Some(t) => forward::serve_local(c, listeners, t).await,
                 None => forward::serve_dynamic(c, listeners).await,
@@ -137,28 +161,156 @@ pub async fn setup(
             if let Err(e) = r {
                 tracing::debug!("forwarding ended: {e}");
             }
+        });
+        self.locals().push((listen.clone(), handle));
+        drop(runtime::spawn(async move {
+            let _ = task.await;
         }));
+        true
     }
-    if ok < locals.len() {
-        if s.exit_on_forward_failure {
-            tracing::error!("Could not request local forwarding.");
-            return Err(());
+
+    /// Stops the local or dynamic listeners on `listen` (a TCP port
+    /// without a bind address matches any); whether there was one.
+    pub fn cancel_local(&self, listen: &Endpoint) -> bool {
+        let matches = |e: &Endpoint| match (listen, e) {
+            (Endpoint::Tcp { bind: None, port }, Endpoint::Tcp { port: p, .. }) => port == p,
+            (a, b) => a == b,
+        };
+        let mut found = false;
+        self.locals().retain(|(e, h)| {
+            if matches(e) {
+                h.abort();
+                found = true;
+                false
+            } else {
+                true
+            }
+        });
+        if found && let Endpoint::Unix(p) = listen {
+            let _ = std::fs::remove_file(p);
         }
-        if ok == 0 {
-            tracing::error!("Could not request local forwarding.");
+        found
+    }
+
+    /// Sets up the local, dynamic and remote forwardings of `s`.
+    /// `Err(())` when `ExitOnForwardFailure` makes a failure fatal
+    /// (already printed).
+    pub async fn setup(&self, s: &ClientSettings) -> Result<(), ()> {
+        let locals: Vec<(&Endpoint, Option<&Endpoint>)> = s
+            .local_forward
+            .iter()
+            .map(|f| (&f.listen, f.connect.as_ref()))
+            .chain(s.dynamic_forward.iter().map(|e| (e, None)))
+            .collect();
+        let mut ok = 0;
+        for (listen, target) in &locals {
+            if self.add_local(listen, *target).await {
+                ok += 1;
+            }
+        }
+        if ok < locals.len() {
+            if s.exit_on_forward_failure {
+                tracing::error!("Could not request local forwarding.");
+                return Err(());
+            }
+            if ok == 0 {
+                tracing::error!("Could not request local forwarding.");
+            }
+        }
+        if let Some(d) = &self.dispatcher {
+            for f in &s.remote_forward {
+                remote(d, f, s.exit_on_forward_failure).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one `~C` command line (`-L`, `-R`, `-D` to add, `-KL`, `-KR`,
+    /// `-KD` to cancel, `?` for help), answering as `ssh` does.
+    pub async fn command(&self, line: &str) {
+        let line = line.trim_start();
+        if line.is_empty() {
+            return;
+        }
+        if matches!(line.chars().next(), Some('?' | 'h' | 'H')) {
+            for l in COMMAND_HELP {
+                tracing::info!("{l}");
+            }
+            return;
+        }
+        let Some(rest) = line.strip_prefix('-') else {
+            tracing::info!("Invalid command.");
+            return;
+        };
+        let (cancel, rest) = match rest.strip_prefix('K') {
+            Some(r) => (true, r),
+            None => (false, rest),
+        };
+        let mut chars = rest.chars();
+        let kind = match chars.next() {
+            Some('L') => ForwardKind::Local,
+            Some('R') => ForwardKind::Remote,
+            Some('D') => ForwardKind::Dynamic,
+            _ => {
+                tracing::info!("Invalid command.");
+                return;
+            }
+        };
+        let spec = chars.as_str().trim();
+        if cancel {
+            let Ok(f) = parse_forward_spec(spec, ForwardKind::Dynamic) else {
+                tracing::info!("Bad forwarding close port");
+                return;
+            };
+            let done = match kind {
+                ForwardKind::Remote => match &self.dispatcher {
+                    Some(d) => d.cancel_remote(&f.listen).await.is_ok(),
+                    None => false,
+                },
+                _ => self.cancel_local(&f.listen),
+            };
+            if done {
+                tracing::info!("Canceled forwarding.");
+            } else {
+                tracing::info!("Unknown port forwarding.");
+            }
+            return;
+        }
+        let Ok(f) = parse_forward_spec(spec, kind) else {
+            tracing::info!("Bad forwarding specification.");
+            return;
+        };
+        let ok = match kind {
+            ForwardKind::Remote => match &self.dispatcher {
+                Some(d) => remote(d, &f, false).await == Ok(true),
+                None => false,
+            },
+            ForwardKind::Dynamic => self.add_local(&f.listen, None).await,
+            ForwardKind::Local => self.add_local(&f.listen, f.connect.as_ref()).await,
+        };
+        if ok {
+            tracing::info!("Forwarding port.");
+        } else {
+            tracing::info!("Port forwarding failed.");
         }
     }
-    if let Some(d) = dispatcher {
-        for f in &s.remote_forward {
-            remote(d, f, s.exit_on_forward_failure).await?;
-        }
-    }
-    Ok(())
 }
 
+/// The `~C` help, as `ssh`'s.
+const COMMAND_HELP: [&str; 7] = [
+    "Commands:",
+    "      -L[bind_address:]port:host:hostport    Request local forward",
+    "      -R[bind_address:]port:host:hostport    Request remote forward",
+    "      -D[bind_address:]port                  Request dynamic forward",
+    "      -KL[bind_address:]port                 Cancel local forward",
+    "      -KR[bind_address:]port                 Cancel remote forward",
+    "      -KD[bind_address:]port                 Cancel dynamic forward",
+];
+
 /// One remote forward: the request, then "Allocated port" or the
-/// failure.
-async fn remote(d: &Dispatcher, f: &Forward, exit_on_failure: bool) -> Result<(), ()> {
+/// failure. `Ok(false)`: it failed, warned; `Err(())`: it failed and
+/// `ExitOnForwardFailure` ends the program.
+async fn remote(d: &Dispatcher, f: &Forward, exit_on_failure: bool) -> Result<bool, ()> {
     tracing::debug!(
         "Remote connections from {} forwarded to local address {}",
         f.listen,
@@ -173,11 +325,11 @@ async fn remote(d: &Dispatcher, f: &Forward, exit_on_failure: bool) -> Result<()
                 "Allocated port {port} for remote forward to {}",
                 target_label(f.connect.as_ref())
             );
-            Ok(())
+            Ok(true)
         }
         Ok(None) => {
             tracing::debug!("remote forward success for: listen {}", f.listen);
-            Ok(())
+            Ok(true)
         }
         Err(e) => {
             tracing::debug!("remote forward {}: {e}", f.listen);
@@ -190,7 +342,7 @@ async fn remote(d: &Dispatcher, f: &Forward, exit_on_failure: bool) -> Result<()
                 Err(())
             } else {
                 tracing::info!("Warning: remote port forwarding failed for {what}");
-                Ok(())
+                Ok(false)
             }
         }
     }

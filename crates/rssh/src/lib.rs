@@ -248,12 +248,11 @@ async fn run_connected(
     home: &std::path::Path,
 ) -> i32 {
     let session = !cli.no_command && cli.stdio_forward.is_none();
-    let dispatcher = forwarding::needs_dispatcher(s, session)
+    // A session may add remote forwards with ~C: it has a dispatcher too.
+    let dispatcher = (session || forwarding::needs_dispatcher(s, session))
         .then(|| ssh_async::forward::Dispatcher::start(client));
-    if forwarding::setup(client, dispatcher.as_ref(), s)
-        .await
-        .is_err()
-    {
+    let forwarder = forwarding::Forwarder::new(client, dispatcher.clone(), s.gateway_ports);
+    if forwarder.setup(s).await.is_err() {
         return FAIL;
     }
     if !session {
@@ -299,6 +298,7 @@ async fn run_connected(
         verbose_close: s.log_level >= LogLevel::Info,
         x11: extras.x11,
         agent: extras.agent,
+        commands: Some(forwarder),
     };
     background::detach();
     session::run(client, &spec).await

@@ -42,6 +42,8 @@ pub struct SessionSpec {
     pub x11: Option<ChannelRequestKind>,
     /// Send `auth-agent-req@openssh.com` (`-A`).
     pub agent: bool,
+    /// What `~C` command lines act on.
+    pub commands: Option<crate::forwarding::Forwarder>,
 }
 
 /// How the session ended.
@@ -272,6 +274,22 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
                     Piece::Action(Action::Rekey) => {
                         if let Err(e) = client.rekey() {
                             tracing::error!("rekey: {e}");
+                        }
+                    }
+                    Piece::Action(Action::Command) => {
+                        if spec.commands.is_some() {
+                            eprint!("{}ssh> ", eol());
+                        }
+                    }
+                    Piece::Echo(e) => {
+                        if spec.commands.is_some() {
+                            let mut err = io::stderr();
+                            let _ = err.write_all(&e).and_then(|()| err.flush());
+                        }
+                    }
+                    Piece::CommandLine(line) => {
+                        if let Some(f) = &spec.commands {
+                            f.command(&line).await;
                         }
                     }
                     Piece::Action(Action::ListConnections) => {

@@ -538,3 +538,57 @@ fn dynamic_forward_speaks_socks5_and_local_forward_listens_on_a_socket() {
     assert_eq!(back, b"over a socket");
     assert_eq!(run.stop(), 255);
 }
+
+#[test]
+fn escape_command_line_adds_and_cancels_forwards() {
+    let (srv, dir, ask) = setup("fwd-escape");
+    let echo = echo_server();
+    let lport = free_port();
+    let stderr = dir.join("stderr");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rssh"));
+    cmd.args(with(
+        base_args(&srv, &dir, "yes"),
+        &["-tt", "127.0.0.1", "wait"],
+    ))
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&stderr).unwrap())
+    .env_remove("SSH_AUTH_SOCK")
+    .env_remove("DISPLAY");
+    for (k, v) in password_env(&ask) {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let err = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    // A bad line, then a local forward.
+    write!(input, "~Cbogus\r~C-L{lport}:127.0.0.1:{echo}\r").unwrap();
+    wait_for("the forward", || err().contains("Forwarding port."));
+    assert!(err().contains("ssh> "), "{}", err());
+    assert!(err().contains("Invalid command."), "{}", err());
+    assert_eq!(echo_through(lport, b"added with ~C"), b"added with ~C");
+    // A remote one with port 0.
+    write!(input, "~C-R0:127.0.0.1:{echo}\r").unwrap();
+    wait_for("the allocated port", || err().contains("Allocated port "));
+    // Cancel the local one; an unknown one.
+    write!(input, "~C-KL{lport}\r").unwrap();
+    wait_for("the cancel", || err().contains("Canceled forwarding."));
+    wait_for("the listener to close", || {
+        TcpStream::connect(("127.0.0.1", lport)).is_err()
+    });
+    write!(input, "~C-KL{lport}\r").unwrap();
+    wait_for("the second cancel", || {
+        err().contains("Unknown port forwarding.")
+    });
+    write!(input, "\r~.").unwrap();
+    drop(input);
+    let start = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            assert_eq!(st.code(), Some(255), "{}", err());
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", err());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
