@@ -79,13 +79,19 @@ const ROWS: &[(&str, &str, CaseFn, &str)] = &[
         "fwd-D-socks5",
         "-D port: curl --socks5-hostname fetches 1 MiB from a loopback HTTP server (name resolved by the server)",
         dynamic,
-        "socks5-hostname",
+        "-D socks5-hostname",
     ),
     (
         "fwd-D-socks4a",
         "-D port: curl --socks4a fetches 1 MiB from a loopback HTTP server",
         dynamic,
-        "socks4a",
+        "-D socks4a",
+    ),
+    (
+        "fwd-R-socks5",
+        "-R port (remote dynamic, SOCKS on the client's side): curl --socks5-hostname to the server's port fetches 1 MiB",
+        dynamic,
+        "-R socks5-hostname",
     ),
     (
         "fwd-W",
@@ -295,14 +301,14 @@ fn remote_from_unix(ctx: &mut Ctx<'_>) -> Result<()> {
 }
 
 fn dynamic(ctx: &mut Ctx<'_>) -> Result<()> {
-    let socks = detail(ctx);
+    let (option, socks) = detail(ctx).split_once(' ').unwrap_or(("-D", "socks5"));
     let (setup, server, mut call) = prepare(ctx, &Srv::default())?;
     let http = fu::http_tcp()?;
     let Addr::Tcp(hport) = http.addr else {
         bail!("not TCP")
     };
     let dport = fu::free_port()?;
-    call.opts.extend(["-D".into(), dport.to_string()]);
+    call.opts.extend([option.into(), dport.to_string()]);
     call.remote = fu::wait_for_go(&setup);
     let mut bg = start(&setup, ctx, server.port(), &call)?;
     // Up when it accepts (this probe closes without a SOCKS request).

@@ -24,6 +24,8 @@ use crate::util::{Context, Result};
 
 /// How long a forward may take to appear (a listener, a socket).
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a connection through a forward may go without moving a byte.
+const STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A connection to or from a forward: TCP or a Unix socket.
 #[derive(Debug)]
@@ -237,8 +239,7 @@ pub(crate) fn http_tcp() -> Result<Server> {
 /// Sends `data` through `conn` (then EOF) while reading what comes back,
 /// and compares by length and SHA-256.
 pub(crate) fn echo_through(what: &str, conn: Conn, data: &'static [u8]) -> Result<()> {
-    conn.set_timeout(Duration::from_secs(120))
-        .context("socket timeouts")?;
+    conn.set_timeout(STALL_TIMEOUT).context("socket timeouts")?;
     let mut writer = conn.try_clone().context("cloning a socket")?;
     let sender = thread::spawn(move || -> io::Result<()> {
         writer.write_all(data)?;
