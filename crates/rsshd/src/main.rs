@@ -25,6 +25,8 @@ use clap::Parser;
 use futures::StreamExt as _;
 use ssh_async::config::{FsLoader, apply_algorithms};
 use ssh_async::host::serve_session;
+use ssh_async::host_forward::{ForwardPolicy, RemoteForwards, handle_direct};
+use ssh_async::os::sockets::Sockets;
 use ssh_async::os::user::User;
 use ssh_async::runtime::{self, net::TcpListener, net::TcpStream};
 use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
@@ -440,6 +442,8 @@ async fn connection(
     if !s.client_alive_interval.is_zero() {
         options.keepalive = Some((s.client_alive_interval, s.client_alive_count_max));
     }
+    // tcpip-forward and streamlocal-forward@openssh.com reach us.
+    options.global_requests = true;
     let mut policy = Policy::new(setup.config.clone(), peer, local, root, (*me).clone());
     let accepted = Server::accept(stream, options, &mut policy).await;
     startup.done();
@@ -460,7 +464,31 @@ async fn connection(
         return;
     };
     let key_options = policy.proven_key.as_ref().map(|(_, _, o)| o.clone());
+    let forward_policy = Arc::new(ForwardPolicy::from_settings(
+        &account.settings,
+        key_options.as_ref(),
+        account.user.uid,
+        Some(peer),
+    ));
+    // Everything forwarded is connected and listened to as the user: a
+    // helper process running as the user when we are root.
+    let sockets = if root {
+        match Sockets::for_user(&account.user) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!("forwarding for {user} is off: {e}");
+                None
+            }
+        }
+    } else {
+        Some(Sockets::direct())
+    };
     let session_policy = Arc::new(session_policy(&account, key_options, peer, local));
+    let remote = sockets.as_ref().map(|sockets| {
+        runtime::spawn(
+            RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),
+        )
+    });
     while let Some(incoming) = conn.next_channel().await {
         match &incoming.channel_type {
             ChannelType::Session => match incoming.accept() {
@@ -475,16 +503,33 @@ async fn connection(
                 }
                 Err(e) => tracing::debug!("accept channel: {e}"),
             },
+            ChannelType::DirectTcpip { .. } | ChannelType::DirectStreamlocal { .. } => {
+                let Some(sockets) = sockets.clone() else {
+                    let _ = incoming.reject(
+                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                        "forwarding unavailable",
+                    );
+                    continue;
+                };
+                let p = forward_policy.clone();
+                drop(runtime::spawn(async move {
+                    if let Err(e) = handle_direct(incoming, &p, &sockets).await {
+                        tracing::debug!("forwarded channel: {e}");
+                    }
+                }));
+            }
             other => {
-                tracing::info!(
-                    "refused channel of type {other:?}: forwarding is not supported yet"
-                );
+                tracing::info!("refused channel of type {}", channel_type_name(other));
                 let _ = incoming.reject(
                     OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                    "forwarding is not supported by this server yet",
+                    "unknown channel type",
                 );
             }
         }
+    }
+    // The remote forwards' listeners are closed once the connection ended.
+    if let Some(remote) = remote {
+        remote.await;
     }
     match conn.closed().await {
         Ok(()) => tracing::info!(
@@ -497,5 +542,20 @@ async fn connection(
             peer.ip(),
             peer.port()
         ),
+    }
+}
+
+/// A channel type's wire name, for the log.
+fn channel_type_name(t: &ChannelType) -> &str {
+    match t {
+        ChannelType::Session => "session",
+        ChannelType::DirectTcpip { .. } => "direct-tcpip",
+        ChannelType::ForwardedTcpip { .. } => "forwarded-tcpip",
+        ChannelType::X11 { .. } => "x11",
+        ChannelType::AuthAgent => "auth-agent@openssh.com",
+        ChannelType::DirectStreamlocal { .. } => "direct-streamlocal@openssh.com",
+        ChannelType::ForwardedStreamlocal { .. } => "forwarded-streamlocal@openssh.com",
+        ChannelType::Unknown { name, .. } => name,
+        _ => "?",
     }
 }
