@@ -483,7 +483,10 @@ async fn connection(
     } else {
         Some(Sockets::direct())
     };
-    let session_policy = Arc::new(session_policy(&account, key_options, peer, local));
+    let mut session_policy = session_policy(&account, key_options, peer, local);
+    // One helper per connection: sessions' agent and X11 sockets too.
+    session_policy.sockets = sockets.clone();
+    let session_policy = Arc::new(session_policy);
     let remote = sockets.as_ref().map(|sockets| {
         runtime::spawn(
             RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),

@@ -80,7 +80,7 @@ pub(crate) fn session_policy(
         // ssh-config: Debian's place.
         xauth_location: "/usr/bin/xauth".into(),
         agent_forwarding,
-        // Made per session from the user when needed.
+        // The connection's, set by the caller.
         sockets: None,
     }
 }
