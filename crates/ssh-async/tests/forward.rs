@@ -285,8 +285,14 @@ fn splice_says_why_when_bytes_cannot_be_delivered() {
         // echo: it cannot all be delivered, and splice says so.
         b.write_all(&pattern(1 << 20, 7)).await.unwrap();
         drop(b);
+        // Writing fails (EPIPE) or, when the close raced the last
+        // write, reading does (ECONNRESET): either way, the local side.
         let e = task.await.unwrap_err();
-        assert!(e.to_string().contains("writing the local socket"), "{e}");
+        let m = e.to_string();
+        assert!(
+            m.contains("writing the local socket") || m.contains("reading the local socket"),
+            "{e}"
+        );
     });
 }
 
