@@ -54,9 +54,38 @@ struct Xvfb {
 }
 
 impl Drop for Xvfb {
+    /// SIGTERM first: Xvfb then removes its lock file and socket (a
+    /// SIGKILL leaves them, and the display looks taken from then on).
     fn drop(&mut self) {
+        let pid = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw);
+        if let Some(pid) = pid {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Removes the lock file and socket of display `n` if the process named
+/// in the lock file is gone (an X server killed before it cleaned up).
+fn remove_stale_display(n: u16) {
+    let lock = format!("/tmp/.X{n}-lock");
+    let Ok(text) = fs::read_to_string(&lock) else {
+        return;
+    };
+    let alive = text
+        .trim()
+        .parse::<u32>()
+        .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+    if !alive {
+        let _ = fs::remove_file(format!("/tmp/.X11-unix/X{n}"));
+        let _ = fs::remove_file(&lock);
     }
 }
 
@@ -64,6 +93,7 @@ impl Drop for Xvfb {
 /// are free.
 fn free_display(first: u16) -> Result<u16> {
     for n in first..120u16 {
+        remove_stale_display(n);
         let lock = format!("/tmp/.X{n}-lock");
         let sock = format!("/tmp/.X11-unix/X{n}");
         if Path::new(&lock).exists() || Path::new(&sock).exists() {
