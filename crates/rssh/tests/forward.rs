@@ -20,41 +20,6 @@ mod common;
 
 use common::*;
 
-/// A TCP echo server on 127.0.0.1; its port.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = s.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    port
-}
-
-/// A port free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `data` through `port` and back.
 fn echo_through(port: u16, data: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -91,7 +56,7 @@ struct Running {
 
 impl Running {
     fn start(args: &[String], env: &[(&str, &Path)], dir: &Path) -> Running {
-        let stderr = dir.join(format!("stderr-{}", free_port()));
+        let stderr = dir.join(format!("stderr-{}", unused_port()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rssh"));
         cmd.args(args)
             .stdin(Stdio::null())
@@ -147,7 +112,7 @@ fn setup(name: &str) -> (TestServer, PathBuf, PathBuf) {
 fn local_forward_with_no_command_moves_data() {
     let (srv, dir, ask) = setup("fwd-local");
     let echo = echo_server();
-    let lport = free_port();
+    let lport = unused_port();
     let spec = format!("{lport}:127.0.0.1:{echo}");
     let run = Running::start(
         &with(
@@ -348,7 +313,7 @@ fn forward_failures_warn_or_end_with_exit_on_forward_failure() {
 fn background_after_authentication_keeps_the_forward() {
     let (srv, dir, ask) = setup("fwd-bg");
     let echo = echo_server();
-    let lport = free_port();
+    let lport = unused_port();
     let spec = format!("{lport}:127.0.0.1:{echo}");
     let start = Instant::now();
     let mut run = Running::start(
@@ -487,7 +452,7 @@ fn agent_and_x11_requests_precede_the_command() {
 fn dynamic_forward_speaks_socks5_and_local_forward_listens_on_a_socket() {
     let (srv, dir, ask) = setup("fwd-dynamic");
     let echo = echo_server();
-    let dport = free_port();
+    let dport = unused_port();
     let sock = dir.join("fwd.sock");
     let lspec = format!("{}:127.0.0.1:{echo}", sock.display());
     let run = Running::start(
@@ -543,7 +508,7 @@ fn dynamic_forward_speaks_socks5_and_local_forward_listens_on_a_socket() {
 fn escape_command_line_adds_and_cancels_forwards() {
     let (srv, dir, ask) = setup("fwd-escape");
     let echo = echo_server();
-    let lport = free_port();
+    let lport = unused_port();
     let stderr = dir.join("stderr");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rssh"));
     cmd.args(with(

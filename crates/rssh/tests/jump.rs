@@ -10,48 +10,11 @@
     clippy::panic
 )]
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 
 mod common;
 
 use common::*;
-
-/// A TCP echo server on 127.0.0.1; its port.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for s in l.incoming() {
-            let Ok(mut s) = s else { break };
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if s.write_all(&buf[..n]).is_err() {
-                                break;
-                            }
-                        }
-                    }
-                }
-                let _ = s.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    port
-}
-
-/// A port nothing listens on.
-fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A configuration with `jump` and `target` host blocks (password
 /// authentication, known_hosts in `dir`, strict checking), `extra` lines
@@ -179,7 +142,7 @@ fn jump_host_carries_the_connection_and_each_host_key_is_checked() {
 
     // The target does not answer behind the jump host.
     std::fs::write(dir.join("known_hosts"), known(7, jp)).unwrap();
-    let cfg3 = config(&dir, jp, closed_port(), "");
+    let cfg3 = config(&dir, jp, unused_port(), "");
     let r = rssh(
         &args(&["-F", &cfg3, "-J", "jump", "target", "true"]),
         &password_env(&ask),
@@ -212,7 +175,7 @@ fn stdio_forwarding_joins_stdin_and_stdout_to_a_port() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout == data, "echo differs");
-    let closed = closed_port();
+    let closed = unused_port();
     let r = rssh(
         &args(&["-F", &cfg, "-W", &format!("127.0.0.1:{closed}"), "jump"]),
         &password_env(&ask),

@@ -492,3 +492,38 @@ pub async fn serve_global_requests(conn: ssh_async::ServerConnection, seen: Arc<
         }));
     }
 }
+
+/// A TCP echo server on 127.0.0.1 (EOF answered with EOF); its port.
+pub fn echo_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { break };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 8192];
+                loop {
+                    match std::io::Read::read(&mut s, &mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if s.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                }
+                let _ = s.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// A port nothing listened on a moment ago.
+pub fn unused_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
