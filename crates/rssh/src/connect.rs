@@ -303,6 +303,32 @@ fn spawn_proxy(command: &str) -> Result<(UnixStream, std::process::Child), Strin
     Ok((UnixStream::from(ours), child))
 }
 
+/// Whether a host name is free of shell syntax (OpenSSH's
+/// `valid_hostname`): no leading '-', no quote, `$`, `\`, `;`, `&`,
+/// redirection, pipe, parenthesis, brace, white space or control
+/// character.
+fn valid_hostname(s: &str) -> bool {
+    !s.starts_with('-')
+        && !s
+            .chars()
+            .any(|c| "'`\"$\\;&<>|(){}".contains(c) || c.is_whitespace() || c.is_control())
+}
+
+/// Whether a user name is free of shell syntax (OpenSSH's
+/// `valid_ruser`): no leading '-', no quote, `;`, `&`, redirection,
+/// pipe, parenthesis or brace, no '-' after white space, no trailing
+/// `\`.
+fn valid_ruser(s: &str) -> bool {
+    if s.starts_with('-') || s.ends_with('\\') {
+        return false;
+    }
+    let bytes = s.as_bytes();
+    !bytes.iter().enumerate().any(|(i, &b)| {
+        b"'`\";&<>|(){}".contains(&b)
+            || (b.is_ascii_whitespace() && bytes.get(i + 1) == Some(&b'-'))
+    })
+}
+
 /// Resolves the settings of a jump host `dest`: the configuration files,
 /// the jump overrides, and `ProxyJump extra` for the hops before it.
 fn jump_settings(
@@ -363,6 +389,16 @@ async fn open_stream(
         return Ok((Box::new(ch), Peer::proxy()));
     }
     if let Some(command) = &s.proxy_command {
+        // The command was expanded with the names as typed (%h, %n, %r):
+        // refuse shell syntax in them (as OpenSSH since 9.6).
+        if !valid_hostname(&s.host) {
+            tracing::error!("hostname contains invalid characters");
+            return Err(());
+        }
+        if !valid_ruser(&s.user) {
+            tracing::error!("remote username contains invalid characters");
+            return Err(());
+        }
         let (stream, child) = spawn_proxy(command).map_err(|e| tracing::error!("{e}"))?;
         ctx.proxies.push(child);
         return Ok((Box::new(stream), Peer::proxy()));

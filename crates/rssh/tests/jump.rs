@@ -245,3 +245,57 @@ fn proxy_command_is_the_transport() {
         r.stderr
     );
 }
+
+#[test]
+fn proxy_command_refuses_shell_metacharacters_in_typed_names() {
+    // A name given to rssh (say by a repository URL) must not run
+    // commands through ProxyCommand's %h/%n/%r (as OpenSSH's
+    // valid_hostname/valid_ruser, CVE-2023-51385).
+    let dir = scratch("proxyinject");
+    let mark = dir.join("injected");
+    let host = format!("x$(touch {})", mark.display());
+    let r = rssh(
+        &args(&[
+            "-F",
+            "/dev/null",
+            "-o",
+            "ProxyCommand=true %n",
+            "-o",
+            "BatchMode=yes",
+            &host,
+            "true",
+        ]),
+        &[],
+        b"",
+    );
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hostname contains invalid characters"),
+        "{}",
+        r.stderr
+    );
+    let user = format!("u`touch {}`@host", mark.display());
+    let r = rssh(
+        &args(&[
+            "-F",
+            "/dev/null",
+            "-o",
+            "ProxyCommand=true %r",
+            "-o",
+            "BatchMode=yes",
+            &user,
+            "true",
+        ]),
+        &[],
+        b"",
+    );
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("remote username contains invalid characters"),
+        "{}",
+        r.stderr
+    );
+    assert!(!mark.exists(), "the name ran a command");
+    let _ = std::fs::remove_dir_all(&dir);
+}
