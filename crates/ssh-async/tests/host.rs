@@ -642,6 +642,46 @@ fn agent_forwarding_relays_to_the_client_and_cleans_up() {
 }
 
 #[test]
+fn agent_socket_stops_listening_when_the_connection_ends() {
+    block(async {
+        let mut p = policy();
+        p.agent_forwarding = true;
+        let client = start(p).await;
+        let ch = client.open_session().await.unwrap();
+        assert!(
+            ch.request(ChannelRequestKind::AuthAgentReq, true)
+                .await
+                .unwrap()
+        );
+        // The program outlives the connection (no pty, its output gone).
+        ch.exec("echo \"$SSH_AUTH_SOCK\"; exec sleep 10 </dev/null >/dev/null 2>&1")
+            .await
+            .unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while ch.reader().read_exact(&mut b).await.is_ok() && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        let sock = std::path::PathBuf::from(String::from_utf8(line).unwrap());
+        assert!(std::os::unix::net::UnixStream::connect(&sock).is_ok());
+        client.disconnect().await.unwrap();
+        let mut refused = false;
+        for _ in 0..50 {
+            if std::os::unix::net::UnixStream::connect(&sock).is_err() {
+                refused = true;
+                break;
+            }
+            runtime::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            refused,
+            "{} still accepts after the connection ended",
+            sock.display()
+        );
+    });
+}
+
+#[test]
 fn agent_forwarding_denied_is_refused() {
     block(async {
         let client = start(policy()).await;

@@ -53,28 +53,40 @@ pub(crate) async fn start(
     })
 }
 
+/// Accepts until aborted or until the connection ended (a program that
+/// outlives the connection keeps no listener open).
 async fn serve(listener: UnixListener, conn: ServerConnection) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((s, _)) => s,
-            Err(e) => {
-                // Out of descriptors and the like: wait instead of spinning.
-                tracing::debug!("agent forwarding: accept: {e}");
-                runtime::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let conn = conn.clone();
-        drop(runtime::spawn(async move {
-            match conn.open_channel(ChannelType::AuthAgent).await {
-                Ok(ch) => {
-                    if let Err(e) = crate::forward::splice(ch, stream).await {
-                        tracing::debug!("agent forwarding: {e}");
+    use futures::FutureExt;
+    let ended = conn.clone();
+    let accepting = async {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    // Out of descriptors and the like: wait instead of spinning.
+                    tracing::debug!("agent forwarding: accept: {e}");
+                    runtime::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let conn = conn.clone();
+            drop(runtime::spawn(async move {
+                match conn.open_channel(ChannelType::AuthAgent).await {
+                    Ok(ch) => {
+                        if let Err(e) = crate::forward::splice(ch, stream).await {
+                            tracing::debug!("agent forwarding: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!("agent forwarding: the client refused the channel: {e}")
                     }
                 }
-                Err(e) => tracing::info!("agent forwarding: the client refused the channel: {e}"),
-            }
-        }));
+            }));
+        }
+    };
+    futures::select! {
+        () = accepting.fuse() => {}
+        _ = ended.closed().fuse() => {}
     }
 }
 
