@@ -682,6 +682,50 @@ fn agent_socket_stops_listening_when_the_connection_ends() {
 }
 
 #[test]
+fn x11_display_stops_listening_when_the_connection_ends() {
+    block(async {
+        let home = temp_home("x11-end");
+        let mut p = with_home(policy(), &home);
+        p.x11_forwarding = true;
+        p.x11_display_offset = 40;
+        p.xauth_location = "/bin/true".into();
+        let client = start(p).await;
+        let ch = client.open_session().await.unwrap();
+        assert!(
+            ch.request(x11_req(false, "MIT-MAGIC-COOKIE-1", COOKIE), true)
+                .await
+                .unwrap()
+        );
+        // The program outlives the connection (no pty, its output gone).
+        ch.exec("echo \"$DISPLAY\"; exec sleep 10 </dev/null >/dev/null 2>&1")
+            .await
+            .unwrap();
+        let mut line = Vec::new();
+        let mut b = [0u8; 1];
+        while ch.reader().read_exact(&mut b).await.is_ok() && b[0] != b'\n' {
+            line.push(b[0]);
+        }
+        let n = display_number(std::str::from_utf8(&line).unwrap());
+        let port = u16::try_from(6000 + n).unwrap();
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        client.disconnect().await.unwrap();
+        let mut refused = false;
+        for _ in 0..50 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                refused = true;
+                break;
+            }
+            runtime::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            refused,
+            "port {port} still accepts after the connection ended"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+    });
+}
+
+#[test]
 fn agent_forwarding_denied_is_refused() {
     block(async {
         let client = start(policy()).await;

@@ -288,9 +288,25 @@ fn unix_incoming(l: UnixListener) -> BoxStream<'static, io::Result<Accepted>> {
     .boxed()
 }
 
-/// Accepts X client connections until aborted (or after the first with
-/// `single_connection`), each spliced with a new `x11` channel.
+/// Accepts X client connections until aborted, until the connection
+/// ended (a program that outlives it keeps no listener open), or after
+/// the first with `single_connection`; each is spliced with a new `x11`
+/// channel.
 async fn serve(
+    incoming: futures::stream::SelectAll<BoxStream<'static, io::Result<Accepted>>>,
+    conn: ServerConnection,
+    single_connection: bool,
+    number: u32,
+) {
+    use futures::FutureExt;
+    let ended = conn.clone();
+    futures::select! {
+        () = accept_all(incoming, conn, single_connection, number).fuse() => {}
+        _ = ended.closed().fuse() => {}
+    }
+}
+
+async fn accept_all(
     mut incoming: futures::stream::SelectAll<BoxStream<'static, io::Result<Accepted>>>,
     conn: ServerConnection,
     single_connection: bool,
