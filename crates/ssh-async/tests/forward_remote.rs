@@ -169,6 +169,51 @@ fn remote_forward_fixed_port_unix_target_and_refusals() {
 }
 
 #[test]
+fn a_refused_duplicate_remote_forward_leaves_the_first_one_working() {
+    block(async {
+        let (client, conn) = start().await;
+        let dir = temp_dir("duplicate");
+        let sock = dir.join("echo.sock");
+        unix_echo_server(&sock).await;
+        let d = Dispatcher::start(&client);
+        let listen = tcp("127.0.0.1", 7003);
+        d.request_remote(&listen, Some(Endpoint::Unix(sock.clone())))
+            .await
+            .unwrap();
+        let remote = Endpoint::Unix("/run/dup.sock".into());
+        d.request_remote(&remote, Some(Endpoint::Unix(sock.clone())))
+            .await
+            .unwrap();
+        // The same forwards again (as `~C -R` may ask): the server says
+        // they are in use.
+        let e = d
+            .request_remote(&listen, Some(tcp("127.0.0.1", 1)))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::RequestRefused("tcpip-forward")), "{e:?}");
+        let e = d
+            .request_remote(&remote, Some(tcp("127.0.0.1", 1)))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::RequestRefused("streamlocal-forward@openssh.com")),
+            "{e:?}"
+        );
+        // The first ones still lead where they led.
+        let got = server_roundtrip(&conn, forwarded("127.0.0.1", 7003), b"still tcp")
+            .await
+            .unwrap();
+        assert_eq!(got, b"still tcp");
+        let kind = ChannelType::ForwardedStreamlocal {
+            socket_path: "/run/dup.sock".into(),
+        };
+        let got = server_roundtrip(&conn, kind, b"still unix").await.unwrap();
+        assert_eq!(got, b"still unix");
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
 fn remote_dynamic_forward_answers_socks_on_the_channel() {
     block(async {
         let (client, conn) = start().await;

@@ -124,13 +124,17 @@ impl Dispatcher {
             Endpoint::Tcp { bind, port } => {
                 let address = remote_address(bind.as_deref());
                 let port = u32::from(*port);
-                {
+                // A forward of this address and port already (asked
+                // again): put back if the server refuses this one.
+                let previous = {
                     let mut r = self.routes();
                     r.pending += 1;
                     if port != 0 {
-                        r.tcp.insert((address.clone(), port), target.clone());
+                        r.tcp.insert((address.clone(), port), target.clone())
+                    } else {
+                        None
                     }
-                }
+                };
                 let res = self
                     .inner
                     .client
@@ -146,7 +150,10 @@ impl Dispatcher {
                     Ok(GlobalReply::Success | GlobalReply::BoundPort(_)) if port != 0 => port,
                     Ok(GlobalReply::Failure) | Err(_) | Ok(_) => {
                         if port != 0 {
-                            r.tcp.remove(&(address, port));
+                            match previous {
+                                Some(p) => r.tcp.insert((address, port), p),
+                                None => r.tcp.remove(&(address, port)),
+                            };
                         }
                         return match res {
                             Err(e) => Err(e),
@@ -165,7 +172,7 @@ impl Dispatcher {
             }
             Endpoint::Unix(path) => {
                 let socket_path = path.to_string_lossy().into_owned();
-                self.routes().unix.insert(socket_path.clone(), target);
+                let previous = self.routes().unix.insert(socket_path.clone(), target);
                 let res = self
                     .inner
                     .client
@@ -176,7 +183,12 @@ impl Dispatcher {
                 match res {
                     Ok(GlobalReply::Success) => Ok(None),
                     other => {
-                        self.routes().unix.remove(&socket_path);
+                        let mut r = self.routes();
+                        match previous {
+                            Some(p) => r.unix.insert(socket_path, p),
+                            None => r.unix.remove(&socket_path),
+                        };
+                        drop(r);
                         match other {
                             Err(e) => Err(e),
                             Ok(_) => Err(Error::RequestRefused("streamlocal-forward@openssh.com")),

@@ -101,11 +101,31 @@ pub const ALLOCATED: u32 = 40_123;
 
 /// The test server's answers to global requests: forwards of
 /// "refused.invalid" or "/refused" are refused, port 0 gets
-/// [`ALLOCATED`], everything else succeeds (nothing listens: the test
-/// opens the forwarded channels itself).
+/// [`ALLOCATED`], a fixed port or a socket path forwarded already (not
+/// cancelled) is refused as in use, everything else succeeds (nothing listens: the
+/// test opens the forwarded channels itself).
 pub async fn answer_global_requests(conn: ServerConnection) {
+    let mut in_use = std::collections::HashSet::new();
     while let Some(req) = conn.next_global_request().await {
+        let taken = match &req.request {
+            GlobalRequestKind::TcpipForward { address, port } if *port != 0 => {
+                !in_use.insert((address.clone(), *port))
+            }
+            GlobalRequestKind::CancelTcpipForward { address, port } => {
+                in_use.remove(&(address.clone(), *port));
+                false
+            }
+            GlobalRequestKind::StreamlocalForward { socket_path } => {
+                !in_use.insert((socket_path.clone(), 0))
+            }
+            GlobalRequestKind::CancelStreamlocalForward { socket_path } => {
+                in_use.remove(&(socket_path.clone(), 0));
+                false
+            }
+            _ => false,
+        };
         let reply = match &req.request {
+            _ if taken => None,
             GlobalRequestKind::TcpipForward { address, .. } if address == "refused.invalid" => None,
             GlobalRequestKind::StreamlocalForward { socket_path } if socket_path == "/refused" => {
                 None
