@@ -54,13 +54,16 @@ pub async fn run(client: &Client, target: &Endpoint) -> i32 {
         let _ = w.close().await;
     };
     let output = copy_out(ch.reader(), raw_output(io::stdout()));
-    // The input side may still wait on our stdin when the channel ends.
-    futures::pin_mut!(input);
-    futures::pin_mut!(output);
-    let ended = futures::future::select(input, output).await;
-    if let futures::future::Either::Left(((), output)) = ended {
-        output.await;
-    }
+    // Half-close: the channel's EOF ends only the output; stdin is still
+    // sent until its end, or until the channel is closed (the input side
+    // may still wait on our stdin then).
+    let input = async {
+        let closed = ch.wait_closed();
+        futures::pin_mut!(input);
+        futures::pin_mut!(closed);
+        let _ = futures::future::select(input, closed).await;
+    };
+    futures::future::join(input, output).await;
     let _ = ch.wait_closed().await;
     tracing::debug!("stdio forwarding: done");
     0

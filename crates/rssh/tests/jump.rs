@@ -299,3 +299,59 @@ fn proxy_command_refuses_shell_metacharacters_in_typed_names() {
     assert!(!mark.exists(), "the name ran a command");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn stdio_forwarding_keeps_sending_after_the_target_half_closes() {
+    // The target says hello and shuts down its write half, then reads
+    // what comes: stdin given after the channel's EOF must still reach
+    // it, and its EOF end the run (ssh -W keeps the half-close).
+    let jump = server_full(&["password"], Vec::new(), Vec::new(), 7);
+    let jp = jump.addr.port();
+    let dir = scratch("stdiohalf");
+    std::fs::write(dir.join("known_hosts"), known(7, jp)).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let cfg = config(&dir, jp, 1, "");
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let tport = target.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = target.accept().unwrap();
+        s.write_all(b"hello\n").unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let _ = tx.send(got);
+    });
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rssh"))
+        .args(args(&[
+            "-F",
+            &cfg,
+            "-W",
+            &format!("127.0.0.1:{tport}"),
+            "jump",
+        ]))
+        .env_remove("SSH_AUTH_SOCK")
+        .env("SSH_ASKPASS", &ask)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut line = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut line).unwrap();
+    assert_eq!(&line, b"hello\n");
+    // The channel's EOF has come by now (the target wrote and shut down
+    // at once); give it time to be handled.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::io::Write::write_all(&mut stdin, b"after eof").unwrap();
+    drop(stdin);
+    let got = rx.recv_timeout(std::time::Duration::from_secs(20));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(got.ok().as_deref(), Some(&b"after eof"[..]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
