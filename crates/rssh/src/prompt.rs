@@ -51,6 +51,9 @@ fn askpass(prompt: &str) -> Option<String> {
         .unwrap_or_else(|| DEFAULT_ASKPASS.into());
     let out = Command::new(&program)
         .arg(prompt)
+        // An rssh run by the askpass program must not take itself for
+        // our background copy.
+        .env_remove(crate::background::NOTIFY_ENV)
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output();

@@ -23,18 +23,46 @@ pub(crate) async fn request(
         st.wake_driver();
         id
     };
+    let mut waiting = Waiting {
+        shared,
+        id,
+        done: false,
+    };
     futures::future::poll_fn(|cx| {
         let mut st = lock(shared);
         if let Some(r) = st.global_replies.remove(&id) {
+            waiting.done = true;
             return Poll::Ready(Ok(r));
         }
         if let Some(e) = &st.ended {
+            waiting.done = true;
             return Poll::Ready(Err(e.to_error()));
         }
-        st.global_wakers.push(cx.waker().clone());
+        if !st.global_wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            st.global_wakers.push(cx.waker().clone());
+        }
         Poll::Pending
     })
     .await
+}
+
+/// A reply being waited for; if the waiter goes away first, its reply
+/// is dropped when it comes (not kept for nobody).
+struct Waiting<'a> {
+    shared: &'a Shared,
+    id: RequestId,
+    done: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut st = lock(self.shared);
+            if st.global_replies.remove(&self.id).is_none() {
+                st.global_abandoned.insert(self.id);
+            }
+        }
+    }
 }
 
 /// Sends `request` without want_reply.

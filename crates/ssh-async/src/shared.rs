@@ -261,6 +261,9 @@ pub(crate) struct State {
     pub(crate) global_replies: HashMap<RequestId, GlobalReply>,
     /// Tasks waiting for replies to our global requests.
     pub(crate) global_wakers: Vec<Waker>,
+    /// Our global requests whose waiter went away: their replies are
+    /// dropped.
+    pub(crate) global_abandoned: std::collections::HashSet<RequestId>,
     /// Global requests of the peer not yet handed out.
     pub(crate) global_incoming: VecDeque<PendingGlobal>,
     /// Whether the application takes the peer's global requests; when
@@ -352,6 +355,7 @@ impl State {
             incoming_waker: None,
             global_replies: HashMap::new(),
             global_wakers: Vec::new(),
+            global_abandoned: std::collections::HashSet::new(),
             global_incoming: VecDeque::new(),
             accept_global: false,
             global_incoming_waker: None,
@@ -564,6 +568,9 @@ impl State {
                     // Any answer, even a refusal, shows the peer is there.
                     k.pending.remove(pos);
                     k.missed = 0;
+                    return Ok(());
+                }
+                if self.global_abandoned.remove(&id) {
                     return Ok(());
                 }
                 self.global_replies.insert(id, reply);

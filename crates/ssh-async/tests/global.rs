@@ -177,3 +177,31 @@ fn the_server_opens_channels_the_client_takes_once_it_asked() {
     }))
     .expect("timed out");
 }
+
+#[test]
+fn a_request_given_up_before_its_answer_leaves_later_answers_right() {
+    runtime::block_on(runtime::timeout(LIMIT, async {
+        let (server, client) = pair(true).await;
+        let answers = runtime::spawn({
+            let server = server.clone();
+            async move {
+                let first = server.next_global_request().await.unwrap();
+                // Answered only after the client gave up waiting.
+                runtime::sleep(Duration::from_millis(200)).await;
+                first.accept(GlobalReply::BoundPort(1111)).unwrap();
+                let second = server.next_global_request().await.unwrap();
+                second.accept(GlobalReply::BoundPort(2222)).unwrap();
+            }
+        });
+        let gave_up =
+            runtime::timeout(Duration::from_millis(50), client.global_request(forward(0))).await;
+        assert!(gave_up.is_none());
+        runtime::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            client.global_request(forward(0)).await.unwrap(),
+            GlobalReply::BoundPort(2222)
+        );
+        answers.await;
+    }))
+    .expect("timed out");
+}
