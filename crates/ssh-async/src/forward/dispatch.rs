@@ -302,10 +302,13 @@ impl Dispatcher {
     async fn handle(&self, incoming: IncomingChannel) {
         let mut route = self.route(&incoming.channel_type);
         let mut waited = Duration::ZERO;
+        // Backing off: a server opening unknown channels while a forward
+        // request is unanswered costs a few wake-ups each, not hundreds.
+        let mut step = Duration::from_millis(10);
         while matches!(route, Route::Wait) && waited < PENDING_WAIT {
-            let step = Duration::from_millis(10);
             runtime::sleep(step).await;
             waited += step;
+            step = (step * 2).min(Duration::from_millis(500));
             route = self.route(&incoming.channel_type);
         }
         if matches!(route, Route::Wait) {
