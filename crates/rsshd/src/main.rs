@@ -12,6 +12,7 @@
 
 mod auth;
 mod hostkeys;
+mod log;
 mod session;
 
 use std::net::SocketAddr;
@@ -108,7 +109,7 @@ fn init_logging(level: LogLevel, args: &Args) {
         }
     };
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| log::Escaping(std::io::stderr()))
         .with_target(false)
         .without_time()
         .with_level(false)
