@@ -9,12 +9,15 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::host_key;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use ssh_async::os::user::User;
-use ssh_async::ssh_keys::{KeyType, PrivateKey, PublicKey};
+use ssh_async::ssh_keys::PrivateKey;
 use ssh_async::{Client, ClientOptions, SimpleHandler, runtime};
 
 fn rsshd() -> Command {
@@ -22,21 +25,7 @@ fn rsshd() -> Command {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rsshd-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Writes a new ed25519 host key file; its path and public key.
-fn host_key(dir: &Path) -> (PathBuf, PublicKey) {
-    use ssh_async::ssh_auth::keyfile::{Encryption, KeyPair};
-    let path = dir.join("host_key");
-    let mut rng: rand::rngs::StdRng = rand::make_rng();
-    let pair = KeyPair::generate(KeyType::Ed25519, None, "host", &mut rng).unwrap();
-    let text = pair.to_openssh(&Encryption::None, &mut rng).unwrap();
-    std::fs::write(&path, text).unwrap();
-    (path, pair.public_key().clone())
+    common::temp_dir("rsshd-test", name)
 }
 
 #[test]

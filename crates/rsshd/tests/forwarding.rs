@@ -10,7 +10,10 @@
     clippy::panic
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::host_key;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,25 +21,12 @@ use std::time::Duration;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use ssh_async::os::user::User;
 use ssh_async::runtime::net::{TcpListener, TcpStream, UnixListener};
-use ssh_async::ssh_keys::{KeyType, PrivateKey, PublicKey};
+use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::ssh_wire::messages::{ChannelType, GlobalRequestKind, OpenFailureReason};
 use ssh_async::{Channel, Client, ClientOptions, Error, GlobalReply, SimpleHandler, runtime};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rsshd-fwd-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn host_key(dir: &Path) -> (PathBuf, PublicKey) {
-    use ssh_async::ssh_auth::keyfile::{Encryption, KeyPair};
-    let path = dir.join("host_key");
-    let mut rng: rand::rngs::StdRng = rand::make_rng();
-    let pair = KeyPair::generate(KeyType::Ed25519, None, "host", &mut rng).unwrap();
-    let text = pair.to_openssh(&Encryption::None, &mut rng).unwrap();
-    std::fs::write(&path, text).unwrap();
-    (path, pair.public_key().clone())
+    common::temp_dir("rsshd-fwd", name)
 }
 
 struct Server {
