@@ -13,7 +13,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Crates under `crates/` that may do I/O.
-pub const IO_CRATES: [&str; 3] = ["ssh-async", "rssh", "rsshd"];
+pub const IO_CRATES: [&str; 6] = [
+    "ssh-async",
+    "ssh-os",
+    "ssh-server-kit",
+    "ssh-client-kit",
+    "rssh",
+    "rsshd",
+];
 
 /// Async runtimes a protocol crate must not depend on.
 pub const FORBIDDEN_DEPS: [&str; 3] = ["async-std", "tokio", "smol"];

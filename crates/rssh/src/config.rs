@@ -1,7 +1,7 @@
 //! Configuration files: `-F` or `~/.ssh/config`, then
 //! `/etc/ssh/ssh_config`, read with `std::fs` for `ssh-config`; the
 //! resolved settings mapped onto the transport's configuration (with
-//! `ssh_async::config`, shared with `rsshd`).
+//! `ssh_os::config`, shared with `rsshd`).
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ pub const SYSTEM_CONFIG: &str = "/etc/ssh/ssh_config";
 /// Reads and parses the configuration files: `-F file` only (`none`: no
 /// file), or else the user's file and the system's when they exist.
 pub fn load(user_file: Option<&Path>, home: &Path) -> Result<Vec<ClientConfig>, String> {
-    let mut loader = ssh_async::config::FsLoader;
+    let mut loader = ssh_os::config::FsLoader;
     let mut files: Vec<(PathBuf, bool)> = Vec::new();
     match user_file {
         Some(p) if p == Path::new("none") => {}
@@ -80,7 +80,7 @@ pub fn resolve(
 ) -> Result<ClientSettings, String> {
     let env = ClientEnv {
         local_hostname: local_hostname(),
-        local_uid: ssh_async::os::user::User::current().ok().map(|u| u.uid),
+        local_uid: ssh_os::user::User::current().ok().map(|u| u.uid),
     };
     ssh_config::client::resolve_with_env(configs, overrides, query, &env)
         .map_err(|e| config_error(&e))
@@ -97,7 +97,7 @@ fn local_hostname() -> Option<String> {
 
 /// The list an algorithm option gives, or why it is wrong.
 pub fn algorithms(kind: AlgoKind, spec: &AlgorithmSpec) -> Result<Vec<String>, String> {
-    let (defaults, supported) = ssh_async::config::algorithm_names(kind, false);
+    let (defaults, supported) = ssh_os::config::algorithm_names(kind, false);
     spec.apply(&defaults, &supported)
         .map_err(|e| format!("Bad {} list: {e}", kind.keyword()))
 }
@@ -119,7 +119,7 @@ pub fn transport_config(s: &ClientSettings) -> Result<ssh_transport::Config, Str
         (AlgoKind::Macs, &s.macs),
         (AlgoKind::HostKey, &s.host_key_algorithms),
     ] {
-        ssh_async::config::apply_algorithms(&mut c, kind, spec, false)?;
+        ssh_os::config::apply_algorithms(&mut c, kind, spec, false)?;
     }
     if s.compression {
         c.algorithms.compression = ["zlib@openssh.com", "none"].into_iter().collect();

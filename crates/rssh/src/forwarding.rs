@@ -1,4 +1,4 @@
-//! Forwardings after authentication, with `ssh_async::forward`: local
+//! Forwardings after authentication, with `ssh_client_kit`: local
 //! (`-L`, `LocalForward`) and dynamic (`-D`, `DynamicForward`) listeners,
 //! remote forwards (`-R`, `RemoteForward`, port 0 printing the allocated
 //! port), the agent (`-A`) and X11 (`-X`/`-Y`). Failures are reported as
@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::AbortHandle;
 
-use ssh_async::forward::x11::X11Forwarding;
-use ssh_async::forward::{self, Dispatcher, Listeners};
 use ssh_async::{Client, runtime};
+use ssh_client_kit::x11::X11Forwarding;
+use ssh_client_kit::{Dispatcher, Listeners};
 use ssh_config::client::{ClientSettings, ForwardAgent};
 use ssh_config::{Endpoint, Forward, ForwardKind, parse_forward_spec};
 use ssh_wire::messages::ChannelRequestKind;
@@ -155,8 +155,8 @@ impl Forwarder {
         let target = target.cloned();
         let (task, handle) = futures::future::abortable(async move {
             let r = match target {
-                Some(t) => forward::serve_local(c, listeners, t).await,
-                None => forward::serve_dynamic(c, listeners).await,
+                Some(t) => ssh_client_kit::serve_local(c, listeners, t).await,
+                None => ssh_client_kit::serve_dynamic(c, listeners).await,
             };
             if let Err(e) = r {
                 tracing::debug!("forwarding ended: {e}");

@@ -169,7 +169,7 @@ fn prepare(cli: &Cli) -> Result<Prepared, String> {
     if let Some(w) = &cli.stdio_forward {
         stdio::parse_target(w)?;
     }
-    let me = ssh_async::os::user::User::current()
+    let me = ssh_os::user::User::current()
         .map_err(|e| format!("rssh: who are you? {}", config::io_message(&e)))?;
     let query = ClientQuery {
         host: dest.host.clone(),
@@ -250,7 +250,7 @@ async fn run_connected(
     let session = !cli.no_command && cli.stdio_forward.is_none();
     // A session may add remote forwards with ~C: it has a dispatcher too.
     let dispatcher = (session || forwarding::needs_dispatcher(s, session))
-        .then(|| ssh_async::forward::Dispatcher::start(client));
+        .then(|| ssh_client_kit::Dispatcher::start(client));
     let forwarder = forwarding::Forwarder::new(client, dispatcher.clone(), s.gateway_ports);
     if forwarder.setup(s).await.is_err() {
         return FAIL;
@@ -280,7 +280,7 @@ async fn run_connected(
     let extras = forwarding::session_extras(dispatcher.as_ref(), s, home).await;
     let command = cli.command().or_else(|| s.remote_command.clone());
     let null_stdin = cli.null_stdin || cli.background;
-    let stdin_tty = ssh_async::os::terminal::is_tty(std::io::stdin());
+    let stdin_tty = ssh_os::terminal::is_tty(std::io::stdin());
     let has_command = command.is_some() || cli.subsystem;
     let (tty, say_no_tty) = want_tty(s.request_tty, has_command, stdin_tty && !null_stdin);
     if say_no_tty {

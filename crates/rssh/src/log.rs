@@ -62,7 +62,7 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let meta = event.metadata();
-        // ssh_async::forward reports as ssh does ("channel N: open
+        // ssh_client_kit reports as ssh does ("channel N: open
         // failed: ..."): shown as ours.
         let ours = meta.target().starts_with("rssh") || meta.target().starts_with(FORWARD);
         let prefix = match *meta.level() {
@@ -81,7 +81,7 @@ where
 }
 
 /// The library module whose messages are the client's own.
-const FORWARD: &str = "ssh_async::forward";
+const FORWARD: &str = "ssh_client_kit";
 
 /// The filter for a `LogLevel`: ours and the other crates'.
 fn filter(level: LogLevel) -> Targets {

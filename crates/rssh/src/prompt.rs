@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use ssh_async::os::terminal;
+use ssh_os::terminal;
 
 /// The askpass program when `SSH_ASKPASS` is not set.
 const DEFAULT_ASKPASS: &str = "/usr/lib/ssh/ssh-askpass";

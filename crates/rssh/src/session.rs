@@ -9,9 +9,9 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::{SinkExt, StreamExt};
-use ssh_async::os::{signal, terminal};
 use ssh_async::{Channel, Client, ExitStatus, runtime};
 use ssh_auth::pattern::wildcard_match;
+use ssh_os::{signal, terminal};
 use ssh_wire::messages::{ChannelRequestKind, PtyRequest, TerminalModes};
 
 use crate::escape::{Action, EscapeFilter, Piece};

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ssh_async::ServerHandler;
-use ssh_async::os::user::User;
 use ssh_async::ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
 use ssh_async::ssh_auth::cert::{CertType, Certificate};
 use ssh_async::ssh_auth::server::KeyboardInteractiveAnswer;
 use ssh_async::ssh_keys::{PublicKey, VerifyPolicy};
 use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
 use ssh_config::server::{ConnectionQuery, PermitRootLogin, ServerConfig, ServerSettings};
+use ssh_os::user::User;
 
 /// The PAM service name, as sshd's.
 const PAM_SERVICE: &str = "sshd";
@@ -304,7 +304,7 @@ impl ServerHandler for Policy {
 }
 
 async fn check_password(user: &str, password: &str) -> bool {
-    match ssh_async::os::password::check_password(PAM_SERVICE, user, password).await {
+    match ssh_os::password::check_password(PAM_SERVICE, user, password).await {
         Ok(ok) => ok,
         Err(e) => {
             tracing::error!("PAM: {e}");

@@ -24,16 +24,16 @@ use std::time::Duration;
 
 use clap::Parser;
 use futures::StreamExt as _;
-use ssh_async::config::{FsLoader, apply_algorithms};
-use ssh_async::host::serve_session;
-use ssh_async::host_forward::{ForwardPolicy, RemoteForwards, handle_direct};
-use ssh_async::os::sockets::Sockets;
-use ssh_async::os::user::User;
 use ssh_async::runtime::{self, net::TcpListener, net::TcpStream};
 use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
 use ssh_async::{Server, ServerOptions};
 use ssh_config::server::{ServerConfig, ServerSettings};
 use ssh_config::{AlgoKind, LogLevel};
+use ssh_os::config::{FsLoader, apply_algorithms};
+use ssh_os::sockets::Sockets;
+use ssh_os::user::User;
+use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
+use ssh_server_kit::session::serve_session;
 
 use crate::auth::Policy;
 use crate::session::session_policy;
@@ -85,7 +85,7 @@ struct Args {
 fn main() -> ExitCode {
     // Started again as a user's sockets helper (forwarding for a root
     // server): that and nothing else.
-    ssh_async::os::sockets::run_helper_if_requested();
+    ssh_os::sockets::run_helper_if_requested();
     let args = Args::parse();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -236,13 +236,13 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let root = ssh_async::os::user::is_root();
+    let root = ssh_os::user::is_root();
     let me = User::current().map_err(|e| format!("who am I: {e}"))?;
     let setup = setup(&args, root, &me)?;
     init_logging(setup.settings.log_level, &args);
     if args.dump {
         let dump = setup.settings.dump(&|kind, spec| {
-            let (d, s) = ssh_async::config::algorithm_names(kind, true);
+            let (d, s) = ssh_os::config::algorithm_names(kind, true);
             spec.apply(&d, &s)
                 .map(|v| v.join(","))
                 .unwrap_or_else(|e| e)
@@ -323,7 +323,7 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     }
     drop(tx);
     let mut terminate =
-        ssh_async::os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
+        ssh_os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
     loop {
         let next = futures::future::select(rx.next(), terminate.next()).await;
         let (stream, mut peer) = match next {

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use ssh_async::host::SessionPolicy;
+use ssh_server_kit::session::SessionPolicy;
 
 use crate::auth;
 
@@ -67,7 +67,7 @@ pub(crate) fn session_policy(
     }
     SessionPolicy {
         user: u.clone(),
-        switch_user: ssh_async::os::user::is_root(),
+        switch_user: ssh_os::user::is_root(),
         env,
         accept_env: s.accept_env.clone(),
         permit_tty,
@@ -95,7 +95,7 @@ mod tests {
     /// (x11_forwarding, agent_forwarding) of the policy.
     fn forwarding(settings: ServerSettings, options: Option<&str>) -> (bool, bool) {
         let account = auth::Account {
-            user: ssh_async::os::user::User::current().unwrap(),
+            user: ssh_os::user::User::current().unwrap(),
             settings,
         };
         let options = options.map(|o| KeyOptions::parse(o).unwrap());
@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(forwarding(disabled, None), (false, false));
 
         let account = auth::Account {
-            user: ssh_async::os::user::User::current().unwrap(),
+            user: ssh_os::user::User::current().unwrap(),
             settings: on,
         };
         let addr: SocketAddr = "127.0.0.1:22".parse().unwrap();

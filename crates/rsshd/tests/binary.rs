@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use ssh_async::os::user::User;
 use ssh_async::ssh_keys::PrivateKey;
 use ssh_async::{Client, ClientOptions, SimpleHandler, runtime};
+use ssh_os::user::User;
 
 fn rsshd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rsshd"))

@@ -19,11 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use ssh_async::os::user::User;
 use ssh_async::runtime::net::{TcpListener, TcpStream, UnixListener};
 use ssh_async::ssh_keys::{PrivateKey, PublicKey};
 use ssh_async::ssh_wire::messages::{ChannelType, GlobalRequestKind, OpenFailureReason};
 use ssh_async::{Channel, Client, ClientOptions, Error, GlobalReply, SimpleHandler, runtime};
+use ssh_os::user::User;
 
 fn temp_dir(name: &str) -> PathBuf {
     common::temp_dir("rsshd-fwd", name)

@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
-use ssh_async::os::sockets::Sockets;
-use ssh_async::os::user::{self, User};
 use ssh_async::runtime;
+use ssh_os::sockets::Sockets;
+use ssh_os::user::{self, User};
 
 /// Our children that are sockets helpers for `name` and still run (not
 /// zombies): their pids and `Uid:`/`Gid:`/`Groups:` lines.

@@ -13,23 +13,32 @@
 //! # }
 //! ```
 
+use core::fmt;
 use std::io;
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use async_io::Async;
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ssh_auth::agent::{AgentClient, AgentError, AgentResponse, Identity};
 use ssh_keys::SignatureAlgorithm;
 
 /// Read buffer size.
 const CHUNK: usize = 16 * 1024;
 
+/// What an agent connection runs over: any byte stream (the agent's Unix
+/// socket, usually).
+trait AgentStream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> AgentStream for T {}
+
 /// A connection to an agent.
-#[derive(Debug)]
 pub struct AgentConnection {
-    stream: Async<UnixStream>,
+    stream: Box<dyn AgentStream>,
     codec: AgentClient,
+}
+
+impl fmt::Debug for AgentConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AgentConnection").finish_non_exhaustive()
+    }
 }
 
 fn agent_err(e: AgentError) -> io::Error {
@@ -37,16 +46,20 @@ fn agent_err(e: AgentError) -> io::Error {
 }
 
 impl AgentConnection {
-    /// Connects to the agent listening on `path`.
+    /// Connects to the agent listening on `path`, with the default
+    /// runtime's Unix sockets.
     pub async fn connect(path: &Path) -> io::Result<Self> {
-        let stream = Async::<UnixStream>::connect(path).await?;
+        let stream = crate::runtime::net::UnixStream::connect(path).await?;
         Ok(Self::from_stream(stream))
     }
 
-    /// Uses an already connected socket.
-    pub fn from_stream(stream: Async<UnixStream>) -> Self {
+    /// Uses an already connected stream (any runtime's socket).
+    pub fn from_stream<S>(stream: S) -> Self
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         Self {
-            stream,
+            stream: Box::new(stream),
             codec: AgentClient::new(),
         }
     }
@@ -114,7 +127,7 @@ impl AgentConnection {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use std::io::{Read, Write};
-    use std::os::unix::net::UnixListener;
+    use std::os::unix::net::{UnixListener, UnixStream};
 
     use rand::SeedableRng;
     use ssh_keys::PrivateKey;

@@ -15,8 +15,13 @@
 //!   `window-change`, `signal`, ...) as methods, and the exit status.
 //!   Flow control is per channel: a channel nobody reads stops its sender
 //!   without stopping the others.
-//! - [`os`]: users, PTYs, processes, signals and the local terminal, for
-//!   servers and interactive clients.
+//! - [`agent`]: a client of an SSH agent; [`splice()`]: a channel copied
+//!   both ways with a local stream.
+//!
+//! The host's side of `ssh` and `sshd` (processes, PTYs, PAM, forwarding
+//! listeners) is in the crates `ssh-os`, `ssh-server-kit` and
+//! `ssh-client-kit`; this crate has no unsafe code and links no system
+//! library.
 //! - [`runtime`]: the few things taken from async-std (clock, timers,
 //!   tasks). async-std is discontinued upstream (RUSTSEC-2025-0052):
 //!   switching runtimes touches only that module.
@@ -82,20 +87,13 @@
 pub mod agent;
 mod channel;
 mod client;
-pub mod config;
 mod driver;
 mod error;
-#[cfg(unix)]
-pub mod forward;
 mod global;
-#[cfg(unix)]
-pub mod host;
-#[cfg(unix)]
-pub mod host_forward;
-pub mod os;
 pub mod runtime;
 mod server;
 mod shared;
+mod splice;
 
 pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
 pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
@@ -103,6 +101,7 @@ pub use error::Error;
 pub use global::IncomingGlobalRequest;
 pub use server::{IncomingChannel, Server, ServerConnection, ServerHandler, ServerOptions};
 pub use shared::ExitStatus;
+pub use splice::splice;
 
 pub use ssh_auth;
 pub use ssh_connection;

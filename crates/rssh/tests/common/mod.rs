@@ -418,7 +418,7 @@ pub fn keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, PublicKey) 
 }
 
 /// Copies a channel and a socket both ways until both ended (the test
-/// servers' own relay: `ssh_async::host_forward` is not used here).
+/// servers' own relay: `ssh_server_kit::forward` is not used here).
 pub async fn splice(ch: Channel, sock: ssh_async::runtime::net::TcpStream) -> std::io::Result<()> {
     let (mut sr, mut sw) = (sock.clone(), sock.clone());
     let mut cr = ch.reader();

@@ -1,0 +1,607 @@
+//! Serving `session` channels with real processes: what `sshd` does after
+//! authentication. A session collects `pty-req` and `env`, starts the
+//! user's shell, command or subsystem (as the user, when we are root), and
+//! moves bytes between the channel and the process until it ends; then it
+//! sends `exit-status` or `exit-signal`, EOF and CLOSE. Before the program
+//! starts, a session may also forward X11 ([`x11`]) and the agent
+//! ([`agent`]); what they listen on goes away with the session.
+
+mod agent;
+mod x11;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use ssh_wire::messages::{ChannelRequestKind, PtyRequest};
+
+use ssh_async::{Channel, Error, IncomingRequest, ServerConnection, runtime};
+use ssh_os::process::{self, ExitStatus, SpawnOptions};
+use ssh_os::pty::{Pty, PtyControl, WinSize};
+use ssh_os::signal::Signal;
+use ssh_os::sockets::Sockets;
+use ssh_os::user::User;
+
+/// What a session may do, decided by the server's configuration for the
+/// authenticated user.
+#[derive(Debug, Clone)]
+pub struct SessionPolicy {
+    /// Whose session it is.
+    pub user: User,
+    /// Switch to the user's ids before running anything (needs root);
+    /// false runs as ourselves (a server run by that user).
+    pub switch_user: bool,
+    /// The environment every program gets (HOME, USER, LOGNAME, SHELL,
+    /// PATH, MAIL, SSH_CONNECTION, SSH_CLIENT, ...).
+    pub env: Vec<(String, String)>,
+    /// Patterns of variable names the client may set (`AcceptEnv`).
+    pub accept_env: Vec<String>,
+    /// `PermitTTY`.
+    pub permit_tty: bool,
+    /// `Subsystem name command`.
+    pub subsystems: Vec<(String, String)>,
+    /// `ForceCommand`: run this instead of what the client asked
+    /// (the request is kept in `SSH_ORIGINAL_COMMAND`).
+    pub force_command: Option<String>,
+    /// `X11Forwarding` (and the key's `no-x11-forwarding`): `x11-req` is
+    /// accepted.
+    pub x11_forwarding: bool,
+    /// `X11DisplayOffset`: the first display number tried (sshd: 10).
+    pub x11_display_offset: u32,
+    /// `X11UseLocalhost`: listen on the loopback addresses only and set
+    /// `DISPLAY=localhost:N`; otherwise every address and
+    /// `DISPLAY=<hostname>:N`.
+    pub x11_use_localhost: bool,
+    /// `XAuthLocation`: the `xauth` program that files the client's cookie
+    /// for the user. X11 forwarding is refused when it is missing.
+    pub xauth_location: PathBuf,
+    /// `AllowAgentForwarding` (and the key's `no-agent-forwarding`):
+    /// `auth-agent-req@openssh.com` is accepted.
+    pub agent_forwarding: bool,
+    /// Where the forwarding listeners are made; `None`: made from `user`
+    /// when first needed ([`Sockets::for_user`] when `switch_user`,
+    /// [`Sockets::direct`] otherwise).
+    pub sockets: Option<Sockets>,
+}
+
+impl SessionPolicy {
+    /// A policy for `user` with sshd's defaults where it has them: the
+    /// given environment, no `AcceptEnv`, a TTY allowed, no subsystems, no
+    /// forced command, X11 forwarding off (display offset 10, loopback
+    /// only, `/usr/bin/xauth`), agent forwarding on.
+    pub fn new(user: User, switch_user: bool, env: Vec<(String, String)>) -> SessionPolicy {
+        SessionPolicy {
+            user,
+            switch_user,
+            env,
+            accept_env: Vec::new(),
+            permit_tty: true,
+            subsystems: Vec::new(),
+            force_command: None,
+            x11_forwarding: false,
+            x11_display_offset: 10,
+            x11_use_localhost: true,
+            xauth_location: PathBuf::from("/usr/bin/xauth"),
+            agent_forwarding: true,
+            sockets: None,
+        }
+    }
+
+    /// The sockets of the forwardings.
+    fn sockets(&self) -> std::io::Result<Sockets> {
+        if let Some(s) = &self.sockets {
+            return Ok(s.clone());
+        }
+        if self.switch_user {
+            Sockets::for_user(&self.user)
+        } else {
+            Ok(Sockets::direct())
+        }
+    }
+}
+
+/// How one session's program is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Start {
+    Shell,
+    Exec(String),
+    Subsystem(String),
+}
+
+struct Setup {
+    pty: Option<(Pty, String)>,
+    /// What the client set with `env`.
+    env: Vec<(String, String)>,
+    /// `DISPLAY`, `SSH_AUTH_SOCK`: set after the client's.
+    forwarded_env: Vec<(String, String)>,
+    sockets: Option<Sockets>,
+    /// Whether `xauth` has run for the display.
+    xauth_done: bool,
+}
+
+impl Setup {
+    fn sockets(&mut self, policy: &SessionPolicy) -> std::io::Result<Sockets> {
+        if let Some(s) = &self.sockets {
+            return Ok(s.clone());
+        }
+        let s = policy.sockets()?;
+        self.sockets = Some(s.clone());
+        Ok(s)
+    }
+}
+
+/// What a session forwards; closed when it ends.
+#[derive(Default)]
+struct Forwards {
+    agent: Option<agent::AgentSocket>,
+    x11: Option<x11::X11Display>,
+}
+
+impl Forwards {
+    /// Stops listening, removes the sockets and the agent's directory.
+    async fn close(mut self) {
+        if let Some(a) = self.agent.take() {
+            a.close().await;
+        }
+        if let Some(x) = self.x11.take() {
+            x.close().await;
+        }
+    }
+}
+
+impl Drop for Forwards {
+    /// A session dropped before its end (its task cancelled) still cleans
+    /// up, in the background.
+    fn drop(&mut self) {
+        if let Some(a) = self.agent.take() {
+            drop(runtime::spawn(a.close()));
+        }
+        if let Some(x) = self.x11.take() {
+            drop(runtime::spawn(x.close()));
+        }
+    }
+}
+
+/// Serves one `session` channel of `conn` to its end. Errors of the
+/// channel end the session; a program that cannot start is refused with
+/// the request.
+pub async fn serve_session(
+    ch: Channel,
+    policy: Arc<SessionPolicy>,
+    conn: ServerConnection,
+) -> Result<(), Error> {
+    let mut forwards = Forwards::default();
+    let r = serve(ch, &policy, &conn, &mut forwards).await;
+    forwards.close().await;
+    r
+}
+
+async fn serve(
+    ch: Channel,
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    forwards: &mut Forwards,
+) -> Result<(), Error> {
+    let mut setup = Setup {
+        pty: None,
+        env: Vec::new(),
+        forwarded_env: Vec::new(),
+        sockets: None,
+        xauth_done: false,
+    };
+    // Requests before the program starts.
+    let child = loop {
+        let Some(req) = ch.next_request().await else {
+            return Ok(());
+        };
+        let start = match &req.kind {
+            ChannelRequestKind::PtyReq(p) => {
+                let ok = policy.permit_tty
+                    && setup.pty.is_none()
+                    && open_pty(&mut setup, p, policy).is_ok();
+                ch.reply(&req, ok)?;
+                continue;
+            }
+            ChannelRequestKind::Env { name, value } => {
+                let ok = accepts(&policy.accept_env, name) && is_env_name(name);
+                if ok {
+                    setup
+                        .env
+                        .push((name.clone(), String::from_utf8_lossy(value).into_owned()));
+                }
+                ch.reply(&req, ok)?;
+                continue;
+            }
+            ChannelRequestKind::WindowChange {
+                cols,
+                rows,
+                width_px,
+                height_px,
+            } => {
+                if let Some((pty, _)) = &setup.pty {
+                    let _ = pty.resize(win(*cols, *rows, *width_px, *height_px));
+                }
+                continue;
+            }
+            ChannelRequestKind::Shell => Start::Shell,
+            ChannelRequestKind::Exec { command } => {
+                Start::Exec(String::from_utf8_lossy(command).into_owned())
+            }
+            ChannelRequestKind::Subsystem { name } => Start::Subsystem(name.clone()),
+            ChannelRequestKind::X11Req {
+                single_connection,
+                auth_protocol,
+                auth_cookie,
+                screen,
+            } => {
+                let req_x11 = x11::X11Request {
+                    single_connection: *single_connection,
+                    auth_protocol: auth_protocol.clone(),
+                    auth_cookie: auth_cookie.clone(),
+                    screen: *screen,
+                };
+                let ok = match start_x11(policy, conn, &mut setup, forwards, &req_x11).await {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(
+                            "session for {}: X11 forwarding refused: {why}",
+                            policy.user.name
+                        );
+                        false
+                    }
+                };
+                ch.reply(&req, ok)?;
+                continue;
+            }
+            ChannelRequestKind::AuthAgentReq => {
+                let ok = match start_agent(policy, conn, &mut setup, forwards).await {
+                    Ok(()) => true,
+                    Err(why) => {
+                        tracing::info!(
+                            "session for {}: agent forwarding refused: {why}",
+                            policy.user.name
+                        );
+                        false
+                    }
+                };
+                ch.reply(&req, ok)?;
+                continue;
+            }
+            _ => {
+                ch.reply(&req, false)?;
+                continue;
+            }
+        };
+        if let Some(display) = &forwards.x11
+            && !setup.xauth_done
+        {
+            // sshd files the cookie before the program runs.
+            setup.xauth_done = true;
+            let user = policy.switch_user.then(|| policy.user.clone());
+            if let Err(e) = display
+                .run_xauth(
+                    &policy.xauth_location,
+                    user,
+                    base_env(policy, &setup),
+                    policy.user.home.clone(),
+                )
+                .await
+            {
+                tracing::info!(
+                    "session for {}: X11 forwarding: xauth: {e}",
+                    policy.user.name
+                );
+            }
+        }
+        match spawn(policy, &mut setup, &start) {
+            Ok(child) => {
+                ch.reply(&req, true)?;
+                break child;
+            }
+            Err(e) => {
+                tracing::info!(
+                    "session for {}: cannot start {start:?}: {e}",
+                    policy.user.name
+                );
+                ch.reply(&req, false)?;
+            }
+        }
+    };
+    run(ch, child).await
+}
+
+fn win(cols: u32, rows: u32, width_px: u32, height_px: u32) -> WinSize {
+    let c = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+    WinSize {
+        cols: c(cols),
+        rows: c(rows),
+        width_px: c(width_px),
+        height_px: c(height_px),
+    }
+}
+
+fn open_pty(setup: &mut Setup, p: &PtyRequest, policy: &SessionPolicy) -> std::io::Result<()> {
+    let pty = Pty::open(win(p.cols, p.rows, p.width_px, p.height_px), &p.modes.modes)?;
+    if policy.switch_user {
+        pty.chown_slave(policy.user.uid, policy.user.gid)?;
+    }
+    setup.pty = Some((pty, p.term.clone()));
+    Ok(())
+}
+
+/// `AcceptEnv` patterns (`*`, `?`), as sshd matches them.
+fn accepts(patterns: &[String], name: &str) -> bool {
+    patterns
+        .iter()
+        .flat_map(|p| p.split_whitespace())
+        .any(|p| ssh_auth::pattern::wildcard_match(name, p))
+}
+
+fn is_env_name(name: &str) -> bool {
+    !name.is_empty() && !name.contains('=') && !name.contains('\0')
+}
+
+/// A started program and what the session moves for it.
+struct Running {
+    child: process::Child,
+    io: Io,
+}
+
+enum Io {
+    Pipes,
+    Pty(PtyControl, ssh_os::pty::PtyReader, ssh_os::pty::PtyWriter),
+}
+
+/// Answers `x11-req`: the error says why it is refused.
+async fn start_x11(
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    setup: &mut Setup,
+    forwards: &mut Forwards,
+    req: &x11::X11Request,
+) -> Result<(), String> {
+    if !policy.x11_forwarding {
+        return Err("X11 forwarding is disabled".to_owned());
+    }
+    if forwards.x11.is_some() {
+        return Err("X11 forwarding is already active in this session".to_owned());
+    }
+    let sockets = setup.sockets(policy).map_err(|e| e.to_string())?;
+    let x = x11::start(
+        req,
+        policy.x11_display_offset,
+        policy.x11_use_localhost,
+        &policy.xauth_location,
+        &sockets,
+        conn,
+    )
+    .await?;
+    tracing::debug!(
+        "session for {}: X11 display {} (DISPLAY={})",
+        policy.user.name,
+        x.number,
+        x.display
+    );
+    set_var(&mut setup.forwarded_env, "DISPLAY", &x.display);
+    forwards.x11 = Some(x);
+    Ok(())
+}
+
+/// Answers `auth-agent-req@openssh.com`: the error says why it is refused.
+async fn start_agent(
+    policy: &SessionPolicy,
+    conn: &ServerConnection,
+    setup: &mut Setup,
+    forwards: &mut Forwards,
+) -> Result<(), String> {
+    if !policy.agent_forwarding {
+        return Err("agent forwarding is disabled".to_owned());
+    }
+    if forwards.agent.is_some() {
+        return Err("agent forwarding is already active in this session".to_owned());
+    }
+    let sockets = setup.sockets(policy).map_err(|e| e.to_string())?;
+    let socket = agent::start(&sockets, conn)
+        .await
+        .map_err(|e| format!("cannot listen for the agent: {e}"))?;
+    set_var(
+        &mut setup.forwarded_env,
+        "SSH_AUTH_SOCK",
+        &socket.path.display().to_string(),
+    );
+    forwards.agent = Some(socket);
+    Ok(())
+}
+
+fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
+    env.retain(|(k, _)| k != name);
+    env.push((name.to_owned(), value.to_owned()));
+}
+
+/// The environment of the session's programs before `TERM`, `SSH_TTY`
+/// and `SSH_ORIGINAL_COMMAND`: the policy's, the client's, then the
+/// forwardings' variables.
+fn base_env(policy: &SessionPolicy, setup: &Setup) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> = policy
+        .env
+        .iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    for (k, v) in setup.env.iter().chain(&setup.forwarded_env) {
+        env.retain(|(ek, _)| ek != k.as_str());
+        env.push((k.into(), v.into()));
+    }
+    env
+}
+
+fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
+    let user = &policy.user;
+    let shell = user.shell.clone();
+    let mut env = base_env(policy, setup);
+    let requested = match start {
+        Start::Shell => None,
+        Start::Exec(c) => Some(c.clone()),
+        Start::Subsystem(name) => {
+            let Some((_, cmd)) = policy.subsystems.iter().find(|(n, _)| n == name) else {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("subsystem {name:?} is not configured"),
+                ));
+            };
+            Some(cmd.clone())
+        }
+    };
+    let command = match (&policy.force_command, start) {
+        (Some(forced), _) => {
+            if let Some(orig) = &requested {
+                env.push(("SSH_ORIGINAL_COMMAND".into(), orig.into()));
+            }
+            Some(forced.clone())
+        }
+        (None, _) => requested,
+    };
+    let mut opts = SpawnOptions::new(shell.clone());
+    match &command {
+        Some(c) => opts.args = vec!["-c".into(), c.into()],
+        None => opts.arg0 = Some(login_arg0(&shell)),
+    }
+    opts.cwd = user.home.clone();
+    opts.user = policy.switch_user.then(|| user.clone());
+    let io = match setup.pty.take() {
+        Some((mut pty, term)) => {
+            env.push(("TERM".into(), term.into()));
+            env.push(("SSH_TTY".into(), pty.slave_name().as_os_str().to_owned()));
+            opts.pty = Some(pty.take_slave()?);
+            opts.env = env;
+            let control = pty.control();
+            let child = process::spawn(opts)?;
+            let (r, w) = pty.into_master();
+            return Ok(Running {
+                child,
+                io: Io::Pty(control, r, w),
+            });
+        }
+        None => Io::Pipes,
+    };
+    opts.env = env;
+    Ok(Running {
+        child: process::spawn(opts)?,
+        io,
+    })
+}
+
+/// `-bash` for `/bin/bash`: a login shell.
+fn login_arg0(shell: &Path) -> OsString {
+    let base = shell
+        .file_name()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| PathBuf::from("sh").into_os_string());
+    let mut a = OsString::from("-");
+    a.push(base);
+    a
+}
+
+/// Copies `from` to `to` until `from` ends; errors of either end it too.
+async fn pump<R, W>(mut from: R, mut to: W) -> u64
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match futures::io::AsyncReadExt::read(&mut from, &mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let Some(chunk) = buf.get(..n) else { break };
+        if to.write_all(chunk).await.is_err() {
+            break;
+        }
+        total += n as u64;
+    }
+    total
+}
+
+async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
+    let wait = running.child.wait();
+    let mut outputs: Vec<futures::future::BoxFuture<'static, u64>> = Vec::new();
+    let control = match running.io {
+        Io::Pipes => {
+            if let Some(stdin) = running.child.stdin.take() {
+                let reader = ch.reader();
+                drop(runtime::spawn(async move {
+                    let mut stdin = stdin;
+                    pump(reader, &mut stdin).await;
+                    // EOF from the client: the program's stdin ends.
+                    let _ = stdin.close().await;
+                }));
+            }
+            if let Some(out) = running.child.stdout.take() {
+                outputs.push(Box::pin(runtime::spawn(pump(out, ch.writer()))));
+            }
+            if let Some(err) = running.child.stderr.take() {
+                outputs.push(Box::pin(runtime::spawn(pump(err, ch.stderr_writer()))));
+            }
+            None
+        }
+        Io::Pty(control, r, w) => {
+            let reader = ch.reader();
+            drop(runtime::spawn(async move {
+                pump(reader, w).await;
+            }));
+            outputs.push(Box::pin(runtime::spawn(pump(r, ch.writer()))));
+            Some(control)
+        }
+    };
+    // Requests while the program runs: window-change and signal.
+    let child = Arc::new(running.child);
+    let requests = {
+        let ch = ch.control();
+        let child = child.clone();
+        async move {
+            while let Some(req) = ch.next_request().await {
+                handle_running_request(&ch, &req, control.as_ref(), &child);
+            }
+        }
+    };
+    let requests = runtime::spawn(requests);
+    let status = wait.await;
+    for o in outputs {
+        o.await;
+    }
+    drop(requests);
+    match status {
+        Ok(ExitStatus::Code(c)) => ch.exit_status(c).await?,
+        Ok(ExitStatus::Signal { name, core_dumped }) => {
+            ch.exit_signal(name, core_dumped, "").await?
+        }
+        Err(e) => tracing::info!("waiting for the session's program: {e}"),
+    }
+    ch.send_eof()?;
+    ch.close()?;
+    Ok(())
+}
+
+fn handle_running_request(
+    ch: &Channel,
+    req: &IncomingRequest,
+    pty: Option<&PtyControl>,
+    child: &process::Child,
+) {
+    let ok = match &req.kind {
+        ChannelRequestKind::WindowChange {
+            cols,
+            rows,
+            width_px,
+            height_px,
+        } => pty.is_some_and(|p| p.resize(win(*cols, *rows, *width_px, *height_px)).is_ok()),
+        ChannelRequestKind::Signal { name } => match Signal::from_ssh_name(name) {
+            Some(sig) => child.signal(sig).is_ok(),
+            None => false,
+        },
+        _ => false,
+    };
+    let _ = ch.reply(req, ok);
+}
