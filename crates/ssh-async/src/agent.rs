@@ -15,7 +15,6 @@
 
 use core::fmt;
 use std::io;
-use std::path::Path;
 
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ssh_auth::agent::{AgentClient, AgentError, AgentResponse, Identity};
@@ -46,9 +45,10 @@ fn agent_err(e: AgentError) -> io::Error {
 }
 
 impl AgentConnection {
-    /// Connects to the agent listening on `path`, with the default
-    /// runtime's Unix sockets.
-    pub async fn connect(path: &Path) -> io::Result<Self> {
+    /// Connects to the agent listening on `path`, with async-std's Unix
+    /// sockets.
+    #[cfg(feature = "async-std")]
+    pub async fn connect(path: &std::path::Path) -> io::Result<Self> {
         let stream = crate::runtime::net::UnixStream::connect(path).await?;
         Ok(Self::from_stream(stream))
     }

@@ -14,8 +14,9 @@ use ssh_wire::messages::{ChannelType, GlobalRequestKind};
 
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
+use crate::runtime::{self, Runtime};
 use crate::shared::{self, ExitStatus, Shared, Side, State, lock};
-use crate::{Error, IncomingChannel, runtime};
+use crate::{Error, IncomingChannel};
 
 /// The application's side of a client handshake: the host key decision,
 /// passwords, prompts and signatures. Methods are awaited in the middle
@@ -77,6 +78,9 @@ pub struct ClientOptions {
     /// without input a `keepalive@openssh.com` probe is sent; after this
     /// many unanswered probes the connection ends. `None`: no probes.
     pub keepalive: Option<(core::time::Duration, u32)>,
+    /// The runtime the connection runs on (its clock, timers and driver
+    /// task); `None`: [`runtime::default_runtime`].
+    pub runtime: Option<Arc<dyn Runtime>>,
     /// `PubkeyAcceptedAlgorithms`: the signature algorithms user keys may
     /// sign with (`None`: every one the key type has).
     pub signature_algorithms: Option<Vec<SignatureAlgorithm>>,
@@ -91,6 +95,7 @@ impl ClientOptions {
             transport: ssh_transport::Config::default(),
             connection: ssh_connection::Config::default(),
             keepalive: None,
+            runtime: None,
             signature_algorithms: None,
         }
     }
@@ -213,6 +218,11 @@ impl Client {
         H: ClientHandler,
     {
         let keepalive = options.keepalive;
+        let rt = options
+            .runtime
+            .clone()
+            .or_else(runtime::default_runtime)
+            .ok_or(Error::NoRuntime)?;
         let mut auth = ClientConfig::new(&options.user, options.methods);
         auth.signature_algorithms = options.signature_algorithms;
         let mut session = Box::new(ClientSession::new(
@@ -221,7 +231,7 @@ impl Client {
             options.connection,
             Box::new(rand::make_rng::<StdRng>()),
         )?);
-        let mut driver = Driver::new(stream);
+        let mut driver = Driver::new(stream, rt.clone());
         let mut authenticated = false;
         let mut host_key = None;
         loop {
@@ -296,7 +306,7 @@ impl Client {
         let shared: Shared = Arc::new(Mutex::new(state));
         let task = shared::drive(shared.clone(), driver);
         // The task's output is observed through the shared state.
-        drop(runtime::spawn(task));
+        rt.spawn(Box::pin(task));
         Ok(Self {
             _alive: Arc::new(Alive(shared.clone())),
             shared,

@@ -10,7 +10,9 @@ use futures::io::{AsyncRead, AsyncWrite};
 use ssh_session::{ClientSession, ServerSession};
 
 use crate::Error;
-use crate::runtime::{self, Sleep};
+use std::sync::Arc;
+
+use crate::runtime::{Runtime, Sleep};
 
 /// Read buffer size.
 const READ_CHUNK: usize = 32 * 1024;
@@ -57,6 +59,8 @@ impl Sans for ServerSession {
 /// the application can use it between calls.
 pub(crate) struct Driver<S> {
     stream: S,
+    /// The clock, the timers.
+    rt: Arc<dyn Runtime>,
     /// Output taken from the session, written from `out_pos`.
     out: Vec<u8>,
     out_pos: usize,
@@ -74,9 +78,10 @@ pub(crate) struct Driver<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
-    pub(crate) fn new(stream: S) -> Self {
+    pub(crate) fn new(stream: S, rt: Arc<dyn Runtime>) -> Self {
         Self {
             stream,
+            rt,
             out: Vec::new(),
             out_pos: 0,
             inbuf: Vec::new(),
@@ -87,6 +92,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             eof: false,
             input_seen: false,
         }
+    }
+
+    /// The runtime's clock and timers.
+    pub(crate) fn runtime(&self) -> &dyn Runtime {
+        &*self.rt
+    }
+
+    /// The runtime's current time.
+    pub(crate) fn now(&self) -> Instant {
+        self.rt.now()
     }
 
     /// Whether input arrived since the last call.
@@ -101,7 +116,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if rest.is_empty() {
                 break;
             }
-            let n = sess.handle_input(runtime::now(), rest)?;
+            let n = sess.handle_input(self.rt.now(), rest)?;
             if n == 0 {
                 break;
             }
@@ -130,13 +145,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         match sess.poll_timeout() {
             Some(deadline) => {
                 if self.timer.as_ref().map(|t| t.0) != Some(deadline) {
-                    self.timer = Some((deadline, runtime::sleep_until(deadline)));
+                    self.timer = Some((deadline, self.rt.sleep_until(deadline)));
                 }
                 if let Some((_, sleep)) = self.timer.as_mut()
                     && sleep.as_mut().poll(cx).is_ready()
                 {
                     self.timer = None;
-                    sess.handle_timeout(runtime::now())?;
+                    sess.handle_timeout(self.rt.now())?;
                     progress = true;
                 }
             }

@@ -33,6 +33,10 @@ pub enum Error {
     /// The connection failed earlier (protocol violation, I/O error):
     /// what happened.
     Failed(String),
+    /// No runtime to run the connection on: the options name none, and
+    /// no runtime feature gives a default here (with only `tokio`, call
+    /// from inside a Tokio runtime).
+    NoRuntime,
 }
 
 impl fmt::Display for Error {
@@ -53,6 +57,7 @@ impl fmt::Display for Error {
             ),
             Self::RequestRefused(what) => write!(f, "the peer refused the {what} request"),
             Self::Failed(m) => write!(f, "the connection failed: {m}"),
+            Self::NoRuntime => f.write_str("no async runtime to run the connection on"),
         }
     }
 }

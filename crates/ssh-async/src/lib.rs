@@ -22,9 +22,11 @@
 //! listeners) is in the crates `ssh-os`, `ssh-server-kit` and
 //! `ssh-client-kit`; this crate has no unsafe code and links no system
 //! library.
-//! - [`runtime`]: the few things taken from async-std (clock, timers,
-//!   tasks). async-std is discontinued upstream (RUSTSEC-2025-0052):
-//!   switching runtimes touches only that module.
+//! - [`runtime`]: the runtime is injected, not global: a small
+//!   [`runtime::Runtime`] trait (clock, timers, spawning the driver),
+//!   with async-std (feature `async-std`, the default), smol (`smol`)
+//!   and Tokio (`tokio`). A Tokio program uses `default-features =
+//!   false, features = ["tokio"]` and has no async-std in its tree.
 //!
 //! A client in a few lines:
 //!

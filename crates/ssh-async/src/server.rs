@@ -15,11 +15,12 @@ use ssh_session::{ServerSession, ServerSessionEvent};
 use ssh_transport::HostKey;
 use ssh_wire::messages::{ChannelType, OpenFailureReason};
 
+use crate::Error;
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
 use crate::global::{self, IncomingGlobalRequest};
+use crate::runtime::{self, Runtime};
 use crate::shared::{self, Chan, OpenState, Shared, Side, State, lock};
-use crate::{Error, runtime};
 
 /// The application's authentication policy, asked in the middle of the
 /// handshake.
@@ -83,6 +84,9 @@ pub struct ServerOptions {
     /// `ClientAliveInterval` and `ClientAliveCountMax` (see
     /// [`crate::ClientOptions::keepalive`]).
     pub keepalive: Option<(core::time::Duration, u32)>,
+    /// The runtime the connection runs on (its clock, timers and driver
+    /// task); `None`: [`runtime::default_runtime`].
+    pub runtime: Option<Arc<dyn Runtime>>,
     /// Hand the client's global requests (`tcpip-forward`, ...) to
     /// [`ServerConnection::next_global_request`]; when false (the
     /// default) they are all refused.
@@ -111,6 +115,7 @@ impl ServerOptions {
             transport: ssh_transport::Config::server_default(),
             connection: ssh_connection::Config::default(),
             keepalive: None,
+            runtime: None,
             global_requests: false,
         }
     }
@@ -133,6 +138,11 @@ impl Server {
         H: ServerHandler,
     {
         let keepalive = options.keepalive;
+        let rt = options
+            .runtime
+            .clone()
+            .or_else(runtime::default_runtime)
+            .ok_or(Error::NoRuntime)?;
         let global_requests = options.global_requests;
         let mut session = Box::new(ServerSession::new(
             options.transport,
@@ -141,7 +151,7 @@ impl Server {
             options.connection,
             Box::new(rand::make_rng::<StdRng>()),
         )?);
-        let mut driver = Driver::new(stream);
+        let mut driver = Driver::new(stream, rt.clone());
         let mut user = None;
         let mut authenticated = false;
         loop {
@@ -157,7 +167,7 @@ impl Server {
                         let ok = handler
                             .public_key(&user, &key, certificate.as_deref(), !query_only)
                             .await;
-                        session.answer_public_key(runtime::now(), ok)?;
+                        session.answer_public_key(driver.now(), ok)?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
                         user,
@@ -171,18 +181,18 @@ impl Server {
                         } else {
                             PasswordVerdict::Reject
                         };
-                        session.answer_password(runtime::now(), verdict)?;
+                        session.answer_password(driver.now(), verdict)?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive {
                         user,
                         submethods,
                     }) => {
                         let a = handler.keyboard_interactive(&user, &submethods).await;
-                        session.answer_keyboard_interactive(runtime::now(), a)?;
+                        session.answer_keyboard_interactive(driver.now(), a)?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
                         let a = handler.info_response(&user, &responses).await;
-                        session.answer_keyboard_interactive(runtime::now(), a)?;
+                        session.answer_keyboard_interactive(driver.now(), a)?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::Success {
                         user: u, method, ..
@@ -210,7 +220,7 @@ impl Server {
         state.accept_global = global_requests;
         state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
         let shared: Shared = Arc::new(Mutex::new(state));
-        drop(runtime::spawn(shared::drive(shared.clone(), driver)));
+        rt.spawn(Box::pin(shared::drive(shared.clone(), driver)));
         Ok(ServerConnection {
             shared,
             user: user.unwrap_or_default(),

@@ -666,7 +666,8 @@ where
         if st.closing {
             st.session.disconnect("bye");
         }
-        if let Err(reason) = poll_keepalive(&mut st, driver.take_input_seen(), cx) {
+        let seen = driver.take_input_seen();
+        if let Err(reason) = poll_keepalive(&mut st, seen, driver.runtime(), cx) {
             driver.try_flush(&mut *st.session);
             st.end(reason);
             return Poll::Ready(());
@@ -721,17 +722,22 @@ where
 
 /// Sends a probe when the interval passed without input; fails after
 /// `max_missed` unanswered probes.
-fn poll_keepalive(st: &mut State, input_seen: bool, cx: &mut Context<'_>) -> Result<(), EndReason> {
+fn poll_keepalive(
+    st: &mut State,
+    input_seen: bool,
+    rt: &dyn crate::runtime::Runtime,
+    cx: &mut Context<'_>,
+) -> Result<(), EndReason> {
     let Some(k) = st.keepalive.as_mut() else {
         return Ok(());
     };
-    let now = crate::runtime::now();
+    let now = rt.now();
     if input_seen || k.last_input.is_none() {
         k.last_input = Some(now);
     }
     let due = k.last_input.unwrap_or(now) + k.interval;
     if k.timer.is_none() {
-        k.timer = Some(crate::runtime::sleep_until(due));
+        k.timer = Some(rt.sleep_until(due));
     }
     let fired = k
         .timer
@@ -743,7 +749,7 @@ fn poll_keepalive(st: &mut State, input_seen: bool, cx: &mut Context<'_>) -> Res
     // Input came while the timer ran: wait for the rest of the interval
     // (one timer per interval, not one per read).
     let next = if due > now { due } else { now + k.interval };
-    let mut timer = crate::runtime::sleep_until(next);
+    let mut timer = rt.sleep_until(next);
     // Registers the waker for the next deadline.
     let _ = timer.as_mut().poll(cx);
     k.timer = Some(timer);

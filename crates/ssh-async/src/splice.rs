@@ -5,13 +5,10 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::any::Any;
 use std::io;
-use std::net::Shutdown;
 
 use futures::io::{AsyncRead, AsyncWrite};
 
-use crate::runtime::net::{TcpStream, UnixStream};
 use crate::{Channel, Error};
 
 /// Size of the fixed buffer of each direction (two channel packets of
@@ -128,7 +125,7 @@ impl Dir {
 /// Copies both ways between `ch` and `stream` until both directions
 /// reached EOF: the channel's EOF closes the stream's write half
 /// (`AsyncWriteExt::close`, then `shutdown(Write)` when the stream is a
-/// [`TcpStream`] or [`UnixStream`] of [`crate::runtime::net`]: their
+/// TCP or Unix stream of async-std (`ssh_async::runtime::net`): their
 /// `close` only flushes), the stream's EOF sends EOF on the channel. Then the channel
 /// is closed. A CLOSE from the peer ends the copy too (nothing more can
 /// be sent); bytes read from the stream that could not be delivered make
@@ -194,17 +191,16 @@ where
     res.map(|()| (down.bytes, up.bytes))
 }
 
-/// `shutdown(Write)` of the runtime's TCP and Unix streams (their
+/// `shutdown(Write)` of async-std's TCP and Unix streams (their
 /// `AsyncWrite::poll_close` only flushes); nothing for other streams,
 /// whose `poll_close` was their end of writing. A peer that is gone
 /// already is not an error.
 fn shutdown_write<S: 'static>(stream: &S) -> io::Result<()> {
-    let any: &dyn Any = stream;
-    let res = if let Some(s) = any.downcast_ref::<TcpStream>() {
-        s.shutdown(Shutdown::Write)
-    } else if let Some(s) = any.downcast_ref::<UnixStream>() {
-        s.shutdown(Shutdown::Write)
-    } else {
+    #[cfg(feature = "async-std")]
+    let res = crate::runtime::shutdown_write(stream).unwrap_or(Ok(()));
+    #[cfg(not(feature = "async-std"))]
+    let res: io::Result<()> = {
+        let _ = stream;
         Ok(())
     };
     match res {
