@@ -480,7 +480,12 @@ fn poll_write_chan(
     match res {
         Ok(0) => {
             if let Some(c) = st.chans.get_mut(&r.h) {
-                c.write_waker = Some(cx.waker().clone());
+                let slot = if ext.is_some() {
+                    &mut c.ext_write_waker
+                } else {
+                    &mut c.write_waker
+                };
+                *slot = Some(cx.waker().clone());
             }
             // The window may open in the meantime: the driver wakes us.
             st.wake_driver();

@@ -187,9 +187,15 @@ pub(crate) struct Chan {
     pub(crate) exit: Option<ExitStatus>,
     pub(crate) requests: VecDeque<QueuedRequest>,
     pub(crate) replies: HashMap<RequestId, bool>,
+    /// The reader of channel data waiting for some.
     pub(crate) read_waker: Option<Waker>,
+    /// The reader of extended data (stderr) waiting for some.
     pub(crate) ext_waker: Option<Waker>,
+    /// The writer of channel data waiting for the window.
     pub(crate) write_waker: Option<Waker>,
+    /// The writer of extended data waiting for the window (a slot of its
+    /// own: both writers may wait at once, and both must be woken).
+    pub(crate) ext_write_waker: Option<Waker>,
     pub(crate) event_waker: Option<Waker>,
 }
 
@@ -206,6 +212,7 @@ impl Chan {
             read_waker: None,
             ext_waker: None,
             write_waker: None,
+            ext_write_waker: None,
             event_waker: None,
         }
     }
@@ -215,6 +222,7 @@ impl Chan {
             self.read_waker.take(),
             self.ext_waker.take(),
             self.write_waker.take(),
+            self.ext_write_waker.take(),
             self.event_waker.take(),
         ]
         .into_iter()
@@ -494,11 +502,23 @@ impl State {
                     }
                 }
             }
-            Event::Readable { handle } | Event::Eof { handle } => {
+            Event::Readable { handle } => {
+                if let Some(w) = self
+                    .chans
+                    .get_mut(&handle)
+                    .and_then(|c| c.read_waker.take())
+                {
+                    w.wake();
+                }
+            }
+            Event::ReadableExtended { handle } => {
+                if let Some(w) = self.chans.get_mut(&handle).and_then(|c| c.ext_waker.take()) {
+                    w.wake();
+                }
+            }
+            Event::Eof { handle } => {
                 if let Some(c) = self.chans.get_mut(&handle) {
-                    if matches!(ev, Event::Eof { .. }) {
-                        c.eof = true;
-                    }
+                    c.eof = true;
                     for w in [c.read_waker.take(), c.ext_waker.take()]
                         .into_iter()
                         .flatten()
@@ -508,12 +528,14 @@ impl State {
                 }
             }
             Event::Writable { handle } => {
-                if let Some(w) = self
-                    .chans
-                    .get_mut(&handle)
-                    .and_then(|c| c.write_waker.take())
-                {
-                    w.wake();
+                // The window is per channel: both writers may be waiting.
+                if let Some(c) = self.chans.get_mut(&handle) {
+                    for w in [c.write_waker.take(), c.ext_write_waker.take()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        w.wake();
+                    }
                 }
             }
             Event::Closed { handle } => match self.chans.get_mut(&handle) {

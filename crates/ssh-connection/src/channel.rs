@@ -81,8 +81,11 @@ pub(crate) struct Channel {
     pub(crate) released: bool,
     /// The last send was cut short: a `Writable` is owed.
     pub(crate) write_blocked: bool,
-    /// A `Readable` was sent and the buffers were not read empty since.
-    pub(crate) readable_notified: bool,
+    /// A `Readable` was sent and the data buffer was not read empty since.
+    pub(crate) data_notified: bool,
+    /// A `ReadableExtended` was sent and the extended-data buffer was not
+    /// read empty since.
+    pub(crate) ext_notified: bool,
     /// Our requests waiting for a reply, oldest first.
     pub(crate) ours: VecDeque<RequestId>,
     /// The peer's requests waiting for our answer, oldest first.
@@ -105,7 +108,8 @@ impl Channel {
             close_pending: false,
             released: false,
             write_blocked: false,
-            readable_notified: false,
+            data_notified: false,
+            ext_notified: false,
             ours: VecDeque::new(),
             theirs: VecDeque::new(),
         }

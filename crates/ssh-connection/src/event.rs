@@ -49,9 +49,16 @@ pub enum Event {
         /// The peer's description.
         description: String,
     },
-    /// Data (or extended data) arrived in an empty buffer. Sent once until
-    /// the buffers were read empty again.
+    /// Channel data arrived in an empty data buffer. Sent once until that
+    /// buffer was read empty again, whatever the extended-data buffer
+    /// holds.
     Readable {
+        /// The channel.
+        handle: ChannelHandle,
+    },
+    /// Extended data (stderr) arrived in an empty extended-data buffer.
+    /// Sent once until that buffer was read empty again.
+    ReadableExtended {
         /// The channel.
         handle: ChannelHandle,
     },

@@ -194,6 +194,43 @@ fn data_round_trip_respects_max_packet() {
     assert_eq!(read_all(&mut p.server, s), data);
 }
 
+/// Readiness per stream: stderr that nobody reads must not keep stdout's
+/// reader from hearing of new data (a reader of stdout alone would wait
+/// forever).
+#[test]
+fn readable_is_per_stream_while_the_other_buffer_sits_unread() {
+    let mut p = Pair::new();
+    let (c, s) = p.open_session();
+    p.server.send_extended_data(s, 1, b"warning").unwrap();
+    p.server.send_data(s, b"first").unwrap();
+    p.pump();
+    let events: Vec<Event> = p.client_events.drain(..).collect();
+    assert_eq!(
+        events,
+        vec![
+            Event::ReadableExtended { handle: c },
+            Event::Readable { handle: c }
+        ]
+    );
+    // stdout read empty; stderr left alone.
+    assert_eq!(read_all(&mut p.client, c), b"first");
+    p.server.send_data(s, b"second").unwrap();
+    p.pump();
+    assert_eq!(
+        p.client_events.pop_front(),
+        Some(Event::Readable { handle: c }),
+        "new stdout data while stderr is unread"
+    );
+    assert!(p.client_events.is_empty(), "{:?}", p.client_events);
+    // More stderr while stderr is unread: nothing new to say.
+    p.server.send_extended_data(s, 1, b" again").unwrap();
+    p.pump();
+    assert!(p.client_events.is_empty(), "{:?}", p.client_events);
+    let mut buf = [0u8; 64];
+    let n = p.client.read_extended(c, &mut buf).unwrap();
+    assert_eq!(&buf[..n], b"warning again");
+}
+
 #[test]
 fn window_limits_sends_and_adjust_follows_consumption() {
     let config = Config {

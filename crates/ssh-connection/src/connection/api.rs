@@ -300,8 +300,11 @@ impl Connection {
     pub(super) fn consume_inner(&mut self, h: ChannelHandle, n: usize) {
         if let Some(c) = self.channels.get_mut(h) {
             c.recv.consume(n);
-            if c.data.is_empty() && c.ext.is_empty() {
-                c.readable_notified = false;
+            if c.data.is_empty() {
+                c.data_notified = false;
+            }
+            if c.ext.is_empty() {
+                c.ext_notified = false;
             }
         }
         self.maybe_adjust(h);

@@ -372,10 +372,17 @@ impl Connection {
             // give their window back.
             Some(_) => c.recv.consume(data.len()),
         }
-        let has_data = !c.data.is_empty() || !c.ext.is_empty();
-        if !c.readable_notified && has_data {
-            c.readable_notified = true;
+        // Readiness per stream: a reader of one buffer is told of new
+        // bytes in it even while the other buffer sits unread.
+        let data_news = !c.data_notified && !c.data.is_empty();
+        let ext_news = !c.ext_notified && !c.ext.is_empty();
+        c.data_notified |= data_news;
+        c.ext_notified |= ext_news;
+        if data_news {
             self.events.push_back(Event::Readable { handle: h });
+        }
+        if ext_news {
+            self.events.push_back(Event::ReadableExtended { handle: h });
         }
         self.maybe_adjust(h);
         Ok(())

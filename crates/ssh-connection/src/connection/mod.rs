@@ -81,8 +81,9 @@ pub struct ChannelInfo {
 /// `poll_payload` into the transport, then `poll_event`.
 ///
 /// Events are only produced by input, and at most one `Readable` per
-/// channel until its buffers were read empty; the application is expected
-/// to drain them after each call.
+/// channel until its data buffer was read empty (one `ReadableExtended`
+/// until its extended-data buffer was); the application is expected to
+/// drain them after each call.
 #[derive(Debug)]
 pub struct Connection {
     role: Role,
