@@ -169,9 +169,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
                 Poll::Ready(Ok(n)) => {
                     self.input_seen = true;
+                    // Straight from the read buffer into the session; only
+                    // what it does not take now (it pauses on a question
+                    // such as the host key) is kept aside.
                     let got = self.rbuf.get(..n).unwrap_or_default();
-                    self.inbuf.extend_from_slice(got);
-                    self.feed(sess)?;
+                    let mut taken = 0;
+                    while let Some(rest) = got.get(taken..) {
+                        if rest.is_empty() {
+                            break;
+                        }
+                        let k = sess.handle_input(self.rt.now(), rest)?;
+                        if k == 0 {
+                            break;
+                        }
+                        taken += k;
+                    }
+                    self.inbuf
+                        .extend_from_slice(got.get(taken..).unwrap_or_default());
                     progress = true;
                 }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
