@@ -64,6 +64,68 @@ impl NameList {
         Self::from_names(text.split(','))
     }
 
+    /// Parses the text of a name-list sent by a peer, as OpenSSH reads
+    /// one. RFC 4251 §5 says "A name MUST have a non-zero length", but
+    /// libssh 0.10.6 sends cipher lists ending with a comma
+    /// (`...,aes128-ctr,`) and OpenSSH accepts them: its `match_list`
+    /// (`match.c`) takes names with `strsep` and stops at the first empty
+    /// one. So here too an empty name ends the list: `"a,b,"` is `a,b`,
+    /// `"a,,b"` is `a` (as OpenSSH, `b` is never matched), and a list of
+    /// only commas has no names, so negotiating over it fails as OpenSSH's
+    /// "no matching ..." does.
+    ///
+    /// Every bound of [`NameList::parse`] still holds over the whole text,
+    /// the part after an empty name included: at most
+    /// [`MAX_NAME_LIST_LEN`] bytes, at most [`MAX_NAMES`] entries (empty
+    /// ones counted), each name at most [`MAX_NAME_LEN`] bytes of printable
+    /// US-ASCII. Only what is read from peers goes through here; what we
+    /// build and send stays strict ([`NameList::parse`],
+    /// [`NameList::from_names`]).
+    pub fn parse_lenient(text: &str) -> Result<Self, DecodeError> {
+        if text.len() > MAX_NAME_LIST_LEN {
+            return Err(DecodeError::TooLong {
+                what: "name-list",
+                len: text.len(),
+                max: MAX_NAME_LIST_LEN,
+            });
+        }
+        if text.is_empty() {
+            return Ok(Self::new());
+        }
+        let mut out = Vec::new();
+        let mut ended = false;
+        for (i, name) in text.split(',').enumerate() {
+            if i == MAX_NAMES {
+                return Err(DecodeError::TooLong {
+                    what: "name-list",
+                    len: MAX_NAMES + 1,
+                    max: MAX_NAMES,
+                });
+            }
+            if name.is_empty() {
+                // As OpenSSH's match_list: nothing from here on matches.
+                ended = true;
+                continue;
+            }
+            check_name(name)?;
+            if !ended {
+                out.push(name.to_owned());
+            }
+        }
+        Ok(Self(out))
+    }
+
+    /// Decodes a name-list `string` sent by a peer, with the rules of
+    /// [`NameList::parse_lenient`]. Use it for the lists OpenSSH reads with
+    /// `match_list`: the ten of KEXINIT, the methods of USERAUTH_FAILURE;
+    /// the strict [`Decode`] impl is RFC 4251's.
+    pub fn decode_lenient(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let raw = r.string_max(MAX_NAME_LIST_LEN, "name-list")?;
+        let text = core::str::from_utf8(raw)
+            .map_err(|_| DecodeError::invalid("name-list", "not ASCII"))?;
+        Self::parse_lenient(text)
+    }
+
     /// The names, in order.
     pub fn names(&self) -> &[String] {
         &self.0
@@ -219,6 +281,52 @@ mod tests {
         for bad in [",", "a,,b", "a,", ",a", "a b", "\u{e9}", "a\n"] {
             assert!(NameList::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn lenient_lists_end_at_the_first_empty_name() {
+        let cases: [(&str, &[&str]); 8] = [
+            ("", &[]),
+            ("a", &["a"]),
+            ("a,b", &["a", "b"]),
+            ("a,b,", &["a", "b"]),
+            ("a,,b", &["a"]),
+            (",a", &[]),
+            (",", &[]),
+            (",,,", &[]),
+        ];
+        for (text, names) in cases {
+            let list = NameList::parse_lenient(text).unwrap();
+            assert_eq!(list.names(), names, "{text:?}");
+            let mut wire = Vec::new();
+            put_u32(&mut wire, text.len() as u32);
+            wire.extend_from_slice(text.as_bytes());
+            let mut r = Reader::new(&wire);
+            assert_eq!(NameList::decode_lenient(&mut r).unwrap(), list);
+            // What comes out again is strict.
+            assert_eq!(NameList::parse(&list.to_string()).unwrap(), list);
+        }
+    }
+
+    #[test]
+    fn lenient_lists_keep_every_bound() {
+        for bad in ["a b", "a,,b c", "a,\u{e9}", "a\n,", ",\t"] {
+            assert!(NameList::parse_lenient(bad).is_err(), "{bad:?}");
+        }
+        let long = format!(",{}", "a".repeat(MAX_NAME_LEN + 1));
+        assert!(NameList::parse_lenient(&long).is_err());
+        let commas = ",".repeat(MAX_NAMES);
+        assert!(NameList::parse_lenient(&commas).is_err(), "entries counted");
+        assert!(NameList::parse_lenient(&",".repeat(MAX_NAMES - 1)).is_ok());
+        let huge = "a".repeat(MAX_NAME_LIST_LEN + 1);
+        assert!(NameList::parse_lenient(&huge).is_err());
+        let mut wire = Vec::new();
+        put_u32(&mut wire, (MAX_NAME_LIST_LEN + 1) as u32);
+        wire.resize(4 + MAX_NAME_LIST_LEN + 1, b',');
+        assert!(matches!(
+            NameList::decode_lenient(&mut Reader::new(&wire)),
+            Err(DecodeError::TooLong { .. })
+        ));
     }
 
     #[test]

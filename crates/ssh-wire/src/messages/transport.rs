@@ -305,18 +305,22 @@ impl KexInit {
         put_u32(out, self.reserved);
     }
     fn decode_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        // A peer's lists are read as OpenSSH reads them, an empty name
+        // ending the list (libssh 0.10.6 ends its cipher lists with a
+        // comma): see `NameList::parse_lenient`. The exchange hash uses the
+        // received payload, never this struct re-encoded.
         Ok(Self {
             cookie: r.array("kexinit cookie")?,
-            kex_algorithms: NameList::decode(r)?,
-            server_host_key_algorithms: NameList::decode(r)?,
-            encryption_client_to_server: NameList::decode(r)?,
-            encryption_server_to_client: NameList::decode(r)?,
-            mac_client_to_server: NameList::decode(r)?,
-            mac_server_to_client: NameList::decode(r)?,
-            compression_client_to_server: NameList::decode(r)?,
-            compression_server_to_client: NameList::decode(r)?,
-            languages_client_to_server: NameList::decode(r)?,
-            languages_server_to_client: NameList::decode(r)?,
+            kex_algorithms: NameList::decode_lenient(r)?,
+            server_host_key_algorithms: NameList::decode_lenient(r)?,
+            encryption_client_to_server: NameList::decode_lenient(r)?,
+            encryption_server_to_client: NameList::decode_lenient(r)?,
+            mac_client_to_server: NameList::decode_lenient(r)?,
+            mac_server_to_client: NameList::decode_lenient(r)?,
+            compression_client_to_server: NameList::decode_lenient(r)?,
+            compression_server_to_client: NameList::decode_lenient(r)?,
+            languages_client_to_server: NameList::decode_lenient(r)?,
+            languages_server_to_client: NameList::decode_lenient(r)?,
             first_kex_packet_follows: r.bool("first_kex_packet_follows")?,
             reserved: r.u32("kexinit reserved")?,
         })
@@ -418,7 +422,9 @@ impl ExtInfo {
 
     /// `server-sig-algs`: "extension-value: name-list
     /// public-key-algorithms-accepted" (RFC 8308 §3.1). The value is the
-    /// text of a name-list, without a length of its own.
+    /// text of a name-list, without a length of its own. Read as OpenSSH's
+    /// client reads it (`match_list` in `key_sig_algorithm`): an empty name
+    /// ends the list (`NameList::parse_lenient`).
     pub fn server_sig_algs(&self) -> Option<Result<NameList, DecodeError>> {
         self.get(EXT_SERVER_SIG_ALGS).map(parse_list_text)
     }
@@ -428,8 +434,10 @@ impl ExtInfo {
     pub fn delay_compression(&self) -> Option<Result<(NameList, NameList), DecodeError>> {
         self.get(EXT_DELAY_COMPRESSION).map(|v| {
             let mut r = Reader::new(v);
-            let c2s = NameList::decode(&mut r)?;
-            let s2c = NameList::decode(&mut r)?;
+            // As the compression lists of KEXINIT, whose meaning they
+            // take over (OpenSSH ignores this extension).
+            let c2s = NameList::decode_lenient(&mut r)?;
+            let s2c = NameList::decode_lenient(&mut r)?;
             r.finish("delay-compression")?;
             Ok((c2s, s2c))
         })
@@ -480,7 +488,7 @@ impl_message!(ExtInfo, msg::SSH_MSG_EXT_INFO, "SSH_MSG_EXT_INFO");
 fn parse_list_text(value: &[u8]) -> Result<NameList, DecodeError> {
     let text = core::str::from_utf8(value)
         .map_err(|_| DecodeError::invalid("name-list", "not US-ASCII"))?;
-    NameList::parse(text)
+    NameList::parse_lenient(text)
 }
 
 /// `SSH2_MSG_PING` (OpenSSH `PROTOCOL` §1.8): "string data". Only sent to

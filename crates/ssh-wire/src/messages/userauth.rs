@@ -456,7 +456,9 @@ impl UserauthFailure {
     }
     fn decode_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
-            methods: NameList::decode(r)?,
+            // As OpenSSH's client (`authmethod_get`, `match_list`): an
+            // empty name ends the list (`NameList::parse_lenient`).
+            methods: NameList::decode_lenient(r)?,
             partial_success: r.bool("partial success")?,
         })
     }
