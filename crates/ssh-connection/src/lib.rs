@@ -5,7 +5,7 @@
 //! 80-127): no packets, keys, sockets or clocks. Feed it incoming payloads
 //! with [`Connection::handle_payload`], drive it with the mutators
 //! ([`Connection::open_channel`], [`Connection::send_data`],
-//! [`Connection::read`], ...), and drain [`Connection::poll_payload`] (into
+//! [`Connection::read`], ...), and drain [`Connection::poll_outgoing`] (into
 //! the transport) and [`Connection::poll_event`] (into the application).
 //!
 //! Received data is buffered per channel until the application reads it;
@@ -26,13 +26,13 @@
 //! let mut payload = Vec::new();
 //!
 //! let ch = client.open_channel(ChannelType::Session)?;
-//! while client.poll_payload(&mut payload) {
+//! while client.poll_outgoing(&mut payload) {
 //!     server.handle_payload(&payload)?;
 //! }
 //! let Some(Event::OpenRequest { handle, .. }) = server.poll_event() else { unreachable!() };
 //! server.accept(handle)?;
 //! server.send_data(handle, b"hello")?;
-//! while server.poll_payload(&mut payload) {
+//! while server.poll_outgoing(&mut payload) {
 //!     client.handle_payload(&payload)?;
 //! }
 //! assert_eq!(client.poll_event(), Some(Event::OpenConfirmed { handle: ch }));

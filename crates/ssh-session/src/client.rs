@@ -14,7 +14,7 @@ use ssh_wire::messages::DisconnectReason;
 use ssh_wire::msg::Layer;
 
 use crate::error::Error;
-use crate::shared::{Core, SERVICE_USERAUTH};
+use crate::layers::{Core, SERVICE_USERAUTH};
 
 /// What a [`ClientSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -386,7 +386,7 @@ impl ClientSession {
             return Ok(());
         };
         let mut out = Vec::new();
-        while let Some(p) = auth.poll_payload() {
+        while let Some(p) = auth.poll_outgoing() {
             out.push(p);
         }
         let mut success = false;

@@ -64,13 +64,13 @@
 
 mod client;
 mod error;
+mod layers;
 mod server;
-mod shared;
 
 pub use client::{ClientSession, ClientSessionEvent};
 pub use error::Error;
+pub use layers::SERVICE_USERAUTH;
 pub use server::{ServerSession, ServerSessionEvent};
-pub use shared::SERVICE_USERAUTH;
 
 pub use ssh_auth;
 pub use ssh_connection;

@@ -14,7 +14,7 @@ use ssh_wire::messages::DisconnectReason;
 use ssh_wire::msg::Layer;
 
 use crate::error::Error;
-use crate::shared::{Core, SERVICE_USERAUTH};
+use crate::layers::{Core, SERVICE_USERAUTH};
 
 /// What a [`ServerSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +322,7 @@ impl ServerSession {
             self.events.push_back(ServerSessionEvent::Auth(ev));
         }
         let mut out = Vec::new();
-        while let Some(p) = auth.poll_payload(now) {
+        while let Some(p) = auth.poll_outgoing(now) {
             out.push(p);
         }
         for p in out {

@@ -3,7 +3,7 @@
 //! Method classes (as in quinn-proto): [`Connection::handle_payload`] for
 //! input, mutators for the application (`open_channel`, `accept`,
 //! `send_data`, ...), and `poll_*` for output. After any input or mutator,
-//! drain [`Connection::poll_payload`] into the transport and
+//! drain [`Connection::poll_outgoing`] into the transport and
 //! [`Connection::poll_event`] into the application.
 
 mod api;
@@ -76,9 +76,9 @@ pub struct ChannelInfo {
 /// Methods come in classes: [`Connection::handle_payload`] takes input;
 /// the mutators (`open_channel`, `accept`, `reject`, `send_data`,
 /// `send_eof`, `close`, `release`, `read`, `consume`, `channel_request`,
-/// `global_request`, `answer_*`) act for the application; `poll_payload`
+/// `global_request`, `answer_*`) act for the application; `poll_outgoing`
 /// and `poll_event` give output. After each input or mutator, drain
-/// `poll_payload` into the transport, then `poll_event`.
+/// `poll_outgoing` into the transport, then `poll_event`.
 ///
 /// Events are only produced by input, and at most one `Readable` per
 /// channel until its buffers were read empty; the application is expected
@@ -152,7 +152,7 @@ impl Connection {
     /// Moves the next outgoing payload into `out` (replacing its contents)
     /// and returns true, or returns false when nothing is queued. The
     /// session hands each payload to the transport's `send_payload`.
-    pub fn poll_payload(&mut self, out: &mut Vec<u8>) -> bool {
+    pub fn poll_outgoing(&mut self, out: &mut Vec<u8>) -> bool {
         let Some(mut p) = self.out.pop_front() else {
             return false;
         };
@@ -170,15 +170,15 @@ impl Connection {
     }
 
     /// Hands every queued payload to `send`, oldest first (the same as
-    /// calling [`Connection::poll_payload`] until it returns false).
+    /// calling [`Connection::poll_outgoing`] until it returns false).
     pub fn poll_transmit(&mut self, mut send: impl FnMut(&[u8])) {
         let mut buf = Vec::new();
-        while self.poll_payload(&mut buf) {
+        while self.poll_outgoing(&mut buf) {
             send(&buf);
         }
     }
 
-    /// True when [`Connection::poll_payload`] has something.
+    /// True when [`Connection::poll_outgoing`] has something.
     pub fn has_payload(&self) -> bool {
         !self.out.is_empty()
     }

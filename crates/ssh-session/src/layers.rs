@@ -1,6 +1,7 @@
-//! What both sides share: the transport, the connection once
-//! authenticated, the queue of payloads the transport would not take yet,
-//! and the failure state.
+//! The layer plumbing both session sides share ([`Core`]): the transport,
+//! the connection once authenticated, the queue of payloads the transport
+//! would not take yet, routing of connection payloads, and the failure
+//! state. `client.rs` and `server.rs` add what differs per side.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -169,7 +170,7 @@ impl Core {
         let Some(c) = &mut self.connection else {
             return Ok(());
         };
-        while c.poll_payload(&mut self.tx) {
+        while c.poll_outgoing(&mut self.tx) {
             match self.transport.send_payload(&self.tx) {
                 Ok(()) => {}
                 Err(ssh_transport::Error::WouldBlock) => {
@@ -184,7 +185,7 @@ impl Core {
 
     /// Takes the next upper-layer payload into `self.rx`; false when none.
     pub(crate) fn next_payload(&mut self) -> Result<bool, Error> {
-        match self.transport.poll_payload() {
+        match self.transport.poll_incoming() {
             Ok(Some(p)) => {
                 self.rx.clear();
                 self.rx.extend_from_slice(p);
