@@ -30,6 +30,18 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// Client: at a re-key the server proved possession of a host key other
+    /// than the one the application accepted at the first key exchange.
+    /// The session refuses it by itself (the application is asked once
+    /// per connection) and sends DISCONNECT with
+    /// `SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE` (RFC 4253 §11.1); OpenSSH
+    /// also ends the connection when the key of a re-key does not verify.
+    HostKeyChanged {
+        /// SHA256 fingerprint of the key accepted at the first exchange.
+        expected: String,
+        /// SHA256 fingerprint of the key presented at the re-key.
+        got: String,
+    },
     /// The application called something that is not allowed now. The
     /// session is unaffected.
     Misuse(&'static str),
@@ -50,6 +62,7 @@ impl Error {
             Self::Auth(e) => e.disconnect_reason(),
             Self::Connection(e) => e.disconnect_reason(),
             Self::Protocol { reason, .. } => Some(*reason),
+            Self::HostKeyChanged { .. } => Some(DisconnectReason::HOST_KEY_NOT_VERIFIABLE),
             Self::Misuse(_) => None,
         }
     }
@@ -60,7 +73,7 @@ impl Error {
             Self::Transport(e) => e.is_fatal(),
             Self::Auth(e) => !matches!(e, AuthError::Misuse(_)),
             Self::Connection(e) => !matches!(e, ssh_connection::Error::Unimplemented { .. }),
-            Self::Protocol { .. } => true,
+            Self::Protocol { .. } | Self::HostKeyChanged { .. } => true,
             Self::Misuse(_) => false,
         }
     }
@@ -72,7 +85,7 @@ impl Error {
             Self::Auth(e) => matches!(e, AuthError::Protocol { .. } | AuthError::Decode(_)),
             Self::Connection(e) => matches!(e, ssh_connection::Error::Protocol(_)),
             Self::Protocol { .. } => true,
-            Self::Misuse(_) => false,
+            Self::HostKeyChanged { .. } | Self::Misuse(_) => false,
         }
     }
 }
@@ -86,6 +99,10 @@ impl fmt::Display for Error {
             Self::Protocol { reason, message } => {
                 write!(f, "protocol error (reason {}): {message}", reason.0)
             }
+            Self::HostKeyChanged { expected, got } => write!(
+                f,
+                "the server's host key changed at a re-key: accepted {expected}, presented {got}"
+            ),
             Self::Misuse(what) => write!(f, "API misuse: {what}"),
         }
     }
@@ -97,7 +114,7 @@ impl std::error::Error for Error {
             Self::Transport(e) => Some(e),
             Self::Auth(e) => Some(e),
             Self::Connection(e) => Some(e),
-            Self::Protocol { .. } | Self::Misuse(_) => None,
+            Self::Protocol { .. } | Self::HostKeyChanged { .. } | Self::Misuse(_) => None,
         }
     }
 }

@@ -32,6 +32,10 @@
 //!   exchange holds too much) the refused payload waits in the session and
 //!   the rest stays in the connection's own bounded queue until the
 //!   transport's `Writable`;
+//! - client: asks the application about the server's host key once, at
+//!   the first key exchange; at each re-key it accepts the same key by
+//!   itself and ends the session on another one
+//!   ([`Error::HostKeyChanged`], DISCONNECT with HOST_KEY_NOT_VERIFIABLE);
 //! - merges deadlines (transport re-key timer; server: held-back auth
 //!   FAILURE and the login deadline);
 //! - one typed, `#[non_exhaustive]` [`Error`] wrapping the layers' errors;
