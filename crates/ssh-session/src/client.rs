@@ -14,6 +14,7 @@ use ssh_wire::messages::DisconnectReason;
 use ssh_wire::msg::Layer;
 
 use crate::error::Error;
+use crate::layers::KeepaliveConfig;
 use crate::layers::{Core, SERVICE_USERAUTH};
 
 /// What a [`ClientSession`] tells the application.
@@ -168,6 +169,7 @@ impl ClientSession {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.core.check()?;
         self.core.now = Some(now);
+        self.core.keepalive_input(now, data);
         let r = self
             .core
             .transport
@@ -183,7 +185,12 @@ impl ClientSession {
         if self.core.failed.is_some() {
             return None;
         }
-        self.core.transport.poll_timeout()
+        let t = self.core.transport.poll_timeout();
+        let k = self.core.keepalive_deadline();
+        match (t, k) {
+            (Some(t), Some(k)) => Some(t.min(k)),
+            (t, k) => t.or(k),
+        }
     }
 
     /// Tells the session the time.
@@ -191,6 +198,8 @@ impl ClientSession {
         self.core.check()?;
         self.core.now = Some(now);
         let r = self.core.transport.handle_timeout(now).map_err(Error::from);
+        self.core.guard(r)?;
+        let r = self.core.keepalive_timeout(now);
         self.core.guard(r)?;
         self.process()
     }
@@ -220,9 +229,7 @@ impl ClientSession {
             return Some(e);
         }
         self.core
-            .connection
-            .as_mut()
-            .and_then(Connection::poll_event)
+            .next_connection_event()
             .map(ClientSessionEvent::Connection)
     }
 
@@ -286,6 +293,20 @@ impl ClientSession {
     /// Declines the pending question; the next method is tried.
     pub fn skip(&mut self) -> Result<(), Error> {
         self.answer(ClientAuth::skip)
+    }
+
+    /// Sets (or with `None` stops) keepalive probes: after
+    /// `interval` without input from the peer a `keepalive@openssh.com`
+    /// global request; after `max_missed` unanswered ones in a row and one
+    /// more silent interval the session ends with
+    /// [`Error::KeepaliveTimeout`] (see [`KeepaliveConfig`]). Probes start
+    /// after authentication and are driven by the `now` of
+    /// `handle_input`/`handle_timeout` ([`ClientSession::poll_timeout`] includes
+    /// the next one). Their replies are consumed by the session and never
+    /// reported. A zero interval is refused.
+    pub fn set_keepalive(&mut self, keepalive: Option<KeepaliveConfig>) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.set_keepalive(keepalive)
     }
 
     /// Starts a key exchange now (after the first one).

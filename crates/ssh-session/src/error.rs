@@ -42,6 +42,14 @@ pub enum Error {
         /// SHA256 fingerprint of the key presented at the re-key.
         got: String,
     },
+    /// Keepalive ([`crate::KeepaliveConfig`]): `missed` probes in a row
+    /// went unanswered and one more interval passed in silence. No
+    /// DISCONNECT is sent: the peer is presumed gone (OpenSSH's ssh and
+    /// sshd just close the connection, `cleanup_exit(255)`).
+    KeepaliveTimeout {
+        /// The unanswered probes.
+        missed: u32,
+    },
     /// The application called something that is not allowed now. The
     /// session is unaffected.
     Misuse(&'static str),
@@ -63,7 +71,7 @@ impl Error {
             Self::Connection(e) => e.disconnect_reason(),
             Self::Protocol { reason, .. } => Some(*reason),
             Self::HostKeyChanged { .. } => Some(DisconnectReason::HOST_KEY_NOT_VERIFIABLE),
-            Self::Misuse(_) => None,
+            Self::KeepaliveTimeout { .. } | Self::Misuse(_) => None,
         }
     }
 
@@ -73,7 +81,9 @@ impl Error {
             Self::Transport(e) => e.is_fatal(),
             Self::Auth(e) => !matches!(e, AuthError::Misuse(_)),
             Self::Connection(e) => !matches!(e, ssh_connection::Error::Unimplemented { .. }),
-            Self::Protocol { .. } | Self::HostKeyChanged { .. } => true,
+            Self::Protocol { .. } | Self::HostKeyChanged { .. } | Self::KeepaliveTimeout { .. } => {
+                true
+            }
             Self::Misuse(_) => false,
         }
     }
@@ -85,7 +95,7 @@ impl Error {
             Self::Auth(e) => matches!(e, AuthError::Protocol { .. } | AuthError::Decode(_)),
             Self::Connection(e) => matches!(e, ssh_connection::Error::Protocol(_)),
             Self::Protocol { .. } => true,
-            Self::HostKeyChanged { .. } | Self::Misuse(_) => false,
+            Self::HostKeyChanged { .. } | Self::KeepaliveTimeout { .. } | Self::Misuse(_) => false,
         }
     }
 }
@@ -103,6 +113,9 @@ impl fmt::Display for Error {
                 f,
                 "the server's host key changed at a re-key: accepted {expected}, presented {got}"
             ),
+            Self::KeepaliveTimeout { missed } => {
+                write!(f, "Timeout: no answer to {missed} keepalive probes")
+            }
             Self::Misuse(what) => write!(f, "API misuse: {what}"),
         }
     }
@@ -114,7 +127,10 @@ impl std::error::Error for Error {
             Self::Transport(e) => Some(e),
             Self::Auth(e) => Some(e),
             Self::Connection(e) => Some(e),
-            Self::Protocol { .. } | Self::HostKeyChanged { .. } | Self::Misuse(_) => None,
+            Self::Protocol { .. }
+            | Self::HostKeyChanged { .. }
+            | Self::KeepaliveTimeout { .. }
+            | Self::Misuse(_) => None,
         }
     }
 }
