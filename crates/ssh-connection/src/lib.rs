@@ -13,6 +13,13 @@
 //! sent only as the application consumes data, so a stalled reader stops
 //! its own channel and nothing else.
 //!
+//! Per channel the connection keeps what an application would otherwise
+//! copy: its state ([`Connection::channel_state`], `is_opening`,
+//! `is_open`, `is_closed`, [`Connection::open_failure`]), EOF
+//! ([`Connection::eof_received`]) and how its command ended
+//! ([`Connection::exit_status`], from `exit-status`/`exit-signal`, RFC
+//! 4254 §6.10).
+//!
 //! Policies (may this port be forwarded, may this channel have a PTY) are
 //! the application's: every open and request it could refuse arrives as an
 //! [`Event`] it answers.
@@ -53,7 +60,7 @@ mod event;
 mod id;
 pub mod window;
 
-pub use channel::ChannelState;
+pub use channel::{ChannelState, ExitStatus};
 pub use config::{Config, DEFAULT_MAX_PACKET, DEFAULT_WINDOW};
 pub use connection::{ChannelInfo, Connection, Role};
 pub use error::{ApiError, Error, ProtocolError};
