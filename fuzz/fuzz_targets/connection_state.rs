@@ -132,7 +132,7 @@ fuzz_target!(|data: &[u8]| {
                 Err(ApiError::ConnectionFailed)
             );
         }
-        while conn.poll_payload(&mut out) {
+        while conn.poll_outgoing(&mut out) {
             let m = ConnectionMessage::decode(&out).expect("our payloads decode");
             if let ConnectionMessage::Data(d) = m {
                 assert!(d.data.len() <= 32 * 1024);

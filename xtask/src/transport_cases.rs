@@ -231,7 +231,7 @@ fn drive(
             loop {
                 let mut progressed = false;
                 loop {
-                    let p = match t.poll_payload() {
+                    let p = match t.poll_incoming() {
                         Ok(Some(p)) => p.to_vec(),
                         Ok(None) => break,
                         Err(e) => {

@@ -1,7 +1,7 @@
 //! The client side of user authentication (RFC 4252, RFC 4256), sans-IO.
 //!
 //! Feed the server's auth payloads to [`ClientAuth::handle_payload`], send
-//! what [`ClientAuth::poll_payload`] gives, and answer the events of
+//! what [`ClientAuth::poll_outgoing`] gives, and answer the events of
 //! [`ClientAuth::poll_event`]:
 //!
 //! ```text
@@ -197,7 +197,7 @@ pub struct ClientAuth {
 impl ClientAuth {
     /// Starts authentication for the connection with `session_id` (the
     /// exchange hash of the first key exchange). The first request is
-    /// ready in [`ClientAuth::poll_payload`] at once (or a first event).
+    /// ready in [`ClientAuth::poll_outgoing`] at once (or a first event).
     pub fn new(config: ClientConfig, session_id: &[u8]) -> Self {
         let mut me = Self {
             remaining: config.methods.iter().cloned().collect(),
@@ -231,7 +231,7 @@ impl ClientAuth {
     }
 
     /// The next payload to send, if any.
-    pub fn poll_payload(&mut self) -> Option<Vec<u8>> {
+    pub fn poll_outgoing(&mut self) -> Option<Vec<u8>> {
         self.out.pop_front()
     }
 

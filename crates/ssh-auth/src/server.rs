@@ -2,7 +2,7 @@
 //!
 //! Feed the client's auth payloads to [`ServerAuth::handle_payload`],
 //! answer the events of [`ServerAuth::poll_event`], send what
-//! [`ServerAuth::poll_payload`] gives, and call
+//! [`ServerAuth::poll_outgoing`] gives, and call
 //! [`ServerAuth::handle_timeout`] when [`ServerAuth::poll_timeout`] is
 //! reached. Time is always passed in; nothing here reads a clock.
 //!
@@ -260,7 +260,7 @@ impl ServerAuth {
 
     /// The next payload to send at `now`, if any (FAILUREs are held back
     /// by the failure delay).
-    pub fn poll_payload(&mut self, now: Instant) -> Option<Vec<u8>> {
+    pub fn poll_outgoing(&mut self, now: Instant) -> Option<Vec<u8>> {
         match self.out.front() {
             Some((at, _)) if *at <= now => self.out.pop_front().map(|(_, p)| p),
             _ => None,

@@ -25,7 +25,7 @@ fn attack(
     }
     s.handle_timeout(now + Duration::from_secs(1)).unwrap();
     let mut last = Vec::new();
-    while let Some(p) = s.poll_payload(now + Duration::from_secs(1)) {
+    while let Some(p) = s.poll_outgoing(now + Duration::from_secs(1)) {
         last = p;
     }
     last
@@ -332,8 +332,8 @@ fn pipelined_requests_wait_for_the_application() {
     assert!(s.is_authenticated());
     // The FAILURE (delayed) comes before the SUCCESS.
     let later = now + Duration::from_secs(1);
-    assert_eq!(s.poll_payload(later).unwrap()[0], FAILURE);
-    assert_eq!(s.poll_payload(later).unwrap()[0], SUCCESS);
+    assert_eq!(s.poll_outgoing(later).unwrap()[0], FAILURE);
+    assert_eq!(s.poll_outgoing(later).unwrap()[0], SUCCESS);
     // Too many in flight is an error, not a growing queue.
     let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
     let mut result = Ok(());
@@ -364,7 +364,7 @@ fn huge_configured_durations_do_not_overflow() {
     s.handle_payload(now, &bad.to_bytes()).unwrap();
     s.poll_event().unwrap();
     s.answer_password(now, PasswordVerdict::Reject).unwrap();
-    assert_eq!(s.poll_payload(now).unwrap()[0], FAILURE);
+    assert_eq!(s.poll_outgoing(now).unwrap()[0], FAILURE);
     s.handle_timeout(now + Duration::from_secs(1_000_000))
         .unwrap();
 }

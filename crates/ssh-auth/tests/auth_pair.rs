@@ -87,7 +87,7 @@ fn rsa_hash_follows_server_sig_algs() {
         let mut rng2 = StdRng::seed_from_u64(1);
         let mut got = None;
         for _ in 0..20 {
-            while let Some(p) = c.poll_payload() {
+            while let Some(p) = c.poll_outgoing() {
                 s.handle_payload(now, &p).unwrap();
             }
             while let Some(ev) = s.poll_event() {
@@ -95,7 +95,7 @@ fn rsa_hash_follows_server_sig_algs() {
                     s.answer_public_key(now, true).unwrap();
                 }
             }
-            while let Some(p) = s.poll_payload(now) {
+            while let Some(p) = s.poll_outgoing(now) {
                 let _ = c.handle_payload(&p);
             }
             while let Some(ev) = c.poll_event() {
@@ -204,10 +204,10 @@ fn failure_delay_and_deadline_are_deadlines() {
         Some(ServerEvent::VerifyPassword { .. })
     ));
     s.answer_password(now, PasswordVerdict::Reject).unwrap();
-    assert_eq!(s.poll_payload(now), None, "FAILURE must be held back");
+    assert_eq!(s.poll_outgoing(now), None, "FAILURE must be held back");
     assert_eq!(s.poll_timeout(), Some(now + delay));
     s.handle_timeout(now + delay).unwrap();
-    assert!(s.poll_payload(now + delay).is_some());
+    assert!(s.poll_outgoing(now + delay).is_some());
     assert_eq!(s.poll_timeout(), Some(now + deadline));
     // `none` is answered at once and not counted.
     let none = UserauthRequest {
@@ -215,7 +215,7 @@ fn failure_delay_and_deadline_are_deadlines() {
         ..bad.clone()
     };
     s.handle_payload(now + delay, &none.to_bytes()).unwrap();
-    assert!(s.poll_payload(now + delay).is_some());
+    assert!(s.poll_outgoing(now + delay).is_some());
     assert_eq!(s.handle_timeout(now + deadline), Err(AuthError::Timeout));
     assert_eq!(s.poll_timeout(), None);
     assert_eq!(

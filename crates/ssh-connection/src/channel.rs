@@ -55,6 +55,25 @@ pub enum ChannelState {
     Closed,
 }
 
+/// How the command of a session channel ended, as the peer reported it
+/// with `exit-status` or `exit-signal` (RFC 4254 §6.10). Kept per channel
+/// until it is released: [`crate::Connection::exit_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitStatus {
+    /// `exit-status`: the command's exit code.
+    Code(u32),
+    /// `exit-signal`: the command was killed by a signal.
+    Signal {
+        /// The signal name without the `SIG` prefix (`TERM`, `KILL`, ...).
+        name: String,
+        /// A core was dumped.
+        core_dumped: bool,
+        /// The peer's message (UTF-8, may be empty).
+        message: String,
+    },
+}
+
 /// A channel request of the peer that wants a reply, in arrival order.
 #[derive(Debug)]
 pub(crate) struct PendingAnswer {
@@ -90,6 +109,8 @@ pub(crate) struct Channel {
     pub(crate) ours: VecDeque<RequestId>,
     /// The peer's requests waiting for our answer, oldest first.
     pub(crate) theirs: VecDeque<PendingAnswer>,
+    /// The peer's last `exit-status` or `exit-signal`.
+    pub(crate) exit: Option<ExitStatus>,
 }
 
 impl Channel {
@@ -112,6 +133,7 @@ impl Channel {
             ext_notified: false,
             ours: VecDeque::new(),
             theirs: VecDeque::new(),
+            exit: None,
         }
     }
 

@@ -30,7 +30,7 @@ pub struct Config {
     pub max_pending_requests: usize,
     /// Bytes of outgoing payloads queued before the session collects them;
     /// sends beyond it are refused (returned as 0 bytes accepted) until
-    /// [`crate::Connection::poll_payload`] drains the queue.
+    /// [`crate::Connection::poll_outgoing`] drains the queue.
     pub max_queued_bytes: usize,
 }
 

@@ -81,7 +81,11 @@ pub enum Event {
     /// The peer sent a channel request. With `id`, the peer wants a reply:
     /// answer with [`crate::Connection::answer_channel_request`] (replies
     /// go out in request order). Unknown requests are not reported; those
-    /// that want a reply are refused automatically.
+    /// that want a reply are refused automatically. `exit-status` and
+    /// `exit-signal` are recorded by the connection
+    /// ([`crate::Connection::exit_status`]) and reported here with `id`
+    /// `None`: a reply, if one was wanted against RFC 4254 §6.10, was
+    /// already sent (FAILURE).
     ChannelRequest {
         /// The channel.
         handle: ChannelHandle,

@@ -147,7 +147,7 @@ impl Model {
     fn collect_output(&mut self) {
         for side in 0..2 {
             let mut buf = Vec::new();
-            while self.conn[side].poll_payload(&mut buf) {
+            while self.conn[side].poll_outgoing(&mut buf) {
                 self.wire[side].push_back(buf.clone());
             }
         }

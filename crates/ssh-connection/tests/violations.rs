@@ -346,7 +346,7 @@ fn output_queue_is_bounded_and_drain_wakes_writers() {
     assert!(n <= 10_000 && n > 9_000, "{n}");
     assert_eq!(p.client.send_data(c, &[0; 10]).unwrap(), 0);
     let mut buf = Vec::new();
-    while p.client.poll_payload(&mut buf) {}
+    while p.client.poll_outgoing(&mut buf) {}
     assert_eq!(p.client.poll_event(), Some(Event::Writable { handle: c }));
 }
 

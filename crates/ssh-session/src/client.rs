@@ -14,16 +14,19 @@ use ssh_wire::messages::DisconnectReason;
 use ssh_wire::msg::Layer;
 
 use crate::error::Error;
-use crate::shared::{Core, SERVICE_USERAUTH};
+use crate::layers::KeepaliveConfig;
+use crate::layers::{Core, SERVICE_USERAUTH};
 
 /// What a [`ClientSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClientSessionEvent {
-    /// The server proved it holds this host key. Input processing pauses
-    /// until the application answers with
-    /// [`ClientSession::accept_host_key`] or
-    /// [`ClientSession::reject_host_key`].
+    /// The server proved it holds this host key, at the first key
+    /// exchange. Input processing pauses until the application answers
+    /// with [`ClientSession::accept_host_key`] or
+    /// [`ClientSession::reject_host_key`]. Asked once per connection: at
+    /// each re-key the session accepts the same key by itself and refuses
+    /// any other with [`Error::HostKeyChanged`].
     HostKey {
         /// The key.
         key: PublicKey,
@@ -74,6 +77,11 @@ pub struct ClientSession {
     auth: Option<ClientAuth>,
     server_sig_algs: Option<NameList>,
     events: VecDeque<ClientSessionEvent>,
+    /// The host key of the first exchange, waiting for the application.
+    offered_host_key: Option<PublicKey>,
+    /// The host key the application accepted at the first exchange; every
+    /// re-key must present it again.
+    host_key: Option<PublicKey>,
 }
 
 impl core::fmt::Debug for ClientSession {
@@ -102,6 +110,8 @@ impl ClientSession {
             auth: None,
             server_sig_algs: None,
             events: VecDeque::new(),
+            offered_host_key: None,
+            host_key: None,
         })
     }
 
@@ -140,6 +150,12 @@ impl ClientSession {
         self.stage == Stage::Connected
     }
 
+    /// The server's host key the application accepted at the first key
+    /// exchange (the key every re-key must present again).
+    pub fn host_key(&self) -> Option<&PublicKey> {
+        self.host_key.as_ref()
+    }
+
     /// The error that ended the session, if any.
     pub fn error(&self) -> Option<&Error> {
         self.core.failed.as_ref()
@@ -153,6 +169,7 @@ impl ClientSession {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.core.check()?;
         self.core.now = Some(now);
+        self.core.keepalive_input(now, data);
         let r = self
             .core
             .transport
@@ -168,7 +185,12 @@ impl ClientSession {
         if self.core.failed.is_some() {
             return None;
         }
-        self.core.transport.poll_timeout()
+        let t = self.core.transport.poll_timeout();
+        let k = self.core.keepalive_deadline();
+        match (t, k) {
+            (Some(t), Some(k)) => Some(t.min(k)),
+            (t, k) => t.or(k),
+        }
     }
 
     /// Tells the session the time.
@@ -176,6 +198,8 @@ impl ClientSession {
         self.core.check()?;
         self.core.now = Some(now);
         let r = self.core.transport.handle_timeout(now).map_err(Error::from);
+        self.core.guard(r)?;
+        let r = self.core.keepalive_timeout(now);
         self.core.guard(r)?;
         self.process()
     }
@@ -205,19 +229,21 @@ impl ClientSession {
             return Some(e);
         }
         self.core
-            .connection
-            .as_mut()
-            .and_then(Connection::poll_event)
+            .next_connection_event()
             .map(ClientSessionEvent::Connection)
     }
 
     // ---- answers ----
 
-    /// Accepts the host key of the last [`ClientSessionEvent::HostKey`].
+    /// Accepts the host key of the last [`ClientSessionEvent::HostKey`];
+    /// the session remembers it for the re-keys.
     pub fn accept_host_key(&mut self) -> Result<(), Error> {
         self.core.check()?;
         let r = self.core.transport.accept_host_key().map_err(Error::from);
         self.core.guard(r)?;
+        if self.host_key.is_none() {
+            self.host_key = self.offered_host_key.take();
+        }
         self.process()
     }
 
@@ -269,6 +295,20 @@ impl ClientSession {
         self.answer(ClientAuth::skip)
     }
 
+    /// Sets (or with `None` stops) keepalive probes: after
+    /// `interval` without input from the peer a `keepalive@openssh.com`
+    /// global request; after `max_missed` unanswered ones in a row and one
+    /// more silent interval the session ends with
+    /// [`Error::KeepaliveTimeout`] (see [`KeepaliveConfig`]). Probes start
+    /// after authentication and are driven by the `now` of
+    /// `handle_input`/`handle_timeout` ([`ClientSession::poll_timeout`] includes
+    /// the next one). Their replies are consumed by the session and never
+    /// reported. A zero interval is refused.
+    pub fn set_keepalive(&mut self, keepalive: Option<KeepaliveConfig>) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.set_keepalive(keepalive)
+    }
+
     /// Starts a key exchange now (after the first one).
     pub fn force_rekey(&mut self) -> Result<(), Error> {
         self.core.check()?;
@@ -293,9 +333,14 @@ impl ClientSession {
             let r = self.core.next_payload();
             let got = self.core.guard(r)?;
             let r = self.transport_events();
-            self.core.guard(r)?;
-            if !got {
+            let answered = self.core.guard(r)?;
+            if !got && !answered {
                 break;
+            }
+            if !got {
+                // A re-key's host key was accepted: the transport goes on
+                // with the input it holds.
+                continue;
             }
             let payload = core::mem::take(&mut self.core.rx);
             let r = self.route(&payload);
@@ -308,13 +353,33 @@ impl ClientSession {
         self.core.guard(r)
     }
 
-    fn transport_events(&mut self) -> Result<(), Error> {
+    /// Handles the transport's events; true when the session answered a
+    /// re-key's host key itself (the transport may have more to do).
+    fn transport_events(&mut self) -> Result<bool, Error> {
+        let mut answered = false;
         while let Some(ev) = self.core.transport.poll_event() {
             match ev {
-                TransportEvent::HostKey { key, algorithm } => {
-                    self.events
-                        .push_back(ClientSessionEvent::HostKey { key, algorithm });
-                }
+                TransportEvent::HostKey { key, algorithm } => match &self.host_key {
+                    // The first exchange: the application decides.
+                    None => {
+                        self.offered_host_key = Some(key.clone());
+                        self.events
+                            .push_back(ClientSessionEvent::HostKey { key, algorithm });
+                    }
+                    // A re-key with the key accepted before.
+                    Some(known) if *known == key => {
+                        self.core.transport.accept_host_key()?;
+                        answered = true;
+                    }
+                    // A re-key with another key: refused, the connection
+                    // ends with HOST_KEY_NOT_VERIFIABLE.
+                    Some(known) => {
+                        return Err(Error::HostKeyChanged {
+                            expected: known.fingerprint_sha256(),
+                            got: key.fingerprint_sha256(),
+                        });
+                    }
+                },
                 TransportEvent::KexDone { first, negotiated } => {
                     if first && self.stage == Stage::Kex {
                         self.core.transport.request_service(SERVICE_USERAUTH)?;
@@ -361,7 +426,7 @@ impl ClientSession {
                 other => self.events.push_back(ClientSessionEvent::Transport(other)),
             }
         }
-        Ok(())
+        Ok(answered)
     }
 
     fn route(&mut self, payload: &[u8]) -> Result<(), Error> {
@@ -386,7 +451,7 @@ impl ClientSession {
             return Ok(());
         };
         let mut out = Vec::new();
-        while let Some(p) = auth.poll_payload() {
+        while let Some(p) = auth.poll_outgoing() {
             out.push(p);
         }
         let mut success = false;

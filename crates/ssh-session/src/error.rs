@@ -30,6 +30,26 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// Client: at a re-key the server proved possession of a host key other
+    /// than the one the application accepted at the first key exchange.
+    /// The session refuses it by itself (the application is asked once
+    /// per connection) and sends DISCONNECT with
+    /// `SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE` (RFC 4253 §11.1); OpenSSH
+    /// also ends the connection when the key of a re-key does not verify.
+    HostKeyChanged {
+        /// SHA256 fingerprint of the key accepted at the first exchange.
+        expected: String,
+        /// SHA256 fingerprint of the key presented at the re-key.
+        got: String,
+    },
+    /// Keepalive ([`crate::KeepaliveConfig`]): `missed` probes in a row
+    /// went unanswered and one more interval passed in silence. No
+    /// DISCONNECT is sent: the peer is presumed gone (OpenSSH's ssh and
+    /// sshd just close the connection, `cleanup_exit(255)`).
+    KeepaliveTimeout {
+        /// The unanswered probes.
+        missed: u32,
+    },
     /// The application called something that is not allowed now. The
     /// session is unaffected.
     Misuse(&'static str),
@@ -50,7 +70,8 @@ impl Error {
             Self::Auth(e) => e.disconnect_reason(),
             Self::Connection(e) => e.disconnect_reason(),
             Self::Protocol { reason, .. } => Some(*reason),
-            Self::Misuse(_) => None,
+            Self::HostKeyChanged { .. } => Some(DisconnectReason::HOST_KEY_NOT_VERIFIABLE),
+            Self::KeepaliveTimeout { .. } | Self::Misuse(_) => None,
         }
     }
 
@@ -60,7 +81,9 @@ impl Error {
             Self::Transport(e) => e.is_fatal(),
             Self::Auth(e) => !matches!(e, AuthError::Misuse(_)),
             Self::Connection(e) => !matches!(e, ssh_connection::Error::Unimplemented { .. }),
-            Self::Protocol { .. } => true,
+            Self::Protocol { .. } | Self::HostKeyChanged { .. } | Self::KeepaliveTimeout { .. } => {
+                true
+            }
             Self::Misuse(_) => false,
         }
     }
@@ -72,7 +95,7 @@ impl Error {
             Self::Auth(e) => matches!(e, AuthError::Protocol { .. } | AuthError::Decode(_)),
             Self::Connection(e) => matches!(e, ssh_connection::Error::Protocol(_)),
             Self::Protocol { .. } => true,
-            Self::Misuse(_) => false,
+            Self::HostKeyChanged { .. } | Self::KeepaliveTimeout { .. } | Self::Misuse(_) => false,
         }
     }
 }
@@ -86,6 +109,13 @@ impl fmt::Display for Error {
             Self::Protocol { reason, message } => {
                 write!(f, "protocol error (reason {}): {message}", reason.0)
             }
+            Self::HostKeyChanged { expected, got } => write!(
+                f,
+                "the server's host key changed at a re-key: accepted {expected}, presented {got}"
+            ),
+            Self::KeepaliveTimeout { missed } => {
+                write!(f, "Timeout: no answer to {missed} keepalive probes")
+            }
             Self::Misuse(what) => write!(f, "API misuse: {what}"),
         }
     }
@@ -97,7 +127,10 @@ impl std::error::Error for Error {
             Self::Transport(e) => Some(e),
             Self::Auth(e) => Some(e),
             Self::Connection(e) => Some(e),
-            Self::Protocol { .. } | Self::Misuse(_) => None,
+            Self::Protocol { .. }
+            | Self::HostKeyChanged { .. }
+            | Self::KeepaliveTimeout { .. }
+            | Self::Misuse(_) => None,
         }
     }
 }

@@ -32,6 +32,13 @@
 //!   exchange holds too much) the refused payload waits in the session and
 //!   the rest stays in the connection's own bounded queue until the
 //!   transport's `Writable`;
+//! - client: asks the application about the server's host key once, at
+//!   the first key exchange; at each re-key it accepts the same key by
+//!   itself and ends the session on another one
+//!   ([`Error::HostKeyChanged`], DISCONNECT with HOST_KEY_NOT_VERIFIABLE);
+//! - keepalive (`set_keepalive`, [`KeepaliveConfig`]): OpenSSH's
+//!   Server/ClientAliveInterval and CountMax, after authentication, on the
+//!   time passed in; replies to our probes are consumed here;
 //! - merges deadlines (transport re-key timer; server: held-back auth
 //!   FAILURE and the login deadline);
 //! - one typed, `#[non_exhaustive]` [`Error`] wrapping the layers' errors;
@@ -48,7 +55,7 @@
 //! with SSH_MSG_UNIMPLEMENTED (RFC 4253 §11.4) and the session goes on.
 //!
 //! Known limits:
-//! - no keepalive and no idle timeout of its own;
+//! - no idle timeout of its own;
 //! - `transport_mut()` exposes the transport for tests and for what the
 //!   session does not wrap (pings, counters); payloads sent through it
 //!   bypass the session's ordering.
@@ -64,13 +71,13 @@
 
 mod client;
 mod error;
+mod layers;
 mod server;
-mod shared;
 
 pub use client::{ClientSession, ClientSessionEvent};
 pub use error::Error;
+pub use layers::{KeepaliveConfig, SERVICE_USERAUTH};
 pub use server::{ServerSession, ServerSessionEvent};
-pub use shared::SERVICE_USERAUTH;
 
 pub use ssh_auth;
 pub use ssh_connection;

@@ -14,7 +14,8 @@ use ssh_wire::messages::DisconnectReason;
 use ssh_wire::msg::Layer;
 
 use crate::error::Error;
-use crate::shared::{Core, SERVICE_USERAUTH};
+use crate::layers::KeepaliveConfig;
+use crate::layers::{Core, SERVICE_USERAUTH};
 
 /// What a [`ServerSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +120,7 @@ impl ServerSession {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.core.check()?;
         self.core.now = Some(now);
+        self.core.keepalive_input(now, data);
         let r = self
             .core
             .transport
@@ -130,18 +132,20 @@ impl ServerSession {
     }
 
     /// When [`ServerSession::handle_timeout`] should be called next: the
-    /// earliest of the transport's re-key timer, a held-back auth FAILURE
-    /// and the authentication deadline.
+    /// earliest of the transport's re-key timer, a held-back auth FAILURE,
+    /// the authentication deadline and the next keepalive probe.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.core.failed.is_some() {
             return None;
         }
-        let t = self.core.transport.poll_timeout();
-        let a = self.auth.as_ref().and_then(ServerAuth::poll_timeout);
-        match (t, a) {
-            (Some(t), Some(a)) => Some(t.min(a)),
-            (t, a) => t.or(a),
-        }
+        [
+            self.core.transport.poll_timeout(),
+            self.auth.as_ref().and_then(ServerAuth::poll_timeout),
+            self.core.keepalive_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Tells the session the time.
@@ -149,6 +153,8 @@ impl ServerSession {
         self.core.check()?;
         self.core.now = Some(now);
         let r = self.core.transport.handle_timeout(now).map_err(Error::from);
+        self.core.guard(r)?;
+        let r = self.core.keepalive_timeout(now);
         self.core.guard(r)?;
         if let Some(auth) = &mut self.auth {
             let r = auth.handle_timeout(now).map_err(Error::from);
@@ -184,9 +190,7 @@ impl ServerSession {
             return Some(e);
         }
         self.core
-            .connection
-            .as_mut()
-            .and_then(Connection::poll_event)
+            .next_connection_event()
             .map(ServerSessionEvent::Connection)
     }
 
@@ -225,6 +229,20 @@ impl ServerSession {
         answer: KeyboardInteractiveAnswer,
     ) -> Result<(), Error> {
         self.answer(now, |a| a.answer_keyboard_interactive(now, answer))
+    }
+
+    /// Sets (or with `None` stops) keepalive probes: after
+    /// `interval` without input from the peer a `keepalive@openssh.com`
+    /// global request; after `max_missed` unanswered ones in a row and one
+    /// more silent interval the session ends with
+    /// [`Error::KeepaliveTimeout`] (see [`KeepaliveConfig`]). Probes start
+    /// after authentication and are driven by the `now` of
+    /// `handle_input`/`handle_timeout` ([`ServerSession::poll_timeout`] includes
+    /// the next one). Their replies are consumed by the session and never
+    /// reported. A zero interval is refused.
+    pub fn set_keepalive(&mut self, keepalive: Option<KeepaliveConfig>) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.set_keepalive(keepalive)
     }
 
     /// Starts a key exchange now (after the first one).
@@ -322,7 +340,7 @@ impl ServerSession {
             self.events.push_back(ServerSessionEvent::Auth(ev));
         }
         let mut out = Vec::new();
-        while let Some(p) = auth.poll_payload(now) {
+        while let Some(p) = auth.poll_outgoing(now) {
             out.push(p);
         }
         for p in out {

@@ -198,7 +198,7 @@ pub fn run(
             answer_client(c, ca, ev, &mut rng);
             progress = true;
         }
-        while let Some(p) = c.poll_payload() {
+        while let Some(p) = c.poll_outgoing() {
             progress = true;
             if let Err(e) = s.handle_payload(now, &p) {
                 server = Err(e);
@@ -208,7 +208,7 @@ pub fn run(
             answer_server(s, sa, now, ev);
             progress = true;
         }
-        while let Some(p) = s.poll_payload(now) {
+        while let Some(p) = s.poll_outgoing(now) {
             progress = true;
             if let Err(e) = c.handle_payload(&p) {
                 client = Err(e);

@@ -10,7 +10,7 @@ use ssh_wire::messages::{
 };
 
 use super::{Connection, Expect, Role, proto};
-use crate::channel::{Channel, ChannelState, PendingAnswer};
+use crate::channel::{Channel, ChannelState, ExitStatus, PendingAnswer};
 use crate::error::{Error, ProtocolError};
 use crate::event::{Event, GlobalReply};
 use crate::id::{ChannelHandle, LocalId, RemoteId, RequestId};
@@ -301,6 +301,7 @@ impl Connection {
         let released = c.released;
         self.free(id);
         if !released {
+            self.remember_refusal(h, m.reason, &m.description);
             self.events.push_back(Event::OpenFailed {
                 handle: h,
                 reason: m.reason,
@@ -449,6 +450,24 @@ impl Connection {
         // After our CLOSE nothing more may be sent, so no reply either.
         let can_reply = c.state == ChannelState::Open;
         let unknown = matches!(r.request, ChannelRequestKind::Unknown { .. });
+        // RFC 4254 §6.10: exit-status and exit-signal are sent with "want
+        // reply" FALSE; they are recorded here and, if a reply is wanted
+        // anyway, refused here (as unknown requests are).
+        let exit = match &r.request {
+            ChannelRequestKind::ExitStatus { status } => Some(ExitStatus::Code(*status)),
+            ChannelRequestKind::ExitSignal {
+                signal,
+                core_dumped,
+                message,
+                ..
+            } => Some(ExitStatus::Signal {
+                name: signal.clone(),
+                core_dumped: *core_dumped,
+                message: message.clone(),
+            }),
+            _ => None,
+        };
+        let answered_here = unknown || exit.is_some();
         let mut id = None;
         if r.want_reply && can_reply {
             if c.theirs.len() >= max_pending {
@@ -456,19 +475,27 @@ impl Connection {
             }
             c.theirs.push_back(PendingAnswer {
                 id: rid,
-                answer: unknown.then_some(false),
+                answer: answered_here.then_some(false),
             });
-            id = Some(rid);
+            if !answered_here {
+                id = Some(rid);
+            }
         }
-        // A released channel has sent CLOSE, so `id` is None for it.
-        if unknown {
-            self.flush_channel_answers(h);
-        } else if !c.released {
+        if exit.is_some() {
+            c.exit = exit;
+        }
+        // A released channel has sent CLOSE, so `id` is None for it. The
+        // exit requests are reported too (with no id: already answered),
+        // so that a waiter wakes and reads `exit_status`.
+        if !unknown && !c.released {
             self.events.push_back(Event::ChannelRequest {
                 handle: h,
                 id,
                 request: r.request,
             });
+        }
+        if answered_here {
+            self.flush_channel_answers(h);
         }
         Ok(())
     }

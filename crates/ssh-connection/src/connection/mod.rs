@@ -3,7 +3,7 @@
 //! Method classes (as in quinn-proto): [`Connection::handle_payload`] for
 //! input, mutators for the application (`open_channel`, `accept`,
 //! `send_data`, ...), and `poll_*` for output. After any input or mutator,
-//! drain [`Connection::poll_payload`] into the transport and
+//! drain [`Connection::poll_outgoing`] into the transport and
 //! [`Connection::poll_event`] into the application.
 
 mod api;
@@ -12,13 +12,18 @@ mod input;
 use std::collections::VecDeque;
 
 use ssh_wire::Encode;
-use ssh_wire::messages::GlobalRequestKind;
+use ssh_wire::messages::{GlobalRequestKind, OpenFailureReason};
 
-use crate::channel::{ChannelState, Slab};
+use crate::channel::{ChannelState, ExitStatus, Slab};
 use crate::config::Config;
 use crate::error::{ApiError, ProtocolError};
 use crate::event::{Event, GlobalReply};
 use crate::id::{ChannelHandle, LocalId, RemoteId, RequestId};
+
+/// How many refused opens [`Connection::open_failure`] remembers (the
+/// oldest is forgotten first): a bound on what a peer refusing our opens
+/// can make us keep.
+const MAX_REMEMBERED_REFUSALS: usize = 32;
 
 /// Which end of the connection we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +81,9 @@ pub struct ChannelInfo {
 /// Methods come in classes: [`Connection::handle_payload`] takes input;
 /// the mutators (`open_channel`, `accept`, `reject`, `send_data`,
 /// `send_eof`, `close`, `release`, `read`, `consume`, `channel_request`,
-/// `global_request`, `answer_*`) act for the application; `poll_payload`
+/// `global_request`, `answer_*`) act for the application; `poll_outgoing`
 /// and `poll_event` give output. After each input or mutator, drain
-/// `poll_payload` into the transport, then `poll_event`.
+/// `poll_outgoing` into the transport, then `poll_event`.
 ///
 /// Events are only produced by input, and at most one `Readable` per
 /// channel until its data buffer was read empty (one `ReadableExtended`
@@ -101,6 +106,8 @@ pub struct Connection {
     their_globals: VecDeque<(RequestId, Expect, Option<GlobalReply>)>,
     no_more_sessions: bool,
     failed: Option<ProtocolError>,
+    /// The latest channels the peer refused to open, oldest first.
+    refused: VecDeque<(ChannelHandle, OpenFailureReason, String)>,
 }
 
 fn proto<T>(e: ProtocolError) -> Result<T, ProtocolError> {
@@ -125,6 +132,7 @@ impl Connection {
             their_globals: VecDeque::new(),
             no_more_sessions: false,
             failed: None,
+            refused: VecDeque::new(),
         }
     }
 
@@ -153,7 +161,7 @@ impl Connection {
     /// Moves the next outgoing payload into `out` (replacing its contents)
     /// and returns true, or returns false when nothing is queued. The
     /// session hands each payload to the transport's `send_payload`.
-    pub fn poll_payload(&mut self, out: &mut Vec<u8>) -> bool {
+    pub fn poll_outgoing(&mut self, out: &mut Vec<u8>) -> bool {
         let Some(mut p) = self.out.pop_front() else {
             return false;
         };
@@ -171,15 +179,15 @@ impl Connection {
     }
 
     /// Hands every queued payload to `send`, oldest first (the same as
-    /// calling [`Connection::poll_payload`] until it returns false).
+    /// calling [`Connection::poll_outgoing`] until it returns false).
     pub fn poll_transmit(&mut self, mut send: impl FnMut(&[u8])) {
         let mut buf = Vec::new();
-        while self.poll_payload(&mut buf) {
+        while self.poll_outgoing(&mut buf) {
             send(&buf);
         }
     }
 
-    /// True when [`Connection::poll_payload`] has something.
+    /// True when [`Connection::poll_outgoing`] has something.
     pub fn has_payload(&self) -> bool {
         !self.out.is_empty()
     }
@@ -241,6 +249,68 @@ impl Connection {
             eof_sent: c.eof_sent,
             eof_received: c.eof_received,
         })
+    }
+
+    /// The state of channel `h`; `None` for a stale handle (released, or
+    /// refused by the peer: see [`Connection::open_failure`]).
+    pub fn channel_state(&self, h: ChannelHandle) -> Option<ChannelState> {
+        self.channels.get(h).map(|c| c.state)
+    }
+
+    /// True while we wait for the peer's answer to our CHANNEL_OPEN.
+    pub fn is_opening(&self, h: ChannelHandle) -> bool {
+        self.channel_state(h) == Some(ChannelState::Opening)
+    }
+
+    /// True once the channel is confirmed and until CLOSE was sent or
+    /// received (data may flow).
+    pub fn is_open(&self, h: ChannelHandle) -> bool {
+        self.channel_state(h) == Some(ChannelState::Open)
+    }
+
+    /// Why the peer refused to open channel `h` (RFC 4254 §5.1
+    /// SSH_MSG_CHANNEL_OPEN_FAILURE): the reason code and its
+    /// description. The handle is stale after a refusal; the latest
+    /// refusals are remembered (a bounded number), so ask soon after
+    /// [`Event::OpenFailed`].
+    pub fn open_failure(&self, h: ChannelHandle) -> Option<(OpenFailureReason, &str)> {
+        self.refused
+            .iter()
+            .rev()
+            .find(|(r, _, _)| *r == h)
+            .map(|(_, reason, description)| (*reason, description.as_str()))
+    }
+
+    pub(super) fn remember_refusal(
+        &mut self,
+        h: ChannelHandle,
+        reason: OpenFailureReason,
+        description: &str,
+    ) {
+        if self.refused.len() >= MAX_REMEMBERED_REFUSALS {
+            self.refused.pop_front();
+        }
+        self.refused.push_back((h, reason, description.to_owned()));
+    }
+
+    /// True when the peer sent EOF on channel `h` (no data follows what
+    /// is buffered).
+    pub fn eof_received(&self, h: ChannelHandle) -> bool {
+        self.channels.get(h).is_some_and(|c| c.eof_received)
+    }
+
+    /// True when CLOSE went both ways on channel `h` (RFC 4254 §5.3):
+    /// buffered data can still be read, then release it.
+    pub fn is_closed(&self, h: ChannelHandle) -> bool {
+        self.channel_state(h) == Some(ChannelState::Closed)
+    }
+
+    /// How the command of channel `h` ended, as the peer reported it with
+    /// `exit-status` or `exit-signal` (RFC 4254 §6.10; the latest one
+    /// counts). Kept until the channel is released. Its arrival is
+    /// reported as [`Event::ChannelRequest`] with no id.
+    pub fn exit_status(&self, h: ChannelHandle) -> Option<&ExitStatus> {
+        self.channels.get(h).and_then(|c| c.exit.as_ref())
     }
 
     /// Handles of every allocated channel.

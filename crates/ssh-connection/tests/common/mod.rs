@@ -44,12 +44,12 @@ impl Pair {
         let mut buf = Vec::new();
         loop {
             let mut moved = false;
-            while self.client.poll_payload(&mut buf) {
+            while self.client.poll_outgoing(&mut buf) {
                 self.log.push((true, buf.clone()));
                 self.server.handle_payload(&buf)?;
                 moved = true;
             }
-            while self.server.poll_payload(&mut buf) {
+            while self.server.poll_outgoing(&mut buf) {
                 self.log.push((false, buf.clone()));
                 self.client.handle_payload(&buf)?;
                 moved = true;

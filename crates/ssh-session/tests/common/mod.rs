@@ -8,6 +8,8 @@
     dead_code
 )]
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -15,7 +17,7 @@ use rand::rngs::StdRng;
 use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
 use ssh_auth::server::{PasswordVerdict, ServerConfig, ServerEvent};
 use ssh_connection::{ChannelHandle, Connection};
-use ssh_keys::{PrivateKey, PublicKey};
+use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm, Signer};
 use ssh_session::{ClientSession, ClientSessionEvent, Error, ServerSession, ServerSessionEvent};
 
 pub const PASSWORD: &str = "correct horse";
@@ -34,6 +36,48 @@ pub fn user_key() -> PrivateKey {
     PrivateKey::from_ed25519_seed(&[9; 32])
 }
 
+/// The key a server swaps to when its [`HostKeySwap`] is set.
+pub fn other_host_key() -> PrivateKey {
+    PrivateKey::from_ed25519_seed(&[8; 32])
+}
+
+/// A server host key the test can swap for another between two key
+/// exchanges (a server whose key changed, or a man in the middle that
+/// took over after the first exchange): `host_key()` until the flag is
+/// set, `other_host_key()` after.
+pub struct HostKeySwap {
+    keys: [PrivateKey; 2],
+    swapped: Arc<AtomicBool>,
+}
+
+impl HostKeySwap {
+    pub fn new(swapped: Arc<AtomicBool>) -> Self {
+        Self {
+            keys: [host_key(), other_host_key()],
+            swapped,
+        }
+    }
+
+    fn current(&self) -> &PrivateKey {
+        &self.keys[usize::from(self.swapped.load(Ordering::SeqCst))]
+    }
+}
+
+impl Signer for HostKeySwap {
+    fn public_key(&self) -> &PublicKey {
+        self.current().public()
+    }
+
+    fn sign(
+        &self,
+        alg: SignatureAlgorithm,
+        data: &[u8],
+        rng: &mut dyn rand_core::CryptoRng,
+    ) -> Result<Vec<u8>, ssh_keys::Error> {
+        Signer::sign(self.current(), alg, data, rng)
+    }
+}
+
 pub struct Options {
     pub client_methods: Vec<ClientMethod>,
     pub transport_client: ssh_transport::Config,
@@ -42,6 +86,8 @@ pub struct Options {
     pub conn_server: ssh_connection::Config,
     /// Answer auth questions automatically.
     pub auto_auth: bool,
+    /// When set, the server's host key is a [`HostKeySwap`] on this flag.
+    pub host_key_swap: Option<Arc<AtomicBool>>,
 }
 
 impl Default for Options {
@@ -53,6 +99,7 @@ impl Default for Options {
             conn_client: ssh_connection::Config::default(),
             conn_server: ssh_connection::Config::default(),
             auto_auth: true,
+            host_key_swap: None,
         }
     }
 }
@@ -95,9 +142,13 @@ impl Pair {
             Box::new(StdRng::seed_from_u64(1)),
         )
         .unwrap();
+        let host: ssh_transport::HostKey = match o.host_key_swap {
+            Some(flag) => Box::new(HostKeySwap::new(flag)),
+            None => Box::new(host),
+        };
         let s = ServerSession::new(
             o.transport_server,
-            vec![Box::new(host)],
+            vec![host],
             auth_server,
             o.conn_server,
             Box::new(StdRng::seed_from_u64(2)),

@@ -35,7 +35,7 @@ pub(super) struct Rx {
     need: Option<usize>,
     pub decomp: Option<Decompressor>,
     pub delayed: Option<Decompressor>,
-    /// Decompressed payload returned by the last `poll_payload`.
+    /// Decompressed payload returned by the last `poll_incoming`.
     plain: Vec<u8>,
     /// No packet has been received yet.
     pub first_packet: bool,
@@ -91,7 +91,7 @@ enum Opened {
 impl Transport {
     /// Takes bytes from the peer and returns how many were taken: fewer
     /// than offered when the input buffer holds enough unprocessed data
-    /// (drain [`Transport::poll_payload`] first, then offer the rest).
+    /// (drain [`Transport::poll_incoming`] first, then offer the rest).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.check_failed()?;
         self.now = Some(now);
@@ -110,7 +110,7 @@ impl Transport {
     /// output. `None` means more input is needed, or the transport waits
     /// for an answer ([`super::Event::HostKey`]). The slice is valid until
     /// the next call.
-    pub fn poll_payload(&mut self) -> Result<Option<&[u8]>, Error> {
+    pub fn poll_incoming(&mut self) -> Result<Option<&[u8]>, Error> {
         self.check_failed()?;
         loop {
             if self.host_key_pending {
@@ -177,7 +177,7 @@ impl Transport {
     }
 
     /// Answers the upper-layer payload last returned by
-    /// [`Transport::poll_payload`] with SSH_MSG_UNIMPLEMENTED: "An
+    /// [`Transport::poll_incoming`] with SSH_MSG_UNIMPLEMENTED: "An
     /// implementation MUST respond to all unrecognized messages with an
     /// SSH_MSG_UNIMPLEMENTED message in the order in which the messages
     /// were received" (RFC 4253 §11.4). For the layers above, which know

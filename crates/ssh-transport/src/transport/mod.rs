@@ -3,17 +3,17 @@
 //! Method classes, as in quinn-proto:
 //! - input: [`Transport::handle_input`] (bytes from the peer),
 //!   [`Transport::handle_timeout`];
-//! - output: [`Transport::poll_payload`] (upper-layer payloads, decrypted),
+//! - output: [`Transport::poll_incoming`] (upper-layer payloads, decrypted),
 //!   [`Transport::poll_transmit`] (bytes for the peer),
 //!   [`Transport::poll_event`], [`Transport::poll_timeout`];
 //! - mutators for the application: [`Transport::send_payload`],
 //!   [`Transport::accept_host_key`], [`Transport::force_rekey`],
 //!   [`Transport::set_authenticated`], [`Transport::disconnect`], ...
 //!
-//! After feeding input, poll in this order: `poll_payload` until `None`,
+//! After feeding input, poll in this order: `poll_incoming` until `None`,
 //! then `poll_event` until `None`, then `poll_transmit`, then
 //! `poll_timeout`. Payloads and events are two queues, each in arrival
-//! order; one `poll_payload` call may handle several transport messages
+//! order; one `poll_incoming` call may handle several transport messages
 //! (and queue their events) before it returns a payload that arrived after
 //! them. Ask the getters (`kex_count`, `negotiated`) when the relative
 //! order matters.
@@ -25,7 +25,7 @@
 //! ```
 
 mod input;
-mod kexrun;
+mod key_exchange;
 mod method;
 mod output;
 
@@ -48,7 +48,7 @@ use crate::rekey::RekeyTimer;
 pub use method::GexConfig;
 
 use input::Rx;
-use kexrun::KexRun;
+use key_exchange::KexRun;
 use output::Tx;
 
 /// Which end of the connection this transport is.

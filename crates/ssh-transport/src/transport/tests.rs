@@ -144,7 +144,7 @@ impl Pair {
     }
 
     fn pump_server(&mut self) -> Result<(), Error> {
-        while let Some(p) = self.s.poll_payload()? {
+        while let Some(p) = self.s.poll_incoming()? {
             self.s_got.push(p.to_vec());
         }
         while let Some(e) = self.s.poll_event() {
@@ -158,7 +158,7 @@ impl Pair {
 
     fn pump_client(&mut self) -> Result<(), Error> {
         loop {
-            while let Some(p) = self.c.poll_payload()? {
+            while let Some(p) = self.c.poll_incoming()? {
                 self.c_got.push(p.to_vec());
             }
             let mut answered = false;
@@ -356,7 +356,7 @@ fn a_flipped_bit_in_any_encrypted_packet_fails() {
                 assert!(p.s_got.is_empty());
                 // The server stays failed and told the client why.
                 assert!(p.s.error().is_some());
-                assert!(p.s.poll_payload().is_err());
+                assert!(p.s.poll_incoming().is_err());
             }
         }
     }
@@ -578,7 +578,7 @@ fn rejected_host_key_ends_the_connection() {
     let data = core::mem::take(&mut p.c_to_s);
     let err = loop {
         at += p.s.handle_input(p.now, &data[at..]).unwrap();
-        match p.s.poll_payload() {
+        match p.s.poll_incoming() {
             Err(e) => break e,
             Ok(_) => assert!(at < data.len(), "no disconnect seen"),
         }
@@ -759,7 +759,7 @@ fn upper_layers_can_answer_unimplemented() {
     p.collect();
     let data = core::mem::take(&mut p.c_to_s);
     p.s.handle_input(p.now, &data).unwrap();
-    assert_eq!(p.s.poll_payload().unwrap(), Some(&[126u8, 0][..]));
+    assert_eq!(p.s.poll_incoming().unwrap(), Some(&[126u8, 0][..]));
     p.s.reject_last_payload().unwrap();
     p.drive().unwrap();
     assert!(

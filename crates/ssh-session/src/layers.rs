@@ -1,12 +1,14 @@
-//! What both sides share: the transport, the connection once
-//! authenticated, the queue of payloads the transport would not take yet,
-//! and the failure state.
+//! The layer plumbing both session sides share ([`Core`]): the transport,
+//! the connection once authenticated, the queue of payloads the transport
+//! would not take yet, routing of connection payloads, and the failure
+//! state. `client.rs` and `server.rs` add what differs per side.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use ssh_connection::Connection;
+use ssh_connection::{Connection, Event, RequestId};
 use ssh_transport::Transport;
+use ssh_wire::messages::GlobalRequestKind;
 use ssh_wire::msg::SSH_MSG_USERAUTH_SUCCESS;
 
 use crate::error::Error;
@@ -19,6 +21,48 @@ pub const SERVICE_USERAUTH: &str = "ssh-userauth";
 /// and bound their attempts, so this is never reached by a correct stack;
 /// it is a backstop.
 const MAX_PENDING: usize = 256;
+
+/// Keepalive probes, as OpenSSH's `ServerAliveInterval` /
+/// `ServerAliveCountMax` (ssh) and `ClientAliveInterval` /
+/// `ClientAliveCountMax` (sshd): after `interval` without input from the
+/// peer, a `keepalive@openssh.com` global request with want-reply is sent
+/// (OpenSSH `PROTOCOL` §2.5 keeps such names for private use; any reply,
+/// success or failure, shows the peer is there). When `max_missed` probes
+/// in a row went unanswered and one more `interval` passes in silence, the
+/// session ends with [`Error::KeepaliveTimeout`]. `max_missed: 0` ends
+/// the session after one silent interval without probing (as ssh's
+/// `ServerAliveCountMax 0`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KeepaliveConfig {
+    /// Silence after which a probe is sent; not zero.
+    pub interval: Duration,
+    /// Unanswered probes in a row after which the next silent interval
+    /// ends the session.
+    pub max_missed: u32,
+}
+
+impl KeepaliveConfig {
+    /// Probes after `interval` of silence; the end after `max_missed`
+    /// unanswered ones.
+    pub const fn new(interval: Duration, max_missed: u32) -> Self {
+        Self {
+            interval,
+            max_missed,
+        }
+    }
+}
+
+/// The running keepalive state.
+#[derive(Debug)]
+struct Keepalive {
+    config: KeepaliveConfig,
+    /// The next probe is due `interval` after this: the last input, the
+    /// last probe, or authentication (None before it).
+    since: Option<Instant>,
+    /// Probes sent since the peer last sent a payload.
+    missed: u32,
+}
 
 pub(crate) struct Core {
     pub(crate) transport: Transport,
@@ -37,6 +81,11 @@ pub(crate) struct Core {
     /// Server: SUCCESS went into the transport and the connection started;
     /// the session reports it once.
     pub(crate) just_authenticated: bool,
+    keepalive: Option<Keepalive>,
+    /// Our probes waiting for a reply, oldest first; their replies are
+    /// consumed here, never reported. Each is also pending in the
+    /// connection, whose `max_pending_requests` bounds them.
+    probes: VecDeque<RequestId>,
 }
 
 impl Core {
@@ -56,6 +105,8 @@ impl Core {
             failed: None,
             now: None,
             just_authenticated: false,
+            keepalive: None,
+            probes: VecDeque::new(),
         }
     }
 
@@ -94,11 +145,103 @@ impl Core {
         }
         self.transport.set_authenticated()?;
         self.connection = Some(Connection::new(self.conn_role, self.conn_config.clone()));
+        if let Some(k) = &mut self.keepalive {
+            // Probes start after authentication.
+            k.since = self.now;
+            k.missed = 0;
+        }
         Ok(())
+    }
+
+    // ---- keepalive ----
+
+    /// Sets (or with `None` stops) keepalive probes. Set before
+    /// authentication, the first probe is due `interval` after it; set
+    /// later, `interval` after the last time the session was told.
+    pub(crate) fn set_keepalive(&mut self, config: Option<KeepaliveConfig>) -> Result<(), Error> {
+        let Some(config) = config else {
+            self.keepalive = None;
+            return Ok(());
+        };
+        if config.interval.is_zero() {
+            return Err(Error::Misuse("a keepalive interval of zero"));
+        }
+        let since = if self.connection.is_some() {
+            self.now
+        } else {
+            None
+        };
+        let missed = self.keepalive.as_ref().map_or(0, |k| k.missed);
+        self.keepalive = Some(Keepalive {
+            config,
+            since,
+            missed,
+        });
+        Ok(())
+    }
+
+    /// Bytes came from the peer: the next probe waits a full interval.
+    pub(crate) fn keepalive_input(&mut self, now: Instant, data: &[u8]) {
+        if let Some(k) = &mut self.keepalive
+            && !data.is_empty()
+            && k.since.is_some()
+        {
+            k.since = Some(now);
+        }
+    }
+
+    /// When the next probe (or the end) is due.
+    pub(crate) fn keepalive_deadline(&self) -> Option<Instant> {
+        let k = self.keepalive.as_ref()?;
+        self.connection.as_ref()?;
+        k.since?.checked_add(k.config.interval)
+    }
+
+    /// At the deadline: a probe, or the end after `max_missed` unanswered
+    /// ones.
+    pub(crate) fn keepalive_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if self.keepalive_deadline().is_none_or(|t| t > now) {
+            return Ok(());
+        }
+        let (Some(k), Some(c)) = (&mut self.keepalive, &mut self.connection) else {
+            return Ok(());
+        };
+        if k.missed >= k.config.max_missed {
+            return Err(Error::KeepaliveTimeout { missed: k.missed });
+        }
+        k.missed += 1;
+        k.since = Some(now);
+        // A connection that refuses the request (too many of ours pending)
+        // counts it as missed all the same: the peer answers nothing.
+        if let Ok(Some(id)) = c.global_request(GlobalRequestKind::Keepalive, true) {
+            self.probes.push_back(id);
+        }
+        self.flush()
+    }
+
+    /// The connection's next event, without the replies to our probes.
+    pub(crate) fn next_connection_event(&mut self) -> Option<Event> {
+        let c = self.connection.as_mut()?;
+        loop {
+            let ev = c.poll_event()?;
+            if let Event::GlobalReply { id, .. } = &ev
+                && let Some(at) = self.probes.iter().position(|p| p == id)
+            {
+                // Success or failure: either shows the peer is there.
+                self.probes.remove(at);
+                continue;
+            }
+            return Some(ev);
+        }
     }
 
     /// Routes a connection-layer payload (80-127).
     pub(crate) fn route_connection(&mut self, payload: &[u8]) -> Result<(), Error> {
+        if let Some(k) = &mut self.keepalive {
+            // Any message from the peer resets the count, as OpenSSH's
+            // packet layer does (the reply to a probe is one).
+            k.missed = 0;
+        }
         let Some(c) = &mut self.connection else {
             return Err(Error::protocol(format!(
                 "connection message {} before authentication succeeded",
@@ -169,7 +312,7 @@ impl Core {
         let Some(c) = &mut self.connection else {
             return Ok(());
         };
-        while c.poll_payload(&mut self.tx) {
+        while c.poll_outgoing(&mut self.tx) {
             match self.transport.send_payload(&self.tx) {
                 Ok(()) => {}
                 Err(ssh_transport::Error::WouldBlock) => {
@@ -184,7 +327,7 @@ impl Core {
 
     /// Takes the next upper-layer payload into `self.rx`; false when none.
     pub(crate) fn next_payload(&mut self) -> Result<bool, Error> {
-        match self.transport.poll_payload() {
+        match self.transport.poll_incoming() {
             Ok(Some(p)) => {
                 self.rx.clear();
                 self.rx.extend_from_slice(p);
