@@ -28,7 +28,7 @@ fn client() -> ClientAuth {
         b"sid",
     );
     // The `none` request goes first.
-    assert!(c.poll_payload().is_some());
+    assert!(c.poll_outgoing().is_some());
     c
 }
 
@@ -58,5 +58,5 @@ fn userauth_failure_of_only_commas_allows_nothing() {
     };
     assert!(methods.is_empty());
     assert!(!events.contains(&ClientEvent::PasswordPrompt), "{events:?}");
-    assert!(c.poll_payload().is_none());
+    assert!(c.poll_outgoing().is_none());
 }

@@ -58,7 +58,7 @@ fn feed(t: &mut Transport, now: Instant, data: &[u8]) -> Result<(), Error> {
     while at < data.len() {
         let n = t.handle_input(now, &data[at..])?;
         at += n;
-        if let Some(p) = t.poll_payload()? {
+        if let Some(p) = t.poll_incoming()? {
             panic!("unexpected payload {p:?}");
         }
         assert!(n > 0, "no progress");
@@ -299,7 +299,7 @@ fn client_accepts_a_server_kexinit_with_trailing_commas() {
     });
     assert_eq!(host_key.as_ref(), Some(key.public_key()));
     c.accept_host_key().unwrap();
-    assert!(c.poll_payload().unwrap().is_none());
+    assert!(c.poll_incoming().unwrap().is_none());
     let neg = std::iter::from_fn(|| c.poll_event())
         .find_map(|e| match e {
             Event::KexDone { negotiated, .. } => Some(negotiated),
