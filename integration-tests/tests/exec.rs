@@ -16,7 +16,9 @@ use async_std::net::{TcpListener, TcpStream};
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use integration_tests::*;
 use ssh_async::ssh_transport;
-use ssh_async::{Client, ClientOptions, Error, Server, SimpleHandler, runtime};
+use ssh_async::{
+    Client, ClientOptions, ConnectionError, Error, Server, SimpleHandler, runtime, ssh_session,
+};
 use ssh_wire::messages::DisconnectReason;
 
 #[test]
@@ -157,7 +159,13 @@ fn a_peer_that_is_not_ssh_gives_clean_errors() {
         let (result, seen) = runtime::timeout(LIMIT, connect(a, PASSWORD))
             .await
             .expect("client timed out");
-        assert!(matches!(result, Err(Error::Disconnected)), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Connection(ConnectionError::StreamClosed))
+            ),
+            "{result:?}"
+        );
         assert!(seen.lock().unwrap().is_empty());
         drop(b);
 
@@ -291,7 +299,12 @@ fn keepalives_keep_quiet_connections_and_detect_dead_peers() {
             let r = client.closed().await;
             let waited = start.elapsed();
             assert!(
-                matches!(r, Err(Error::Failed(ref m)) if m.contains("keepalive")),
+                matches!(
+                    r,
+                    Err(Error::Connection(ConnectionError::Session(
+                        ssh_session::Error::KeepaliveTimeout { missed: 3 }
+                    )))
+                ),
                 "{r:?}"
             );
             // Three probes unanswered, then the fourth interval ends it.

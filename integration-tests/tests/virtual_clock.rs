@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use integration_tests::virtual_clock::VirtualClock;
 use integration_tests::*;
-use ssh_async::{Client, ClientOptions, Error, Server, runtime};
+use ssh_async::{Client, ClientOptions, ConnectionError, Error, Server, runtime, ssh_session};
 
 /// Lets the tasks run until they wait for something (real time, short).
 async fn settle() {
@@ -75,7 +75,12 @@ fn keepalive_gives_up_after_exactly_the_count_of_intervals() {
             .await
             .expect("not ended 60 s after the network went");
         assert!(
-            matches!(r, Err(Error::Failed(ref m)) if m.contains("keepalive")),
+            matches!(
+                r,
+                Err(Error::Connection(ConnectionError::Session(
+                    ssh_session::Error::KeepaliveTimeout { missed: 3 }
+                )))
+            ),
             "{r:?}"
         );
         drop(server);

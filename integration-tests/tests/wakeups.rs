@@ -26,7 +26,7 @@ where
         let ch = conn
             .next_channel()
             .await
-            .ok_or(Error::Disconnected)?
+            .ok_or(Error::ChannelGone)?
             .accept()?;
         while let Some(req) = ch.next_request().await {
             if let ChannelRequestKind::Exec { command } = &req.kind {

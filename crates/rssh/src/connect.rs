@@ -556,7 +556,7 @@ fn report_connect_error(e: &ssh_async::Error, s: &ClientSettings, peer: &Peer, h
             );
             tracing::error!("Disconnected from {ip} port {port}");
         }
-        E::Disconnected => tracing::error!("Connection closed by {ip} port {port}"),
+        E::Connection(_) => tracing::error!("Connection closed by {ip} port {port}"),
         E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionReset => {
             tracing::error!("Connection reset by {ip} port {port}");
         }

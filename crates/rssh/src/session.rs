@@ -228,7 +228,9 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
         Outcome::Closed(Err(e)) => {
             tracing::debug!("{e}");
             match &e {
-                ssh_async::Error::Failed(m) if m.starts_with("Timeout") => {
+                ssh_async::Error::Connection(ssh_async::ConnectionError::Session(
+                    ssh_async::ssh_session::Error::KeepaliveTimeout { .. },
+                )) => {
                     tracing::error!("Timeout, server {} not responding.", spec.host);
                 }
                 _ => tracing::error!("Connection to {} closed by remote host.", spec.host),

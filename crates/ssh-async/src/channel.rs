@@ -10,7 +10,10 @@ use ssh_connection::{ChannelHandle, RequestId};
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, PtyRequest};
 
 use crate::Error;
-use crate::shared::{ExitStatus, OpenState, QueuedRequest, Shared, lock};
+use ssh_connection::ExitStatus;
+
+use crate::error::ConnectionError;
+use crate::state::{OpenState, QueuedRequest, Shared, lock};
 
 /// Extended data type 1: stderr (RFC 4254 §5.2).
 pub const STDERR: u32 = 1;
@@ -18,18 +21,18 @@ pub const STDERR: u32 = 1;
 /// One counted reference to a channel: the channel closes when the last
 /// one is dropped.
 #[derive(Debug)]
-struct Ref {
+struct ChannelRef {
     shared: Shared,
     h: ChannelHandle,
 }
 
-impl Ref {
+impl ChannelRef {
     fn new(shared: Shared, h: ChannelHandle) -> Self {
         Self { shared, h }
     }
 }
 
-impl Clone for Ref {
+impl Clone for ChannelRef {
     fn clone(&self) -> Self {
         let mut st = lock(&self.shared);
         if let Some(c) = st.chans.get_mut(&self.h) {
@@ -43,7 +46,7 @@ impl Clone for Ref {
     }
 }
 
-impl Drop for Ref {
+impl Drop for ChannelRef {
     fn drop(&mut self) {
         lock(&self.shared).unref(self.h);
     }
@@ -63,13 +66,13 @@ fn io_err(e: Error) -> io::Error {
 /// its halves are dropped.
 #[derive(Debug)]
 pub struct Channel {
-    r: Ref,
+    r: ChannelRef,
 }
 
 impl Channel {
     pub(crate) fn from_parts(shared: Shared, h: ChannelHandle) -> Self {
         Self {
-            r: Ref::new(shared, h),
+            r: ChannelRef::new(shared, h),
         }
     }
 
@@ -78,10 +81,10 @@ impl Channel {
         futures::future::poll_fn(|cx| {
             let mut st = lock(&self.r.shared);
             if let Some(end) = &st.ended {
-                return Poll::Ready(Err(end.to_error()));
+                return Poll::Ready(Err(Error::Connection(end.clone())));
             }
             let Some(c) = st.chans.get_mut(&self.r.h) else {
-                return Poll::Ready(Err(Error::Disconnected));
+                return Poll::Ready(Err(Error::ChannelGone));
             };
             match &c.open {
                 OpenState::Open => Poll::Ready(Ok(())),
@@ -155,10 +158,10 @@ impl Channel {
         futures::future::poll_fn(|cx| {
             let mut st = lock(&self.r.shared);
             if let Some(end) = &st.ended {
-                return Poll::Ready(Err(end.to_error()));
+                return Poll::Ready(Err(Error::Connection(end.clone())));
             }
             let Some(c) = st.chans.get_mut(&self.r.h) else {
-                return Poll::Ready(Err(Error::Disconnected));
+                return Poll::Ready(Err(Error::ChannelGone));
             };
             if let Some(ok) = c.replies.remove(&id) {
                 return Poll::Ready(Ok(ok));
@@ -332,16 +335,17 @@ impl Channel {
         futures::future::poll_fn(|cx| {
             let mut st = lock(&self.r.shared);
             let ended = st.ended.clone();
+            let exit = st.exit_status(self.r.h);
             let Some(c) = st.chans.get_mut(&self.r.h) else {
-                return Poll::Ready(Err(Error::Disconnected));
+                return Poll::Ready(Err(Error::ChannelGone));
             };
             if c.closed {
-                return Poll::Ready(Ok(c.exit.clone()));
+                return Poll::Ready(Ok(exit));
             }
             if let Some(end) = ended {
-                return Poll::Ready(match c.exit.clone() {
+                return Poll::Ready(match exit {
                     Some(e) => Ok(Some(e)),
-                    None => Err(end.to_error()),
+                    None => Err(Error::Connection(end)),
                 });
             }
             c.event_waker = Some(cx.waker().clone());
@@ -352,10 +356,7 @@ impl Channel {
 
     /// How the remote command ended, if the peer said so already.
     pub fn exit(&self) -> Option<ExitStatus> {
-        lock(&self.r.shared)
-            .chans
-            .get(&self.r.h)
-            .and_then(|c| c.exit.clone())
+        lock(&self.r.shared).exit_status(self.r.h)
     }
 }
 
@@ -377,12 +378,12 @@ impl IncomingRequest {
 /// Reads channel data or extended data.
 #[derive(Debug)]
 pub struct ChannelReader {
-    r: Ref,
+    r: ChannelRef,
     extended: bool,
 }
 
 fn poll_read_chan(
-    r: &Ref,
+    r: &ChannelRef,
     extended: bool,
     cx: &mut Context<'_>,
     buf: &mut [u8],
@@ -416,7 +417,7 @@ fn poll_read_chan(
                 return Poll::Ready(Ok(0));
             }
             if let Some(end) = ended {
-                return Poll::Ready(Err(io_err(end.to_error())));
+                return Poll::Ready(Err(io_err(Error::Connection(end))));
             }
             if extended {
                 c.ext_waker = Some(cx.waker().clone());
@@ -451,12 +452,12 @@ impl AsyncRead for Channel {
 /// Writes channel data or extended data.
 #[derive(Debug)]
 pub struct ChannelWriter {
-    r: Ref,
+    r: ChannelRef,
     ext: Option<u32>,
 }
 
 fn poll_write_chan(
-    r: &Ref,
+    r: &ChannelRef,
     ext: Option<u32>,
     cx: &mut Context<'_>,
     buf: &[u8],
@@ -499,7 +500,7 @@ fn poll_write_chan(
     }
 }
 
-fn poll_eof(r: &Ref) -> Poll<io::Result<()>> {
+fn poll_eof(r: &ChannelRef) -> Poll<io::Result<()>> {
     let mut st = lock(&r.shared);
     let Ok(conn) = st.conn() else {
         return Poll::Ready(Ok(()));
@@ -557,7 +558,7 @@ pub(crate) async fn open(shared: &Shared, kind: ChannelType) -> Result<Channel, 
         let mut st = lock(shared);
         let h = st.conn()?.open_channel(kind)?;
         st.chans
-            .insert(h, crate::shared::Chan::new(OpenState::Opening, 1));
+            .insert(h, crate::state::ChannelSlot::new(OpenState::Opening, 1));
         st.wake_driver();
         h
     };
@@ -571,8 +572,12 @@ pub(crate) fn wait_end(shared: &Shared) -> impl Future<Output = Result<(), Error
     futures::future::poll_fn(move |cx| {
         let mut st = lock(shared);
         match &st.ended {
-            Some(crate::shared::EndReason::Closed(_)) => Poll::Ready(Ok(())),
-            Some(e) => Poll::Ready(Err(e.to_error())),
+            Some(
+                ConnectionError::PeerDisconnected { .. }
+                | ConnectionError::StreamClosed
+                | ConnectionError::LocallyClosed,
+            ) => Poll::Ready(Ok(())),
+            Some(e) => Poll::Ready(Err(Error::Connection(e.clone()))),
             None => {
                 st.end_wakers.push(cx.waker().clone());
                 Poll::Pending

@@ -8,15 +8,17 @@ use rand::rngs::StdRng;
 use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
 use ssh_connection::GlobalReply;
 use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
-use ssh_session::{ClientSession, ClientSessionEvent};
+use ssh_session::{ClientSession, ClientSessionEvent, KeepaliveConfig};
 use ssh_wire::messages::userauth::InfoPrompt;
 use ssh_wire::messages::{ChannelType, GlobalRequestKind};
 
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
+use crate::error::ConnectionError;
 use crate::runtime::{self, Runtime};
-use crate::shared::{self, ExitStatus, Shared, Side, State, lock};
+use crate::state::{Shared, Side, State, lock};
 use crate::{Error, IncomingChannel};
+use ssh_connection::ExitStatus;
 
 /// The application's side of a client handshake: the host key decision,
 /// passwords, prompts and signatures. Methods are awaited in the middle
@@ -233,13 +235,13 @@ impl Client {
         )?);
         let mut driver = Driver::new(stream, rt.clone());
         let mut authenticated = false;
-        let mut host_key = None;
         loop {
             while let Some(ev) = session.poll_event() {
                 match ev {
                     ClientSessionEvent::HostKey { key, .. } => {
+                        // Asked once: a re-key's key is checked by the
+                        // session (the same key, or the connection ends).
                         if handler.check_host_key(&key).await {
-                            host_key = Some(key);
                             session.accept_host_key()?;
                         } else {
                             let _ = session.reject_host_key();
@@ -296,15 +298,16 @@ impl Client {
                 return Err(Error::Session(e.clone()));
             }
             if driver.eof {
-                return Err(Error::Disconnected);
+                return Err(Error::Connection(ConnectionError::StreamClosed));
             }
             driver.step(&mut *session).await?;
         }
-        let side = shared::ClientSide { session, host_key };
-        let mut state = State::new(Box::new(side), Side::Client);
-        state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
+        if let Some((interval, max_missed)) = keepalive {
+            session.set_keepalive(Some(KeepaliveConfig::new(interval, max_missed)))?;
+        }
+        let state = State::new(session, Side::Client);
         let shared: Shared = Arc::new(Mutex::new(state));
-        let task = shared::drive(shared.clone(), driver);
+        let task = crate::driver::drive(shared.clone(), driver);
         // The task's output is observed through the shared state.
         rt.spawn(Box::pin(task));
         Ok(Self {
@@ -385,7 +388,8 @@ impl Client {
         let (exit_status, exit_signal) = match exit {
             Some(ExitStatus::Code(c)) => (Some(c), None),
             Some(ExitStatus::Signal { name, .. }) => (None, Some(name)),
-            None => (None, None),
+            // A kind this version does not know, or nothing said.
+            Some(_) | None => (None, None),
         };
         Ok(ExecOutput {
             stdout,

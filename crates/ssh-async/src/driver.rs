@@ -1,5 +1,7 @@
-//! One connection's I/O: socket bytes into the session, the session's
-//! output onto the socket, its deadline onto a timer.
+//! One connection's driver: socket bytes into the session, the session's
+//! output onto the socket, its deadline onto a timer ([`Driver`]); and,
+//! after authentication, the task that does that while the application's
+//! handles share the session ([`drive`]).
 
 use core::pin::Pin;
 use core::task::{Context, Poll};
@@ -10,22 +12,24 @@ use futures::io::{AsyncRead, AsyncWrite};
 use ssh_session::{ClientSession, ServerSession};
 
 use crate::Error;
-use std::sync::Arc;
+use crate::error::ConnectionError;
+use crate::state::{State, lock};
+use std::sync::{Arc, Mutex};
 
 use crate::runtime::{Runtime, Sleep};
 
 /// Read buffer size.
 const READ_CHUNK: usize = 32 * 1024;
 
-/// The sans-IO vocabulary both sessions share.
-pub(crate) trait Sans {
+/// The sans-IO vocabulary both sessions share (input, output, deadlines).
+pub(crate) trait SessionIo {
     fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error>;
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error>;
 }
 
-impl Sans for ClientSession {
+impl SessionIo for ClientSession {
     fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
         ClientSession::handle_input(self, now, data)
     }
@@ -40,7 +44,7 @@ impl Sans for ClientSession {
     }
 }
 
-impl Sans for ServerSession {
+impl SessionIo for ServerSession {
     fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
         ServerSession::handle_input(self, now, data)
     }
@@ -73,8 +77,6 @@ pub(crate) struct Driver<S> {
     need_flush: bool,
     /// The peer closed its side of the stream.
     pub(crate) eof: bool,
-    /// Input arrived since the last `take_input_seen`.
-    input_seen: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -90,13 +92,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer: None,
             need_flush: false,
             eof: false,
-            input_seen: false,
         }
-    }
-
-    /// The runtime's clock and timers.
-    pub(crate) fn runtime(&self) -> &dyn Runtime {
-        &*self.rt
     }
 
     /// The runtime's current time.
@@ -104,13 +100,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.rt.now()
     }
 
-    /// Whether input arrived since the last call.
-    pub(crate) fn take_input_seen(&mut self) -> bool {
-        core::mem::take(&mut self.input_seen)
-    }
-
     /// Gives buffered input to the session; true if it took any.
-    fn feed<T: Sans + ?Sized>(&mut self, sess: &mut T) -> Result<bool, Error> {
+    fn feed<T: SessionIo + ?Sized>(&mut self, sess: &mut T) -> Result<bool, Error> {
         let mut any = false;
         while let Some(rest) = self.inbuf.get(self.in_pos..) {
             if rest.is_empty() {
@@ -134,7 +125,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// output, one read. Ready when something moved (the caller then looks
     /// at the session's events and calls again), Pending otherwise (with
     /// the stream and the timer registered to wake the task).
-    pub(crate) fn poll_io<T: Sans + ?Sized>(
+    pub(crate) fn poll_io<T: SessionIo + ?Sized>(
         &mut self,
         sess: &mut T,
         cx: &mut Context<'_>,
@@ -168,7 +159,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     progress = true;
                 }
                 Poll::Ready(Ok(n)) => {
-                    self.input_seen = true;
                     // Straight from the read buffer into the session; only
                     // what it does not take now (it pauses on a question
                     // such as the host key) is kept aside.
@@ -202,7 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Writes what the session has to send, coalesced into one buffer;
     /// true if any byte was written.
-    fn write_out<T: Sans + ?Sized>(
+    fn write_out<T: SessionIo + ?Sized>(
         &mut self,
         sess: &mut T,
         cx: &mut Context<'_>,
@@ -242,7 +232,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Best effort, without waiting: writes what the session still has to
     /// send (after a failure, its DISCONNECT) as far as the stream takes
     /// it now.
-    pub(crate) fn try_flush<T: Sans + ?Sized>(&mut self, sess: &mut T) {
+    pub(crate) fn try_flush<T: SessionIo + ?Sized>(&mut self, sess: &mut T) {
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         for _ in 0..16 {
             match self.write_out(sess, &mut cx) {
@@ -255,11 +245,104 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Waits until something moved. On an error, what the session still
     /// has to send (its DISCONNECT) is written if the stream takes it at
     /// once.
-    pub(crate) async fn step<T: Sans + ?Sized>(&mut self, sess: &mut T) -> Result<(), Error> {
+    pub(crate) async fn step<T: SessionIo + ?Sized>(&mut self, sess: &mut T) -> Result<(), Error> {
         let r = futures::future::poll_fn(|cx| self.poll_io(sess, cx)).await;
         if r.is_err() {
             self.try_flush(sess);
         }
         r
+    }
+}
+
+/// How many session events the driver handles before it lets other tasks
+/// run.
+const DRIVER_BUDGET: usize = 64;
+
+/// The driver task of an authenticated connection: runs until the
+/// connection ends.
+pub(crate) async fn drive<S>(shared: Arc<Mutex<State>>, mut driver: Driver<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    futures::future::poll_fn(|cx| poll_drive(&shared, &mut driver, cx)).await;
+}
+
+fn poll_drive<S>(shared: &Mutex<State>, driver: &mut Driver<S>, cx: &mut Context<'_>) -> Poll<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    {
+        let mut st = lock(shared);
+        if st.ended.is_some() {
+            return Poll::Ready(());
+        }
+        if st.closing {
+            st.session.disconnect("bye");
+        }
+    }
+    // The lock is taken again for each step, so that channel readers and
+    // writers get in between the steps of a long burst.
+    for _ in 0..DRIVER_BUDGET {
+        let mut st = lock(shared);
+        if st.driver_waker.is_none() {
+            st.driver_waker = Some(cx.waker().clone());
+        }
+        st.dispatch();
+        let poll = driver.poll_io(&mut *st.session, cx);
+        match poll {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => {
+                let reason = end_reason(e);
+                st.dispatch();
+                st.end(reason);
+                return Poll::Ready(());
+            }
+            Poll::Pending => {
+                st.dispatch();
+                if let Some(e) = st.session.failure() {
+                    driver.try_flush(&mut *st.session);
+                    st.end(end_reason(Error::Session(e)));
+                    return Poll::Ready(());
+                }
+                if driver.eof {
+                    st.end(ConnectionError::StreamClosed);
+                    return Poll::Ready(());
+                }
+                return Poll::Pending;
+            }
+        }
+        if let Some(e) = st.session.failure() {
+            driver.try_flush(&mut *st.session);
+            st.end(end_reason(Error::Session(e)));
+            return Poll::Ready(());
+        }
+        if driver.eof {
+            st.dispatch();
+            st.end(ConnectionError::StreamClosed);
+            return Poll::Ready(());
+        }
+    }
+    // Out of budget: let other tasks run, come back at once.
+    cx.waker().wake_by_ref();
+    Poll::Pending
+}
+
+/// The typed reason a connection ended, from the error that ended it.
+fn end_reason(e: Error) -> ConnectionError {
+    use ssh_session::Error as S;
+    use ssh_transport::Error as T;
+    match e {
+        Error::Session(S::Transport(T::PeerDisconnected {
+            reason,
+            description,
+        })) => ConnectionError::PeerDisconnected {
+            reason,
+            description,
+        },
+        Error::Session(S::Transport(T::Disconnected)) => ConnectionError::LocallyClosed,
+        Error::Session(e) => ConnectionError::Session(e),
+        Error::Io(e) => ConnectionError::Io(Arc::new(e)),
+        Error::Connection(c) => c,
+        other => ConnectionError::Io(Arc::new(std::io::Error::other(other.to_string()))),
     }
 }

@@ -2,6 +2,9 @@
 
 use core::fmt;
 use std::io;
+use std::sync::Arc;
+
+use ssh_wire::messages::DisconnectReason;
 
 use ssh_wire::messages::OpenFailureReason;
 
@@ -19,8 +22,11 @@ pub enum Error {
     Channel(ssh_session::ssh_connection::ApiError),
     /// The host key callback said no.
     HostKeyRejected,
-    /// The peer closed the stream.
-    Disconnected,
+    /// The connection ended (or never got past the handshake); why, as
+    /// every waiter on it sees it.
+    Connection(ConnectionError),
+    /// The channel is no longer known (closed and released).
+    ChannelGone,
     /// The peer refused to open a channel.
     ChannelOpenFailed {
         /// RFC 4254 §5.1 reason code.
@@ -30,9 +36,6 @@ pub enum Error {
     },
     /// The peer refused a channel request (`exec`, `pty-req`, ...).
     RequestRefused(&'static str),
-    /// The connection failed earlier (protocol violation, I/O error):
-    /// what happened.
-    Failed(String),
     /// No runtime to run the connection on: the options name none, and
     /// no runtime feature gives a default here (with only `tokio`, call
     /// from inside a Tokio runtime).
@@ -46,7 +49,8 @@ impl fmt::Display for Error {
             Self::Session(e) => write!(f, "session error: {e}"),
             Self::Channel(e) => write!(f, "channel error: {e}"),
             Self::HostKeyRejected => f.write_str("host key rejected"),
-            Self::Disconnected => f.write_str("the peer closed the connection"),
+            Self::Connection(e) => e.fmt(f),
+            Self::ChannelGone => f.write_str("the channel is closed"),
             Self::ChannelOpenFailed {
                 reason,
                 description,
@@ -56,7 +60,6 @@ impl fmt::Display for Error {
                 reason.0
             ),
             Self::RequestRefused(what) => write!(f, "the peer refused the {what} request"),
-            Self::Failed(m) => write!(f, "the connection failed: {m}"),
             Self::NoRuntime => f.write_str("no async runtime to run the connection on"),
         }
     }
@@ -88,5 +91,62 @@ impl From<ssh_session::Error> for Error {
 impl From<ssh_session::ssh_connection::ApiError> for Error {
     fn from(e: ssh_session::ssh_connection::ApiError) -> Self {
         Self::Channel(e)
+    }
+}
+
+/// Why a connection ended: kept once, and cloned to every handle that
+/// waits on it (as quinn's `ConnectionError`). Tells apart the peer that
+/// violated the protocol or is incompatible (in [`ssh_session::Error`]),
+/// the peer that disconnected, our own end, and the stream's failure.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The peer sent DISCONNECT.
+    PeerDisconnected {
+        /// RFC 4253 §11.1 reason code.
+        reason: DisconnectReason,
+        /// The peer's description.
+        description: String,
+    },
+    /// The peer closed the stream without a DISCONNECT.
+    StreamClosed,
+    /// We ended it (`disconnect`, or the session was closed here).
+    LocallyClosed,
+    /// The session failed: the peer violated the protocol, is
+    /// incompatible, stopped answering keepalives, changed its host key
+    /// at a re-key, ...
+    Session(ssh_session::Error),
+    /// The stream failed.
+    Io(Arc<io::Error>),
+}
+
+impl ConnectionError {
+    /// A normal end: a DISCONNECT by the peer with reason BY_APPLICATION,
+    /// or our own.
+    pub fn is_normal_close(&self) -> bool {
+        match self {
+            Self::PeerDisconnected { reason, .. } => *reason == DisconnectReason::BY_APPLICATION,
+            Self::LocallyClosed => true,
+            Self::StreamClosed | Self::Session(_) | Self::Io(_) => false,
+        }
+    }
+}
+
+impl fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PeerDisconnected {
+                reason,
+                description,
+            } => write!(
+                f,
+                "the peer disconnected (reason {}): {description:?}",
+                reason.0
+            ),
+            Self::StreamClosed => f.write_str("the peer closed the connection"),
+            Self::LocallyClosed => f.write_str("the connection was closed here"),
+            Self::Session(e) => write!(f, "session error: {e}"),
+            Self::Io(e) => write!(f, "I/O error: {e}"),
+        }
     }
 }

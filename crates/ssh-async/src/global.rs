@@ -7,7 +7,7 @@ use ssh_connection::{GlobalReply, RequestId};
 use ssh_wire::messages::GlobalRequestKind;
 
 use crate::Error;
-use crate::shared::{Shared, lock};
+use crate::state::{Shared, lock};
 
 /// Sends `request` with want_reply and waits for the peer's answer.
 pub(crate) async fn request(
@@ -19,7 +19,7 @@ pub(crate) async fn request(
         let id = st
             .conn()?
             .global_request(request, true)?
-            .ok_or_else(|| Error::Failed("global request without an id".into()))?;
+            .ok_or_else(|| Error::Io(std::io::Error::other("global request without an id")))?;
         st.wake_driver();
         id
     };
@@ -36,7 +36,7 @@ pub(crate) async fn request(
         }
         if let Some(e) = &st.ended {
             waiting.done = true;
-            return Poll::Ready(Err(e.to_error()));
+            return Poll::Ready(Err(Error::Connection(e.clone())));
         }
         if !st.global_wakers.iter().any(|w| w.will_wake(cx.waker())) {
             st.global_wakers.push(cx.waker().clone());

@@ -94,16 +94,17 @@ mod error;
 mod global;
 pub mod runtime;
 mod server;
-mod shared;
 mod splice;
+mod state;
 
 pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
 pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
+pub use error::ConnectionError;
 pub use error::Error;
 pub use global::IncomingGlobalRequest;
 pub use server::{IncomingChannel, Server, ServerConnection, ServerHandler, ServerOptions};
-pub use shared::ExitStatus;
 pub use splice::splice;
+pub use ssh_connection::ExitStatus;
 
 pub use ssh_auth;
 pub use ssh_connection;

@@ -11,16 +11,17 @@ use ssh_auth::cert::Certificate;
 use ssh_auth::server::{KeyboardInteractiveAnswer, PasswordVerdict, ServerConfig, ServerEvent};
 use ssh_connection::ChannelHandle;
 use ssh_keys::PublicKey;
-use ssh_session::{ServerSession, ServerSessionEvent};
+use ssh_session::{KeepaliveConfig, ServerSession, ServerSessionEvent};
 use ssh_transport::HostKey;
 use ssh_wire::messages::{ChannelType, OpenFailureReason};
 
 use crate::Error;
 use crate::channel::{self, Channel};
 use crate::driver::Driver;
+use crate::error::ConnectionError;
 use crate::global::{self, IncomingGlobalRequest};
 use crate::runtime::{self, Runtime};
-use crate::shared::{self, Chan, OpenState, Shared, Side, State, lock};
+use crate::state::{ChannelSlot, OpenState, Shared, Side, State, lock};
 
 /// The application's authentication policy, asked in the middle of the
 /// handshake.
@@ -211,16 +212,18 @@ impl Server {
                 return Err(Error::Session(e.clone()));
             }
             if driver.eof {
-                return Err(Error::Disconnected);
+                return Err(Error::Connection(ConnectionError::StreamClosed));
             }
             driver.step(&mut *session).await?;
+        }
+        if let Some((interval, max_missed)) = keepalive {
+            session.set_keepalive(Some(KeepaliveConfig::new(interval, max_missed)))?;
         }
         let mut state = State::new(session, Side::Server);
         state.accept_incoming = true;
         state.accept_global = global_requests;
-        state.keepalive = keepalive.map(|(i, n)| shared::Keepalive::new(i, n));
         let shared: Shared = Arc::new(Mutex::new(state));
-        rt.spawn(Box::pin(shared::drive(shared.clone(), driver)));
+        rt.spawn(Box::pin(crate::driver::drive(shared.clone(), driver)));
         Ok(ServerConnection {
             shared,
             user: user.unwrap_or_default(),
@@ -321,11 +324,11 @@ impl IncomingChannel {
     /// Confirms the channel.
     pub fn accept(mut self) -> Result<Channel, Error> {
         let Some(h) = self.handle.take() else {
-            return Err(Error::Disconnected);
+            return Err(Error::Connection(ConnectionError::StreamClosed));
         };
         let mut st = lock(&self.shared);
         st.conn()?.accept(h)?;
-        st.chans.insert(h, Chan::new(OpenState::Open, 1));
+        st.chans.insert(h, ChannelSlot::new(OpenState::Open, 1));
         st.wake_driver();
         drop(st);
         Ok(Channel::from_parts(self.shared.clone(), h))

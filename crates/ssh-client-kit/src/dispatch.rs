@@ -162,8 +162,9 @@ impl Dispatcher {
                     }
                 };
                 let Ok(bound16) = u16::try_from(bound) else {
-                    return Err(Error::Failed(format!(
-                        "the server bound port {bound}, not a TCP port"
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the server bound port {bound}, not a TCP port"),
                     )));
                 };
                 r.tcp.insert((address.clone(), bound), target);

@@ -1,5 +1,6 @@
 //! The state an authenticated connection shares between its driver task
-//! and the application's handles (channels, the connection handle).
+//! (`driver.rs`) and the application's handles (channels, the connection
+//! handle).
 //!
 //! One `std::sync::Mutex` guards the session and the per-channel wake-up
 //! slots; nobody awaits while holding it. Handles change the session
@@ -9,20 +10,16 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 
-use futures::io::{AsyncRead, AsyncWrite};
-use ssh_connection::{ChannelHandle, Connection, Event, GlobalReply, RequestId};
+use ssh_connection::{ChannelHandle, Connection, Event, ExitStatus, GlobalReply, RequestId};
 use ssh_session::{ClientSession, ClientSessionEvent, ServerSession, ServerSessionEvent};
 
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, GlobalRequestKind, OpenFailureReason};
 
 use crate::Error;
-use crate::driver::{Driver, Sans};
-
-/// How many session events the driver handles before it lets other tasks
-/// run.
-const DRIVER_BUDGET: usize = 64;
+use crate::driver::SessionIo;
+use crate::error::ConnectionError;
 
 /// The most requests of the peer a channel keeps for the application
 /// before it refuses further ones.
@@ -34,8 +31,8 @@ const MAX_QUEUED_OPENS: usize = 64;
 /// The most global requests of the peer waiting for the application.
 const MAX_QUEUED_GLOBALS: usize = 64;
 
-/// What the shared state needs of a session.
-pub(crate) trait Session: Sans + Send {
+/// What the shared state needs of a session (client or server).
+pub(crate) trait DrivenSession: SessionIo + Send {
     fn connection(&mut self) -> Option<&mut Connection>;
     /// The next event: a connection event, or `None` inside for others
     /// (logged, not acted on).
@@ -46,58 +43,15 @@ pub(crate) trait Session: Sans + Send {
     fn transport(&self) -> &ssh_transport::Transport;
 }
 
-/// A client session after authentication, with the host key the
-/// application accepted: a re-key must present the same key (OpenSSH
-/// refuses a changed key the same way).
-pub(crate) struct ClientSide {
-    pub(crate) session: Box<ClientSession>,
-    pub(crate) host_key: Option<ssh_keys::PublicKey>,
-}
-
-impl Sans for ClientSide {
-    fn handle_input(
-        &mut self,
-        now: std::time::Instant,
-        data: &[u8],
-    ) -> Result<usize, ssh_session::Error> {
-        self.session.handle_input(now, data)
-    }
-    fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        self.session.poll_transmit(out);
-    }
-    fn poll_timeout(&self) -> Option<std::time::Instant> {
-        self.session.poll_timeout()
-    }
-    fn handle_timeout(&mut self, now: std::time::Instant) -> Result<(), ssh_session::Error> {
-        self.session.handle_timeout(now)
-    }
-}
-
-impl Session for ClientSide {
+impl DrivenSession for ClientSession {
     fn connection(&mut self) -> Option<&mut Connection> {
-        self.session.connection_mut()
+        self.connection_mut()
     }
     fn next_event(&mut self) -> Option<Option<Event>> {
-        self.session.poll_event().map(|e| match e {
+        // Re-keys answer the host key question inside the session (the
+        // same key as at the first exchange, else it fails).
+        self.poll_event().map(|e| match e {
             ClientSessionEvent::Connection(e) => Some(e),
-            ClientSessionEvent::HostKey { key, .. } => {
-                // A re-key: the same key as at the first exchange, or
-                // the connection ends.
-                let same = self.host_key.as_ref() == Some(&key);
-                let r = if same {
-                    self.session.accept_host_key()
-                } else {
-                    tracing::error!(
-                        "the server's host key changed during a re-key ({}): disconnecting",
-                        key.fingerprint_sha256()
-                    );
-                    self.session.reject_host_key()
-                };
-                if let Err(e) = r {
-                    tracing::debug!("host key answer: {e}");
-                }
-                None
-            }
             other => {
                 tracing::debug!("session event: {other:?}");
                 None
@@ -105,20 +59,20 @@ impl Session for ClientSide {
         })
     }
     fn failure(&self) -> Option<ssh_session::Error> {
-        self.session.error().cloned()
+        self.error().cloned()
     }
     fn disconnect(&mut self, description: &str) {
-        self.session.disconnect(description);
+        ClientSession::disconnect(self, description);
     }
     fn force_rekey(&mut self) -> Result<(), ssh_session::Error> {
-        self.session.force_rekey()
+        ClientSession::force_rekey(self)
     }
     fn transport(&self) -> &ssh_transport::Transport {
-        self.session.transport()
+        ClientSession::transport(self)
     }
 }
 
-impl Session for ServerSession {
+impl DrivenSession for ServerSession {
     fn connection(&mut self) -> Option<&mut Connection> {
         self.connection_mut()
     }
@@ -153,23 +107,6 @@ pub(crate) enum OpenState {
     Failed(OpenFailureReason, String),
 }
 
-/// How a remote command ended, as the peer reported it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ExitStatus {
-    /// `exit-status`.
-    Code(u32),
-    /// `exit-signal`: the signal name without `SIG` (`TERM`, `KILL`, ...).
-    Signal {
-        /// The signal.
-        name: String,
-        /// A core was dumped.
-        core_dumped: bool,
-        /// The peer's message.
-        message: String,
-    },
-}
-
 /// A channel request of the peer, kept for the application.
 #[derive(Debug)]
 pub(crate) struct QueuedRequest {
@@ -177,14 +114,16 @@ pub(crate) struct QueuedRequest {
     pub(crate) kind: ChannelRequestKind,
 }
 
+/// What the async layer keeps per channel beside the connection's own
+/// state: the handles' count, the peer's requests waiting for the
+/// application, replies to ours, and one waker per thing that waits.
 #[derive(Debug)]
-pub(crate) struct Chan {
+pub(crate) struct ChannelSlot {
     pub(crate) open: OpenState,
     /// Live handles (Channel, readers, writers); at zero we close.
     pub(crate) refs: usize,
     pub(crate) eof: bool,
     pub(crate) closed: bool,
-    pub(crate) exit: Option<ExitStatus>,
     pub(crate) requests: VecDeque<QueuedRequest>,
     pub(crate) replies: HashMap<RequestId, bool>,
     /// The reader of channel data waiting for some.
@@ -199,14 +138,13 @@ pub(crate) struct Chan {
     pub(crate) event_waker: Option<Waker>,
 }
 
-impl Chan {
+impl ChannelSlot {
     pub(crate) fn new(open: OpenState, refs: usize) -> Self {
         Self {
             open,
             refs,
             eof: false,
             closed: false,
-            exit: None,
             requests: VecDeque::new(),
             replies: HashMap::new(),
             read_waker: None,
@@ -257,9 +195,9 @@ pub(crate) enum Side {
 
 /// Everything under the lock.
 pub(crate) struct State {
-    pub(crate) session: Box<dyn Session>,
+    pub(crate) session: Box<dyn DrivenSession>,
     pub(crate) side: Side,
-    pub(crate) chans: HashMap<ChannelHandle, Chan>,
+    pub(crate) chans: HashMap<ChannelHandle, ChannelSlot>,
     /// Channel opens of the peer not yet handed out.
     pub(crate) incoming: VecDeque<PendingOpen>,
     /// Whether the application takes incoming channels; when not, they
@@ -279,67 +217,11 @@ pub(crate) struct State {
     pub(crate) accept_global: bool,
     pub(crate) global_incoming_waker: Option<Waker>,
     pub(crate) driver_waker: Option<Waker>,
-    /// Why the connection ended; set once.
-    pub(crate) ended: Option<EndReason>,
+    /// Why the connection ended; set once, cloned to every waiter.
+    pub(crate) ended: Option<ConnectionError>,
     pub(crate) end_wakers: Vec<Waker>,
     /// The application asked to disconnect.
     pub(crate) closing: bool,
-    /// `ServerAliveInterval`/`ClientAliveInterval` and the count of
-    /// unanswered probes after which the connection is given up.
-    pub(crate) keepalive: Option<Keepalive>,
-}
-
-/// Keepalive probes: `keepalive@openssh.com` global requests sent after
-/// `interval` without input; `max_missed` unanswered ones end the
-/// connection.
-pub(crate) struct Keepalive {
-    pub(crate) interval: std::time::Duration,
-    pub(crate) max_missed: u32,
-    pub(crate) missed: u32,
-    pub(crate) pending: Vec<RequestId>,
-    /// When input last arrived.
-    pub(crate) last_input: Option<std::time::Instant>,
-    pub(crate) timer: Option<crate::runtime::Sleep>,
-}
-
-impl core::fmt::Debug for Keepalive {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Keepalive")
-            .field("interval", &self.interval)
-            .field("missed", &self.missed)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Keepalive {
-    pub(crate) fn new(interval: std::time::Duration, max_missed: u32) -> Self {
-        Self {
-            interval,
-            max_missed,
-            missed: 0,
-            pending: Vec::new(),
-            last_input: None,
-            timer: None,
-        }
-    }
-}
-
-/// Why a connection ended.
-#[derive(Debug, Clone)]
-pub(crate) enum EndReason {
-    /// DISCONNECT by either side, or the stream closed: a normal end.
-    Closed(String),
-    /// A failure.
-    Failed(String),
-}
-
-impl EndReason {
-    pub(crate) fn to_error(&self) -> Error {
-        match self {
-            Self::Closed(_) => Error::Disconnected,
-            Self::Failed(m) => Error::Failed(m.clone()),
-        }
-    }
 }
 
 impl core::fmt::Debug for State {
@@ -353,7 +235,7 @@ impl core::fmt::Debug for State {
 }
 
 impl State {
-    pub(crate) fn new(session: Box<dyn Session>, side: Side) -> Self {
+    pub(crate) fn new(session: Box<dyn DrivenSession>, side: Side) -> Self {
         Self {
             session,
             side,
@@ -371,22 +253,23 @@ impl State {
             ended: None,
             end_wakers: Vec::new(),
             closing: false,
-            keepalive: None,
         }
     }
 
     /// The connection, or why there is none.
     pub(crate) fn conn(&mut self) -> Result<&mut Connection, Error> {
         if let Some(end) = &self.ended {
-            return Err(end.to_error());
+            return Err(Error::Connection(end.clone()));
         }
         if self.session.connection().is_none() {
             return Err(match self.session.failure() {
                 Some(e) => Error::Session(e),
-                None => Error::Disconnected,
+                None => Error::Connection(ConnectionError::LocallyClosed),
             });
         }
-        self.session.connection().ok_or(Error::Disconnected)
+        self.session
+            .connection()
+            .ok_or(Error::Connection(ConnectionError::LocallyClosed))
     }
 
     pub(crate) fn wake_driver(&mut self) {
@@ -396,14 +279,11 @@ impl State {
     }
 
     /// Ends the connection: records why, wakes everybody.
-    pub(crate) fn end(&mut self, reason: EndReason) {
+    pub(crate) fn end(&mut self, reason: ConnectionError) {
         if self.ended.is_some() {
             return;
         }
-        match &reason {
-            EndReason::Closed(m) => tracing::debug!("connection closed: {m}"),
-            EndReason::Failed(m) => tracing::debug!("connection failed: {m}"),
-        }
+        tracing::debug!("connection ended: {reason}");
         self.ended = Some(reason);
         for c in self.chans.values_mut() {
             c.wake_all();
@@ -445,8 +325,15 @@ impl State {
         self.wake_driver();
     }
 
+    /// How the remote command on `h` ended, if the peer said so.
+    pub(crate) fn exit_status(&mut self, h: ChannelHandle) -> Option<ExitStatus> {
+        self.session
+            .connection()
+            .and_then(|c| c.exit_status(h).cloned())
+    }
+
     /// Handles the session's events.
-    fn dispatch(&mut self) {
+    pub(crate) fn dispatch(&mut self) {
         while let Some(ev) = self.session.next_event() {
             let Some(ev) = ev else { continue };
             if let Err(e) = self.dispatch_one(ev) {
@@ -584,14 +471,8 @@ impl State {
                 }
             }
             Event::GlobalReply { id, reply } => {
-                if let Some(k) = &mut self.keepalive
-                    && let Some(pos) = k.pending.iter().position(|p| *p == id)
-                {
-                    // Any answer, even a refusal, shows the peer is there.
-                    k.pending.remove(pos);
-                    k.missed = 0;
-                    return Ok(());
-                }
+                // Replies to keepalive probes never come here: the
+                // session takes them.
                 if self.global_abandoned.remove(&id) {
                     return Ok(());
                 }
@@ -619,23 +500,9 @@ impl State {
             return Ok(());
         };
         let keep = match request {
-            ChannelRequestKind::ExitStatus { status } => {
-                c.exit = Some(ExitStatus::Code(status));
-                false
-            }
-            ChannelRequestKind::ExitSignal {
-                signal,
-                core_dumped,
-                message,
-                ..
-            } => {
-                c.exit = Some(ExitStatus::Signal {
-                    name: signal,
-                    core_dumped,
-                    message,
-                });
-                false
-            }
+            // Recorded by the connection (and refused there if a reply
+            // was wanted); waiters look there.
+            ChannelRequestKind::ExitStatus { .. } | ChannelRequestKind::ExitSignal { .. } => false,
             ref other => {
                 if side == Side::Server && c.refs > 0 && c.requests.len() < MAX_QUEUED_REQUESTS {
                     c.requests.push_back(QueuedRequest {
@@ -666,149 +533,4 @@ pub(crate) type Shared = Arc<Mutex<State>>;
 /// panics here; the state stays consistent between calls).
 pub(crate) fn lock(shared: &Mutex<State>) -> MutexGuard<'_, State> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// The driver task: runs until the connection ends.
-pub(crate) async fn drive<S>(shared: Shared, mut driver: Driver<S>)
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    futures::future::poll_fn(|cx| poll_drive(&shared, &mut driver, cx)).await;
-}
-
-fn poll_drive<S>(shared: &Mutex<State>, driver: &mut Driver<S>, cx: &mut Context<'_>) -> Poll<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    {
-        let mut st = lock(shared);
-        if st.ended.is_some() {
-            return Poll::Ready(());
-        }
-        if st.closing {
-            st.session.disconnect("bye");
-        }
-        let seen = driver.take_input_seen();
-        if let Err(reason) = poll_keepalive(&mut st, seen, driver.runtime(), cx) {
-            driver.try_flush(&mut *st.session);
-            st.end(reason);
-            return Poll::Ready(());
-        }
-    }
-    // The lock is taken again for each step, so that channel readers and
-    // writers get in between the steps of a long burst.
-    for _ in 0..DRIVER_BUDGET {
-        let mut st = lock(shared);
-        if st.driver_waker.is_none() {
-            st.driver_waker = Some(cx.waker().clone());
-        }
-        st.dispatch();
-        let poll = driver.poll_io(&mut *st.session, cx);
-        match poll {
-            Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(e)) => {
-                let reason = end_reason(&e);
-                st.dispatch();
-                st.end(reason);
-                return Poll::Ready(());
-            }
-            Poll::Pending => {
-                st.dispatch();
-                if let Some(e) = st.session.failure() {
-                    driver.try_flush(&mut *st.session);
-                    st.end(end_reason(&Error::Session(e)));
-                    return Poll::Ready(());
-                }
-                if driver.eof {
-                    st.end(EndReason::Closed("the peer closed the stream".into()));
-                    return Poll::Ready(());
-                }
-                return Poll::Pending;
-            }
-        }
-        if let Some(e) = st.session.failure() {
-            driver.try_flush(&mut *st.session);
-            st.end(end_reason(&Error::Session(e)));
-            return Poll::Ready(());
-        }
-        if driver.eof {
-            st.dispatch();
-            st.end(EndReason::Closed("the peer closed the stream".into()));
-            return Poll::Ready(());
-        }
-    }
-    // Out of budget: let other tasks run, come back at once.
-    cx.waker().wake_by_ref();
-    Poll::Pending
-}
-
-/// Sends a probe when the interval passed without input; fails after
-/// `max_missed` unanswered probes.
-fn poll_keepalive(
-    st: &mut State,
-    input_seen: bool,
-    rt: &dyn crate::runtime::Runtime,
-    cx: &mut Context<'_>,
-) -> Result<(), EndReason> {
-    let Some(k) = st.keepalive.as_mut() else {
-        return Ok(());
-    };
-    let now = rt.now();
-    if input_seen || k.last_input.is_none() {
-        k.last_input = Some(now);
-    }
-    let due = k.last_input.unwrap_or(now) + k.interval;
-    if k.timer.is_none() {
-        k.timer = Some(rt.sleep_until(due));
-    }
-    let fired = k
-        .timer
-        .as_mut()
-        .is_some_and(|t| t.as_mut().poll(cx).is_ready());
-    if !fired {
-        return Ok(());
-    }
-    // Input came while the timer ran: wait for the rest of the interval
-    // (one timer per interval, not one per read).
-    let next = if due > now { due } else { now + k.interval };
-    let mut timer = rt.sleep_until(next);
-    // Registers the waker for the next deadline.
-    let _ = timer.as_mut().poll(cx);
-    k.timer = Some(timer);
-    if due > now {
-        return Ok(());
-    }
-    k.last_input = Some(now);
-    if k.missed >= k.max_missed {
-        return Err(EndReason::Failed(format!(
-            "Timeout: no answer to {} keepalive probes",
-            k.missed
-        )));
-    }
-    k.missed += 1;
-    let id = st.conn().ok().and_then(|c| {
-        c.global_request(GlobalRequestKind::Keepalive, true)
-            .ok()
-            .flatten()
-    });
-    if let (Some(id), Some(k)) = (id, st.keepalive.as_mut()) {
-        k.pending.push(id);
-    }
-    st.wake_driver();
-    cx.waker().wake_by_ref();
-    Ok(())
-}
-
-/// A DISCONNECT of either side is a normal end; anything else a failure.
-fn end_reason(e: &Error) -> EndReason {
-    match e {
-        Error::Session(ssh_session::Error::Transport(ssh_transport::Error::PeerDisconnected {
-            description,
-            ..
-        })) => EndReason::Closed(description.clone()),
-        Error::Session(ssh_session::Error::Transport(ssh_transport::Error::Disconnected)) => {
-            EndReason::Closed("disconnected".into())
-        }
-        other => EndReason::Failed(other.to_string()),
-    }
 }
