@@ -4,7 +4,9 @@
 //! - `interop`: runs the interop cases against every available OpenSSH;
 //! - `fuzz`: runs every cargo-fuzz target for a while;
 //! - `test`: the whole suite (tests, fuzz smoke, interop) with a summary;
-//! - `tidy`: the "protocol crates do no I/O" check (also a `#[test]`).
+//! - `tidy`: the architecture checks (also `#[test]`s): protocol crates do
+//!   no I/O, the async library's runtime stays in its runtime module and
+//!   no PAM reaches it or rssh, unsafe code only in ssh-os.
 //! - `bench`: throughput and connection rate of ssh/rssh against sshd/rsshd.
 //!
 //! This is tooling, not protocol code: it does I/O, spawns processes and
@@ -27,8 +29,11 @@ mod images;
 mod interop;
 mod peer;
 mod peer_config;
+mod rust_code;
 mod suite;
 mod tidy;
+mod tidy_runtime;
+mod tidy_unsafe;
 mod transport_cases;
 mod util;
 mod wire;
@@ -99,7 +104,9 @@ enum Cmd {
         #[arg(long, value_enum, value_delimiter = ',')]
         skip: Vec<suite::Skip>,
     },
-    /// Check that protocol crates do no I/O.
+    /// Check the architecture invariants: protocol crates do no I/O,
+    /// ssh-async's runtime is injected, no PAM in ssh-async or rssh,
+    /// unsafe code only in ssh-os.
     Tidy,
     /// Throughput and connection rate of ssh/rssh against sshd/rsshd.
     Bench(bench::BenchArgs),
@@ -127,12 +134,15 @@ fn run(cli: Cli) -> util::Result<()> {
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Tidy => {
-            let found = tidy::violations(&util::workspace_root());
+            let root = util::workspace_root();
+            let mut found = tidy::violations(&root);
+            found.extend(tidy_runtime::violations(&root)?);
+            found.extend(tidy_unsafe::violations(&root)?);
             for f in &found {
                 println!("{f}");
             }
             if found.is_empty() {
-                println!("tidy: protocol crates do no I/O");
+                println!("tidy: no violation");
                 Ok(())
             } else {
                 bail!("tidy: {} violation(s)", found.len())
