@@ -3,7 +3,8 @@
 //! - `images`: builds the OpenSSH peer images (Debian root filesystems);
 //! - `interop`: runs the interop cases against every available OpenSSH;
 //! - `fuzz`: runs every cargo-fuzz target for a while;
-//! - `test`: the whole suite (tests, fuzz smoke, interop) with a summary;
+//! - `test`: the whole suite (tests, the Tokio example against rsshd, fuzz
+//!   smoke, interop) with a summary;
 //! - `tidy`: the architecture checks (also `#[test]`s): protocol crates do
 //!   no I/O, the async library's runtime stays in its runtime module and
 //!   no PAM reaches it or rssh, unsafe code only in ssh-os.
@@ -34,6 +35,7 @@ mod suite;
 mod tidy;
 mod tidy_runtime;
 mod tidy_unsafe;
+mod tokio_example;
 mod transport_cases;
 mod util;
 mod wire;
@@ -98,7 +100,8 @@ enum Cmd {
         #[arg(long)]
         seconds: Option<u64>,
     },
-    /// The whole suite: cargo test, fuzz smoke, images, interop.
+    /// The whole suite: cargo test, the Tokio example, fuzz smoke, images,
+    /// interop.
     Test {
         /// Leave out these stages (they show as skipped), comma-separated.
         #[arg(long, value_enum, value_delimiter = ',')]
