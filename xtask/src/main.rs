@@ -22,7 +22,7 @@ mod binary_session;
 mod binary_setup;
 mod cases;
 mod forward_cases;
-mod forward_more;
+mod forward_hops_refusals;
 mod forward_util;
 mod forward_x11;
 mod fuzz;
