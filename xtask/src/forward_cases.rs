@@ -4,7 +4,7 @@
 //!
 //! - this file: `-L`, `-R` (fixed port, port 0), Unix sockets both ways,
 //!   `-D` (SOCKS5 and SOCKS4a through `curl`), `-W`, 50 connections at once;
-//! - [`crate::forward_more`]: `-J` chains, agent forwarding, refusals;
+//! - [`crate::forward_hops_refusals`]: `-J` chains, agent forwarding, refusals;
 //! - [`crate::forward_x11`]: X11 with `Xvfb`.
 //!
 //! Data rows move 64 MiB through the forward to an echo server run here
@@ -110,7 +110,7 @@ const ROWS: &[(&str, &str, CaseFn, &str)] = &[
 /// Every forwarding row, both directions, in table order.
 pub fn cases() -> Vec<Case> {
     let mut rows: Vec<(&'static str, &'static str, CaseFn, &'static str)> = ROWS.to_vec();
-    rows.extend(crate::forward_more::ROWS.iter().copied());
+    rows.extend(crate::forward_hops_refusals::ROWS.iter().copied());
     rows.extend(crate::forward_x11::ROWS.iter().copied());
     let mut out = Vec::new();
     for (prefix, way) in [("rssh>sshd", "a"), ("ssh>rsshd", "b")] {
@@ -408,7 +408,8 @@ mod tests {
     #[test]
     fn rows_in_both_directions_with_unique_names() {
         let cases = cases();
-        let n = ROWS.len() + crate::forward_more::ROWS.len() + crate::forward_x11::ROWS.len();
+        let n =
+            ROWS.len() + crate::forward_hops_refusals::ROWS.len() + crate::forward_x11::ROWS.len();
         assert_eq!(cases.len(), 2 * n);
         assert!(cases.iter().all(|c| c.name.contains(":fwd-")
             || c.name.contains(":jump-")

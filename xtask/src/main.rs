@@ -3,8 +3,11 @@
 //! - `images`: builds the OpenSSH peer images (Debian root filesystems);
 //! - `interop`: runs the interop cases against every available OpenSSH;
 //! - `fuzz`: runs every cargo-fuzz target for a while;
-//! - `test`: the whole suite (tests, fuzz smoke, interop) with a summary;
-//! - `tidy`: the "protocol crates do no I/O" check (also a `#[test]`).
+//! - `test`: the whole suite (tests, the Tokio example against rsshd, fuzz
+//!   smoke, interop) with a summary;
+//! - `tidy`: the architecture checks (also `#[test]`s): protocol crates do
+//!   no I/O, the async library's runtime stays in its runtime module and
+//!   no PAM reaches it or rssh, unsafe code only in ssh-os.
 //! - `bench`: throughput and connection rate of ssh/rssh against sshd/rsshd.
 //!
 //! This is tooling, not protocol code: it does I/O, spawns processes and
@@ -19,7 +22,7 @@ mod binary_session;
 mod binary_setup;
 mod cases;
 mod forward_cases;
-mod forward_more;
+mod forward_hops_refusals;
 mod forward_util;
 mod forward_x11;
 mod fuzz;
@@ -27,8 +30,12 @@ mod images;
 mod interop;
 mod peer;
 mod peer_config;
+mod rust_code;
 mod suite;
 mod tidy;
+mod tidy_runtime;
+mod tidy_unsafe;
+mod tokio_example;
 mod transport_cases;
 mod util;
 mod wire;
@@ -93,13 +100,16 @@ enum Cmd {
         #[arg(long)]
         seconds: Option<u64>,
     },
-    /// The whole suite: cargo test, fuzz smoke, images, interop.
+    /// The whole suite: cargo test, the Tokio example, fuzz smoke, images,
+    /// interop.
     Test {
         /// Leave out these stages (they show as skipped), comma-separated.
         #[arg(long, value_enum, value_delimiter = ',')]
         skip: Vec<suite::Skip>,
     },
-    /// Check that protocol crates do no I/O.
+    /// Check the architecture invariants: protocol crates do no I/O,
+    /// ssh-async's runtime is injected, no PAM in ssh-async or rssh,
+    /// unsafe code only in ssh-os.
     Tidy,
     /// Throughput and connection rate of ssh/rssh against sshd/rsshd.
     Bench(bench::BenchArgs),
@@ -127,12 +137,15 @@ fn run(cli: Cli) -> util::Result<()> {
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Tidy => {
-            let found = tidy::violations(&util::workspace_root());
+            let root = util::workspace_root();
+            let mut found = tidy::violations(&root);
+            found.extend(tidy_runtime::violations(&root)?);
+            found.extend(tidy_unsafe::violations(&root)?);
             for f in &found {
                 println!("{f}");
             }
             if found.is_empty() {
-                println!("tidy: protocol crates do no I/O");
+                println!("tidy: no violation");
                 Ok(())
             } else {
                 bail!("tidy: {} violation(s)", found.len())

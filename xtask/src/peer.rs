@@ -254,7 +254,7 @@ pub fn free_port() -> Result<u16> {
 
 /// Spawns `cmd` (an `sshd` on `port`) and waits until it listens. `Ok(None)`
 /// if the port was taken (the caller retries with another).
-fn spawn_sshd(cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
+pub fn spawn_sshd(cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
     spawn_server(cmd, port, false)
 }
 

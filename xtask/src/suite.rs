@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use crate::bail;
 use crate::images::{self, Release};
 use crate::util::{self, Result};
-use crate::{fuzz, interop};
+use crate::{fuzz, interop, tokio_example};
 
 /// How a stage ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,6 +103,8 @@ fn ensure_images() -> Result<()> {
 pub enum Skip {
     /// `cargo test --workspace`.
     CargoTest,
+    /// The Tokio example (`examples/tokio-client`) against rsshd.
+    TokioExample,
     /// The fuzz smoke.
     Fuzz,
     /// Images and interop.
@@ -134,6 +136,11 @@ pub fn cmd_test(skip: &[Skip]) -> Result<()> {
                 Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
             }
         })
+    });
+    stages.push(if skip.contains(&Skip::TokioExample) {
+        skipped("tokio example")
+    } else {
+        timed("tokio example", || from_result(tokio_example::run()))
     });
     stages.push(if skip.contains(&Skip::Fuzz) {
         skipped("fuzz --smoke")

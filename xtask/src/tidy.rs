@@ -8,6 +8,10 @@
 //! `Instant` to pass in): a file named `tests.rs`, and the rest of a file
 //! from a `#[cfg(test)]` line that opens a `mod` (the project's convention
 //! puts the test module last).
+//!
+//! The other tidy checks are beside this one: [`crate::tidy_runtime`] (the
+//! async library's runtime and dependencies, PAM kept out of rssh) and
+//! [`crate::tidy_unsafe`] (unsafe code only in ssh-os).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -40,7 +44,9 @@ pub const FORBIDDEN_PATHS: [&str; 8] = [
 /// One finding: 1-based line number and what is wrong.
 pub type Finding = (usize, String);
 
-fn is_forbidden_dep(name: &str) -> bool {
+/// Whether `name` is an async runtime crate (or one of its companions,
+/// as `tokio-util`).
+pub fn is_forbidden_dep(name: &str) -> bool {
     FORBIDDEN_DEPS
         .iter()
         .any(|f| name == *f || name.starts_with(&format!("{f}-")))

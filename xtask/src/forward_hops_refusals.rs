@@ -1,7 +1,8 @@
-//! Forwarding rows, continued (see [`crate::forward_cases`]): `-J` through
-//! two servers (one `sshd` and one `rsshd`, both orders), agent forwarding
-//! with a second hop, and each kind of forwarding refused by the server's
-//! policy (the client says so and the session goes on).
+//! Forwarding rows over two hops, and refused ones (see
+//! [`crate::forward_cases`]): `-J` through two servers (one `sshd` and one
+//! `rsshd`, both orders), agent forwarding with a second hop, and each kind
+//! of forwarding refused by the server's policy (the client says so and the
+//! session goes on).
 
 use std::fmt::Write as _;
 use std::fs;
