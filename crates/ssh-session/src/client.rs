@@ -15,7 +15,7 @@ use ssh_wire::msg::Layer;
 
 use crate::error::Error;
 use crate::layers::KeepaliveConfig;
-use crate::layers::{Core, SERVICE_USERAUTH};
+use crate::layers::{Core, Incoming, SERVICE_USERAUTH};
 
 /// What a [`ClientSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,18 +334,19 @@ impl ClientSession {
             let got = self.core.guard(r)?;
             let r = self.transport_events();
             let answered = self.core.guard(r)?;
-            if !got && !answered {
-                break;
-            }
-            if !got {
+            match got {
+                Incoming::None if !answered => break,
                 // A re-key's host key was accepted: the transport goes on
                 // with the input it holds.
-                continue;
+                Incoming::None => continue,
+                Incoming::Handled => {}
+                Incoming::Copied => {
+                    let payload = core::mem::take(&mut self.core.rx);
+                    let r = self.route(&payload);
+                    self.core.rx = payload;
+                    self.core.guard(r)?;
+                }
             }
-            let payload = core::mem::take(&mut self.core.rx);
-            let r = self.route(&payload);
-            self.core.rx = payload;
-            self.core.guard(r)?;
             let r = self.core.flush();
             self.core.guard(r)?;
         }

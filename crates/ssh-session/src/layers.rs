@@ -73,7 +73,8 @@ pub(crate) struct Core {
     /// from the connection (we stop draining it while this is not empty);
     /// the rest wait in the connection's own bounded queue.
     pending: VecDeque<Vec<u8>>,
-    /// A copy of the payload being routed.
+    /// A copy of a payload that is not the connection's (auth, or a
+    /// connection message before authentication), being routed.
     pub(crate) rx: Vec<u8>,
     tx: Vec<u8>,
     pub(crate) failed: Option<Error>,
@@ -237,27 +238,12 @@ impl Core {
 
     /// Routes a connection-layer payload (80-127).
     pub(crate) fn route_connection(&mut self, payload: &[u8]) -> Result<(), Error> {
-        if let Some(k) = &mut self.keepalive {
-            // Any message from the peer resets the count, as OpenSSH's
-            // packet layer does (the reply to a probe is one).
-            k.missed = 0;
-        }
-        let Some(c) = &mut self.connection else {
-            return Err(Error::protocol(format!(
-                "connection message {} before authentication succeeded",
-                payload.first().copied().unwrap_or_default()
-            )));
-        };
-        match c.handle_payload(payload) {
-            Ok(()) => Ok(()),
-            // RFC 4253 §11.4: an unknown 80-127 number is answered with
-            // SSH_MSG_UNIMPLEMENTED and the session goes on.
-            Err(ssh_connection::Error::Unimplemented { .. }) => {
-                self.transport.reject_last_payload()?;
-                Ok(())
-            }
-            Err(e) => Err(Error::Connection(e)),
-        }
+        connection_payload(
+            &mut self.transport,
+            &mut self.connection,
+            &mut self.keepalive,
+            payload,
+        )
     }
 
     /// Queues an auth payload behind anything pending and sends what the
@@ -325,16 +311,88 @@ impl Core {
         Ok(())
     }
 
-    /// Takes the next upper-layer payload into `self.rx`; false when none.
-    pub(crate) fn next_payload(&mut self) -> Result<bool, Error> {
-        match self.transport.poll_incoming() {
-            Ok(Some(p)) => {
-                self.rx.clear();
-                self.rx.extend_from_slice(p);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e.into()),
+    /// Takes the next upper-layer payload. Connection messages (80-127)
+    /// once the connection runs go straight from the transport's buffer
+    /// into the connection (borrows split, no copy: this is the data
+    /// path); any other payload is copied into `self.rx` for the caller
+    /// to route.
+    pub(crate) fn next_payload(&mut self) -> Result<Incoming, Error> {
+        let Self {
+            transport,
+            connection,
+            keepalive,
+            rx,
+            ..
+        } = self;
+        let Some(p) = transport.poll_incoming()? else {
+            return Ok(Incoming::None);
+        };
+        let number = p.first().copied().unwrap_or_default();
+        if connection.is_some() && ssh_wire::msg::Layer::of(number).is_connection() {
+            // `p` borrows the transport's buffer; the connection copies
+            // channel data once, into the channel's buffer.
+            let r = match connection {
+                Some(c) => c.handle_payload(p),
+                None => Ok(()),
+            };
+            finish_connection_payload(transport, keepalive, r)?;
+            return Ok(Incoming::Handled);
         }
+        rx.clear();
+        rx.extend_from_slice(p);
+        Ok(Incoming::Copied)
+    }
+}
+
+/// What [`Core::next_payload`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Incoming {
+    /// Nothing (more input needed, or the transport waits).
+    None,
+    /// A connection message, handled already.
+    Handled,
+    /// Another payload, in `Core::rx`, for the caller to route.
+    Copied,
+}
+
+/// Hands a connection-layer payload to the connection, over borrows of
+/// the fields it needs (so the payload may borrow the transport's buffer).
+fn connection_payload(
+    transport: &mut Transport,
+    connection: &mut Option<Connection>,
+    keepalive: &mut Option<Keepalive>,
+    payload: &[u8],
+) -> Result<(), Error> {
+    let Some(c) = connection else {
+        return Err(Error::protocol(format!(
+            "connection message {} before authentication succeeded",
+            payload.first().copied().unwrap_or_default()
+        )));
+    };
+    let r = c.handle_payload(payload);
+    finish_connection_payload(transport, keepalive, r)
+}
+
+/// After the connection took a payload: the keepalive count resets, an
+/// unknown number is answered, an error ends the session.
+fn finish_connection_payload(
+    transport: &mut Transport,
+    keepalive: &mut Option<Keepalive>,
+    r: Result<(), ssh_connection::Error>,
+) -> Result<(), Error> {
+    if let Some(k) = keepalive {
+        // Any message from the peer resets the count, as OpenSSH's
+        // packet layer does (the reply to a probe is one).
+        k.missed = 0;
+    }
+    match r {
+        Ok(()) => Ok(()),
+        // RFC 4253 §11.4: an unknown 80-127 number is answered with
+        // SSH_MSG_UNIMPLEMENTED and the session goes on.
+        Err(ssh_connection::Error::Unimplemented { .. }) => {
+            transport.reject_last_payload()?;
+            Ok(())
+        }
+        Err(e) => Err(Error::Connection(e)),
     }
 }

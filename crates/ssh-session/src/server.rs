@@ -15,7 +15,7 @@ use ssh_wire::msg::Layer;
 
 use crate::error::Error;
 use crate::layers::KeepaliveConfig;
-use crate::layers::{Core, SERVICE_USERAUTH};
+use crate::layers::{Core, Incoming, SERVICE_USERAUTH};
 
 /// What a [`ServerSession`] tells the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,13 +270,16 @@ impl ServerSession {
             let got = self.core.guard(r)?;
             let r = self.transport_events();
             self.core.guard(r)?;
-            if !got {
-                break;
+            match got {
+                Incoming::None => break,
+                Incoming::Handled => {}
+                Incoming::Copied => {
+                    let payload = core::mem::take(&mut self.core.rx);
+                    let r = self.route(&payload);
+                    self.core.rx = payload;
+                    self.core.guard(r)?;
+                }
             }
-            let payload = core::mem::take(&mut self.core.rx);
-            let r = self.route(&payload);
-            self.core.rx = payload;
-            self.core.guard(r)?;
             self.flush()?;
         }
         self.flush()
