@@ -18,20 +18,25 @@ use std::sync::{Arc, Mutex};
 
 use crate::runtime::{Runtime, Sleep};
 
-/// Read buffer size.
-const READ_CHUNK: usize = 32 * 1024;
+/// The most one read asks for (the transport lends at most this much of
+/// its input buffer).
+const READ_CHUNK: usize = 64 * 1024;
 
 /// The sans-IO vocabulary both sessions share (input, output, deadlines).
 pub(crate) trait SessionIo {
-    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error>;
+    fn input_buffer(&mut self, max: usize) -> &mut [u8];
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), ssh_session::Error>;
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error>;
 }
 
 impl SessionIo for ClientSession {
-    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
-        ClientSession::handle_input(self, now, data)
+    fn input_buffer(&mut self, max: usize) -> &mut [u8] {
+        ClientSession::input_buffer(self, max)
+    }
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), ssh_session::Error> {
+        ClientSession::commit_input(self, now, n)
     }
     fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         ClientSession::poll_transmit(self, out);
@@ -45,8 +50,11 @@ impl SessionIo for ClientSession {
 }
 
 impl SessionIo for ServerSession {
-    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
-        ServerSession::handle_input(self, now, data)
+    fn input_buffer(&mut self, max: usize) -> &mut [u8] {
+        ServerSession::input_buffer(self, max)
+    }
+    fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), ssh_session::Error> {
+        ServerSession::commit_input(self, now, n)
     }
     fn poll_transmit(&mut self, out: &mut Vec<u8>) {
         ServerSession::poll_transmit(self, out);
@@ -68,11 +76,6 @@ pub(crate) struct Driver<S> {
     /// Output taken from the session, written from `out_pos`.
     out: Vec<u8>,
     out_pos: usize,
-    /// Input read but not yet consumed by the session (it pauses while a
-    /// question such as the host key is unanswered).
-    inbuf: Vec<u8>,
-    in_pos: usize,
-    rbuf: Vec<u8>,
     timer: Option<(Instant, Sleep)>,
     need_flush: bool,
     /// The peer closed its side of the stream.
@@ -86,9 +89,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             rt,
             out: Vec::new(),
             out_pos: 0,
-            inbuf: Vec::new(),
-            in_pos: 0,
-            rbuf: vec![0; READ_CHUNK],
             timer: None,
             need_flush: false,
             eof: false,
@@ -100,27 +100,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.rt.now()
     }
 
-    /// Gives buffered input to the session; true if it took any.
-    fn feed<T: SessionIo + ?Sized>(&mut self, sess: &mut T) -> Result<bool, Error> {
-        let mut any = false;
-        while let Some(rest) = self.inbuf.get(self.in_pos..) {
-            if rest.is_empty() {
-                break;
-            }
-            let n = sess.handle_input(self.rt.now(), rest)?;
-            if n == 0 {
-                break;
-            }
-            self.in_pos += n;
-            any = true;
-        }
-        if self.in_pos >= self.inbuf.len() {
-            self.inbuf.clear();
-            self.in_pos = 0;
-        }
-        Ok(any)
-    }
-
     /// Moves whatever can move now: buffered input, an expired deadline,
     /// output, one read. Ready when something moved (the caller then looks
     /// at the session's events and calls again), Pending otherwise (with
@@ -130,7 +109,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         sess: &mut T,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
-        let mut progress = self.feed(sess)?;
+        let mut progress = false;
 
         // The deadline.
         match sess.poll_timeout() {
@@ -151,35 +130,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
         progress |= self.write_out(sess, cx)?;
 
-        // Input, when the session took everything read before.
-        if self.inbuf.is_empty() && !self.eof {
-            match Pin::new(&mut self.stream).poll_read(cx, &mut self.rbuf) {
-                Poll::Ready(Ok(0)) => {
-                    self.eof = true;
-                    progress = true;
-                }
-                Poll::Ready(Ok(n)) => {
-                    // Straight from the read buffer into the session; only
-                    // what it does not take now (it pauses on a question
-                    // such as the host key) is kept aside.
-                    let got = self.rbuf.get(..n).unwrap_or_default();
-                    let mut taken = 0;
-                    while let Some(rest) = got.get(taken..) {
-                        if rest.is_empty() {
-                            break;
-                        }
-                        let k = sess.handle_input(self.rt.now(), rest)?;
-                        if k == 0 {
-                            break;
-                        }
-                        taken += k;
+        // Input, read straight into the transport's buffer (the packet is
+        // decrypted where it lands). An empty loan: the session holds
+        // enough unprocessed input (it waits for an answer); read later.
+        if !self.eof {
+            let now = self.rt.now();
+            let buf = sess.input_buffer(READ_CHUNK);
+            if !buf.is_empty() {
+                match Pin::new(&mut self.stream).poll_read(cx, buf) {
+                    Poll::Ready(Ok(0)) => {
+                        sess.commit_input(now, 0)?;
+                        self.eof = true;
+                        progress = true;
                     }
-                    self.inbuf
-                        .extend_from_slice(got.get(taken..).unwrap_or_default());
-                    progress = true;
+                    Poll::Ready(Ok(n)) => {
+                        sess.commit_input(now, n)?;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
+                    Poll::Pending => {}
                 }
-                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                Poll::Pending => {}
             }
         }
 

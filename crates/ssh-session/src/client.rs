@@ -163,13 +163,39 @@ impl ClientSession {
 
     // ---- input ----
 
+    /// Lends the transport's input buffer (at most `max` bytes) for the
+    /// caller's socket read: the bytes land where the packet is decrypted
+    /// in place. Follow with [`ClientSession::commit_input`]. Empty when the
+    /// transport holds enough unprocessed input (it waits for an answer).
+    pub fn input_buffer(&mut self, max: usize) -> &mut [u8] {
+        if self.core.failed.is_some() {
+            return &mut [];
+        }
+        self.core.transport.input_buffer(max)
+    }
+
+    /// Takes `n` bytes read into [`ClientSession::input_buffer`] as input,
+    /// as [`ClientSession::handle_input`] does with bytes it is given.
+    pub fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        self.core.check()?;
+        self.core.now = Some(now);
+        self.core.keepalive_input(now, n > 0);
+        let r = self
+            .core
+            .transport
+            .commit_input(now, n)
+            .map_err(Error::from);
+        self.core.guard(r)?;
+        self.process()
+    }
+
     /// Takes bytes from the server; returns how many were taken (fewer
     /// than offered when the transport's input buffer is full: offer the
     /// rest again).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.core.check()?;
         self.core.now = Some(now);
-        self.core.keepalive_input(now, data);
+        self.core.keepalive_input(now, !data.is_empty());
         let r = self
             .core
             .transport

@@ -182,9 +182,9 @@ impl Core {
     }
 
     /// Bytes came from the peer: the next probe waits a full interval.
-    pub(crate) fn keepalive_input(&mut self, now: Instant, data: &[u8]) {
+    pub(crate) fn keepalive_input(&mut self, now: Instant, got_input: bool) {
         if let Some(k) = &mut self.keepalive
-            && !data.is_empty()
+            && got_input
             && k.since.is_some()
         {
             k.since = Some(now);

@@ -25,9 +25,11 @@ fn rx_limit(max_packet_len: usize) -> usize {
 
 /// The state of the direction from the peer.
 pub(super) struct Rx {
-    /// Input; bytes before `pos` are processed.
+    /// Input: `buf[pos..end]` is unprocessed; bytes past `end` are not
+    /// input (kept initialised so that lending them costs nothing).
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
     /// Sequence number of the next packet.
     pub seq: u32,
     pub key: OpeningKey,
@@ -37,6 +39,8 @@ pub(super) struct Rx {
     pub delayed: Option<Decompressor>,
     /// Decompressed payload returned by the last `poll_incoming`.
     plain: Vec<u8>,
+    /// How many bytes `input_buffer` lent, until committed.
+    lent: Option<usize>,
     /// No packet has been received yet.
     pub first_packet: bool,
     /// The sequence number of the last upper-layer payload returned.
@@ -49,12 +53,14 @@ impl Rx {
         Self {
             buf: Vec::new(),
             pos: 0,
+            end: 0,
             seq: 0,
             key: OpeningKey::none().with_max_packet_len(max_packet_len),
             need: None,
             decomp: None,
             delayed: None,
             plain: Vec::new(),
+            lent: None,
             first_packet: true,
             last_upper_seq: 0,
             max_packet_len,
@@ -72,11 +78,34 @@ impl Rx {
         self.need = None;
     }
 
+    /// Forgets a loan never committed (what it lent holds no input).
+    fn unlend(&mut self) {
+        self.lent = None;
+    }
+
+    /// The unprocessed input.
+    fn unprocessed(&self) -> &[u8] {
+        self.buf.get(self.pos..self.end).unwrap_or_default()
+    }
+
+    /// Moves the unprocessed input to the front once enough before it
+    /// was processed.
     fn compact(&mut self) {
-        if self.pos > 0 && (self.pos == self.buf.len() || self.pos >= 64 * 1024) {
-            self.buf.drain(..self.pos);
+        if self.pos > 0 && (self.pos == self.end || self.pos >= 64 * 1024) {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
+    }
+
+    /// `room` bytes of buffer from `end` (grown, zero-filled, only the
+    /// first time it is needed).
+    fn tail(&mut self, room: usize) -> &mut [u8] {
+        let want = self.end + room;
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        self.buf.get_mut(self.end..want).unwrap_or_default()
     }
 }
 
@@ -95,13 +124,45 @@ impl Transport {
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
         self.check_failed()?;
         self.now = Some(now);
+        self.rx.unlend();
         self.rx.compact();
-        let room = rx_limit(self.rx.max_packet_len).saturating_sub(self.rx.buf.len() - self.rx.pos);
+        let room = rx_limit(self.rx.max_packet_len).saturating_sub(self.rx.end - self.rx.pos);
         let n = data.len().min(room);
         self.rx
-            .buf
-            .extend_from_slice(data.get(..n).unwrap_or_default());
+            .tail(n)
+            .copy_from_slice(data.get(..n).unwrap_or_default());
+        self.rx.end += n;
         Ok(n)
+    }
+
+    /// Lends the free end of the input buffer, at most `max` bytes, for
+    /// the caller to read the socket straight into (as rustls' caller-owned
+    /// input buffer): no copy between the socket's bytes and the packet
+    /// decrypted in place. Follow with [`Transport::commit_input`] and the
+    /// number of bytes read. Empty when the buffer holds enough
+    /// unprocessed input already (drain [`Transport::poll_incoming`]
+    /// first).
+    pub fn input_buffer(&mut self, max: usize) -> &mut [u8] {
+        self.rx.unlend();
+        self.rx.compact();
+        let used = self.rx.end - self.rx.pos;
+        let room = rx_limit(self.rx.max_packet_len)
+            .saturating_sub(used)
+            .min(max);
+        self.rx.lent = Some(room);
+        self.rx.tail(room)
+    }
+
+    /// Takes the first `n` bytes of what [`Transport::input_buffer`] lent
+    /// as input (the rest is given back).
+    pub fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        let Some(lent) = self.rx.lent.take() else {
+            return Err(Error::Misuse("commit_input without input_buffer"));
+        };
+        self.rx.end += n.min(lent);
+        self.check_failed()?;
+        self.now = Some(now);
+        Ok(())
     }
 
     /// Processes buffered input and returns the next upper-layer payload
@@ -112,6 +173,7 @@ impl Transport {
     /// the next call.
     pub fn poll_incoming(&mut self) -> Result<Option<&[u8]>, Error> {
         self.check_failed()?;
+        self.rx.unlend();
         loop {
             if self.host_key_pending {
                 return Ok(None);
@@ -193,7 +255,7 @@ impl Transport {
     /// Returns true when done.
     fn read_version(&mut self) -> Result<bool, Error> {
         loop {
-            let avail = self.rx.buf.get(self.rx.pos..).unwrap_or_default();
+            let avail = self.rx.unprocessed();
             let ev = self
                 .version_reader
                 .read(avail)
@@ -224,7 +286,11 @@ impl Transport {
         let need = match self.rx.need {
             Some(n) => n,
             None => {
-                let avail = self.rx.buf.get(self.rx.pos..).unwrap_or_default();
+                let avail = self
+                    .rx
+                    .buf
+                    .get(self.rx.pos..self.rx.end)
+                    .unwrap_or_default();
                 if avail.len() < self.rx.key.first_len() {
                     return Ok(None);
                 }
@@ -238,6 +304,9 @@ impl Transport {
             }
         };
         let start = self.rx.pos;
+        if start + need > self.rx.end {
+            return Ok(None);
+        }
         let Some(packet) = self.rx.buf.get_mut(start..start + need) else {
             return Ok(None);
         };

@@ -768,3 +768,5 @@ fn upper_layers_can_answer_unimplemented() {
         p.c_events
     );
 }
+
+mod lending;

@@ -1,0 +1,75 @@
+//! The input buffer lent to the caller's read (`input_buffer` /
+//! `commit_input`): the same packets as `handle_input`, in any chunking,
+//! and a lent part never committed holds no input.
+
+use super::*;
+
+/// Moves each side's output into the other through lent buffers, in
+/// chunks of `chunk` bytes at the most.
+fn drive_lending(p: &mut Pair, chunk: usize) {
+    for _ in 0..10_000 {
+        p.collect();
+        if p.c_to_s.is_empty() && p.s_to_c.is_empty() {
+            return;
+        }
+        let data = core::mem::take(&mut p.c_to_s);
+        let mut at = 0;
+        while at < data.len() {
+            let buf = p.s.input_buffer(chunk);
+            let n = buf.len().min(data.len() - at);
+            buf[..n].copy_from_slice(&data[at..at + n]);
+            p.s.commit_input(p.now, n).unwrap();
+            at += n;
+            p.pump_server().unwrap();
+        }
+        let data = core::mem::take(&mut p.s_to_c);
+        let mut at = 0;
+        while at < data.len() {
+            let buf = p.c.input_buffer(chunk);
+            let n = buf.len().min(data.len() - at);
+            buf[..n].copy_from_slice(&data[at..at + n]);
+            p.c.commit_input(p.now, n).unwrap();
+            at += n;
+            p.pump_client().unwrap();
+        }
+    }
+    panic!("the pair does not settle");
+}
+
+#[test]
+fn lent_input_buffers_carry_handshake_data_and_rekeys() {
+    for chunk in [1, 7, 4096, 64 * 1024] {
+        let mut p = Pair::default_pair();
+        drive_lending(&mut p, chunk);
+        assert!(p.c.is_established(), "client: {:?}", p.c.error());
+        assert!(p.s.is_established(), "server: {:?}", p.s.error());
+        for i in 0..20u32 {
+            p.c.send_payload(&payload(i, 3000)).unwrap();
+            p.s.send_payload(&payload(i + 1000, 3000)).unwrap();
+        }
+        p.c.force_rekey().unwrap();
+        drive_lending(&mut p, chunk);
+        assert_eq!(p.s_got.len(), 20, "chunk {chunk}");
+        assert_eq!(p.c_got.len(), 20, "chunk {chunk}");
+        for i in 0..20u32 {
+            assert_eq!(p.s_got[i as usize], payload(i, 3000));
+            assert_eq!(p.c_got[i as usize], payload(i + 1000, 3000));
+        }
+        assert!(p.c.kex_count() >= 2, "chunk {chunk}");
+    }
+}
+
+#[test]
+fn a_lent_part_never_committed_is_not_input() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    // Lent and dropped: the zeros in it must not be read as a packet.
+    let lent = p.s.input_buffer(1024).len();
+    assert!(lent > 0);
+    p.c.send_payload(&payload(1, 100)).unwrap();
+    p.drive().unwrap();
+    assert_eq!(p.s_got, vec![payload(1, 100)]);
+    // Committing without a loan is the caller's mistake.
+    assert!(matches!(p.s.commit_input(p.now, 1), Err(Error::Misuse(_))));
+    assert!(p.s.error().is_none());
+}
