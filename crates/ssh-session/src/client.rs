@@ -168,24 +168,13 @@ impl ClientSession {
     /// in place. Follow with [`ClientSession::commit_input`]. Empty when the
     /// transport holds enough unprocessed input (it waits for an answer).
     pub fn input_buffer(&mut self, max: usize) -> &mut [u8] {
-        if self.core.failed.is_some() {
-            return &mut [];
-        }
-        self.core.transport.input_buffer(max)
+        self.core.input_buffer(max)
     }
 
     /// Takes `n` bytes read into [`ClientSession::input_buffer`] as input,
     /// as [`ClientSession::handle_input`] does with bytes it is given.
     pub fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
-        self.core.check()?;
-        self.core.now = Some(now);
-        self.core.keepalive_input(now, n > 0);
-        let r = self
-            .core
-            .transport
-            .commit_input(now, n)
-            .map_err(Error::from);
-        self.core.guard(r)?;
+        self.core.commit_input(now, n)?;
         self.process()
     }
 

@@ -181,6 +181,25 @@ impl Core {
         Ok(())
     }
 
+    /// The transport's input buffer lent for a socket read (nothing once
+    /// the session failed).
+    pub(crate) fn input_buffer(&mut self, max: usize) -> &mut [u8] {
+        if self.failed.is_some() {
+            return &mut [];
+        }
+        self.transport.input_buffer(max)
+    }
+
+    /// Takes `n` bytes read into the lent buffer as input (the caller
+    /// processes them next).
+    pub(crate) fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), Error> {
+        self.check()?;
+        self.now = Some(now);
+        self.keepalive_input(now, n > 0);
+        let r = self.transport.commit_input(now, n).map_err(Error::from);
+        self.guard(r)
+    }
+
     /// Bytes came from the peer: the next probe waits a full interval.
     pub(crate) fn keepalive_input(&mut self, now: Instant, got_input: bool) {
         if let Some(k) = &mut self.keepalive
