@@ -158,6 +158,15 @@ pub fn protocol_crates(root: &Path) -> Vec<PathBuf> {
     crates
 }
 
+/// A unit-test module file, by its path relative to `src/`: `tests.rs`,
+/// or any file under a `tests/` directory (a test module split in files).
+fn is_unit_test_file(file: &Path) -> bool {
+    file.file_name().is_some_and(|n| n == "tests.rs")
+        || file
+            .parent()
+            .is_some_and(|d| d.components().any(|c| c.as_os_str() == "tests"))
+}
+
 /// Every violation in the workspace at `root`, as `path:line: message`.
 pub fn violations(root: &Path) -> Vec<String> {
     let mut out = Vec::new();
@@ -170,8 +179,9 @@ pub fn violations(root: &Path) -> Vec<String> {
         }
         let mut files = Vec::new();
         rust_files(&krate.join("src"), &mut files);
+        let src = krate.join("src");
         for file in files {
-            if file.file_name().is_some_and(|n| n == "tests.rs") {
+            if is_unit_test_file(file.strip_prefix(&src).unwrap_or(&file)) {
                 continue;
             }
             let text = fs::read_to_string(&file).unwrap_or_default();
@@ -251,6 +261,15 @@ version = \"0.7\"
         let lines: Vec<usize> = found.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [6, 9, 12, 14], "{found:?}");
         assert!(check_manifest("[dependencies]\nfutures.workspace = true\n").is_empty());
+    }
+
+    #[test]
+    fn unit_test_files_are_exempt_and_nothing_else() {
+        assert!(is_unit_test_file(Path::new("transport/tests.rs")));
+        assert!(is_unit_test_file(Path::new("transport/tests/mod.rs")));
+        assert!(is_unit_test_file(Path::new("transport/tests/lending.rs")));
+        assert!(!is_unit_test_file(Path::new("transport/input.rs")));
+        assert!(!is_unit_test_file(Path::new("testsuite.rs")));
     }
 
     #[test]
