@@ -126,6 +126,37 @@ where
 
 pub const MIB: u32 = 1024 * 1024;
 
+/// A connected client/server pair in memory; `serve` runs on the server's
+/// first channel once its `exec` request came (with the command).
+pub async fn exec_pair<F, Fut>(serve: F) -> Client
+where
+    F: FnOnce(Channel, String) -> Fut + Send + 'static,
+    Fut: core::future::Future<Output = Result<(), Error>> + Send + 'static,
+{
+    let (a, b) = duplex();
+    drop(runtime::spawn(async move {
+        let conn = Server::accept(b, server_options(), &mut Policy).await?;
+        let ch = conn
+            .next_channel()
+            .await
+            .ok_or(Error::ChannelGone)?
+            .accept()?;
+        while let Some(req) = ch.next_request().await {
+            if let ChannelRequestKind::Exec { command } = &req.kind {
+                ch.reply(&req, true)?;
+                let command = String::from_utf8_lossy(command).into_owned();
+                serve(ch, command).await?;
+                break;
+            }
+            ch.reply(&req, false)?;
+        }
+        conn.closed().await
+    }));
+    let (mut handler, _) = client_handler(PASSWORD);
+    let options = ClientOptions::new("alice", handler.methods());
+    Client::connect(a, options, &mut handler).await.unwrap()
+}
+
 pub fn stdin_data(len: u32) -> Vec<u8> {
     (0..len)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)

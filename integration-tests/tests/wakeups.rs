@@ -7,42 +7,10 @@ use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use integration_tests::*;
-use ssh_async::{Channel, Client, ClientOptions, Error, Server, runtime};
-use ssh_wire::messages::ChannelRequestKind;
+use ssh_async::runtime;
 
 /// More than the default 2 MiB channel window.
 const BIG: usize = 6 * 1024 * 1024;
-
-/// A connected pair in memory; `serve` runs on the server's first
-/// channel once its `exec` request came.
-async fn pair<F, Fut>(serve: F) -> Client
-where
-    F: FnOnce(Channel, String) -> Fut + Send + 'static,
-    Fut: core::future::Future<Output = Result<(), Error>> + Send + 'static,
-{
-    let (a, b) = duplex();
-    drop(runtime::spawn(async move {
-        let conn = Server::accept(b, server_options(), &mut Policy).await?;
-        let ch = conn
-            .next_channel()
-            .await
-            .ok_or(Error::ChannelGone)?
-            .accept()?;
-        while let Some(req) = ch.next_request().await {
-            if let ChannelRequestKind::Exec { command } = &req.kind {
-                ch.reply(&req, true)?;
-                let command = String::from_utf8_lossy(command).into_owned();
-                serve(ch, command).await?;
-                break;
-            }
-            ch.reply(&req, false)?;
-        }
-        conn.closed().await
-    }));
-    let (mut handler, _) = client_handler(PASSWORD);
-    let options = ClientOptions::new("alice", handler.methods());
-    Client::connect(a, options, &mut handler).await.unwrap()
-}
 
 /// Two tasks write stdout and stderr of one channel at once, each more
 /// than the window: both must finish (each blocked writer is woken when
@@ -50,7 +18,7 @@ where
 #[test]
 fn stdout_and_stderr_writers_blocked_on_the_window_both_finish() {
     runtime::block_on(async {
-        let client = pair(|ch, _| async move {
+        let client = exec_pair(|ch, _| async move {
             let mut out = ch.writer();
             let mut err = ch.stderr_writer();
             let a = runtime::spawn(async move { out.write_all(&vec![b'o'; BIG]).await });
@@ -92,7 +60,7 @@ fn stdout_and_stderr_writers_blocked_on_the_window_both_finish() {
 #[test]
 fn a_reader_of_stdout_alone_is_woken_while_stderr_sits_unread() {
     runtime::block_on(async {
-        let client = pair(|ch, _| async move {
+        let client = exec_pair(|ch, _| async move {
             ch.stderr_writer().write_all(b"a warning\n").await?;
             let mut out = ch.writer();
             out.write_all(&vec![b'o'; BIG]).await?;

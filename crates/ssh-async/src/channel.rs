@@ -5,7 +5,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::io;
 
-use futures::io::{AsyncRead, AsyncWrite};
+use futures::io::{AsyncBufRead, AsyncRead, AsyncWrite};
 use ssh_connection::{ChannelHandle, RequestId};
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, PtyRequest};
 
@@ -113,6 +113,7 @@ impl Channel {
         ChannelReader {
             r: self.r.clone(),
             extended: false,
+            lent: Lent::default(),
         }
     }
 
@@ -121,6 +122,7 @@ impl Channel {
         ChannelReader {
             r: self.r.clone(),
             extended: true,
+            lent: Lent::default(),
         }
     }
 
@@ -376,11 +378,35 @@ impl IncomingRequest {
 }
 
 /// Reads channel data or extended data.
+///
+/// Besides [`AsyncRead`] it is an [`AsyncBufRead`]: `poll_fill_buf` takes
+/// everything the channel holds into the reader by handing over the
+/// buffer itself, so a consumer that parses or forwards the bytes in
+/// place skips the copy into a buffer of its own. Bytes taken stay
+/// counted against the channel's window until consumed (credited in
+/// batches), so a slow consumer still holds the peer back. A reader
+/// dropped with bytes in hand puts them back for the channel's next
+/// reader.
 #[derive(Debug)]
 pub struct ChannelReader {
     r: ChannelRef,
     extended: bool,
+    lent: Lent,
 }
+
+/// The bytes a [`ChannelReader`] took from the channel.
+#[derive(Debug, Default)]
+struct Lent {
+    buf: Vec<u8>,
+    /// Consumed up to here.
+    pos: usize,
+    /// Consumed but not yet reported to the connection.
+    uncredited: usize,
+}
+
+/// Consumed bytes are reported (re-opening the window) at the next fill,
+/// or as soon as this many add up.
+const CREDIT_BATCH: usize = 32 * 1024;
 
 fn poll_read_chan(
     r: &ChannelRef,
@@ -429,13 +455,109 @@ fn poll_read_chan(
     }
 }
 
+impl ChannelReader {
+    fn in_hand(&self) -> &[u8] {
+        self.lent.buf.get(self.lent.pos..).unwrap_or_default()
+    }
+
+    fn take_consumed(&mut self, amt: usize) {
+        let amt = amt.min(self.in_hand().len());
+        self.lent.pos += amt;
+        self.lent.uncredited += amt;
+        if self.lent.uncredited >= CREDIT_BATCH {
+            let n = core::mem::take(&mut self.lent.uncredited);
+            let mut st = lock(&self.r.shared);
+            if let Ok(conn) = st.conn() {
+                let _ = conn.consume_taken(self.r.h, n);
+                st.wake_driver();
+            }
+        }
+    }
+}
+
 impl AsyncRead for ChannelReader {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        poll_read_chan(&self.r, self.extended, cx, buf)
+        let this = self.get_mut();
+        let hand = this.in_hand();
+        if hand.is_empty() {
+            return poll_read_chan(&this.r, this.extended, cx, buf);
+        }
+        let n = hand.len().min(buf.len());
+        if let (Some(dst), Some(src)) = (buf.get_mut(..n), hand.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        this.take_consumed(n);
+        Poll::Ready(Ok(n))
+    }
+}
+
+impl AsyncBufRead for ChannelReader {
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if this.in_hand().is_empty() {
+            let h = this.r.h;
+            let mut st = lock(&this.r.shared);
+            let ended = st.ended.clone();
+            let spare = core::mem::take(&mut this.lent.buf);
+            let credit = core::mem::take(&mut this.lent.uncredited);
+            this.lent.pos = 0;
+            let taken = st.conn().ok().and_then(|conn| {
+                if credit > 0 {
+                    let _ = conn.consume_taken(h, credit);
+                }
+                if this.extended {
+                    conn.take_extended(h, spare).ok()
+                } else {
+                    conn.take_data(h, spare).ok()
+                }
+            });
+            if credit > 0 {
+                st.wake_driver();
+            }
+            this.lent.buf = taken.unwrap_or_default();
+            if this.lent.buf.is_empty() {
+                let Some(c) = st.chans.get_mut(&h) else {
+                    return Poll::Ready(Ok(&[]));
+                };
+                if c.eof || c.closed {
+                    return Poll::Ready(Ok(&[]));
+                }
+                if let Some(end) = ended {
+                    return Poll::Ready(Err(io_err(Error::Connection(end))));
+                }
+                if this.extended {
+                    c.ext_waker = Some(cx.waker().clone());
+                } else {
+                    c.read_waker = Some(cx.waker().clone());
+                }
+                return Poll::Pending;
+            }
+        }
+        Poll::Ready(Ok(this.in_hand()))
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().take_consumed(amt);
+    }
+}
+
+impl Drop for ChannelReader {
+    fn drop(&mut self) {
+        let credit = self.lent.uncredited;
+        let rest = self.in_hand();
+        if credit == 0 && rest.is_empty() {
+            return;
+        }
+        let mut st = lock(&self.r.shared);
+        if let Ok(conn) = st.conn() {
+            let _ = conn.consume_taken(self.r.h, credit);
+            let _ = conn.put_back(self.r.h, self.extended, rest);
+            st.wake_driver();
+        }
     }
 }
 

@@ -105,6 +105,9 @@ pub(crate) struct Channel {
     /// A `ReadableExtended` was sent and the extended-data buffer was not
     /// read empty since.
     pub(crate) ext_notified: bool,
+    /// Bytes moved out by `take_data`/`take_extended` that the application
+    /// has not yet reported consumed: still counted against the window.
+    pub(crate) lent: usize,
     /// Our requests waiting for a reply, oldest first.
     pub(crate) ours: VecDeque<RequestId>,
     /// The peer's requests waiting for our answer, oldest first.
@@ -131,6 +134,7 @@ impl Channel {
             write_blocked: false,
             data_notified: false,
             ext_notified: false,
+            lent: 0,
             ours: VecDeque::new(),
             theirs: VecDeque::new(),
             exit: None,

@@ -371,6 +371,69 @@ fn peek_and_consume_reopen_the_window() {
     assert_eq!(p.server.channel_info(s).unwrap().buffered, 0);
 }
 
+/// Data moved out whole (the zero-copy read) keeps its window share until
+/// the reader says it used it; the buffer handed back is reused; readiness
+/// is re-armed because the buffer is empty again.
+#[test]
+fn taken_data_holds_the_window_until_consumed() {
+    let config = Config {
+        window: 100,
+        ..Config::default()
+    };
+    let mut p = Pair::with_config(config);
+    let (c, s) = p.open(tcpip());
+    assert_eq!(p.client.send_data(c, &[5; 60]).unwrap(), 60);
+    p.pump();
+    p.server_events.clear();
+    let spare = Vec::with_capacity(512);
+    let taken = p.server.take_data(s, spare).unwrap();
+    assert_eq!(taken, vec![5; 60]);
+    p.pump();
+    assert_eq!(
+        p.client.send_capacity(c).unwrap(),
+        40,
+        "taken is not consumed"
+    );
+    // The channel is empty: new data is announced again.
+    assert_eq!(p.client.send_data(c, &[6; 40]).unwrap(), 40);
+    p.pump();
+    assert_eq!(
+        p.server_events.pop_front(),
+        Some(Event::Readable { handle: s })
+    );
+    let again = p.server.take_data(s, Vec::new()).unwrap();
+    assert_eq!(again, vec![6; 40]);
+    assert_eq!(p.client.send_capacity(c).unwrap(), 0);
+    p.server.consume_taken(s, 60).unwrap();
+    p.pump();
+    assert_eq!(p.client.send_capacity(c).unwrap(), 60);
+    p.server.consume_taken(s, 1000).unwrap(); // clamped to the 40 still out
+    p.pump();
+    // 40 is under half the window: no adjust yet, but nothing is held.
+    assert_eq!(p.client.send_capacity(c).unwrap(), 60);
+    assert_eq!(p.server.channel_info(s).unwrap().buffered, 0);
+    // A reader that goes away with bytes in hand puts them back, in order
+    // and announced.
+    p.client.send_data(c, b"world").unwrap();
+    p.pump();
+    p.server_events.clear();
+    let mut taken = p.server.take_data(s, Vec::new()).unwrap();
+    taken.splice(0..0, *b"hello ");
+    p.server.put_back(s, false, &taken).unwrap(); // clamped to the 5 out
+    p.pump();
+    assert_eq!(
+        p.server_events.pop_front(),
+        Some(Event::Readable { handle: s })
+    );
+    p.server.put_back(s, false, b"xy").unwrap(); // nothing out: ignored
+    assert_eq!(p.server.take_data(s, Vec::new()).unwrap(), b"world");
+    p.server.consume_taken(s, 5).unwrap();
+    // Nothing buffered: the spare comes back, emptied, with its capacity.
+    let capacity = taken.capacity();
+    let spare = p.server.take_data(s, taken).unwrap();
+    assert!(spare.is_empty() && spare.capacity() == capacity);
+}
+
 #[test]
 fn released_sessions_free_their_slot_in_the_session_limit() {
     let config = Config {

@@ -1,6 +1,8 @@
 //! The application's calls: open, accept, send, read, close, release,
 //! requests and answers.
 
+use std::collections::VecDeque;
+
 use ssh_wire::messages::{
     ChannelClose, ChannelData, ChannelEof, ChannelExtendedData, ChannelOpen,
     ChannelOpenConfirmation, ChannelRequest, ChannelRequestKind, ChannelType, ChannelWindowAdjust,
@@ -10,7 +12,7 @@ use ssh_wire::messages::{
 use super::{Connection, Expect};
 use crate::channel::{Channel, ChannelState};
 use crate::error::ApiError;
-use crate::event::GlobalReply;
+use crate::event::{Event, GlobalReply};
 use crate::id::{ChannelHandle, RequestId};
 
 impl Connection {
@@ -279,6 +281,93 @@ impl Connection {
         q.drain(..n);
         self.consume_inner(h, n);
         Ok(n)
+    }
+
+    /// Moves all buffered data out of the channel, without copying it, and
+    /// leaves `spare` (cleared) as the channel's new buffer, so a reader
+    /// that hands back the buffer it emptied allocates nothing. The bytes
+    /// taken still count against the receive window until
+    /// [`Connection::consume_taken`] reports them used: the peer can never
+    /// have more than a window outstanding. Empty when nothing is
+    /// buffered: then `spare` comes back cleared (see
+    /// [`ChannelInfo::eof_received`] for the end).
+    pub fn take_data(&mut self, h: ChannelHandle, spare: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        self.take_any(h, false, spare)
+    }
+
+    /// Like [`Connection::take_data`] for extended data (stderr).
+    pub fn take_extended(&mut self, h: ChannelHandle, spare: Vec<u8>) -> Result<Vec<u8>, ApiError> {
+        self.take_any(h, true, spare)
+    }
+
+    fn take_any(
+        &mut self,
+        h: ChannelHandle,
+        ext: bool,
+        spare: Vec<u8>,
+    ) -> Result<Vec<u8>, ApiError> {
+        let c = self.channel_mut(h)?;
+        let q = if ext { &mut c.ext } else { &mut c.data };
+        let mut spare = spare;
+        spare.clear();
+        if q.is_empty() {
+            return Ok(spare);
+        }
+        let taken = Vec::from(core::mem::replace(q, VecDeque::from(spare)));
+        c.lent = c.lent.saturating_add(taken.len());
+        if ext {
+            c.ext_notified = false;
+        } else {
+            c.data_notified = false;
+        }
+        Ok(taken)
+    }
+
+    /// Reports `n` bytes moved out by [`Connection::take_data`] or
+    /// [`Connection::take_extended`] as consumed (clamped to what is
+    /// out); this is what re-opens the window for them.
+    pub fn consume_taken(&mut self, h: ChannelHandle, n: usize) -> Result<(), ApiError> {
+        let c = self.channel_mut(h)?;
+        let n = n.min(c.lent);
+        c.lent -= n;
+        c.recv.consume(n);
+        self.maybe_adjust(h);
+        Ok(())
+    }
+
+    /// Puts bytes taken with [`Connection::take_data`] (or, with
+    /// `extended`, [`Connection::take_extended`]) and not used back at the
+    /// front of the channel's buffer, for the next reader: a reader that
+    /// goes away with data in hand loses none. At most what is out is put
+    /// back (the last bytes of `rest`).
+    pub fn put_back(
+        &mut self,
+        h: ChannelHandle,
+        extended: bool,
+        rest: &[u8],
+    ) -> Result<(), ApiError> {
+        let c = self.channel_mut(h)?;
+        let n = rest.len().min(c.lent);
+        c.lent -= n;
+        let rest = rest.get(rest.len() - n..).unwrap_or_default();
+        let (q, notified) = if extended {
+            (&mut c.ext, &mut c.ext_notified)
+        } else {
+            (&mut c.data, &mut c.data_notified)
+        };
+        q.reserve(n);
+        for &b in rest.iter().rev() {
+            q.push_front(b);
+        }
+        if n > 0 && !*notified {
+            *notified = true;
+            self.events.push_back(if extended {
+                Event::ReadableExtended { handle: h }
+            } else {
+                Event::Readable { handle: h }
+            });
+        }
+        Ok(())
     }
 
     /// The buffered data, as two slices (the buffer is a ring), without
