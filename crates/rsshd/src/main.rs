@@ -433,9 +433,8 @@ async fn connection(
     options.auth.methods = methods;
     options.auth.required = s.authentication_methods.clone();
     options.auth.max_tries = s.max_auth_tries;
-    if let Some(g) = s.login_grace_time {
-        options.auth.deadline = g;
-    }
+    // LoginGraceTime 0: no limit (a deadline past the end of time).
+    options.auth.deadline = s.login_grace_time.unwrap_or(Duration::MAX);
     if let Some(b) = &s.banner {
         options.auth.banner = std::fs::read_to_string(b).ok();
     }

@@ -73,93 +73,180 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The seed of the key authorized for the current user.
+const USER_SEED: [u8; 32] = [4; 32];
+
+/// An rsshd on a free loopback port with its log collected, a host key,
+/// and the key of [`USER_SEED`] authorized for the current user.
+struct Server {
+    _running: Running,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+    port: u16,
+    host_public: ssh_async::ssh_keys::PublicKey,
+}
+
+impl Server {
+    fn start(name: &str, extra: &str) -> Self {
+        let dir = temp_dir(name);
+        let (key, host_public) = host_key(&dir);
+        let user_key = PrivateKey::from_ed25519_seed(&USER_SEED);
+        std::fs::write(
+            dir.join("authorized_keys"),
+            format!("{}\n", user_key.public().to_openssh("test")),
+        )
+        .unwrap();
+        let cfg = dir.join("cfg");
+        std::fs::write(
+            &cfg,
+            format!(
+                "HostKey {}\nListenAddress 127.0.0.1\nAuthorizedKeysFile {}/authorized_keys\nPasswordAuthentication no\n{extra}",
+                key.display(),
+                dir.display()
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let mut child = rsshd()
+            .args(["-D", "-e", "-f"])
+            .arg(&cfg)
+            .args(["-p", &port.to_string()])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let running = Running(child);
+        // The log, collected by a thread; connect only once rsshd listens
+        // (no early attempts, which could even connect a socket to itself).
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead as _;
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if line.contains("Server listening on") {
+                        let _ = ready_tx.send(());
+                    }
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let server = Self {
+            _running: running,
+            log,
+            port,
+            host_public,
+        };
+        assert!(
+            ready_rx.recv_timeout(Duration::from_secs(20)).is_ok(),
+            "rsshd did not listen: {}",
+            server.log()
+        );
+        server
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Logs in as the current user by publickey and runs `command` with
+    /// `stdin`.
+    fn exec(&self, command: &str, stdin: &[u8]) -> Result<ssh_async::ExecOutput, ssh_async::Error> {
+        let me = User::current().unwrap().name;
+        let host_public = self.host_public.clone();
+        let user_key = PrivateKey::from_ed25519_seed(&USER_SEED);
+        runtime::block_on(async {
+            let stream = runtime::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
+            let mut handler = SimpleHandler {
+                host_key_check: Box::new(move |k| *k == host_public),
+                keys: vec![user_key],
+                password: None,
+            };
+            let options = ClientOptions::new(&me, handler.methods());
+            let client = Client::connect(stream, options, &mut handler).await?;
+            let out = client.exec_with_stdin(command, stdin).await?;
+            client.disconnect().await?;
+            Ok(out)
+        })
+    }
+}
+
 #[test]
 fn a_session_with_our_client() {
-    let dir = temp_dir("session");
-    let (key, host_public) = host_key(&dir);
-    let user_key = PrivateKey::from_ed25519_seed(&[4; 32]);
-    std::fs::write(
-        dir.join("authorized_keys"),
-        format!("{}\n", user_key.public().to_openssh("test")),
-    )
-    .unwrap();
-    let cfg = dir.join("cfg");
-    std::fs::write(
-        &cfg,
-        format!(
-            "HostKey {}\nListenAddress 127.0.0.1\nAuthorizedKeysFile {}/authorized_keys\nPasswordAuthentication no\n",
-            key.display(),
-            dir.display()
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let mut child = rsshd()
-        .args(["-D", "-e", "-f"])
-        .arg(&cfg)
-        .args(["-p", &port.to_string()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let server = Running(child);
-    // The log, collected by a thread; connect only once rsshd listens
-    // (no early attempts, which could even connect a socket to itself).
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    {
-        let log = log.clone();
-        std::thread::spawn(move || {
-            use std::io::BufRead as _;
-            for line in std::io::BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("Server listening on") {
-                    let _ = ready_tx.send(());
-                }
-                let mut l = log.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-    }
-    let log_text = || log.lock().unwrap().clone();
-    assert!(
-        ready_rx.recv_timeout(Duration::from_secs(20)).is_ok(),
-        "rsshd did not listen: {}",
-        log_text()
-    );
+    let server = Server::start("session", "");
     let me = User::current().unwrap().name;
-    let result = runtime::block_on(async {
-        let stream = runtime::net::TcpStream::connect(("127.0.0.1", port)).await?;
-        let mut handler = SimpleHandler {
-            host_key_check: Box::new(move |k| *k == host_public),
-            keys: vec![user_key],
-            password: None,
-        };
-        let options = ClientOptions::new(&me, handler.methods());
-        let client = Client::connect(stream, options, &mut handler).await?;
-        let out = client
-            .exec_with_stdin("cat; echo oops >&2; exit 7", b"some input")
-            .await?;
-        client.disconnect().await?;
-        Ok::<_, ssh_async::Error>(out)
-    });
-    let out = match result {
+    let out = match server.exec("cat; echo oops >&2; exit 7", b"some input") {
         Ok(out) => out,
         Err(e) => {
             std::thread::sleep(Duration::from_millis(200));
-            panic!("{e}; rsshd's log:\n{}", log_text());
+            panic!("{e}; rsshd's log:\n{}", server.log());
         }
     };
     assert_eq!(out.stdout, b"some input");
     assert_eq!(out.stderr, b"oops\n");
     assert_eq!(out.exit_status, Some(7));
     std::thread::sleep(Duration::from_millis(200));
+    let log = server.log();
     drop(server);
-    let log = log_text();
     assert!(
         log.contains(&format!("Accepted publickey for {me} from 127.0.0.1 port")),
         "{log}"
     );
     assert!(log.contains("ssh2: ED25519 SHA256:"), "{log}");
+}
+
+/// MaxStartups silent connections (one says nothing, one sends only its
+/// version line, one stops after the key exchange's first packet) are
+/// closed at LoginGraceTime, counted from the accept: a login after that
+/// gets in. Before, the grace time started at the service request and
+/// such connections held their MaxStartups slots for ever.
+#[test]
+fn silent_connections_are_dropped_at_login_grace_time_and_free_their_slots() {
+    use std::io::{Read as _, Write as _};
+    let server = Server::start("grace", "LoginGraceTime 2\nMaxStartups 3\n");
+    let addr = ("127.0.0.1", server.port);
+    let mut socks = Vec::new();
+    let silent = std::net::TcpStream::connect(addr).unwrap();
+    socks.push(silent);
+    let mut banner_only = std::net::TcpStream::connect(addr).unwrap();
+    banner_only.write_all(b"SSH-2.0-Silent\r\n").unwrap();
+    socks.push(banner_only);
+    let mut half_kex = std::net::TcpStream::connect(addr).unwrap();
+    half_kex.write_all(b"SSH-2.0-Stalled\r\n").unwrap();
+    // A packet header promising more than is ever sent.
+    half_kex.write_all(&[0, 0, 1, 0, 4, 20]).unwrap();
+    socks.push(half_kex);
+    std::thread::sleep(Duration::from_millis(500));
+    // All three slots are taken: a login now is refused.
+    assert!(server.exec("true", b"").is_err(), "{}", server.log());
+    // Each silent connection is closed by the server at the deadline.
+    let started = std::time::Instant::now();
+    for s in &mut socks {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("not closed by the server: {e}; {}", server.log()),
+            }
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let out = server.exec("echo in", b"");
+    assert_eq!(
+        out.map(|o| o.stdout).unwrap_or_default(),
+        b"in\n",
+        "{}",
+        server.log()
+    );
 }

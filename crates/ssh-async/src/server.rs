@@ -146,6 +146,7 @@ impl Server {
             .ok_or(Error::NoRuntime)?;
         let global_requests = options.global_requests;
         let mut session = Box::new(ServerSession::new(
+            rt.now(),
             options.transport,
             options.host_keys,
             options.auth,

@@ -44,6 +44,10 @@ pub struct ServerSession {
     core: Core,
     auth_config: Option<ServerConfig>,
     auth: Option<ServerAuth>,
+    /// `LoginGraceTime` from the accept: the whole way to USERAUTH_SUCCESS
+    /// (version exchange, key exchange, service request, authentication)
+    /// must fit before it. `None`: no limit.
+    login_deadline: Option<Instant>,
     events: VecDeque<ServerSessionEvent>,
 }
 
@@ -58,8 +62,14 @@ impl core::fmt::Debug for ServerSession {
 }
 
 impl ServerSession {
-    /// A server session proving possession of `host_keys`.
+    /// A server session proving possession of `host_keys`, for a
+    /// connection accepted at `now`. `auth.deadline` (`LoginGraceTime`)
+    /// counts from `now` and covers everything until authentication
+    /// succeeds: a client that stays silent, stops in the version or key
+    /// exchange, or never asks for a service is dropped as one that fails
+    /// to authenticate in time ([`ssh_auth::AuthError::Timeout`]).
     pub fn new(
+        now: Instant,
         transport: ssh_transport::Config,
         host_keys: Vec<HostKey>,
         auth: ServerConfig,
@@ -67,8 +77,11 @@ impl ServerSession {
         rng: Box<dyn CryptoRng + Send>,
     ) -> Result<Self, Error> {
         let transport = Transport::server(transport, host_keys, rng)?;
+        let mut core = Core::new(transport, ssh_connection::Role::Server, connection);
+        core.now = Some(now);
         Ok(Self {
-            core: Core::new(transport, ssh_connection::Role::Server, connection),
+            core,
+            login_deadline: now.checked_add(auth.deadline),
             auth_config: Some(auth),
             auth: None,
             events: VecDeque::new(),
@@ -148,7 +161,8 @@ impl ServerSession {
 
     /// When [`ServerSession::handle_timeout`] should be called next: the
     /// earliest of the transport's re-key timer, a held-back auth FAILURE,
-    /// the authentication deadline and the next keepalive probe.
+    /// the login deadline (until authenticated) and the next keepalive
+    /// probe.
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.core.failed.is_some() {
             return None;
@@ -156,6 +170,7 @@ impl ServerSession {
         [
             self.core.transport.poll_timeout(),
             self.auth.as_ref().and_then(ServerAuth::poll_timeout),
+            self.login_deadline.filter(|_| !self.is_authenticated()),
             self.core.keepalive_deadline(),
         ]
         .into_iter()
@@ -171,6 +186,10 @@ impl ServerSession {
         self.core.guard(r)?;
         let r = self.core.keepalive_timeout(now);
         self.core.guard(r)?;
+        if self.login_deadline.is_some_and(|d| now >= d) && !self.is_authenticated() {
+            let r = Err(Error::Auth(ssh_auth::AuthError::Timeout));
+            return self.core.guard(r);
+        }
         if let Some(auth) = &mut self.auth {
             let r = auth.handle_timeout(now).map_err(Error::from);
             self.core.guard(r)?;
@@ -316,9 +335,15 @@ impl ServerSession {
                             message: format!("service {name:?} not available"),
                         });
                     }
-                    let (Some(config), Some(now)) = (self.auth_config.take(), self.core.now) else {
+                    let (Some(mut config), Some(now)) = (self.auth_config.take(), self.core.now)
+                    else {
                         return Err(Error::Misuse("authentication configuration missing"));
                     };
+                    // One deadline for the whole login: authentication gets
+                    // what is left of it.
+                    if let Some(d) = self.login_deadline {
+                        config.deadline = d.saturating_duration_since(now);
+                    }
                     self.core.transport.accept_service()?;
                     let session_id = self.core.transport.session_id().unwrap_or_default();
                     self.auth = Some(ServerAuth::new(config, session_id, now));

@@ -146,7 +146,9 @@ impl Pair {
             Some(flag) => Box::new(HostKeySwap::new(flag)),
             None => Box::new(host),
         };
+        let now = Instant::now();
         let s = ServerSession::new(
+            now,
             o.transport_server,
             vec![host],
             auth_server,
@@ -157,7 +159,7 @@ impl Pair {
         Self {
             c,
             s,
-            now: Instant::now(),
+            now,
             auto_auth: o.auto_auth,
             user_key: user,
             authorized,
