@@ -4,7 +4,12 @@
 //! for a service, is dropped at the deadline like one that fails to log
 //! in (sshd's grace alarm is armed at accept).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -124,9 +129,10 @@ fn a_client_that_never_asks_for_a_service_is_dropped_at_the_deadline() {
 /// and a login that succeeds in time is no longer subject to it.
 #[test]
 fn authentication_gets_what_is_left_and_success_lifts_the_deadline() {
-    let mut o = Options::default();
-    o.auto_auth = false;
-    let mut p = Pair::new(o);
+    let mut p = Pair::new(Options {
+        auto_auth: false,
+        ..Options::default()
+    });
     let t0 = p.now;
     p.tick(Duration::from_secs(100));
     p.drive().unwrap();
