@@ -28,9 +28,7 @@ use crate::binary_setup::{
 use crate::forward_util::{self as fu, Addr, Bg};
 use crate::interop::{Case, Ctx};
 use crate::peer::{self, HostKeyType, RunningSshd};
-pub(crate) use crate::peer_algorithms::{
-    Kind, MAC_ROW_CIPHER, evidence, host_key_type, offered, shared,
-};
+pub(crate) use crate::peer_algorithms::{Kind, evidence, host_key_type, offered, shared};
 use crate::util::{Context, Result};
 
 /// The function of a case.
@@ -236,22 +234,10 @@ pub(crate) const COMMON: &[(&str, &str, CaseFn, &str)] = &[
         "kex",
     ),
     (
-        "hostkey",
-        "every host key algorithm the client offers and the server has, each alone",
-        crate::peer_algorithms::algorithms,
-        "hostkey",
-    ),
-    (
         "cipher",
         "every cipher the client offers and the server has, each alone",
         crate::peer_algorithms::algorithms,
         "cipher",
-    ),
-    (
-        "mac",
-        "every MAC the client offers and the server has, each alone (with aes128-ctr)",
-        crate::peer_algorithms::algorithms,
-        "mac",
     ),
 ];
 

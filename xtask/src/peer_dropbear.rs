@@ -85,12 +85,6 @@ impl Client for Dbclient {
     fn choose(&self, kind: Kind, name: &str) -> Vec<String> {
         match kind {
             Kind::Cipher => vec!["-c".into(), name.into()],
-            Kind::Mac => vec![
-                "-c".into(),
-                pc::MAC_ROW_CIPHER.into(),
-                "-m".into(),
-                name.into(),
-            ],
             Kind::Kex | Kind::HostKey => Vec::new(),
         }
     }
@@ -167,22 +161,10 @@ const SERVER: &[(&str, &str, CaseFn, &str)] = &[
         "kex",
     ),
     (
-        "hostkey",
-        "every host key algorithm dropbear offers and the client has, each alone",
-        srv_algorithms,
-        "hostkey",
-    ),
-    (
         "cipher",
         "every cipher dropbear offers and the client has, each alone",
         srv_algorithms,
         "cipher",
-    ),
-    (
-        "mac",
-        "every MAC dropbear offers and the client has, each alone (with aes128-ctr)",
-        srv_algorithms,
-        "mac",
     ),
     (
         "fwd-L",
@@ -496,10 +478,6 @@ fn srv_algorithms(ctx: &mut Ctx<'_>) -> Result<()> {
         c.opts.insert(0, "-vv".into());
         c.opts
             .extend(["-o".into(), format!("{}={name}", kind.keyword())]);
-        if kind == Kind::Mac {
-            c.opts
-                .extend(["-o".into(), format!("Ciphers={}", pc::MAC_ROW_CIPHER)]);
-        }
         let needle = evidence(openssh, kind, name);
         match setup.run_ok(ctx, server.port(), &c) {
             Err(e) => failures.push(format!("{name}: {e}")),

@@ -8,7 +8,8 @@
 //! It checks the server's key against a known hosts file of the case,
 //! authenticates with an OpenSSH key file or a password, runs one command
 //! with stdin, stdout and stderr, and exits with the command's status. It
-//! chooses algorithms with libssh's options (`-x`, `-h`, `-c`, `-m`).
+//! chooses algorithms with libssh's options (`-x`, `-h`, `-c`, `-m`;
+//! the rows use `-x` and `-c`).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -108,14 +109,6 @@ impl Client for Libssh {
             Kind::Kex => "-x",
             Kind::HostKey => "-h",
             Kind::Cipher => "-c",
-            Kind::Mac => {
-                return vec![
-                    "-c".into(),
-                    pc::MAC_ROW_CIPHER.into(),
-                    "-m".into(),
-                    name.into(),
-                ];
-            }
         };
         vec![flag.into(), name.into()]
     }

@@ -99,13 +99,13 @@ impl Client for Plink {
 const TRANSFERS: &[(&str, &str, CaseFn, &str)] = &[
     (
         "sftp",
-        "pscp -sftp: 5 MiB up and down through the sftp subsystem, SHA-256 equal",
+        "pscp -sftp: 2 MiB up and down through the sftp subsystem, SHA-256 equal",
         pscp,
         "-sftp",
     ),
     (
         "scp",
-        "pscp -scp: 5 MiB up and down with the SCP protocol (`scp -t`/`-f` run by the server), SHA-256 equal",
+        "pscp -scp: 2 MiB up and down with the SCP protocol (`scp -t`/`-f` run by the server), SHA-256 equal",
         pscp,
         "-scp",
     ),
@@ -114,7 +114,7 @@ const TRANSFERS: &[(&str, &str, CaseFn, &str)] = &[
 /// `psftp` rows.
 const PSFTP: &[(&str, &str, CaseFn, &str)] = &[(
     "sftp",
-    "psftp -b: put, ls, get and rm of 5 MiB, SHA-256 equal",
+    "psftp -b: put, ls, get and rm of 2 MiB, SHA-256 equal",
     psftp,
     "",
 )];
@@ -129,7 +129,7 @@ pub fn cases() -> Vec<crate::interop::Case> {
 }
 
 /// A transfer row's setting: the server, the account with an ed25519
-/// key, the `.ppk`, 5 MiB in `up.bin`.
+/// key, the `.ppk`, 2 MiB in `up.bin`.
 fn transfer_setup(ctx: &mut Ctx<'_>) -> Result<(Setup, peer::RunningSshd, String, Vec<u8>)> {
     let setup = Setup::new(ctx, false)?;
     let line = setup.keygen("id", "ed25519", "")?;
@@ -137,7 +137,7 @@ fn transfer_setup(ctx: &mut Ctx<'_>) -> Result<(Setup, peer::RunningSshd, String
     let key = PLINK.convert_key(ctx, &setup, "id")?;
     let server = setup.start(ctx, &Srv::default())?;
     let data = big_data()
-        .get(..5 * 1024 * 1024)
+        .get(..2 * 1024 * 1024)
         .unwrap_or_default()
         .to_vec();
     fs::write(setup.host("up.bin"), &data).context("writing up.bin")?;
