@@ -213,8 +213,13 @@ fn psftp(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     let got = fs::read(setup.host("down.bin")).context("reading down.bin")?;
     same_data("psftp put then get", &data, &got)?;
-    if setup.host("psftp.bin").exists() {
-        bail!("psftp.bin is still there after rm");
+    let gone = ctx
+        .backend
+        .command("test", &["!", "-e", &format!("/home/{USER}/psftp.bin")])
+        .status()
+        .context("running test in the peer")?;
+    if !gone.success() {
+        bail!("/home/{USER}/psftp.bin is still there after rm");
     }
     Ok(())
 }
