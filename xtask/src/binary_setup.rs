@@ -416,7 +416,10 @@ impl Setup {
             // OpenSSH's sshd; ours need not know the keyword.
             c.push_str("PidFile none\n");
         }
-        c.push_str("LogLevel DEBUG1\n");
+        if !srv.extra.iter().any(|l| l.starts_with("LogLevel ")) {
+            // The first value wins: a row's own level replaces this one.
+            c.push_str("LogLevel DEBUG1\n");
+        }
         c.push_str("AuthorizedKeysFile .ssh/authorized_keys\n");
         let _ = writeln!(c, "PasswordAuthentication {}", yes(srv.password));
         let _ = writeln!(c, "KbdInteractiveAuthentication {}", yes(srv.kbd));

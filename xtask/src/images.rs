@@ -64,10 +64,20 @@ impl std::fmt::Display for Release {
     }
 }
 
-/// The packages installed on top of the `apt` variant: OpenSSH, and for
-/// the X11 forwarding rows `xauth` (sshd and ssh run it) and `x11-utils`
-/// (`xdpyinfo` on the server's side).
-pub const PACKAGES: [&str; 4] = ["openssh-server", "openssh-client", "xauth", "x11-utils"];
+/// The packages installed on top of the `apt` variant: OpenSSH, for the
+/// X11 forwarding rows `xauth` (sshd and ssh run it) and `x11-utils`
+/// (`xdpyinfo` on the server's side), and the other peers: Dropbear
+/// (`dbclient`, `dropbear`, `dropbearconvert`), PuTTY (`plink`, `pscp`,
+/// `psftp`, `puttygen`) and `libssh-4` (driven by a small C client).
+pub const PACKAGES: [&str; 7] = [
+    "openssh-server",
+    "openssh-client",
+    "xauth",
+    "x11-utils",
+    "dropbear-bin",
+    "putty-tools",
+    "libssh-4",
+];
 
 /// The marker of a complete image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -345,7 +355,7 @@ mod tests {
             bookworm,
             [
                 "--variant=apt",
-                "--include=openssh-server,openssh-client,xauth,x11-utils",
+                "--include=openssh-server,openssh-client,xauth,x11-utils,dropbear-bin,putty-tools,libssh-4",
                 "bookworm",
                 "/x/rootfs"
             ]

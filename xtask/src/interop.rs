@@ -79,6 +79,12 @@ impl<'a> Ctx<'a> {
         Ok(server)
     }
 
+    /// Prints `server`'s log if the case fails (a server started
+    /// otherwise than by [`Ctx::server`]).
+    pub fn watch(&mut self, label: String, server: &RunningSshd) {
+        self.logs.push((label, server.log_handle()));
+    }
+
     /// Keeps `text` (a client's stderr, ...) to be printed if the case
     /// fails.
     pub fn record(&mut self, label: String, text: &[u8]) {

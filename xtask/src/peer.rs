@@ -258,6 +258,12 @@ pub fn spawn_sshd(cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
     spawn_server(cmd, port, false)
 }
 
+/// [`spawn_sshd`] for servers that do not log like `sshd` (`dropbear`):
+/// ready when `port` accepts a TCP connection.
+pub fn spawn_probed(cmd: Command, port: u16) -> Result<Option<RunningSshd>> {
+    spawn_server(cmd, port, true)
+}
+
 /// [`spawn_sshd`], also taking a successful TCP connection to `port` as the
 /// sign of readiness when `probe` (servers that may not log like `sshd`).
 fn spawn_server(mut cmd: Command, port: u16, probe: bool) -> Result<Option<RunningSshd>> {

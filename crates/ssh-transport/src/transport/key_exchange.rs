@@ -198,8 +198,31 @@ impl Transport {
             .ok_or_else(|| Error::kex(format!("unsupported kex {}", neg.kex)))?;
         let host_key_alg = SignatureAlgorithm::from_name(&neg.host_key)
             .map_err(|_| Error::kex(format!("unsupported host key {}", neg.host_key)))?;
+        // As OpenSSH's `debug1: kex: ...` lines: what the interop rows
+        // check to know which algorithms a connection used.
+        tracing::debug!(
+            "kex: algorithm {}, host key {}, client->server {} MAC {} compression {}, \
+             server->client {} MAC {} compression {}",
+            neg.kex,
+            neg.host_key,
+            neg.cipher_c2s,
+            neg.mac_c2s.as_deref().unwrap_or("<implicit>"),
+            neg.comp_c2s,
+            neg.cipher_s2c,
+            neg.mac_s2c.as_deref().unwrap_or("<implicit>"),
+            neg.comp_s2c
+        );
         let right_guess = guess_is_right(&client, &server);
         run.skip_guess = peer.first_kex_packet_follows && !right_guess;
+        if peer.first_kex_packet_follows {
+            // What the interop rows of guessing clients (Dropbear) look for.
+            tracing::debug!(
+                "peer's KEXINIT: first_kex_packet_follows, guess {} (kex {}, host key {})",
+                if right_guess { "right" } else { "wrong" },
+                neg.kex,
+                neg.host_key
+            );
+        }
         let our_guess = run.our_guess.take().filter(|_| right_guess);
         run.peer_kexinit = Some(raw);
         run.alg = Some(alg);
@@ -250,6 +273,7 @@ impl Transport {
         if run.skip_guess {
             // RFC 4253 §7: a wrong guess's packet "MUST be ignored".
             run.skip_guess = false;
+            tracing::debug!("ignored the peer's wrongly guessed key exchange packet");
             return Ok(());
         }
         let (Some(alg), Some(state)) = (run.alg, run.method.take()) else {
