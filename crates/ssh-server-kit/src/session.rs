@@ -204,11 +204,14 @@ async fn serve(
                 continue;
             }
             ChannelRequestKind::Env { name, value } => {
-                let ok = accepts(&policy.accept_env, name) && is_env_name(name);
+                let value = String::from_utf8_lossy(value);
+                let mut ok = accepts(&policy.accept_env, name) && is_env_name(name);
+                if ok && !env_fits(&setup.env, name, &value) {
+                    tracing::debug!("ignoring env request {name}: too many or too large");
+                    ok = false;
+                }
                 if ok {
-                    setup
-                        .env
-                        .push((name.clone(), String::from_utf8_lossy(value).into_owned()));
+                    set_var(&mut setup.env, name, &value);
                 }
                 ch.reply(&req, ok)?;
                 continue;
@@ -328,6 +331,21 @@ fn open_pty(setup: &mut Setup, p: &PtyRequest, policy: &SessionPolicy) -> std::i
     }
     setup.pty = Some((pty, p.term.clone()));
     Ok(())
+}
+
+/// Variables a client may set per session (sshd's limit).
+const MAX_ENV_VARS: usize = 128;
+/// Bytes of names and values a client may set per session: one largest
+/// packet's worth.
+const MAX_ENV_BYTES: usize = 256 * 1024;
+
+/// Whether setting `name` (replacing an earlier value of it) keeps the
+/// client's environment within [`MAX_ENV_VARS`] and [`MAX_ENV_BYTES`].
+fn env_fits(env: &[(String, String)], name: &str, value: &str) -> bool {
+    let others = env.iter().filter(|(k, _)| k != name);
+    let count = others.clone().count();
+    let bytes: usize = others.map(|(k, v)| k.len() + v.len()).sum();
+    count < MAX_ENV_VARS && bytes + name.len() + value.len() <= MAX_ENV_BYTES
 }
 
 /// `AcceptEnv` patterns (`*`, `?`), as sshd matches them.

@@ -154,6 +154,44 @@ fn env_is_filtered_by_accept_env() {
     });
 }
 
+/// A client cannot grow a session's environment without bound: sshd's
+/// 128 variables, and at most 256 KiB in all; setting a variable again
+/// replaces it and does not count twice.
+#[test]
+fn env_is_bounded_in_count_and_size() {
+    block(async {
+        let client = start(policy()).await;
+        let ch = client.open_session().await.unwrap();
+        let env = |name: String, len: usize| ChannelRequestKind::Env {
+            name,
+            value: vec![b'x'; len],
+        };
+        let mut accepted = 0;
+        for i in 0..200 {
+            accepted += usize::from(ch.request(env(format!("LC_{i}"), 10), true).await.unwrap());
+        }
+        assert_eq!(accepted, 128, "count");
+        // Replacing one that is set is still allowed.
+        assert!(ch.request(env("LC_5".into(), 20), true).await.unwrap());
+        let ch2 = client.open_session().await.unwrap();
+        let mut accepted = 0;
+        for i in 0..20 {
+            accepted += usize::from(
+                ch2.request(env(format!("LC_{i}"), 32 * 1024), true)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(accepted, 7, "256 KiB of 32 KiB values (names included)");
+        ch.exec("echo ${#LC_5} ${LC_127:+set} ${LC_128-unset}")
+            .await
+            .unwrap();
+        let mut out = String::new();
+        ch.reader().read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "20 set unset\n");
+    });
+}
+
 #[test]
 fn a_pty_session_has_a_terminal_of_the_requested_size() {
     block(async {
