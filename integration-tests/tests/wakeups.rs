@@ -86,3 +86,44 @@ fn a_reader_of_stdout_alone_is_woken_while_stderr_sits_unread() {
         );
     });
 }
+
+/// Two tasks wait on one channel's events at once: one for the peer's
+/// next request, one for the close. Both are woken when the peer closes
+/// (a single waker slot kept only the last one, and the other task slept
+/// for ever: a session's request task beside its hang-up watch).
+#[test]
+fn a_request_waiter_and_a_close_waiter_are_both_woken() {
+    runtime::block_on(async {
+        let (done_tx, done_rx) = futures::channel::oneshot::channel();
+        let client = exec_pair(|ch, _| async move {
+            let requests = {
+                let ch = ch.control();
+                runtime::spawn(async move {
+                    let mut n = 0;
+                    while ch.next_request().await.is_some() {
+                        n += 1;
+                    }
+                    n
+                })
+            };
+            // The request task is waiting before the close watch starts.
+            runtime::sleep(Duration::from_millis(200)).await;
+            let closed = ch.wait_closed();
+            let both = async { futures::join!(requests, closed) };
+            let got = runtime::timeout(Duration::from_secs(10), both).await;
+            let _ = done_tx.send(got.map(|(n, c)| (n, c.is_ok())));
+            Ok(())
+        })
+        .await;
+        let ch = client.open_session().await.unwrap();
+        ch.exec("wait").await.unwrap();
+        runtime::sleep(Duration::from_millis(500)).await;
+        ch.close().unwrap();
+        let got = runtime::timeout(Duration::from_secs(20), done_rx).await;
+        assert_eq!(
+            got.map(Result::ok),
+            Some(Some(Some((0, true)))),
+            "a waiter was not woken"
+        );
+    });
+}

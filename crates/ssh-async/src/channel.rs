@@ -95,7 +95,7 @@ impl Channel {
                     }))
                 }
                 OpenState::Opening => {
-                    c.event_waker = Some(cx.waker().clone());
+                    c.event_wakers.register(cx.waker());
                     Poll::Pending
                 }
             }
@@ -171,7 +171,7 @@ impl Channel {
             if c.closed {
                 return Poll::Ready(Ok(false));
             }
-            c.event_waker = Some(cx.waker().clone());
+            c.event_wakers.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -313,7 +313,7 @@ impl Channel {
             if c.closed || ended {
                 return Poll::Ready(None);
             }
-            c.event_waker = Some(cx.waker().clone());
+            c.event_wakers.register(cx.waker());
             Poll::Pending
         })
         .await
@@ -350,7 +350,7 @@ impl Channel {
                     None => Err(Error::Connection(end)),
                 });
             }
-            c.event_waker = Some(cx.waker().clone());
+            c.event_wakers.register(cx.waker());
             Poll::Pending
         })
         .await

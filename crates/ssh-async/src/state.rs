@@ -135,7 +135,29 @@ pub(crate) struct ChannelSlot {
     /// The writer of extended data waiting for the window (a slot of its
     /// own: both writers may wait at once, and both must be woken).
     pub(crate) ext_write_waker: Option<Waker>,
-    pub(crate) event_waker: Option<Waker>,
+    /// Everyone waiting for the channel's events (opened, a reply, a
+    /// request, the close): several tasks may wait at once (a request
+    /// loop beside a close watch), and each must be woken.
+    pub(crate) event_wakers: EventWakers,
+}
+
+/// The wakers of the tasks waiting for a channel's events; a task waiting
+/// again replaces its own entry, so this holds one per waiting task.
+#[derive(Debug, Default)]
+pub(crate) struct EventWakers(Vec<Waker>);
+
+impl EventWakers {
+    pub(crate) fn register(&mut self, waker: &Waker) {
+        if !self.0.iter().any(|w| w.will_wake(waker)) {
+            self.0.push(waker.clone());
+        }
+    }
+
+    pub(crate) fn wake(&mut self) {
+        for w in self.0.drain(..) {
+            w.wake();
+        }
+    }
 }
 
 impl ChannelSlot {
@@ -151,7 +173,7 @@ impl ChannelSlot {
             ext_waker: None,
             write_waker: None,
             ext_write_waker: None,
-            event_waker: None,
+            event_wakers: EventWakers::default(),
         }
     }
 
@@ -161,13 +183,13 @@ impl ChannelSlot {
             self.ext_waker.take(),
             self.write_waker.take(),
             self.ext_write_waker.take(),
-            self.event_waker.take(),
         ]
         .into_iter()
         .flatten()
         {
             w.wake();
         }
+        self.event_wakers.wake();
     }
 }
 
@@ -447,9 +469,7 @@ impl State {
             } => {
                 if let Some(c) = self.chans.get_mut(&handle) {
                     c.replies.insert(id, success);
-                    if let Some(w) = c.event_waker.take() {
-                        w.wake();
-                    }
+                    c.event_wakers.wake();
                 }
             }
             Event::GlobalRequest { id, request } => {
@@ -516,9 +536,7 @@ impl State {
                 }
             }
         };
-        if let Some(w) = c.event_waker.take() {
-            w.wake();
-        }
+        c.event_wakers.wake();
         if !keep && let Some(id) = id {
             self.conn()?.answer_channel_request(handle, id, false)?;
         }
