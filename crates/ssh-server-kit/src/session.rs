@@ -545,6 +545,7 @@ where
 async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
     let wait = running.child.wait();
     let mut outputs: Vec<futures::future::BoxFuture<'static, u64>> = Vec::new();
+    let mut hang_up: Vec<futures::future::AbortHandle> = Vec::new();
     let control = match running.io {
         Io::Pipes => {
             if let Some(stdin) = running.child.stdin.take() {
@@ -565,11 +566,17 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
             None
         }
         Io::Pty(control, r, w) => {
+            // Both pumps hold the terminal's master: abortable, so that a
+            // channel that goes away can close it (see below).
             let reader = ch.reader();
-            drop(runtime::spawn(async move {
-                pump(reader, w).await;
-            }));
-            outputs.push(Box::pin(runtime::spawn(pump(r, ch.writer()))));
+            let (input, abort) = futures::future::abortable(pump(reader, w));
+            hang_up.push(abort);
+            drop(runtime::spawn(input));
+            let (output, abort) = futures::future::abortable(pump(r, ch.writer()));
+            hang_up.push(abort);
+            outputs.push(Box::pin(runtime::spawn(async move {
+                output.await.unwrap_or(0)
+            })));
             Some(control)
         }
     };
@@ -585,7 +592,29 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
         }
     };
     let requests = runtime::spawn(requests);
-    let status = wait.await;
+    // A PTY program outliving its channel (the client closed it, or the
+    // connection ended without a word) is hung up as sshd does: the
+    // master closes (the pumps and the request task drop their handles),
+    // and the kernel sends SIGHUP to the terminal's session. Without a
+    // PTY the program keeps running until it notices its pipes closed,
+    // also as under sshd.
+    let status = if hang_up.is_empty() {
+        wait.await
+    } else {
+        let mut wait = core::pin::pin!(wait);
+        let closed = ch.control();
+        let closed = core::pin::pin!(closed.wait_closed());
+        match futures::future::select(wait.as_mut(), closed).await {
+            futures::future::Either::Left((status, _)) => status,
+            futures::future::Either::Right(_) => {
+                tracing::debug!("session channel gone: hanging up its terminal");
+                for a in &hang_up {
+                    a.abort();
+                }
+                wait.await
+            }
+        }
+    };
     for o in outputs {
         o.await;
     }

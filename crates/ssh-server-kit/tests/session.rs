@@ -56,6 +56,11 @@ fn policy() -> SessionPolicy {
 
 /// Starts a server whose sessions follow `policy`; returns a client.
 async fn start(policy: SessionPolicy) -> Client {
+    start_with_socket(policy).await.0
+}
+
+/// [`start`], also returning the client's socket (to cut it).
+async fn start_with_socket(policy: SessionPolicy) -> (Client, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let policy = Arc::new(policy);
@@ -81,9 +86,11 @@ async fn start(policy: SessionPolicy) -> Client {
         password: Some("pw".into()),
     };
     let options = ClientOptions::new("me", handler.methods());
-    Client::connect(stream, options, &mut handler)
+    let socket = stream.clone();
+    let client = Client::connect(stream, options, &mut handler)
         .await
-        .unwrap()
+        .unwrap();
+    (client, socket)
 }
 
 fn block<F: std::future::Future<Output = ()>>(f: F) {
@@ -218,6 +225,65 @@ fn a_pty_session_has_a_terminal_of_the_requested_size() {
         assert_eq!(lines[2], "xterm");
         assert_eq!(lines[3], "has-ssh-tty");
         assert_eq!(ch.wait_closed().await.unwrap(), Some(ExitStatus::Code(0)));
+    });
+}
+
+/// True while process `pid` exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
+}
+
+/// A PTY program whose client vanished (no CLOSE, no EOF: the connection
+/// just ends, as when `ssh` is killed) is hung up like under sshd: the
+/// terminal closes and the program gets SIGHUP, even when idle.
+#[test]
+fn a_pty_program_is_hung_up_when_its_connection_goes() {
+    block(async {
+        let (client, socket) = start_with_socket(policy()).await;
+        let ch = client.open_session().await.unwrap();
+        ch.request_pty(PtyRequest {
+            term: "xterm".into(),
+            cols: 80,
+            rows: 24,
+            width_px: 0,
+            height_px: 0,
+            modes: TerminalModes::default(),
+        })
+        .await
+        .unwrap();
+        ch.exec("echo pid=$$; exec sleep 1000").await.unwrap();
+        let mut r = ch.reader();
+        let mut seen = Vec::new();
+        let pid = loop {
+            let mut buf = [0u8; 256];
+            let n = r.read(&mut buf).await.unwrap();
+            assert!(n > 0, "no pid line: {:?}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&seen);
+            if let Some(line) = text
+                .lines()
+                .find(|l| l.starts_with("pid=") && text.contains('\n'))
+            {
+                break line
+                    .trim_end()
+                    .trim_start_matches("pid=")
+                    .parse::<u32>()
+                    .unwrap();
+            }
+        };
+        assert!(alive(pid));
+        // The client vanishes: its socket is cut, nothing more is said.
+        socket.shutdown(std::net::Shutdown::Both).unwrap();
+        for _ in 0..100 {
+            if !alive(pid) {
+                return;
+            }
+            runtime::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the program {pid} outlived its connection by 10 s");
     });
 }
 
