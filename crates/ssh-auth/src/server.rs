@@ -211,6 +211,8 @@ pub struct ServerAuth {
     session_id: Vec<u8>,
     lists: Vec<VecDeque<String>>,
     failures: u32,
+    /// Requests seen: only a first `none` goes uncounted (sshd's rule).
+    requests: u32,
     waiting: Waiting,
     queued: VecDeque<Vec<u8>>,
     /// Payloads, each released at its instant.
@@ -244,6 +246,7 @@ impl ServerAuth {
             session_id: session_id.to_vec(),
             lists,
             failures: 0,
+            requests: 0,
             waiting: Waiting::Request,
             queued: VecDeque::new(),
             out: VecDeque::new(),
@@ -352,7 +355,7 @@ impl ServerAuth {
             .any(|l| l.front().is_some_and(|m| m == method))
     }
 
-    /// A failed attempt: counted (except `none`), then FAILURE after the
+    /// A failed attempt: counted (except a first `none`), then FAILURE after the
     /// delay, or the end if the limit is reached.
     fn reject(&mut self, now: Instant, counted: bool) -> Result<(), AuthError> {
         self.waiting = Waiting::Request;
@@ -500,9 +503,13 @@ impl ServerAuth {
             AuthMethod::PublicKeyHostBound { .. } => "publickey".to_owned(),
             _ => request.method.name().to_owned(),
         };
+        let first = self.requests == 0;
+        self.requests = self.requests.saturating_add(1);
         if !self.allowed(&method_name) {
-            // `none` and disallowed methods: list what can continue.
-            let counted = !matches!(request.method, AuthMethod::None);
+            // `none` and disallowed methods: list what can continue. The
+            // first `none` asks for that list and is free; later ones
+            // count, as in sshd (a client looping on `none` is cut off).
+            let counted = !(first && matches!(request.method, AuthMethod::None));
             return self.reject(now, counted);
         }
         let user = request.user.clone();

@@ -368,3 +368,36 @@ fn huge_configured_durations_do_not_overflow() {
     s.handle_timeout(now + Duration::from_secs(1_000_000))
         .unwrap();
 }
+
+/// Only a first `none` is free (it asks for the method list, as every
+/// client does); repeated `none` requests count toward MaxAuthTries as
+/// sshd counts them, and the last one ends the connection.
+#[test]
+fn repeated_none_requests_count_toward_max_tries() {
+    let mut now = Instant::now();
+    let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
+    let none = UserauthRequest {
+        user: "alice".into(),
+        service: "ssh-connection".into(),
+        method: AuthMethod::None,
+    };
+    // The first `none` and five more: six failures would be counted if
+    // the first counted too; with max_tries 6 the sixth counted one ends.
+    let mut answered = 0;
+    for _ in 0..30 {
+        match s.handle_payload(now, &none.to_bytes()) {
+            Ok(()) => {}
+            Err(e) => {
+                assert_eq!(e, ssh_auth::AuthError::TooManyAttempts);
+                break;
+            }
+        }
+        now += Duration::from_secs(1);
+        s.handle_timeout(now).unwrap();
+        while let Some(p) = s.poll_outgoing(now) {
+            assert_eq!(p[0], FAILURE);
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 6, "1 free + 5 counted FAILUREs, then the end");
+}

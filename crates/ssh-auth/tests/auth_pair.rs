@@ -209,13 +209,15 @@ fn failure_delay_and_deadline_are_deadlines() {
     s.handle_timeout(now + delay).unwrap();
     assert!(s.poll_outgoing(now + delay).is_some());
     assert_eq!(s.poll_timeout(), Some(now + deadline));
-    // `none` is answered at once and not counted.
+    // A `none` after another request counts like any failure (only a
+    // first `none` is free): its FAILURE is held back too.
     let none = UserauthRequest {
         method: AuthMethod::None,
         ..bad.clone()
     };
     s.handle_payload(now + delay, &none.to_bytes()).unwrap();
-    assert!(s.poll_outgoing(now + delay).is_some());
+    assert_eq!(s.poll_outgoing(now + delay), None);
+    assert!(s.poll_outgoing(now + delay + delay).is_some());
     assert_eq!(s.handle_timeout(now + deadline), Err(AuthError::Timeout));
     assert_eq!(s.poll_timeout(), None);
     assert_eq!(
