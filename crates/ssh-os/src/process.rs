@@ -251,7 +251,7 @@ struct ChildSetup {
 impl ChildSetup {
     /// Runs in the forked child. Only direct system calls (no allocation,
     /// no locks, no NSS lookups): `setsid`, `ioctl`, `setgroups`,
-    /// `setgid`, `setuid`, `chdir`, `close_range`. Errors are `io::Error`s built from an
+    /// `setgid`, `setuid`, `chdir`, `close_range`, `sigaction`. Errors are `io::Error`s built from an
     /// errno or an `ErrorKind`, which do not allocate.
     fn run(&self) -> io::Result<()> {
         rustix::process::setsid()?;
@@ -272,7 +272,31 @@ impl ChildSetup {
             rustix::process::chdir(c"/")?;
         }
         close_on_exec_from_3();
+        default_signals();
         Ok(())
+    }
+}
+
+/// Every signal back to its default action, as sshd's child does: an
+/// ignored signal survives `execve`, so a server started under `nohup`
+/// (SIGHUP ignored) or by a supervisor that ignores SIGINT/SIGQUIT would
+/// otherwise hand that to every user's programs, and a hung-up terminal
+/// would no longer end them. (The blocked mask is already cleared by
+/// std.)
+#[allow(unsafe_code)]
+fn default_signals() {
+    // The standard signals (1 to 31 on Linux); real-time ones are not
+    // ignored by anyone that matters.
+    for sig in 1..32 {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: `signal` is async-signal-safe (a `sigaction` system
+        // call); SIG_DFL installs no Rust code as a handler, and an
+        // invalid number only makes it fail, which is ignored.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
     }
 }
 
