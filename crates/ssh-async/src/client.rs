@@ -300,7 +300,16 @@ impl Client {
             if driver.eof {
                 return Err(Error::Connection(ConnectionError::StreamClosed));
             }
-            driver.step(&mut *session).await?;
+            if let Err(e) = driver.step(&mut *session).await {
+                // What the server said before it ended the connection (a
+                // banner saying why the account may not log in) is shown.
+                while let Some(ev) = session.poll_event() {
+                    if let ClientSessionEvent::Auth(ClientEvent::Banner { message, .. }) = ev {
+                        handler.banner(&message);
+                    }
+                }
+                return Err(e);
+            }
         }
         if let Some((interval, max_missed)) = keepalive {
             session.set_keepalive(Some(KeepaliveConfig::new(interval, max_missed)))?;

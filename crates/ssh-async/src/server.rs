@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use futures::io::{AsyncRead, AsyncWrite};
 use rand::rngs::StdRng;
 use ssh_auth::cert::Certificate;
-use ssh_auth::server::{KeyboardInteractiveAnswer, PasswordVerdict, ServerConfig, ServerEvent};
+use ssh_auth::server::{
+    AccountVerdict, KeyboardInteractiveAnswer, PasswordVerdict, ServerConfig, ServerEvent,
+};
 use ssh_connection::ChannelHandle;
 use ssh_keys::PublicKey;
 use ssh_session::{KeepaliveConfig, ServerSession, ServerSessionEvent};
@@ -66,6 +68,19 @@ pub trait ServerHandler: Send {
         async { KeyboardInteractiveAnswer::Reject }
     }
 
+    /// `user` has passed every method it needs (`method` last): may the
+    /// account log in now? sshd's account checks go here (PAM account
+    /// management, an expired or locked account, `/etc/nologin`); they
+    /// run whatever the method. A denial's message is shown to the user
+    /// as a banner and the connection ends
+    /// ([`ssh_auth::AuthError::AccountDenied`]). Asked when
+    /// [`ServerOptions::auth`]'s `check_account` is set (the default of
+    /// [`ServerOptions::new`]); the default answer allows.
+    fn account(&mut self, user: &str, method: &str) -> impl Future<Output = AccountVerdict> + Send {
+        let _ = (user, method);
+        async { AccountVerdict::Allow }
+    }
+
     /// `user` is authenticated; `method` was the last method.
     fn authenticated(&mut self, user: &str, method: &str) {
         let _ = (user, method);
@@ -108,6 +123,7 @@ impl ServerOptions {
     pub fn new(host_keys: Vec<HostKey>) -> Self {
         let auth = ServerConfig {
             host_key: host_keys.first().map(|k| k.public_key().to_blob()),
+            check_account: true,
             ..ServerConfig::default()
         };
         Self {
@@ -169,7 +185,9 @@ impl Server {
                         let ok = handler
                             .public_key(&user, &key, certificate.as_deref(), !query_only)
                             .await;
-                        session.answer_public_key(driver.now(), ok)?;
+                        session
+                            .answer_public_key(driver.now(), ok)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
                         user,
@@ -183,18 +201,30 @@ impl Server {
                         } else {
                             PasswordVerdict::Reject
                         };
-                        session.answer_password(driver.now(), verdict)?;
+                        session
+                            .answer_password(driver.now(), verdict)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive {
                         user,
                         submethods,
                     }) => {
                         let a = handler.keyboard_interactive(&user, &submethods).await;
-                        session.answer_keyboard_interactive(driver.now(), a)?;
+                        session
+                            .answer_keyboard_interactive(driver.now(), a)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
                         let a = handler.info_response(&user, &responses).await;
-                        session.answer_keyboard_interactive(driver.now(), a)?;
+                        session
+                            .answer_keyboard_interactive(driver.now(), a)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?;
+                    }
+                    ServerSessionEvent::Auth(ServerEvent::CheckAccount { user, method }) => {
+                        let verdict = handler.account(&user, &method).await;
+                        session
+                            .answer_account(driver.now(), verdict)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::Success {
                         user: u, method, ..
@@ -209,8 +239,8 @@ impl Server {
             if authenticated {
                 break;
             }
-            if let Some(e) = session.error() {
-                return Err(Error::Session(e.clone()));
+            if let Some(e) = session.error().cloned() {
+                return Err(failed(&mut driver, &mut session, e));
             }
             if driver.eof {
                 return Err(Error::Connection(ConnectionError::StreamClosed));
@@ -230,6 +260,18 @@ impl Server {
             user: user.unwrap_or_default(),
         })
     }
+}
+
+/// The session failed during the handshake: what it still has to send
+/// (a denial banner, its DISCONNECT) is written if the stream takes it at
+/// once, so that the client learns why.
+fn failed<S: AsyncRead + AsyncWrite + Unpin>(
+    driver: &mut Driver<S>,
+    session: &mut ServerSession,
+    e: ssh_session::Error,
+) -> Error {
+    driver.try_flush(session);
+    Error::Session(e)
 }
 
 /// An authenticated server connection; its driver runs as a task.

@@ -27,6 +27,14 @@ pub enum AuthError {
     TooManyAttempts,
     /// Server: the authentication deadline passed (LoginGraceTime).
     Timeout,
+    /// Server: the user authenticated, but the application's account check
+    /// refused the account ([`crate::server::AccountVerdict::Deny`]:
+    /// expired, locked, `/etc/nologin`); disconnect with
+    /// `NO_MORE_AUTH_METHODS_AVAILABLE`, as for a failed login.
+    AccountDenied {
+        /// Whose account.
+        user: String,
+    },
     /// Client: every configured method was tried or refused.
     NoMoreMethods,
     /// The application called a method that does not fit the current
@@ -49,9 +57,10 @@ impl AuthError {
         match self {
             Self::Protocol { reason, .. } => Some(*reason),
             Self::Decode(_) => Some(DisconnectReason::PROTOCOL_ERROR),
-            Self::TooManyAttempts | Self::NoMoreMethods | Self::Timeout => {
-                Some(DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE)
-            }
+            Self::TooManyAttempts
+            | Self::NoMoreMethods
+            | Self::Timeout
+            | Self::AccountDenied { .. } => Some(DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE),
             Self::Misuse(_) => None,
         }
     }
@@ -70,6 +79,9 @@ impl fmt::Display for AuthError {
             Self::Decode(e) => write!(f, "malformed authentication message: {e}"),
             Self::TooManyAttempts => f.write_str("too many authentication failures"),
             Self::Timeout => f.write_str("authentication timed out"),
+            Self::AccountDenied { user } => {
+                write!(f, "access denied for user {user} by the account checks")
+            }
             Self::NoMoreMethods => f.write_str("no more authentication methods to try"),
             Self::Misuse(why) => write!(f, "authentication API misuse: {why}"),
         }

@@ -53,6 +53,12 @@ pub struct ServerConfig {
     /// The server's host key blob, for `publickey-hostbound-v00` (OpenSSH
     /// `PROTOCOL` §3.1). `None` refuses that method.
     pub host_key: Option<Vec<u8>>,
+    /// Ask the application whether the account may log in now, once the
+    /// client has passed every method it needs and before SUCCESS is
+    /// sent ([`ServerEvent::CheckAccount`]; sshd's PAM account
+    /// management, which runs whatever the method). False: no such
+    /// question, success at once.
+    pub check_account: bool,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +77,7 @@ impl Default for ServerConfig {
             banner: None,
             verify_policy: VerifyPolicy::default(),
             host_key: None,
+            check_account: false,
         }
     }
 }
@@ -121,6 +128,16 @@ pub enum ServerEvent {
         /// One response per prompt.
         responses: Vec<String>,
     },
+    /// `user` has passed every method it needs (`method` last): may the
+    /// account log in now (expired, locked, `/etc/nologin`, ...)? Asked
+    /// only with [`ServerConfig::check_account`]; answer with
+    /// [`ServerAuth::answer_account`]. Nothing has been sent yet.
+    CheckAccount {
+        /// The user.
+        user: String,
+        /// The method that completed authentication.
+        method: String,
+    },
     /// Authenticated: start `service` for `user`.
     Success {
         /// The user.
@@ -164,6 +181,21 @@ pub enum KeyboardInteractiveAnswer {
     Reject,
 }
 
+/// The application's verdict on an authenticated account
+/// ([`ServerEvent::CheckAccount`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountVerdict {
+    /// The account may log in.
+    Allow,
+    /// It may not: `message` (when not empty) is shown to the user as a
+    /// banner, then the connection ends
+    /// ([`AuthError::AccountDenied`]).
+    Deny {
+        /// What the user is told ("Your account has expired; ...").
+        message: String,
+    },
+}
+
 /// A `publickey` request waiting for the application's verdict.
 #[derive(Debug)]
 struct KeyAttempt {
@@ -196,6 +228,10 @@ enum Waiting {
     /// Prompts sent; the client's INFO_RESPONSE is due.
     InfoResponse {
         count: usize,
+    },
+    /// Every method passed; the application checks the account.
+    Account {
+        method: String,
     },
     Done,
 }
@@ -385,15 +421,18 @@ impl ServerAuth {
             }
         }
         if self.lists.iter().any(VecDeque::is_empty) {
-            self.waiting = Waiting::Done;
-            self.queued.clear();
-            self.send(now, UserauthSuccess.to_bytes());
-            let (user, service) = self.user.clone().unwrap_or_default();
-            self.events.push_back(ServerEvent::Success {
-                user,
-                service,
-                method: method.to_owned(),
-            });
+            if self.config.check_account {
+                self.waiting = Waiting::Account {
+                    method: method.to_owned(),
+                };
+                let user = self.user.clone().unwrap_or_default().0;
+                self.events.push_back(ServerEvent::CheckAccount {
+                    user,
+                    method: method.to_owned(),
+                });
+            } else {
+                self.succeed(now, method);
+            }
             return Ok(());
         }
         self.waiting = Waiting::Request;
@@ -403,6 +442,20 @@ impl ServerAuth {
         };
         self.send(now, failure.to_bytes());
         self.drain_queue(now)
+    }
+
+    /// SUCCESS: requests queued behind the last one are dropped (RFC 4252
+    /// §5.1: ignored after success).
+    fn succeed(&mut self, now: Instant, method: &str) {
+        self.waiting = Waiting::Done;
+        self.queued.clear();
+        self.send(now, UserauthSuccess.to_bytes());
+        let (user, service) = self.user.clone().unwrap_or_default();
+        self.events.push_back(ServerEvent::Success {
+            user,
+            service,
+            method: method.to_owned(),
+        });
     }
 
     fn drain_queue(&mut self, now: Instant) -> Result<(), AuthError> {
@@ -718,6 +771,45 @@ impl ServerAuth {
             }
             KeyboardInteractiveAnswer::Accept => self.method_succeeded(now, "keyboard-interactive"),
             KeyboardInteractiveAnswer::Reject => self.reject(now, true),
+        }
+    }
+
+    /// Answers [`ServerEvent::CheckAccount`]. A denial sends its message
+    /// as a banner and fails with [`AuthError::AccountDenied`]; the banner
+    /// stays queued in [`ServerAuth::poll_outgoing`] so that the session
+    /// can send it before its DISCONNECT.
+    pub fn answer_account(
+        &mut self,
+        now: Instant,
+        verdict: AccountVerdict,
+    ) -> Result<(), AuthError> {
+        self.check()?;
+        let Waiting::Account { method } = core::mem::replace(&mut self.waiting, Waiting::Request)
+        else {
+            return Err(AuthError::Misuse("no account is being checked"));
+        };
+        match verdict {
+            AccountVerdict::Allow => {
+                self.succeed(now, &method);
+                Ok(())
+            }
+            AccountVerdict::Deny { message } => {
+                self.queued.clear();
+                if !message.is_empty() {
+                    self.send(
+                        now,
+                        UserauthBanner {
+                            message,
+                            language: String::new(),
+                        }
+                        .to_bytes(),
+                    );
+                }
+                let user = self.user.clone().unwrap_or_default().0;
+                let e = AuthError::AccountDenied { user };
+                self.error = Some(e.clone());
+                Err(e)
+            }
         }
     }
 }

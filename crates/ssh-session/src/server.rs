@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use rand_core::CryptoRng;
 use ssh_auth::server::{
-    KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig, ServerEvent,
+    AccountVerdict, KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig,
+    ServerEvent,
 };
 use ssh_connection::Connection;
 use ssh_transport::{Event as TransportEvent, HostKey, Transport};
@@ -241,6 +242,13 @@ impl ServerSession {
             return Err(Error::Misuse("authentication has not started"));
         };
         let r = f(auth).map_err(Error::from);
+        if r.is_err() {
+            // What the auth layer left to send before it failed (an
+            // account's denial banner) goes out before the DISCONNECT.
+            while let Some(p) = auth.poll_outgoing(now) {
+                self.core.queue(p)?;
+            }
+        }
         self.core.guard(r)?;
         self.process()
     }
@@ -263,6 +271,14 @@ impl ServerSession {
         answer: KeyboardInteractiveAnswer,
     ) -> Result<(), Error> {
         self.answer(now, |a| a.answer_keyboard_interactive(now, answer))
+    }
+
+    /// Answers [`ServerEvent::CheckAccount`] (asked when the auth
+    /// configuration's `check_account` is set). A denial sends its message
+    /// as a banner, then DISCONNECT, and the session fails with
+    /// [`ssh_auth::AuthError::AccountDenied`].
+    pub fn answer_account(&mut self, now: Instant, verdict: AccountVerdict) -> Result<(), Error> {
+        self.answer(now, |a| a.answer_account(now, verdict))
     }
 
     /// Sets (or with `None` stops) keepalive probes: after

@@ -16,7 +16,8 @@ pub use ssh_auth::cert::{CertType, Certificate};
 pub use ssh_auth::client::{ClientAuth, ClientConfig, ClientEvent, ClientMethod};
 pub use ssh_auth::keyfile::KeyPair;
 pub use ssh_auth::server::{
-    KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig, ServerEvent,
+    AccountVerdict, KeyboardInteractiveAnswer, PasswordVerdict, ServerAuth, ServerConfig,
+    ServerEvent,
 };
 pub use ssh_keys::{EcdsaCurve, KeyType, PrivateKey, PublicKey, SignatureAlgorithm, VerifyPolicy};
 pub use ssh_wire::messages::DisconnectReason;
@@ -50,6 +51,9 @@ pub struct ServerApp {
     pub ki_rounds: Vec<Vec<InfoPrompt>>,
     pub ki_expected: Vec<Vec<String>>,
     pub ki_round: usize,
+    /// The verdict on [`ServerEvent::CheckAccount`]; `None`: leave it
+    /// unanswered.
+    pub account: Option<AccountVerdict>,
     pub events: Vec<ServerEvent>,
 }
 
@@ -63,6 +67,7 @@ impl Default for ServerApp {
             ki_rounds: Vec::new(),
             ki_expected: Vec::new(),
             ki_round: 0,
+            account: Some(AccountVerdict::Allow),
             events: Vec::new(),
         }
     }
@@ -175,6 +180,13 @@ pub fn answer_server(s: &mut ServerAuth, app: &mut ServerApp, now: Instant, ev: 
                 KeyboardInteractiveAnswer::Accept
             };
             s.answer_keyboard_interactive(now, answer).ok();
+        }
+        ServerEvent::CheckAccount { .. } => {
+            if let Some(v) = app.account.clone() {
+                // A denial is also the server's error (seen by `run`
+                // through `handle_timeout`).
+                s.answer_account(now, v).ok();
+            }
         }
         _ => {}
     }

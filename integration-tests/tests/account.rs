@@ -1,0 +1,136 @@
+//! The server application's account check (sshd's PAM account
+//! management) runs after the methods and before SUCCESS: a denied
+//! account is told why in a banner and the connection ends with a
+//! DISCONNECT, never a session.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use integration_tests::*;
+use ssh_async::ssh_auth::server::AccountVerdict;
+use ssh_async::ssh_keys::{PublicKey, SignatureAlgorithm};
+use ssh_async::{Client, ClientHandler, ClientOptions, Server, ServerHandler};
+use ssh_wire::messages::DisconnectReason;
+
+const EXPIRED: &str = "Your account has expired; please contact your system administrator.\n";
+
+/// Accepts the password; denies the account (or not), counting the
+/// questions.
+struct Accounts {
+    deny: bool,
+    asked: Arc<Mutex<Vec<String>>>,
+}
+
+impl ServerHandler for Accounts {
+    async fn password(&mut self, user: &str, password: &str) -> bool {
+        user == "alice" && password == PASSWORD
+    }
+
+    async fn account(&mut self, user: &str, method: &str) -> AccountVerdict {
+        self.asked.lock().unwrap().push(format!("{user}/{method}"));
+        if self.deny {
+            AccountVerdict::Deny {
+                message: EXPIRED.into(),
+            }
+        } else {
+            AccountVerdict::Allow
+        }
+    }
+}
+
+/// The client: the password, and the banners it was shown.
+struct Shown {
+    banners: Arc<Mutex<Vec<String>>>,
+}
+
+impl ClientHandler for Shown {
+    async fn check_host_key(&mut self, key: &PublicKey) -> bool {
+        *key == *host_key().public()
+    }
+
+    fn banner(&mut self, message: &str) {
+        self.banners.lock().unwrap().push(message.to_owned());
+    }
+
+    async fn password(&mut self) -> Option<String> {
+        Some(PASSWORD.into())
+    }
+
+    async fn sign(
+        &mut self,
+        _key: &PublicKey,
+        _algorithm: SignatureAlgorithm,
+        _data: &[u8],
+    ) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// The client's result, the banners it saw, the server's result, the
+/// account questions asked.
+type Login = (
+    Result<Client, ssh_async::Error>,
+    Vec<String>,
+    Result<(), ssh_async::Error>,
+    Vec<String>,
+);
+
+fn login(deny: bool) -> Login {
+    async_std::task::block_on(async_std::future::timeout(LIMIT, async move {
+        let (a, b) = duplex();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let mut policy = Accounts {
+            deny,
+            asked: asked.clone(),
+        };
+        let server = async_std::task::spawn(async move {
+            Server::accept(b, server_options(), &mut policy)
+                .await
+                .map(|_| ())
+        });
+        let banners = Arc::new(Mutex::new(Vec::new()));
+        let mut shown = Shown {
+            banners: banners.clone(),
+        };
+        let options = ClientOptions::new(
+            "alice",
+            vec![ssh_async::ssh_auth::client::ClientMethod::Password],
+        );
+        let client = Client::connect(a, options, &mut shown).await;
+        let server = server.await;
+        let banners = banners.lock().unwrap().clone();
+        let asked = asked.lock().unwrap().clone();
+        (client, banners, server, asked)
+    }))
+    .expect("timed out")
+}
+
+#[test]
+fn an_allowed_account_logs_in_after_one_question() {
+    let (client, banners, server, asked) = login(false);
+    client.unwrap();
+    server.unwrap();
+    assert!(banners.is_empty());
+    assert_eq!(asked, vec!["alice/password"]);
+}
+
+#[test]
+fn a_denied_account_sees_why_and_the_connection_ends() {
+    let (client, banners, server, asked) = login(true);
+    assert_eq!(asked, vec!["alice/password"]);
+    assert_eq!(banners, vec![EXPIRED.to_owned()]);
+    let e = client.expect_err("the client must not log in");
+    let text = e.to_string();
+    assert!(
+        text.contains(&format!(
+            "{}",
+            DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE.0
+        )) || text.contains("access denied for user alice"),
+        "the client must see the DISCONNECT: {text}"
+    );
+    let e = server.expect_err("the server must not hand out a connection");
+    assert!(
+        e.to_string().contains("access denied for user alice"),
+        "{e}"
+    );
+}
