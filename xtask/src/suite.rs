@@ -128,7 +128,7 @@ pub fn cmd_test(skip: &[Skip]) -> Result<()> {
         timed("cargo test --workspace", || {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let mut cmd = Command::new(cargo);
-            cmd.args(["test", "--workspace"])
+            cmd.args(["test", "--workspace", "--no-fail-fast"])
                 .current_dir(util::workspace_root());
             match cmd.status() {
                 Ok(s) if s.success() => StageResult::Passed,
