@@ -1,5 +1,6 @@
 //! The authentication policy of one connection: `authorized_keys`,
-//! `TrustedUserCAKeys`, PAM passwords, and sshd's account rules.
+//! `TrustedUserCAKeys`, PAM passwords, and sshd's account rules (locked,
+//! expired, shell, PAM account management).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -9,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use ssh_async::ServerHandler;
 use ssh_async::ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
 use ssh_async::ssh_auth::cert::{CertType, Certificate};
-use ssh_async::ssh_auth::server::KeyboardInteractiveAnswer;
+use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
 use ssh_async::ssh_keys::{PublicKey, VerifyPolicy};
 use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
 use ssh_config::server::{ConnectionQuery, PermitRootLogin, ServerConfig, ServerSettings};
@@ -96,6 +97,10 @@ impl Policy {
             local_port: self.local.port(),
         };
         let settings = self.config.resolve(Some(&query));
+        if let Err(why) = account_usable(&user, settings.use_pam) {
+            tracing::info!("{why}");
+            return None;
+        }
         if let Err(why) = settings.user_allowed(name, &groups, None, &self.peer.ip().to_string()) {
             tracing::info!("{why}");
             return None;
@@ -173,6 +178,42 @@ impl Policy {
             return Some(entry.options.clone());
         }
         None
+    }
+}
+
+/// What sshd's `allowed_user` checks of the account itself, before any
+/// method: without PAM a locked or expired account (from the shadow
+/// database; PAM's account management does it otherwise), and always a
+/// login shell that exists and is executable. `Err`: sshd's log line.
+fn account_usable(user: &User, use_pam: bool) -> Result<(), String> {
+    let name = &user.name;
+    if !use_pam && let Ok(Some(shadow)) = ssh_os::shadow::ShadowEntry::by_name(name) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if shadow.expired(now) {
+            tracing::info!("Account {name} has expired");
+        }
+        if shadow.expired(now) || shadow.locked() {
+            return Err(format!("User {name} not allowed because account is locked"));
+        }
+    }
+    shell_usable(name, &user.shell)
+}
+
+/// The login shell must be a regular file executable by someone (sshd).
+fn shell_usable(name: &str, shell: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shell_s = shell.display();
+    match std::fs::metadata(shell) {
+        Err(_) => Err(format!(
+            "User {name} not allowed because shell {shell_s} does not exist"
+        )),
+        Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => Err(format!(
+            "User {name} not allowed because shell {shell_s} is not executable"
+        )),
+        Ok(_) => Ok(()),
     }
 }
 
@@ -276,6 +317,35 @@ impl ServerHandler for Policy {
                 self.from()
             );
             KeyboardInteractiveAnswer::Reject
+        }
+    }
+
+    async fn account(&mut self, user: &str, _method: &str) -> AccountVerdict {
+        let Some(account) = self.account(user) else {
+            return AccountVerdict::Deny {
+                message: String::new(),
+            };
+        };
+        if !(self.root && account.settings.use_pam) {
+            // Without PAM, sshd's own checks ran before any method
+            // (`account_usable`); /etc/nologin waits for the session.
+            return AccountVerdict::Allow;
+        }
+        let rhost = self.peer.ip().to_string();
+        match ssh_os::password::account_management(PAM_SERVICE, user, &rhost).await {
+            Ok(check) if check.allowed => AccountVerdict::Allow,
+            Ok(check) => {
+                tracing::error!("Access denied for user {user} by PAM account configuration");
+                AccountVerdict::Deny {
+                    message: check.messages,
+                }
+            }
+            Err(e) => {
+                tracing::error!("PAM: {e}");
+                AccountVerdict::Deny {
+                    message: String::new(),
+                }
+            }
         }
     }
 

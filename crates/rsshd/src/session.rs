@@ -80,6 +80,8 @@ pub(crate) fn session_policy(
         // ssh-config: Debian's place.
         xauth_location: "/usr/bin/xauth".into(),
         agent_forwarding,
+        // With PAM, pam_nologin does it at login (the account check).
+        nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),
         // The connection's, set by the caller.
         sockets: None,
     }

@@ -23,8 +23,9 @@
 //!   turned into a transport configuration.
 //!
 //! Unsafe code is limited to [`process`]'s `pre_exec` hook (code run in the
-//! child between fork and exec); everything else goes through `nix` and
-//! `rustix`.
+//! child between fork and exec) and `shadow`'s `getspnam_r` (which
+//! neither `nix` nor `rustix` wraps); everything else goes through `nix`
+//! and `rustix`.
 
 pub mod config;
 #[cfg(unix)]
@@ -35,6 +36,8 @@ pub mod password;
 pub mod process;
 #[cfg(unix)]
 pub mod pty;
+#[cfg(target_os = "linux")]
+pub mod shadow;
 #[cfg(unix)]
 pub mod signal;
 #[cfg(unix)]

@@ -47,3 +47,33 @@ fn pam_accepts_the_right_password() {
     let wrong = format!("{password}x");
     assert!(!run(check_password("rsshd-test", &user, &wrong)).unwrap());
 }
+
+#[test]
+fn pam_account_management_refuses_an_unknown_user() {
+    use ssh_os::password::account_management;
+    if !std::path::Path::new("/etc/pam.d/other").exists() {
+        return;
+    }
+    let c = run(account_management(
+        "rsshd-test",
+        "no-such-user-rssh-test",
+        "192.0.2.1",
+    ))
+    .unwrap();
+    assert!(!c.allowed, "{c:?}");
+    assert!(
+        !run(account_management("rsshd-test", "root\0x", "192.0.2.1"))
+            .unwrap()
+            .allowed
+    );
+    assert!(run(account_management("bad\0service", "root", "192.0.2.1")).is_err());
+    // Root here has a shadow entry that neither expires nor is locked.
+    if ssh_os::user::is_root()
+        && ssh_os::shadow::ShadowEntry::by_name("root")
+            .unwrap()
+            .is_some_and(|e| !e.locked() && e.expire_day.is_none())
+    {
+        let c = run(account_management("rsshd-test", "root", "192.0.2.1")).unwrap();
+        assert!(c.allowed, "{c:?}");
+    }
+}

@@ -59,6 +59,12 @@ pub struct SessionPolicy {
     /// `AllowAgentForwarding` (and the key's `no-agent-forwarding`):
     /// `auth-agent-req@openssh.com` is accepted.
     pub agent_forwarding: bool,
+    /// sshd's `/etc/nologin` check at the start of each program, for a
+    /// server that does not leave it to PAM (`UsePAM no`) and a user who
+    /// is not root: while this file exists, the session's program is not
+    /// run; its text goes to the client's stderr and the exit status is
+    /// 254. `None`: no check.
+    pub nologin: Option<PathBuf>,
     /// Where the forwarding listeners are made; `None`: made from `user`
     /// when first needed ([`Sockets::for_user`] when `switch_user`,
     /// [`Sockets::direct`] otherwise).
@@ -84,6 +90,7 @@ impl SessionPolicy {
             x11_use_localhost: true,
             xauth_location: PathBuf::from("/usr/bin/xauth"),
             agent_forwarding: true,
+            nologin: None,
             sockets: None,
         }
     }
@@ -297,6 +304,10 @@ async fn serve(
                 );
             }
         }
+        if let Some(text) = nologin(policy) {
+            ch.reply(&req, true)?;
+            return refuse_program(ch, &text).await;
+        }
         match spawn(policy, &mut setup, &start) {
             Ok(child) => {
                 ch.reply(&req, true)?;
@@ -312,6 +323,35 @@ async fn serve(
         }
     };
     run(ch, child).await
+}
+
+/// The text of the nologin file when it exists (the program must not run).
+fn nologin(policy: &SessionPolicy) -> Option<Vec<u8>> {
+    let path = policy.nologin.as_ref()?;
+    if !path.exists() {
+        return None;
+    }
+    tracing::info!(
+        "User {} not allowed because {} exists",
+        policy.user.name,
+        path.display()
+    );
+    // As sshd: the text when it can be read, nothing otherwise; bounded.
+    let mut text = std::fs::read(path).unwrap_or_default();
+    text.truncate(64 * 1024);
+    Some(text)
+}
+
+/// Ends a session whose program may not run as sshd's child does: `text`
+/// on stderr, exit status 254.
+async fn refuse_program(ch: Channel, text: &[u8]) -> Result<(), Error> {
+    let mut err = ch.stderr_writer();
+    err.write_all(text).await?;
+    err.flush().await?;
+    ch.exit_status(254).await?;
+    ch.send_eof()?;
+    ch.close()?;
+    Ok(())
 }
 
 fn win(cols: u32, rows: u32, width_px: u32, height_px: u32) -> WinSize {

@@ -50,6 +50,7 @@ fn policy() -> SessionPolicy {
         x11_use_localhost: true,
         xauth_location: "/usr/bin/xauth".into(),
         agent_forwarding: false,
+        nologin: None,
         sockets: None,
     }
 }
@@ -284,6 +285,29 @@ fn a_pty_program_is_hung_up_when_its_connection_goes() {
             runtime::sleep(Duration::from_millis(100)).await;
         }
         panic!("the program {pid} outlived its connection by 10 s");
+    });
+}
+
+/// `UsePAM no`: while the nologin file exists, no program runs; its text
+/// goes to stderr and the status is 254, as sshd's child does. Gone, the
+/// next session runs.
+#[test]
+fn a_nologin_file_stops_programs_with_its_text_and_254() {
+    block(async {
+        let dir = temp_home("nologin");
+        let file = dir.join("nologin");
+        std::fs::write(&file, "down for maintenance\n").unwrap();
+        let mut p = policy();
+        p.nologin = Some(file.clone());
+        let client = start(p).await;
+        let out = client.exec("echo ran; touch ran").await.unwrap();
+        assert_eq!(out.stdout, b"");
+        assert_eq!(out.stderr, b"down for maintenance\n");
+        assert_eq!(out.exit_status, Some(254));
+        std::fs::remove_file(&file).unwrap();
+        let out = client.exec("echo ran").await.unwrap();
+        assert_eq!(out.stdout, b"ran\n");
+        assert_eq!(out.exit_status, Some(0));
     });
 }
 
