@@ -252,6 +252,9 @@ pub fn cases() -> Vec<Case> {
         sessions_mux,
         "b".to_owned(),
     );
+    for (name, about, run) in crate::binary_account::ROWS {
+        push(format!("ssh>rsshd:{name}"), about, *run, "b".to_owned());
+    }
     out
 }
 

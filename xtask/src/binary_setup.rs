@@ -312,7 +312,9 @@ impl Setup {
         }
     }
 
-    /// Creates or refreshes the account, with these authorized keys.
+    /// Creates or refreshes the account, with these authorized keys (and
+    /// undoes what an account row changed: its shell, its shadow entry,
+    /// `/etc/nologin`).
     pub(crate) fn account(&self, ctx: &Ctx<'_>, authorized_keys: &str) -> Result<()> {
         let hash = password_hash()?;
         let ak = self.host("authorized_keys");
@@ -320,7 +322,8 @@ impl Setup {
         // Written directly: newer minimal images lack useradd.
         let script = format!(
             "set -e; \
-             grep -q '^{USER}:' /etc/passwd || echo '{USER}:x:{UID}:{UID}:{USER}:/home/{USER}:/bin/sh' >> /etc/passwd; \
+             rm -f /etc/nologin; \
+             sed -i '/^{USER}:/d' /etc/passwd; echo '{USER}:x:{UID}:{UID}:{USER}:/home/{USER}:/bin/sh' >> /etc/passwd; \
              grep -q '^{USER}:' /etc/group || echo '{USER}:x:{UID}:' >> /etc/group; \
              sed -i '/^{USER}:/d' /etc/shadow; echo '{USER}:{hash}:20000:0:99999:7:::' >> /etc/shadow; \
              mkdir -p /home/{USER}/.ssh; cp '{ak}' /home/{USER}/.ssh/authorized_keys; \

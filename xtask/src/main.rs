@@ -16,6 +16,7 @@
 mod bench;
 mod bench_report;
 mod binaries;
+mod binary_account;
 mod binary_auth;
 mod binary_cases;
 mod binary_session;
