@@ -371,20 +371,10 @@ impl Transport {
         seq: u32,
     ) -> Result<(), Error> {
         let number = msg.number();
-        let first_packet_rule = self.kex_count == 0 && self.config.strict_kex;
-        if first_packet_rule && self.kex.as_ref().is_some_and(|k| k.peer_kexinit.is_none()) {
-            // "terminate the connection if the first packet received is not
-            // SSH2_MSG_KEXINIT" (strict kex); DISCONNECT is let through.
-            if !matches!(
-                msg,
-                TransportMessage::KexInit(_) | TransportMessage::Disconnect(_)
-            ) {
-                return Err(Error::protocol(format!(
-                    "{} before KEXINIT",
-                    msg::name(number)
-                )));
-            }
-        }
+        // Before the peer's KEXINIT nobody knows yet whether strict kex
+        // will be in force: IGNORE, DEBUG, ... are let through (RFC 4253
+        // §11.2), and the KEXINIT that turns strict kex on must then have
+        // been the first packet (as OpenSSH checks it).
         if self.strict && self.session_id.is_none() {
             // "During initial KEX, terminate the connection if any
             // unexpected or out-of-sequence packet is received", IGNORE and
@@ -422,7 +412,15 @@ impl Transport {
             }
             TransportMessage::KexInit(k) => {
                 let raw = raw_kexinit.unwrap_or_default();
-                self.handle_kexinit(k, raw)
+                self.handle_kexinit(k, raw)?;
+                if self.strict && self.session_id.is_none() && seq != 0 {
+                    // "terminate the connection if the first packet
+                    // received is not SSH2_MSG_KEXINIT" (Terrapin).
+                    return Err(Error::protocol(format!(
+                        "strict kex: {seq} packet(s) before KEXINIT"
+                    )));
+                }
+                Ok(())
             }
             TransportMessage::NewKeys(_) => self.handle_newkeys(),
             TransportMessage::Kex(m) => self.handle_kex_message(m),

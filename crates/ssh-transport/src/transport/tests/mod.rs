@@ -479,6 +479,22 @@ fn strict_kex_rejects_a_message_before_kexinit() {
 }
 
 #[test]
+fn without_strict_kex_an_ignore_before_kexinit_is_fine() {
+    // RFC 4253 §11.2: IGNORE may come at any time; only strict kex (which
+    // a client without it never turns on) forbids it before KEXINIT.
+    let mut c = Config::default();
+    c.strict_kex = false;
+    let mut p = Pair::new(c, Config::server_default(), all_host_keys());
+    p.collect();
+    let version_end = p.c_to_s.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut ignore = Vec::new();
+    ssh_wire::packet::write_plain(&mut ignore, &[2, 0, 0, 0, 0], &[0; 6]);
+    p.c_to_s.splice(version_end..version_end, ignore);
+    p.handshake();
+    assert!(!p.c.strict && !p.s.strict);
+}
+
+#[test]
 fn strict_kex_rejects_ignore_during_the_initial_exchange() {
     let mut p = Pair::default_pair();
     p.collect();
