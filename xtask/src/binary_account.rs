@@ -199,6 +199,86 @@ pub(crate) fn nologin(ctx: &mut Ctx<'_>) -> Result<()> {
     })
 }
 
+/// A wrong password by `method`, for `user` (`-l`); (how long the
+/// refusal took, what the client printed with the user's name as `USER`).
+fn wrong_password(
+    ctx: &mut Ctx<'_>,
+    setup: &Setup,
+    server: &RunningSshd,
+    method: &str,
+    user: &str,
+) -> Result<(Duration, String)> {
+    let mut call = Call::remote("echo ok")
+        .opt("-l")
+        .opt(user)
+        .opt("-o")
+        .opt(&format!("PreferredAuthentications={method}"))
+        .opt("-o")
+        .opt("PubkeyAuthentication=no")
+        .opt("-o")
+        .opt("NumberOfPasswordPrompts=1");
+    call.batch = false;
+    call.env
+        .push(("SSH_ASKPASS".into(), setup.client("askpass")));
+    call.env
+        .push(("SSH_ASKPASS_REQUIRE".into(), "force".into()));
+    let start = Instant::now();
+    let out = setup.run(ctx, server.port(), &call)?;
+    let took = start.elapsed();
+    if out.status.code() != Some(255) || !out.stdout.is_empty() {
+        bail!(
+            "{user}: a wrong password was not refused: exit {}",
+            out.status
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stderr).replace(user, "USER");
+    Ok((took, text))
+}
+
+/// A missing user and an existing one with a wrong password must look
+/// the same to the client: the same messages and about the same time
+/// (PAM's delay after a failure). Two rounds, alternating.
+fn missing_user(ctx: &mut Ctx<'_>, method: &str) -> Result<()> {
+    let srv = Srv {
+        password: method == "password",
+        kbd: method == "keyboard-interactive",
+        pam: true,
+        ..Srv::default()
+    };
+    let setup = Setup::new(ctx, true)?;
+    let server = setup.start(ctx, &srv)?;
+    setup.askpass("not the password")?;
+    let (mut existing, mut missing) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..2 {
+        let (t, seen_existing) = wrong_password(ctx, &setup, &server, method, USER)?;
+        existing += t;
+        let (t, seen_missing) = wrong_password(ctx, &setup, &server, method, "xtasknosuchuser")?;
+        missing += t;
+        if seen_existing != seen_missing {
+            bail!(
+                "the client saw different things:\n--- existing user:\n{seen_existing}\n--- missing user:\n{seen_missing}"
+            );
+        }
+    }
+    let ratio = missing.as_secs_f64() / existing.as_secs_f64().max(0.001);
+    if !(0.6..=1.67).contains(&ratio) {
+        bail!(
+            "a missing user is refused in {:.2} s, an existing one in {:.2} s (two tries each)",
+            missing.as_secs_f64(),
+            existing.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn missing_user_password(ctx: &mut Ctx<'_>) -> Result<()> {
+    missing_user(ctx, "password")
+}
+
+fn missing_user_kbd(ctx: &mut Ctx<'_>) -> Result<()> {
+    missing_user(ctx, "keyboard-interactive")
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -228,6 +308,16 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "account-no-shell",
         "a login shell that does not exist: refused (\"shell ... does not exist\")",
         no_shell,
+    ),
+    (
+        "missing-user-password",
+        "a wrong password for a missing user and for an existing one: the same messages, the same time",
+        missing_user_password,
+    ),
+    (
+        "missing-user-kbd",
+        "keyboard-interactive: a missing user is prompted as an existing one, refused in the same time",
+        missing_user_kbd,
     ),
     (
         "account-nologin",

@@ -19,6 +19,11 @@ use ssh_os::user::User;
 /// The PAM service name, as sshd's.
 const PAM_SERVICE: &str = "sshd";
 
+/// The name PAM is asked about for a user who may not log in (sshd's
+/// "NOUSER"): no account has it (a name with a space), so PAM takes the
+/// time of a failure and says no.
+const NO_USER: &str = "NOUSER invalid";
+
 /// Everything decided about one user on this connection.
 #[derive(Clone)]
 pub struct Account {
@@ -254,16 +259,28 @@ impl ServerHandler for Policy {
     }
 
     async fn password(&mut self, user: &str, password: &str) -> bool {
-        let Some(account) = self.account(user) else {
-            return false;
-        };
-        let ok = self.root
-            && account.settings.password_authentication
-            && self.root_allowed(&account, true)
-            && (!password.is_empty() || account.settings.permit_empty_passwords)
-            && check_password(user, password).await;
+        let account = self.account(user);
+        let allowed = self.root
+            && account.as_ref().is_some_and(|a| {
+                a.settings.password_authentication
+                    && self.root_allowed(a, true)
+                    && (!password.is_empty() || a.settings.permit_empty_passwords)
+            });
+        // PAM runs for every attempt, as sshd's does: for a user who may
+        // not log in, with a name that has no account, so that the time
+        // taken (pam_unix's delay after a failure) and the answer are
+        // those of a wrong password.
+        let ok = check_password(if allowed { user } else { NO_USER }, password).await && allowed;
         if !ok {
-            tracing::info!("Failed password for {user} from {} ssh2", self.from());
+            let invalid = if account.is_none() {
+                "invalid user "
+            } else {
+                ""
+            };
+            tracing::info!(
+                "Failed password for {invalid}{user} from {} ssh2",
+                self.from()
+            );
         }
         ok
     }
@@ -273,13 +290,14 @@ impl ServerHandler for Policy {
         user: &str,
         _submethods: &str,
     ) -> KeyboardInteractiveAnswer {
-        let Some(account) = self.account(user) else {
-            return KeyboardInteractiveAnswer::Reject;
+        // The same prompt for everyone who asks, an account or not (sshd
+        // runs a PAM conversation for a fake user): whether the user
+        // exists must not show.
+        let enabled = match self.account(user) {
+            Some(a) => a.settings.kbd_interactive_authentication,
+            None => self.config.resolve(None).kbd_interactive_authentication,
         };
-        if !self.root
-            || !account.settings.kbd_interactive_authentication
-            || !self.root_allowed(&account, true)
-        {
+        if !self.root || !enabled {
             return KeyboardInteractiveAnswer::Reject;
         }
         KeyboardInteractiveAnswer::Prompts {
@@ -297,23 +315,28 @@ impl ServerHandler for Policy {
         user: &str,
         responses: &[String],
     ) -> KeyboardInteractiveAnswer {
+        let account = self.account(user);
         let ok = match responses {
             [password] => {
-                self.account(user).is_some()
-                    && (!password.is_empty()
-                        || self
-                            .account
-                            .as_ref()
-                            .is_some_and(|a| a.settings.permit_empty_passwords))
-                    && check_password(user, password).await
+                let allowed = account.as_ref().is_some_and(|a| {
+                    a.settings.kbd_interactive_authentication
+                        && self.root_allowed(a, true)
+                        && (!password.is_empty() || a.settings.permit_empty_passwords)
+                });
+                check_password(if allowed { user } else { NO_USER }, password).await && allowed
             }
             _ => false,
         };
         if ok {
             KeyboardInteractiveAnswer::Accept
         } else {
+            let invalid = if account.is_none() {
+                "invalid user "
+            } else {
+                ""
+            };
             tracing::info!(
-                "Failed keyboard-interactive/pam for {user} from {} ssh2",
+                "Failed keyboard-interactive/pam for {invalid}{user} from {} ssh2",
                 self.from()
             );
             KeyboardInteractiveAnswer::Reject
