@@ -8,6 +8,8 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures::io::{AsyncRead, AsyncWrite};
 use ssh_async::agent::AgentConnection;
@@ -18,6 +20,7 @@ use ssh_config::LogLevel;
 use ssh_config::client::{AddressFamily, ClientConfig, ClientQuery, ClientSettings};
 
 use crate::auth::{self, Handler};
+use crate::banner::BannerWatch;
 use crate::cli;
 use crate::config;
 use crate::hostkeys::{self, HostKeyPolicy};
@@ -443,7 +446,10 @@ pub async fn connect_host(
             tracing::debug!("prefer hostkeyalgs: {}", transport.algorithms.host_key);
         }
     }
+    let started = std::time::Instant::now();
     let (stream, peer) = open_stream(ctx, s, depth).await?;
+    let banner_seen = Arc::new(AtomicBool::new(false));
+    let stream = BannerWatch::new(stream, banner_seen.clone());
     let prompter = Prompter {
         batch: s.batch_mode,
     };
@@ -483,7 +489,38 @@ pub async fn connect_host(
             .filter_map(|n| ssh_async::ssh_keys::SignatureAlgorithm::from_name(n).ok())
             .collect()
     });
-    let client = match Client::connect(stream, options, &mut handler).await {
+    let connecting = Client::connect(stream, options, &mut handler);
+    let connected = match s.connect_timeout {
+        None => connecting.await,
+        Some(limit) => {
+            // What is left of ConnectTimeout after the TCP connect, for the
+            // server's version line (as ssh's banner exchange).
+            let left = limit.saturating_sub(started.elapsed());
+            let watchdog = async {
+                runtime::sleep(left).await;
+                if banner_seen.load(Ordering::Acquire) {
+                    futures::future::pending::<()>().await;
+                }
+            };
+            match futures::future::select(core::pin::pin!(connecting), core::pin::pin!(watchdog))
+                .await
+            {
+                futures::future::Either::Left((r, _)) => r,
+                futures::future::Either::Right(_) => {
+                    tracing::error!(
+                        "kex_exchange_identification: Connection timed out during banner exchange"
+                    );
+                    tracing::error!(
+                        "banner exchange: Connection to {} port {}: Connection timed out",
+                        peer.ip,
+                        peer.port
+                    );
+                    return Err(());
+                }
+            }
+        }
+    };
+    let client = match connected {
         Ok(c) => c,
         Err(e) => {
             report_connect_error(&e, s, &peer, &handler);

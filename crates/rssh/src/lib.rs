@@ -21,6 +21,7 @@
 
 pub mod auth;
 pub mod background;
+pub mod banner;
 pub mod cli;
 pub mod config;
 pub mod connect;

@@ -205,3 +205,38 @@ fn bad_arguments_and_unreachable_hosts() {
         r.stderr
     );
 }
+
+/// ConnectTimeout covers the banner exchange as in ssh: a server that
+/// accepts but never speaks is given up on (before, rssh waited forever).
+#[test]
+fn connect_timeout_covers_a_silent_server() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepted, held open, never answered.
+    let held = std::thread::spawn(move || listener.accept().map(|(s, _)| s));
+    let start = std::time::Instant::now();
+    let r = rssh(
+        &[
+            "-F".into(),
+            "none".into(),
+            "-o".into(),
+            "ConnectTimeout=1".into(),
+            "-p".into(),
+            port.to_string(),
+            "127.0.0.1".into(),
+            "true".into(),
+        ],
+        &[],
+        b"",
+    );
+    let took = start.elapsed();
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Connection timed out during banner exchange"),
+        "{}",
+        r.stderr
+    );
+    assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
+    drop(held.join());
+}
