@@ -134,3 +134,48 @@ fn a_denied_account_sees_why_and_the_connection_ends() {
         "{e}"
     );
 }
+
+/// A client that reaches MaxAuthTries is told so with a DISCONNECT
+/// (NO_MORE_AUTH_METHODS_AVAILABLE), not just a closed stream.
+#[test]
+fn max_auth_tries_ends_with_a_disconnect() {
+    async_std::task::block_on(async_std::future::timeout(LIMIT, async move {
+        let (a, b) = duplex();
+        let server = async_std::task::spawn(async move {
+            let mut options = server_options();
+            options.auth.max_tries = 2;
+            options.auth.failure_delay = std::time::Duration::ZERO;
+            Server::accept(b, options, &mut Policy).await.map(|_| ())
+        });
+        // Wrong passwords, as many as the client is let try.
+        struct Wrong;
+        impl ClientHandler for Wrong {
+            async fn check_host_key(&mut self, key: &PublicKey) -> bool {
+                *key == *host_key().public()
+            }
+            async fn password(&mut self) -> Option<String> {
+                Some("wrong".into())
+            }
+            async fn sign(
+                &mut self,
+                _key: &PublicKey,
+                _algorithm: SignatureAlgorithm,
+                _data: &[u8],
+            ) -> Option<Vec<u8>> {
+                None
+            }
+        }
+        let methods = vec![ssh_async::ssh_auth::client::ClientMethod::Password; 5];
+        let options = ClientOptions::new("alice", methods);
+        let client = Client::connect(a, options, &mut Wrong).await;
+        let e = client.expect_err("wrong passwords must not log in");
+        match &e {
+            ssh_async::Error::Session(ssh_async::ssh_session::Error::Transport(
+                ssh_async::ssh_transport::Error::PeerDisconnected { reason, .. },
+            )) => assert_eq!(*reason, DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE),
+            other => panic!("expected the server's DISCONNECT, got {other:?}"),
+        }
+        server.await.expect_err("the server must refuse");
+    }))
+    .expect("timed out");
+}
