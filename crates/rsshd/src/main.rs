@@ -338,12 +338,21 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         // IPv4 clients of the `::` socket show as themselves.
         peer.set_ip(peer.ip().to_canonical());
         let unauthenticated = active.load(Ordering::SeqCst);
-        if unauthenticated >= setup.settings.max_startups.full as usize {
+        let startups = u32::try_from(unauthenticated).unwrap_or(u32::MAX);
+        let roll = rand::random_range(0..100u32);
+        if setup.settings.max_startups.should_drop(startups, roll) {
             tracing::info!(
                 "drop connection #{unauthenticated} from [{}]:{}: MaxStartups",
                 peer.ip(),
                 peer.port()
             );
+            // As sshd: a word to the client, without waiting for it.
+            drop(runtime::spawn(async move {
+                use futures::io::AsyncWriteExt as _;
+                let mut stream = stream;
+                let notice = stream.write_all(b"Not allowed at this time\r\n");
+                let _ = runtime::timeout(Duration::from_secs(1), notice).await;
+            }));
             continue;
         }
         tracing::info!("Connection from {} port {}", peer.ip(), peer.port());

@@ -203,6 +203,38 @@ fn a_session_with_our_client() {
 /// closed at LoginGraceTime, counted from the accept: a login after that
 /// gets in. Before, the grace time started at the service request and
 /// such connections held their MaxStartups slots for ever.
+/// MaxStartups start:rate:full: from `start` unauthenticated connections
+/// on, new ones are dropped at random (here rate 100: all), with sshd's
+/// notice; before, only `full` counted.
+#[test]
+fn max_startups_drops_from_start_with_a_notice() {
+    use std::io::Read as _;
+    let server = Server::start("startups", "MaxStartups 2:100:10\n");
+    let addr = ("127.0.0.1", server.port);
+    let held: Vec<_> = (0..2)
+        .map(|_| std::net::TcpStream::connect(addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut third = std::net::TcpStream::connect(addr).unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = third.read_to_end(&mut got);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        "Not allowed at this time\r\n",
+        "{}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("drop connection #2"),
+        "{}",
+        server.log()
+    );
+    drop(held);
+}
+
 #[test]
 fn silent_connections_are_dropped_at_login_grace_time_and_free_their_slots() {
     use std::io::{Read as _, Write as _};

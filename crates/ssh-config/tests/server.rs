@@ -575,3 +575,29 @@ fn dump_is_sshd_t_shaped() {
     );
     assert!(g.contains("authenticationmethods any\n"));
 }
+
+#[test]
+fn max_startups_drops_early_at_random_as_sshd() {
+    use ssh_config::server::MaxStartups;
+    let m = MaxStartups {
+        start: 10,
+        rate: 30,
+        full: 100,
+    };
+    // Below start: never; from full on: always.
+    assert!((0..100).all(|r| !m.should_drop(9, r)));
+    assert!((0..100).all(|r| m.should_drop(100, r)));
+    assert!((0..100).all(|r| m.should_drop(500, r)));
+    // At start: `rate` percent of the rolls; halfway: 30 + 70/2 = 65.
+    let dropped = |n| (0..100).filter(|r| m.should_drop(n, *r)).count();
+    assert_eq!(dropped(10), 30);
+    assert_eq!(dropped(55), 65);
+    assert_eq!(dropped(99), 99);
+    // A single number: a cliff at it.
+    let cliff = MaxStartups {
+        start: 3,
+        rate: 100,
+        full: 3,
+    };
+    assert!((0..100).all(|r| !cliff.should_drop(2, r) && cliff.should_drop(3, r)));
+}

@@ -91,6 +91,27 @@ pub struct MaxStartups {
     pub full: u32,
 }
 
+impl MaxStartups {
+    /// Whether a new connection is dropped while `startups` others are
+    /// unauthenticated, `roll` being a uniform random number below 100:
+    /// none below `start`, all from `full` on, and in between with a
+    /// probability rising linearly from `rate` percent (sshd's
+    /// `should_drop_connection`, "random early drop").
+    pub fn should_drop(&self, startups: u32, roll: u32) -> bool {
+        if startups < self.start {
+            return false;
+        }
+        if startups >= self.full || self.rate >= 100 {
+            return true;
+        }
+        // start < full here (start <= startups < full).
+        let span = u64::from(self.full - self.start);
+        let p = u64::from(100 - self.rate) * u64::from(startups - self.start) / span
+            + u64::from(self.rate);
+        u64::from(roll) < p
+    }
+}
+
 /// The server configuration, globally or for one connection (what
 /// `sshd -T` prints).
 #[derive(Debug, Clone, PartialEq, Eq)]
