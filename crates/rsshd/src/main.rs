@@ -8,7 +8,8 @@
 //! public key.
 //!
 //! It never detaches: it always runs in the foreground as `sshd -D` does,
-//! and logs to stderr (`-e` is accepted and changes nothing).
+//! and logs to stderr (`-e` is accepted and changes nothing). Under a
+//! systemd unit of `Type=notify` it says when it listens (`READY=1`).
 
 mod auth;
 mod hostkeys;
@@ -298,6 +299,10 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     if listeners.is_empty() {
         return Err("Cannot bind any address.".into());
     }
+    // A unit of Type=notify learns that we listen.
+    if let Err(e) = ssh_os::service::notify("READY=1") {
+        tracing::error!("sd_notify: {e}");
+    }
     let setup = Arc::new(setup);
     let me = Arc::new(me);
     let active = Arc::new(AtomicUsize::new(0));
@@ -376,6 +381,12 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         }));
     }
     // SIGTERM stops accepting; the connections running go on to their end.
+    // The listening daemon is gone: its pid file too (as sshd 10), and the
+    // service manager is told.
+    if let Some(pid_file) = &setup.settings.pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    let _ = ssh_os::service::notify("STOPPING=1");
     let mut said = false;
     while live.load(Ordering::SeqCst) > 0 {
         if !said {

@@ -282,3 +282,53 @@ fn silent_connections_are_dropped_at_login_grace_time_and_free_their_slots() {
         server.log()
     );
 }
+
+/// Under a systemd unit of Type=notify: READY=1 once listening; on
+/// SIGTERM STOPPING=1, and the PidFile goes with the listener (sshd 10).
+#[test]
+fn notifies_systemd_and_removes_its_pid_file_on_sigterm() {
+    let dir = temp_dir("notify");
+    let (key, _) = host_key(&dir);
+    let notify = dir.join("notify");
+    let manager = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    manager
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let pid_file = dir.join("rsshd.pid");
+    let cfg = dir.join("cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "HostKey {}\nListenAddress 127.0.0.1\nPidFile {}\n",
+            key.display(),
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let mut child = rsshd()
+        .args(["-D", "-e", "-f"])
+        .arg(&cfg)
+        .args(["-p", &free_port().to_string()])
+        .env("NOTIFY_SOCKET", &notify)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = manager.recv(&mut buf).expect("no READY=1");
+    assert_eq!(&buf[..n], b"READY=1");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid.trim(), child.id().to_string());
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let n = manager.recv(&mut buf).expect("no STOPPING=1");
+    assert_eq!(&buf[..n], b"STOPPING=1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        assert!(std::time::Instant::now() < deadline, "rsshd did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!pid_file.exists(), "the pid file outlived the server");
+}

@@ -36,6 +36,8 @@ pub mod password;
 pub mod process;
 #[cfg(unix)]
 pub mod pty;
+#[cfg(unix)]
+pub mod service;
 #[cfg(target_os = "linux")]
 pub mod shadow;
 #[cfg(unix)]
