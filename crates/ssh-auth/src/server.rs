@@ -297,6 +297,20 @@ impl ServerAuth {
         matches!(self.waiting, Waiting::Done) && self.error.is_none()
     }
 
+    /// True while a question to the application is unanswered (a key, a
+    /// password, prompts or a verdict, the account): the client's next
+    /// messages must wait for the answer, as they would in sshd, which
+    /// decides each request before it reads the next.
+    pub fn awaiting_application(&self) -> bool {
+        matches!(
+            self.waiting,
+            Waiting::PublicKey(_)
+                | Waiting::Password
+                | Waiting::KeyboardInteractiveApp
+                | Waiting::Account { .. }
+        )
+    }
+
     /// The next payload to send at `now`, if any (FAILUREs are held back
     /// by the failure delay).
     pub fn poll_outgoing(&mut self, now: Instant) -> Option<Vec<u8>> {

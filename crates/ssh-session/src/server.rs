@@ -315,7 +315,21 @@ impl ServerSession {
     // ---- the machinery ----
 
     fn process(&mut self) -> Result<(), Error> {
+        // An answer just given may have queued SUCCESS: out it goes, so
+        // that the connection layer exists before the next payload.
+        self.flush()?;
         loop {
+            if self
+                .auth
+                .as_ref()
+                .is_some_and(ServerAuth::awaiting_application)
+            {
+                // In order, as sshd: what the client sent after a request
+                // (a CHANNEL_OPEN pipelined behind its signature) waits
+                // until the request is decided. The transport keeps it;
+                // the answer resumes here.
+                break;
+            }
             let r = self.core.next_payload();
             let got = self.core.guard(r)?;
             let r = self.transport_events();

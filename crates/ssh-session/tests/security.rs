@@ -235,3 +235,52 @@ fn login_deadline_fails_the_server() {
         DisconnectReason::NO_MORE_AUTH_METHODS_AVAILABLE
     );
 }
+
+/// A CHANNEL_OPEN pipelined right behind an authentication request waits
+/// for the request's verdict, as in sshd (which decides each request
+/// before it reads the next): accepted once the password is, instead of
+/// refused as "before authentication" while the application decides.
+#[test]
+fn channel_open_pipelined_behind_the_request_waits_for_the_verdict() {
+    let mut p = waiting_for_password();
+    p.c.password(common::PASSWORD).unwrap();
+    p.c.transport_mut().send_payload(&channel_open()).unwrap();
+    assert_eq!(deliver(&mut p, Side::Client), None);
+    assert!(p.s.error().is_none(), "{:?}", p.s.error());
+    assert!(!p.s.is_authenticated());
+    let mut asked = false;
+    while let Some(ev) = p.s.poll_event() {
+        asked |= matches!(
+            ev,
+            ssh_session::ServerSessionEvent::Auth(
+                ssh_auth::server::ServerEvent::VerifyPassword { .. }
+            )
+        );
+    }
+    assert!(asked);
+    p.s.answer_password(p.now, ssh_auth::server::PasswordVerdict::Accept)
+        .unwrap();
+    assert!(p.s.is_authenticated());
+    let mut opened = false;
+    while let Some(ev) = p.s.poll_event() {
+        opened |= matches!(
+            ev,
+            ssh_session::ServerSessionEvent::Connection(ssh_connection::Event::OpenRequest { .. })
+        );
+    }
+    assert!(opened, "the pipelined CHANNEL_OPEN was not handled");
+}
+
+/// Refused, the same pipelined CHANNEL_OPEN is a violation again.
+#[test]
+fn channel_open_pipelined_behind_a_refused_request_fails_the_server() {
+    let mut p = waiting_for_password();
+    p.c.password("wrong").unwrap();
+    p.c.transport_mut().send_payload(&channel_open()).unwrap();
+    assert_eq!(deliver(&mut p, Side::Client), None);
+    while p.s.poll_event().is_some() {}
+    let r =
+        p.s.answer_password(p.now, ssh_auth::server::PasswordVerdict::Reject);
+    assert!(r.is_err(), "a CHANNEL_OPEN before success must fail");
+    assert!(!p.s.is_authenticated());
+}
