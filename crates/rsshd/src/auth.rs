@@ -43,6 +43,10 @@ pub struct Policy {
     /// The key of the last verified signature and its options.
     pub proven_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
     pub authenticated: Option<(String, String)>,
+    /// A method was tried (for PerSourcePenalties: authfail, not noauth).
+    pub attempted: bool,
+    /// A user that may not log in was tried (invaliduser).
+    pub invalid_user: bool,
 }
 
 impl Policy {
@@ -62,6 +66,8 @@ impl Policy {
             account: None,
             proven_key: None,
             authenticated: None,
+            attempted: false,
+            invalid_user: false,
         }
     }
 
@@ -72,6 +78,14 @@ impl Policy {
     /// The account `name` may log in as here, with its settings (Match
     /// blocks applied), or `None` with the reason logged.
     pub fn account(&mut self, name: &str) -> Option<Account> {
+        // Asked by every method: an attempt, for PerSourcePenalties.
+        self.attempted = true;
+        let found = self.lookup(name);
+        self.invalid_user |= found.is_none();
+        found
+    }
+
+    fn lookup(&mut self, name: &str) -> Option<Account> {
         if let Some(a) = &self.account
             && a.user.name == name
         {

@@ -34,6 +34,7 @@ use ssh_os::config::{FsLoader, apply_algorithms};
 use ssh_os::sockets::Sockets;
 use ssh_os::user::User;
 use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
+use ssh_server_kit::penalties::{Penalties, Penalty};
 use ssh_server_kit::session::serve_session;
 
 use crate::auth::Policy;
@@ -132,6 +133,8 @@ struct Setup {
     keys: Vec<hostkeys::Loaded>,
     listen: Vec<(String, u16)>,
     transport: ssh_async::ssh_transport::Config,
+    /// PerSourcePenalties: shared by every connection.
+    penalties: std::sync::Mutex<Penalties>,
 }
 
 fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
@@ -227,12 +230,18 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
         settings.pid_file = (!personal).then(|| PathBuf::from("/run/rsshd.pid"));
     }
     let listen = settings.effective_listen();
+    let penalties = std::sync::Mutex::new(Penalties::new(
+        settings.per_source_penalties.clone(),
+        settings.per_source_net_block_size,
+        settings.per_source_penalty_exempt_list.clone(),
+    ));
     Ok(Setup {
         config: Arc::new(config),
         settings,
         keys,
         listen,
         transport,
+        penalties,
     })
 }
 
@@ -345,9 +354,26 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         let unauthenticated = active.load(Ordering::SeqCst);
         let startups = u32::try_from(unauthenticated).unwrap_or(u32::MAX);
         let roll = rand::random_range(0..100u32);
-        if setup.settings.max_startups.should_drop(startups, roll) {
+        let penalty = setup
+            .penalties
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .refused(peer.ip(), std::time::Instant::now());
+        let dropped = match penalty {
+            Some(reason) => Some(reason),
+            None => setup
+                .settings
+                .max_startups
+                .should_drop(startups, roll)
+                .then_some("MaxStartups"),
+        };
+        if let Some(reason) = dropped {
+            let local = stream
+                .local_addr()
+                .map(|a| format!(" on [{}]:{}", a.ip().to_canonical(), a.port()))
+                .unwrap_or_default();
             tracing::info!(
-                "drop connection #{unauthenticated} from [{}]:{}: MaxStartups",
+                "drop connection #{unauthenticated} from [{}]:{}{local} {reason}",
                 peer.ip(),
                 peer.port()
             );
@@ -475,6 +501,25 @@ async fn connection(
                 peer.ip(),
                 peer.port()
             );
+            let penalty = if matches!(
+                &e,
+                ssh_async::Error::Session(ssh_async::ssh_session::Error::Auth(
+                    ssh_async::ssh_auth::AuthError::Timeout
+                ))
+            ) {
+                Penalty::GraceExceeded
+            } else if policy.invalid_user {
+                Penalty::InvalidUser
+            } else if policy.attempted {
+                Penalty::AuthFail
+            } else {
+                Penalty::NoAuth
+            };
+            setup
+                .penalties
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .penalise(peer.ip(), penalty, std::time::Instant::now());
             return;
         }
     };

@@ -238,7 +238,12 @@ fn max_startups_drops_from_start_with_a_notice() {
 #[test]
 fn silent_connections_are_dropped_at_login_grace_time_and_free_their_slots() {
     use std::io::{Read as _, Write as _};
-    let server = Server::start("grace", "LoginGraceTime 2\nMaxStartups 3\n");
+    // Without penalties: three grace-exceeded connections would (rightly,
+    // as sshd 9.8+) keep 127.0.0.1 out for 30 s.
+    let server = Server::start(
+        "grace",
+        "LoginGraceTime 2\nMaxStartups 3\nPerSourcePenalties no\n",
+    );
     let addr = ("127.0.0.1", server.port);
     let mut socks = Vec::new();
     let silent = std::net::TcpStream::connect(addr).unwrap();
@@ -281,6 +286,50 @@ fn silent_connections_are_dropped_at_login_grace_time_and_free_their_slots() {
         "{}",
         server.log()
     );
+}
+
+/// PerSourcePenalties: a source that keeps connecting without
+/// authenticating is refused for a while (with sshd's notice), unless
+/// exempt; its penalty runs out.
+#[test]
+fn per_source_penalties_refuse_a_misbehaving_source_for_a_while() {
+    use std::io::Read as _;
+    let silent_visit = |port: u16| {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.shutdown(std::net::Shutdown::Both).unwrap();
+    };
+    let refused = |port: u16| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut got = [0u8; 64];
+        let n = s.read(&mut got).unwrap_or(0);
+        got[..n].starts_with(b"Not allowed at this time")
+    };
+    // noauth 3 s, active above 2 s: the first silent visit counts.
+    let server = Server::start("penalties", "PerSourcePenalties noauth:3s min:2s\n");
+    assert!(!refused(server.port), "{}", server.log());
+    silent_visit(server.port);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(refused(server.port), "{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("penalty: connections without attempting authentication"),
+        "{}",
+        server.log()
+    );
+    assert!(server.exec("true", b"").is_err());
+    // Three seconds later the source is let in again.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(server.exec("echo in", b"").unwrap().stdout, b"in\n");
+    // Exempt: never refused.
+    let exempt = Server::start(
+        "penalties-exempt",
+        "PerSourcePenalties noauth:3s min:2s\nPerSourcePenaltyExemptList 127.0.0.0/8\n",
+    );
+    silent_visit(exempt.port);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!refused(exempt.port), "{}", exempt.log());
 }
 
 /// Under a systemd unit of Type=notify: READY=1 once listening; on

@@ -601,3 +601,43 @@ fn max_startups_drops_early_at_random_as_sshd() {
     };
     assert!((0..100).all(|r| !cliff.should_drop(2, r) && cliff.should_drop(3, r)));
 }
+
+#[test]
+fn per_source_penalties_parse_over_sshd_defaults() {
+    use ssh_config::server::{PerSourcePenalties, penalty_exempt};
+    let d = parse("Port 22\n").unwrap().resolve(None);
+    assert_eq!(d.per_source_penalties, PerSourcePenalties::default());
+    assert!(d.per_source_penalties.enabled);
+    assert_eq!(d.per_source_penalties.min, Duration::from_secs(15));
+    assert_eq!(d.per_source_net_block_size, (32, 128));
+    let s = parse(
+        "PerSourcePenalties authfail:1m noauth:2 max:1h min:3s overflow:deny-all\n\
+         PerSourceNetBlockSize 24:64\n\
+         PerSourcePenaltyExemptList 10.0.0.0/8,192.0.2.7\n",
+    )
+    .unwrap()
+    .resolve(None);
+    let p = &s.per_source_penalties;
+    assert_eq!(p.authfail, Duration::from_secs(60));
+    assert_eq!(p.noauth, Duration::from_secs(2));
+    assert_eq!(p.max, Duration::from_secs(3600));
+    assert_eq!(p.min, Duration::from_secs(3));
+    assert_eq!(p.crash, Duration::from_secs(90));
+    assert!(p.overflow_deny_all && p.overflow6_deny_all);
+    assert_eq!(s.per_source_net_block_size, (24, 64));
+    let exempt = &s.per_source_penalty_exempt_list;
+    assert!(penalty_exempt(exempt, &"10.1.2.3".parse().unwrap()));
+    assert!(penalty_exempt(exempt, &"192.0.2.7".parse().unwrap()));
+    assert!(!penalty_exempt(exempt, &"192.0.2.8".parse().unwrap()));
+    let off = parse("PerSourcePenalties no\n").unwrap().resolve(None);
+    assert!(!off.per_source_penalties.enabled);
+    for bad in [
+        "PerSourcePenalties bogus:1\n",
+        "PerSourcePenalties noauth\n",
+        "PerSourcePenalties overflow:sometimes\n",
+        "PerSourceNetBlockSize 33\n",
+        "Match User x\n  PerSourcePenalties no\n",
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?}");
+    }
+}

@@ -8,13 +8,15 @@
 //!   `direct-streamlocal@openssh.com` channels and the `tcpip-forward`
 //!   and `streamlocal-forward@openssh.com` listeners under a
 //!   [`forward::ForwardPolicy`] (sshd's settings and the key's options),
-//!   every socket made as the user.
+//!   every socket made as the user;
+//! - [`penalties`] keeps sshd's per-source penalties (`PerSourcePenalties`).
 //!
 //! The SSH protocol is `ssh-async`'s; the operating system (users,
 //! PTYs, spawning with privilege drop, the as-user sockets helper) is
 //! `ssh-os`'s. This crate has no unsafe code.
 
 pub mod forward;
+pub mod penalties;
 pub mod session;
 
 pub use session::{SessionPolicy, serve_session};

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::penalties::PerSourcePenalties;
 use super::settings::{
     Forwarding, GatewayPorts, MaxStartups, PermitRootLogin, PermitUserEnvironment,
 };
@@ -37,6 +38,9 @@ pub(crate) enum Directive {
     MaxAuthTries(u32),
     LoginGraceTime(Option<Duration>),
     MaxStartups(MaxStartups),
+    PerSourcePenalties(PerSourcePenalties),
+    PerSourceNetBlockSize(u8, u8),
+    PerSourcePenaltyExemptList(Vec<String>),
     MaxSessions(u32),
     ClientAliveInterval(Duration),
     ClientAliveCountMax(u32),
@@ -116,9 +120,6 @@ const UNSUPPORTED: &[&str] = &[
     "pamauthenticationviakbdint",
     "permituserrc",
     "persourcemaxstartups",
-    "persourcenetblocksize",
-    "persourcepenalties",
-    "persourcepenaltyexemptlist",
     "printlastlog",
     "protocol",
     "requiredrsasize",
@@ -413,6 +414,12 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
             D::LoginGraceTime((!t.is_zero()).then_some(t))
         }
         "maxstartups" => D::MaxStartups(max_startups(one(a)?)?),
+        "persourcepenalties" => D::PerSourcePenalties(PerSourcePenalties::parse(some(a)?)?),
+        "persourcenetblocksize" => {
+            let (v4, v6) = super::penalties::net_block_size(one(a)?)?;
+            D::PerSourceNetBlockSize(v4, v6)
+        }
+        "persourcepenaltyexemptlist" => D::PerSourcePenaltyExemptList(some(a)?.to_vec()),
         "maxsessions" => D::MaxSessions(values::int(one(a)?)?),
         "clientaliveinterval" => D::ClientAliveInterval(values::duration(one(a)?)?),
         "clientalivecountmax" => D::ClientAliveCountMax(values::int(one(a)?)?),

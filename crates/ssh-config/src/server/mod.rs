@@ -11,6 +11,7 @@
 //! matching Match blocks replaces the global list.
 
 mod directive;
+mod penalties;
 mod settings;
 
 use core::net::IpAddr;
@@ -23,6 +24,7 @@ use crate::values::name_matches;
 use crate::lex::lex;
 use crate::{ConfigError, Loader, RekeyLimit, include};
 use directive::{Directive, MATCH_ALLOWED, Parsed};
+pub use penalties::{PerSourcePenalties, penalty_exempt};
 pub use settings::{
     Forwarding, GatewayPorts, MaxStartups, PermitRootLogin, PermitUserEnvironment, ServerSettings,
 };
@@ -87,7 +89,7 @@ fn addr_list_valid(list: &str) -> bool {
 
 /// sshd's `addr_match_list`: entries (maybe negated) are networks or
 /// wildcard patterns matched against the address.
-fn addr_matches(addr: &IpAddr, list: &str) -> bool {
+pub(crate) fn addr_matches(addr: &IpAddr, list: &str) -> bool {
     let a = addr.to_string();
     let mut hit = false;
     for entry in list.split(',') {
@@ -463,6 +465,9 @@ impl Acc {
                 D::MaxAuthTries(n) => s.max_auth_tries = *n,
                 D::LoginGraceTime(t) => s.login_grace_time = *t,
                 D::MaxStartups(m) => s.max_startups = *m,
+                D::PerSourcePenalties(p) => s.per_source_penalties = p.clone(),
+                D::PerSourceNetBlockSize(v4, v6) => s.per_source_net_block_size = (*v4, *v6),
+                D::PerSourcePenaltyExemptList(l) => s.per_source_penalty_exempt_list = l.clone(),
                 D::MaxSessions(n) => s.max_sessions = *n,
                 D::ClientAliveInterval(t) => s.client_alive_interval = *t,
                 D::ClientAliveCountMax(n) => s.client_alive_count_max = *n,

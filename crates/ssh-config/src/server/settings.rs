@@ -161,6 +161,12 @@ pub struct ServerSettings {
     pub login_grace_time: Option<Duration>,
     /// `MaxStartups` (10:30:100).
     pub max_startups: MaxStartups,
+    /// `PerSourcePenalties` (on, sshd's defaults).
+    pub per_source_penalties: super::PerSourcePenalties,
+    /// `PerSourceNetBlockSize` (32:128).
+    pub per_source_net_block_size: (u8, u8),
+    /// `PerSourcePenaltyExemptList` (none).
+    pub per_source_penalty_exempt_list: Vec<String>,
     /// `MaxSessions` (10).
     pub max_sessions: u32,
     /// `ClientAliveInterval` (0 = off).
@@ -264,6 +270,9 @@ impl Default for ServerSettings {
                 rate: 30,
                 full: 100,
             },
+            per_source_penalties: super::PerSourcePenalties::default(),
+            per_source_net_block_size: (32, 128),
+            per_source_penalty_exempt_list: Vec::new(),
             max_sessions: 10,
             client_alive_interval: Duration::ZERO,
             client_alive_count_max: 3,
@@ -564,6 +573,15 @@ impl ServerSettings {
         }
         let m = self.max_startups;
         o.line("maxstartups", &format!("{}:{}:{}", m.start, m.rate, m.full));
+        o.line("persourcepenalties", &self.per_source_penalties.dump());
+        let (v4, v6) = self.per_source_net_block_size;
+        o.line("persourcenetblocksize", &format!("{v4}:{v6}"));
+        if !self.per_source_penalty_exempt_list.is_empty() {
+            o.line(
+                "persourcepenaltyexemptlist",
+                &self.per_source_penalty_exempt_list.join(","),
+            );
+        }
         o.line("permittunnel", &self.permit_tunnel);
         o.line("rekeylimit", &self.rekey_limit.dump());
         o.line("permitopen", &self.permit_open.join(" "));
