@@ -18,6 +18,7 @@ mod bench_report;
 mod binaries;
 mod binary_auth;
 mod binary_cases;
+mod binary_hostcerts;
 mod binary_session;
 mod binary_setup;
 mod cases;
