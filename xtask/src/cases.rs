@@ -47,6 +47,7 @@ pub fn all() -> Vec<Case> {
     ];
     cases.extend(crate::transport_cases::cases());
     cases.extend(crate::binary_cases::cases());
+    cases.extend(crate::binary_hostcerts::cases());
     cases.extend(crate::forward_cases::cases());
     cases.extend(crate::peer_clients::cases());
     cases

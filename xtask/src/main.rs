@@ -19,6 +19,7 @@ mod binaries;
 mod binary_account;
 mod binary_auth;
 mod binary_cases;
+mod binary_hostcerts;
 mod binary_session;
 mod binary_setup;
 mod cases;

@@ -79,9 +79,13 @@ pub fn cases() -> Vec<Case> {
             KexAlgorithm::ALL.iter().map(|a| a.name()).collect(),
             kex,
         ),
+        // Plain host keys: the certificate algorithms need certificates
+        // on both sides, and have their rows in `binary_hostcerts`.
         (
             Kind::HostKey,
-            ssh_transport::config::default_host_key_algorithms().collect(),
+            ssh_transport::config::default_host_key_algorithms()
+                .filter(|n| !n.ends_with("-cert-v01@openssh.com"))
+                .collect(),
             host_key,
         ),
         (

@@ -370,6 +370,10 @@ impl ClientHandler for Handler {
         self.policy.check(key)
     }
 
+    async fn check_host_certificate(&mut self, key: &PublicKey, certificate: &Certificate) -> bool {
+        self.policy.check_certificate(key, certificate)
+    }
+
     fn banner(&mut self, message: &str) {
         if self.show_banner {
             let text = sanitize(message);

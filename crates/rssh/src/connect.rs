@@ -23,6 +23,7 @@ use crate::auth::{self, Handler};
 use crate::banner::BannerWatch;
 use crate::cli;
 use crate::config;
+use crate::hostcerts;
 use crate::hostkeys::{self, HostKeyPolicy};
 use crate::prompt::Prompter;
 
@@ -432,17 +433,21 @@ pub async fn connect_host(
         .host_key_alias
         .clone()
         .unwrap_or_else(|| s.hostname.clone());
+    let files: Vec<_> = s
+        .user_known_hosts_files
+        .iter()
+        .chain(&s.global_known_hosts_files)
+        .cloned()
+        .collect();
     if s.host_key_algorithms.is_default() {
-        let files: Vec<_> = s
-            .user_known_hosts_files
-            .iter()
-            .chain(&s.global_known_hosts_files)
-            .cloned()
-            .collect();
         let known = hostkeys::known_key_types(&files, &key_host, s.port);
-        if !known.is_empty() {
-            transport.algorithms.host_key =
-                hostkeys::prefer_known(&transport.algorithms.host_key, &known);
+        let has_ca = hostcerts::has_cert_authority(&files, &key_host, s.port);
+        if !known.is_empty() || has_ca {
+            transport.algorithms.host_key = hostcerts::order_host_key_algorithms(
+                &transport.algorithms.host_key,
+                &known,
+                has_ca,
+            );
             tracing::debug!("prefer hostkeyalgs: {}", transport.algorithms.host_key);
         }
     }
@@ -462,6 +467,14 @@ pub async fn connect_host(
         mode: s.strict_host_key_checking,
         hash: s.hash_known_hosts,
         prompter,
+        alias: s.host_key_alias.is_some(),
+        ca_algorithms: hostcerts::ca_algorithms(
+            &config::algorithms(
+                ssh_config::AlgoKind::CaSignature,
+                &s.ca_signature_algorithms,
+            )
+            .map_err(|e| eprintln!("rssh: {e}"))?,
+        ),
     };
     let mut handler = Handler::new(policy, prompter, &s.user, &s.hostname);
     handler.passphrase_tries = s.number_of_password_prompts;

@@ -42,6 +42,11 @@ pub struct HostKeyPolicy {
     pub hash: bool,
     /// How to ask.
     pub prompter: Prompter,
+    /// `host` is a `HostKeyAlias` (certificates: looked up without the
+    /// port, as `ssh` does).
+    pub alias: bool,
+    /// `CASignatureAlgorithms`: what a host certificate's CA may sign with.
+    pub ca_algorithms: Vec<ssh_keys::SignatureAlgorithm>,
 }
 
 /// What was found in the files.
@@ -127,19 +132,6 @@ pub fn known_key_types(files: &[PathBuf], host: &str, port: u16) -> Vec<KeyType>
     types
 }
 
-/// Puts the host key algorithms of `known` key types first (as OpenSSH
-/// does when `HostKeyAlgorithms` is not set), so that a host known by
-/// one key type is not met with another.
-pub fn prefer_known(list: &ssh_wire::NameList, known: &[KeyType]) -> ssh_wire::NameList {
-    let is_known = |name: &str| {
-        ssh_keys::SignatureAlgorithm::from_name(name).is_ok_and(|a| known.contains(&a.key_type()))
-    };
-    list.iter()
-        .filter(|n| is_known(n))
-        .chain(list.iter().filter(|n| !is_known(n)))
-        .collect()
-}
-
 /// The `[host]:port` (or `host`) form used in messages.
 pub fn display_name(host: &str, port: u16) -> String {
     known_hosts::host_port_name(host, port)
@@ -193,6 +185,11 @@ fn say(msg: &str) {
 }
 
 impl HostKeyPolicy {
+    /// The user files, then the global ones.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        self.files()
+    }
+
     fn files(&self) -> Vec<PathBuf> {
         self.user_files
             .iter()
@@ -379,7 +376,8 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(
-            prefer_known(&list, &[KeyType::Ed25519]).to_string(),
+            crate::hostcerts::order_host_key_algorithms(&list, &[KeyType::Ed25519], false)
+                .to_string(),
             "ssh-ed25519,rsa-sha2-512,ecdsa-sha2-nistp256"
         );
 

@@ -27,6 +27,7 @@ pub mod config;
 pub mod connect;
 pub mod escape;
 pub mod forwarding;
+pub mod hostcerts;
 pub mod hostkeys;
 pub mod log;
 pub mod prompt;

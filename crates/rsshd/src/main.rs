@@ -67,6 +67,10 @@ struct Args {
     /// A host key file (repeatable); replaces the configuration's HostKey.
     #[arg(short = 'h', value_name = "host_key_file")]
     host_keys: Vec<PathBuf>,
+    /// A host certificate file (repeatable), in addition to the
+    /// configuration's HostCertificate.
+    #[arg(short = 'c', value_name = "host_certificate_file")]
+    host_certs: Vec<PathBuf>,
     /// A port to listen on (repeatable); replaces the configuration's Port.
     #[arg(short = 'p', value_name = "port")]
     ports: Vec<u16>,
@@ -209,6 +213,13 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
     if keys.is_empty() {
         return Err("no hostkeys available -- exiting.".into());
     }
+    let cert_paths: Vec<PathBuf> = settings
+        .host_certificates
+        .iter()
+        .chain(&args.host_certs)
+        .cloned()
+        .collect();
+    hostkeys::attach_certificates(&mut keys, &cert_paths)?;
     let mut transport = ssh_async::ssh_transport::Config::server_default();
     transport.software_version = format!("rsshd_{}", env!("CARGO_PKG_VERSION"));
     for (kind, spec) in [
@@ -270,6 +281,15 @@ fn run(args: Args) -> Result<(), String> {
             k.public.fingerprint_sha256(),
             k.path.display()
         );
+        if let Some((path, c)) = &k.certified {
+            tracing::info!(
+                "Server host certificate: {} {}, CA {} ({})",
+                c.cert().type_name(),
+                k.public.fingerprint_sha256(),
+                c.cert().signature_key.fingerprint_sha256(),
+                path.display()
+            );
+        }
     }
     if let Some(pid_file) = &setup.settings.pid_file
         && let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id()))
@@ -458,13 +478,8 @@ async fn connection(
     let mut local = stream.local_addr().unwrap_or(peer);
     local.set_ip(local.ip().to_canonical());
     let s = &setup.settings;
-    let mut options = ServerOptions::new(
-        setup
-            .keys
-            .iter()
-            .map(|k| Box::new(k.key.clone()) as ssh_async::HostKey)
-            .collect(),
-    );
+    let mut options =
+        ServerOptions::new(setup.keys.iter().map(hostkeys::Loaded::host_key).collect());
     options.transport = setup.transport.clone();
     let mut methods = Vec::new();
     if s.pubkey_authentication {

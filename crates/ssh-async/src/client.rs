@@ -7,7 +7,7 @@ use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use rand::rngs::StdRng;
 use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
 use ssh_connection::GlobalReply;
-use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
+use ssh_keys::{Certificate, PrivateKey, PublicKey, SignatureAlgorithm};
 use ssh_session::{ClientSession, ClientSessionEvent, KeepaliveConfig};
 use ssh_wire::messages::userauth::InfoPrompt;
 use ssh_wire::messages::{ChannelType, GlobalRequestKind};
@@ -27,6 +27,23 @@ pub trait ClientHandler: Send {
     /// The server proved it holds `key`: trust it? `false` ends the
     /// connection with [`Error::HostKeyRejected`].
     fn check_host_key(&mut self, key: &PublicKey) -> impl Future<Output = bool> + Send;
+
+    /// The server presented a host certificate (a `*-cert-v01@openssh.com`
+    /// algorithm was negotiated) for `key`, and proved it holds `key`;
+    /// `certificate` is signed by the CA it names but not yet judged:
+    /// trust it (a CA trusted for this host, principals, validity), or
+    /// fall back to the plain key as `ssh` does? `false` ends the
+    /// connection with [`Error::HostKeyRejected`]. By default the
+    /// certificate is ignored and `key` judged by
+    /// [`ClientHandler::check_host_key`].
+    fn check_host_certificate(
+        &mut self,
+        key: &PublicKey,
+        certificate: &Certificate,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = certificate;
+        self.check_host_key(key)
+    }
 
     /// The server's banner (`SSH_MSG_USERAUTH_BANNER`).
     fn banner(&mut self, message: &str) {
@@ -238,10 +255,16 @@ impl Client {
         loop {
             while let Some(ev) = session.poll_event() {
                 match ev {
-                    ClientSessionEvent::HostKey { key, .. } => {
+                    ClientSessionEvent::HostKey {
+                        key, certificate, ..
+                    } => {
                         // Asked once: a re-key's key is checked by the
                         // session (the same key, or the connection ends).
-                        if handler.check_host_key(&key).await {
+                        let trusted = match &certificate {
+                            Some(cert) => handler.check_host_certificate(&key, cert).await,
+                            None => handler.check_host_key(&key).await,
+                        };
+                        if trusted {
                             session.accept_host_key()?;
                         } else {
                             let _ = session.reject_host_key();

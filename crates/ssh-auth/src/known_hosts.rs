@@ -1,6 +1,7 @@
 //! `known_hosts` files (`sshd(8)` SSH_KNOWN_HOSTS FILE FORMAT): plain and
 //! hashed host names, `[host]:port`, wildcard patterns with negation,
-//! `@cert-authority` and `@revoked` markers.
+//! `@cert-authority` and `@revoked` markers, and the check of a host
+//! certificate against them ([`KnownHosts::check_host_certificate`]).
 //!
 //! The caller reads the file and passes its text; [`append_line`] returns
 //! the line to append, as OpenSSH's `StrictHostKeyChecking accept-new`
@@ -10,11 +11,11 @@ use base64ct::{Base64, Encoding};
 use hmac::{Hmac, KeyInit, Mac};
 use rand_core::CryptoRng;
 use sha1::Sha1;
-use ssh_keys::{PublicKey, VerifyPolicy};
+use ssh_keys::{PublicKey, SignatureAlgorithm, VerifyPolicy};
 use subtle::ConstantTimeEq;
 
 use crate::cert::{CertError, CertType, Certificate};
-use crate::pattern::{ListMatch, match_list};
+use crate::pattern::{ListMatch, match_list, wildcard_match};
 
 /// The prefix of a hashed host name: `|1|base64(salt)|base64(hmac)`.
 const HASH_MAGIC: &str = "|1|";
@@ -229,28 +230,63 @@ impl KnownHosts {
     }
 
     /// Checks a host certificate presented by `host`/`port` at `now`
-    /// (seconds since the epoch): signed by a CA marked `@cert-authority`
-    /// for this host, neither the CA nor the certified key `@revoked`,
-    /// `host` among its principals, inside its validity window.
+    /// (seconds since the epoch), as `ssh` does with one file: neither the
+    /// CA nor the certified key `@revoked` ([`CertError::Revoked`]), the
+    /// CA marked `@cert-authority` for the host
+    /// ([`CertError::UntrustedCa`] if not), then
+    /// [`check_host_certificate_fields`]. Returns the line of the CA.
     pub fn check_host_certificate(
         &self,
         host: &str,
         port: u16,
         cert: &Certificate,
         now: u64,
-        policy: &VerifyPolicy,
-    ) -> Result<(), CertError> {
-        if self.is_revoked(host, port, &cert.signature_key)
-            || self.is_revoked(host, port, &cert.key)
-        {
-            return Err(CertError::UntrustedCa);
+        ca_algorithms: &[SignatureAlgorithm],
+    ) -> Result<usize, CertError> {
+        if self.certificate_revoked(host, port, cert).is_some() {
+            return Err(CertError::Revoked);
         }
-        let cas: Vec<PublicKey> = self
-            .cert_authorities(host, port)
-            .into_iter()
-            .cloned()
-            .collect();
-        cert.validate(CertType::Host, host, now, &cas, policy)
+        let line = self
+            .trusted_ca_line(host, port, &cert.signature_key)
+            .ok_or(CertError::UntrustedCa)?;
+        check_host_certificate_fields(cert, host, now, ca_algorithms)?;
+        Ok(line)
+    }
+
+    /// The names a certificate's lines are matched against: `[host]:port`
+    /// and, on another port than 22, the bare host (`ssh` looks again
+    /// "without port identifier" when nothing matched with it).
+    fn cert_names(host: &str, port: u16) -> Vec<String> {
+        let mut names = vec![host_port_name(host, port)];
+        if port != 22 {
+            names.push(host_port_name(host, 22));
+        }
+        names
+    }
+
+    /// The line of an `@revoked` marker for `host`/`port` naming the
+    /// certificate's CA or its certified key, if any.
+    pub fn certificate_revoked(&self, host: &str, port: u16, cert: &Certificate) -> Option<usize> {
+        let names = Self::cert_names(host, port);
+        self.entries
+            .iter()
+            .find(|e| {
+                e.marker == Marker::Revoked
+                    && (e.key == cert.signature_key || e.key == cert.key)
+                    && names.iter().any(|n| e.matches(n))
+            })
+            .map(|e| e.line)
+    }
+
+    /// The line of the `@cert-authority` marker trusting `ca` for
+    /// `host`/`port` (or the bare host), if any.
+    pub fn trusted_ca_line(&self, host: &str, port: u16, ca: &PublicKey) -> Option<usize> {
+        Self::cert_names(host, port).iter().find_map(|n| {
+            self.entries
+                .iter()
+                .find(|e| e.marker == Marker::CertAuthority && &e.key == ca && e.matches(n))
+                .map(|e| e.line)
+        })
     }
 
     /// The `@cert-authority` keys trusted for `host`/`port`.
@@ -262,6 +298,39 @@ impl KnownHosts {
             .map(|e| &e.key)
             .collect()
     }
+}
+
+/// The checks of a host certificate from a trusted CA, in the order of
+/// OpenSSH's `sshkey_cert_check_host`: a host certificate, valid at `now`,
+/// a principal matching `host` (principals of host certificates are
+/// wildcard patterns; a certificate without principals matches no host,
+/// as in OpenSSH 10.3), no critical option at all, the CA's signature
+/// algorithm in `ca_algorithms` (`CASignatureAlgorithms`), and the
+/// signature valid.
+pub fn check_host_certificate_fields(
+    cert: &Certificate,
+    host: &str,
+    now: u64,
+    ca_algorithms: &[SignatureAlgorithm],
+) -> Result<(), CertError> {
+    let name = host.to_ascii_lowercase();
+    cert.check_type(CertType::Host)?;
+    cert.check_validity(now)?;
+    cert.check_principal(|p| wildcard_match(&name, p))?;
+    if let Some((option, _)) = cert.critical_options.first() {
+        return Err(CertError::UnknownCriticalOption(option.clone()));
+    }
+    let alg = cert.signature_algorithm()?;
+    if !ca_algorithms.contains(&alg) {
+        return Err(CertError::DisallowedSignatureAlgorithm(
+            alg.name().to_owned(),
+        ));
+    }
+    // The list is the policy, as for host keys: SHA-1 only when listed.
+    cert.verify_signature(&VerifyPolicy {
+        allow_ssh_rsa: true,
+        min_rsa_bits: ssh_keys::RSA_MIN_BITS,
+    })
 }
 
 /// The line (with a trailing newline) to append to `known_hosts` for

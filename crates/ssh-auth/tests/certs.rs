@@ -69,7 +69,7 @@ fn user_certificate_from_ssh_keygen() {
     );
     assert_eq!(
         cert.validate(CertType::Host, "alice", NOW, &trusted, &policy),
-        Err(CertError::WrongType)
+        Err(CertError::WrongType(CertType::Host))
     );
     assert_eq!(
         cert.validate(CertType::User, "alice", Y2020 - 2 * DAY, &trusted, &policy),
@@ -143,38 +143,51 @@ fn tampered_certificates_are_rejected() {
 #[test]
 fn host_certificates_through_known_hosts() {
     use ssh_auth::known_hosts::KnownHosts;
+    use ssh_keys::SignatureAlgorithm;
     let host = Certificate::from_openssh(&fixture("certs/host_rsa2048-cert.pub")).unwrap();
     let ca = fixture("certs/ca_ed25519.pub");
-    let policy = VerifyPolicy::default();
+    let algs = [SignatureAlgorithm::Ed25519];
     let kh = KnownHosts::parse(&format!("@cert-authority *.example {ca}"));
-    kh.check_host_certificate("host.example", 22, &host, NOW, &policy)
-        .unwrap();
+    assert_eq!(
+        kh.check_host_certificate("host.example", 22, &host, NOW, &algs),
+        Ok(1)
+    );
     // Not a principal of the certificate, though the pattern matches.
     assert_eq!(
-        kh.check_host_certificate("other.example", 22, &host, NOW, &policy),
+        kh.check_host_certificate("other.example", 22, &host, NOW, &algs),
         Err(CertError::PrincipalNotListed)
     );
     // The CA is not trusted for this name.
     assert_eq!(
-        kh.check_host_certificate("10.0.0.1", 22, &host, NOW, &policy),
+        kh.check_host_certificate("10.0.0.1", 22, &host, NOW, &algs),
         Err(CertError::UntrustedCa)
     );
     // A revoked CA, or a revoked host key, is refused.
     let revoked = KnownHosts::parse(&format!("@cert-authority *.example {ca}\n@revoked * {ca}"));
-    assert!(
-        revoked
-            .check_host_certificate("host.example", 22, &host, NOW, &policy)
-            .is_err()
+    assert_eq!(
+        revoked.check_host_certificate("host.example", 22, &host, NOW, &algs),
+        Err(CertError::Revoked)
     );
     let revoked_key = KnownHosts::parse(&format!(
         "@cert-authority *.example {ca}\n@revoked * {}",
         fixture("test-keys-DO-NOT-USE/rsa2048.pub")
     ));
-    assert!(
-        revoked_key
-            .check_host_certificate("host.example", 22, &host, NOW, &policy)
-            .is_err()
+    assert_eq!(
+        revoked_key.check_host_certificate("host.example", 22, &host, NOW, &algs),
+        Err(CertError::Revoked)
     );
+}
+
+#[test]
+fn ssh_keygen_certificates_encode_back_to_their_bytes() {
+    for name in [
+        "certs/host_rsa2048-cert.pub",
+        "certs/user_ecdsa256-cert.pub",
+        "certs/user_ed25519-cert.pub",
+    ] {
+        let cert = Certificate::from_openssh(&fixture(name)).unwrap();
+        assert_eq!(cert.encode(), cert.blob(), "{name}");
+    }
 }
 
 #[test]

@@ -46,8 +46,8 @@ impl EcdsaCurve {
 
 /// The type of a public key, named as in its blob (RFC 4253 §6.6).
 ///
-/// OpenSSH certificates (`*-cert-v01@openssh.com`) will become further
-/// variants; the enum is non-exhaustive for that reason.
+/// OpenSSH certificates (`*-cert-v01@openssh.com`) are not key types here
+/// but [`crate::Certificate`]s wrapping a key of one of these types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeyType {

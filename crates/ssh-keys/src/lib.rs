@@ -8,16 +8,20 @@
 //!   [`SignatureAlgorithm`], under a [`VerifyPolicy`] (`ssh-rsa`/SHA-1 off
 //!   by default, minimum RSA size).
 //! - [`PrivateKey`] and the [`Signer`] trait: generate keys and sign.
+//! - [`Certificate`] (module `cert`): OpenSSH certificates
+//!   (`*-cert-v01@openssh.com`, `PROTOCOL.certkeys`): parsed, encoded,
+//!   checked (CA signature, type, validity, principals) and made
+//!   ([`CertificateBuilder`]); a [`CertifiedKey`] is a signer that
+//!   presents its certificate ([`Signer::certificate`]). Here rather than
+//!   in `ssh-auth` because host certificates are the transport's `K_S`.
 //!
-//! Supported: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, `ssh-rsa` keys;
-//! `rsa-sha2-256`, `rsa-sha2-512` and (verify-only by default) `ssh-rsa`
-//! signatures.
+//! Supported: `ssh-ed25519`, `ecdsa-sha2-nistp256/384/521`, `ssh-rsa` keys
+//! and their certificates; `rsa-sha2-256`, `rsa-sha2-512` and (verify-only
+//! by default) `ssh-rsa` signatures.
 //!
-//! Not here yet: key *files* (OpenSSH `openssh-key-v1`, PEM/PKCS#8) and
-//! OpenSSH certificates (`*-cert-v01@openssh.com`). Files will be parsed by
-//! a module that builds [`PrivateKey`] through its `from_*` constructors;
-//! certificates will be new [`KeyType`] variants (the enum is
-//! non-exhaustive) wrapping a [`PublicKey`].
+//! Key *files* (OpenSSH `openssh-key-v1`, PEM/PKCS#8) are parsed in
+//! `ssh-auth`, which builds [`PrivateKey`] through its `from_*`
+//! constructors.
 //!
 //! Architecture invariant: sans-IO. No files, no clock, no OS randomness:
 //! every operation that needs randomness takes an RNG. It depends on
@@ -25,6 +29,7 @@
 //! can use it without depending on each other.
 
 mod algorithm;
+pub mod cert;
 mod ecdsa;
 mod error;
 mod private;
@@ -33,6 +38,7 @@ mod rsa;
 mod signature;
 
 pub use algorithm::{EcdsaCurve, KeyType, SignatureAlgorithm};
+pub use cert::{CertError, CertType, Certificate, CertificateBuilder, CertifiedKey};
 pub use error::Error;
 pub use private::{PrivateKey, Signer};
 pub use public::{MAX_OPENSSH_LINE, PublicKey};

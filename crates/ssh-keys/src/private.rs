@@ -11,7 +11,7 @@ use crate::ecdsa::EcdsaPrivate;
 use crate::public::Inner;
 use crate::rsa::{RSA_DEFAULT_BITS, RsaPublic};
 use crate::signature::encode_signature_blob;
-use crate::{EcdsaCurve, Error, KeyType, PublicKey, SignatureAlgorithm};
+use crate::{Certificate, EcdsaCurve, Error, KeyType, PublicKey, SignatureAlgorithm};
 
 /// Something that signs with one key: an in-memory [`PrivateKey`], an
 /// agent, a hardware token.
@@ -34,6 +34,13 @@ pub trait Signer {
         data: &[u8],
         rng: &mut dyn CryptoRng,
     ) -> Result<Vec<u8>, Error>;
+
+    /// The certificate this signer presents for its key, if any (a host
+    /// key with `HostCertificate`, a user key with its `-cert.pub`). The
+    /// signatures are still made with the key.
+    fn certificate(&self) -> Option<&Certificate> {
+        None
+    }
 }
 
 enum Secret {
@@ -164,6 +171,10 @@ impl<T: Signer + ?Sized> Signer for std::sync::Arc<T> {
         rng: &mut dyn CryptoRng,
     ) -> Result<Vec<u8>, Error> {
         (**self).sign(alg, data, rng)
+    }
+
+    fn certificate(&self) -> Option<&Certificate> {
+        (**self).certificate()
     }
 }
 

@@ -67,6 +67,12 @@ pub fn algorithm_names(kind: AlgoKind, server: bool) -> (Vec<&'static str>, Vec<
         AlgoKind::Kex => KexAlgorithm::ALL.iter().map(|a| a.name()).collect(),
         AlgoKind::Ciphers => CipherAlg::ALL.iter().map(|a| a.name()).collect(),
         AlgoKind::Macs => MacAlg::ALL.iter().map(|a| a.name()).collect(),
+        // Host keys: the certificate algorithms too.
+        AlgoKind::HostKey => ssh_transport::HostKeyAlgorithm::ALL
+            .into_iter()
+            .map(ssh_transport::HostKeyAlgorithm::name)
+            .collect(),
+        // PubkeyAcceptedAlgorithms, CASignatureAlgorithms: signatures.
         _ => ssh_keys::SignatureAlgorithm::ALL
             .into_iter()
             .map(ssh_keys::SignatureAlgorithm::name)
@@ -76,7 +82,8 @@ pub fn algorithm_names(kind: AlgoKind, server: bool) -> (Vec<&'static str>, Vec<
         AlgoKind::Kex => ordered(&defaults.kex, &all),
         AlgoKind::Ciphers => ordered(&defaults.ciphers, &all),
         AlgoKind::Macs => ordered(&defaults.macs, &all),
-        _ => ssh_transport::config::default_host_key_algorithms().collect(),
+        AlgoKind::HostKey => ssh_transport::config::default_host_key_algorithms().collect(),
+        _ => ssh_transport::config::default_signature_algorithms().collect(),
     };
     (d, all)
 }
@@ -109,4 +116,31 @@ pub fn apply_algorithms(
         _ => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_key_lists_have_the_certificate_algorithms() {
+        let (d, all) = algorithm_names(AlgoKind::HostKey, false);
+        assert_eq!(d.first(), Some(&"ssh-ed25519-cert-v01@openssh.com"));
+        assert!(d.contains(&"rsa-sha2-256-cert-v01@openssh.com"));
+        assert!(d.contains(&"ssh-ed25519"));
+        assert!(!d.contains(&"ssh-rsa-cert-v01@openssh.com"));
+        assert!(all.contains(&"ssh-rsa-cert-v01@openssh.com"));
+        let mut c = ssh_transport::Config::default();
+        let spec = AlgorithmSpec::new("ssh-ed25519-cert-v01@openssh.com,ssh-ed25519");
+        apply_algorithms(&mut c, AlgoKind::HostKey, &spec, false).unwrap();
+        assert_eq!(
+            c.algorithms.host_key.to_string(),
+            "ssh-ed25519-cert-v01@openssh.com,ssh-ed25519"
+        );
+        // CASignatureAlgorithms: plain signature algorithms, no SHA-1.
+        let (d, all) = algorithm_names(AlgoKind::CaSignature, false);
+        assert!(d.iter().all(|n| !n.contains("-cert-") && *n != "ssh-rsa"));
+        assert!(all.contains(&"ssh-rsa"));
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use rand_core::CryptoRng;
 use ssh_auth::client::{ClientAuth, ClientConfig, ClientEvent};
 use ssh_connection::Connection;
-use ssh_keys::{PublicKey, SignatureAlgorithm};
+use ssh_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use ssh_transport::{Event as TransportEvent, Transport};
 use ssh_wire::NameList;
 use ssh_wire::messages::DisconnectReason;
@@ -28,10 +28,14 @@ pub enum ClientSessionEvent {
     /// each re-key the session accepts the same key by itself and refuses
     /// any other with [`Error::HostKeyChanged`].
     HostKey {
-        /// The key.
+        /// The key (for a certificate, the certified key).
         key: PublicKey,
-        /// The host key algorithm it signed with.
+        /// The signature algorithm it signed with.
         algorithm: SignatureAlgorithm,
+        /// The host certificate, when the server presented one
+        /// (`*-cert-v01@openssh.com` negotiated): signed by the CA it
+        /// names, to be judged by the application (`@cert-authority`).
+        certificate: Option<Box<Certificate>>,
     },
     /// A transport event for information (peer version, key exchange
     /// done, debug messages, ...). Events the session answers itself
@@ -375,14 +379,22 @@ impl ClientSession {
         let mut answered = false;
         while let Some(ev) = self.core.transport.poll_event() {
             match ev {
-                TransportEvent::HostKey { key, algorithm } => match &self.host_key {
+                TransportEvent::HostKey {
+                    key,
+                    algorithm,
+                    certificate,
+                } => match &self.host_key {
                     // The first exchange: the application decides.
                     None => {
                         self.offered_host_key = Some(key.clone());
-                        self.events
-                            .push_back(ClientSessionEvent::HostKey { key, algorithm });
+                        self.events.push_back(ClientSessionEvent::HostKey {
+                            key,
+                            algorithm,
+                            certificate,
+                        });
                     }
-                    // A re-key with the key accepted before.
+                    // A re-key with the key accepted before (for a
+                    // certificate, the same certified key).
                     Some(known) if *known == key => {
                         self.core.transport.accept_host_key()?;
                         answered = true;

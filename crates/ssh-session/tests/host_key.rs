@@ -15,7 +15,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{Flow, Options, Pair, Side, app_round, other_host_key};
+use common::{Flow, Options, Pair, Side, app_round, host_ca, other_host_key};
 use ssh_session::{ClientSessionEvent, Error};
 use ssh_transport::Error as TransportError;
 use ssh_wire::messages::DisconnectReason;
@@ -127,4 +127,37 @@ fn changed_host_key_at_client_rekey_is_refused() {
 #[test]
 fn changed_host_key_at_server_rekey_is_refused() {
     changed_host_key_is_refused(Side::Server);
+}
+
+#[test]
+fn a_host_certificate_reaches_the_application_and_rekeys_keep_it() {
+    let mut p = Pair::connected(Options {
+        host_certificate: true,
+        ..Options::default()
+    });
+    let offered: Vec<_> = p
+        .c_events
+        .iter()
+        .filter_map(|e| match e {
+            ClientSessionEvent::HostKey {
+                key, certificate, ..
+            } => Some((key.clone(), certificate.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(offered.len(), 1);
+    let (key, cert) = &offered[0];
+    assert_eq!(*key, p.host_public);
+    let cert = cert.as_ref().expect("the host certificate");
+    assert_eq!(cert.key, p.host_public);
+    assert_eq!(cert.signature_key, *host_ca().public());
+    assert_eq!(
+        p.c.transport().negotiated().unwrap().host_key,
+        "ssh-ed25519-cert-v01@openssh.com"
+    );
+    // A re-key presents the same certified key: accepted without asking.
+    p.c.force_rekey().unwrap();
+    p.drive().unwrap();
+    assert_eq!(p.c.transport().kex_count(), 2);
+    assert_eq!(host_key_events(&p), 1);
 }

@@ -8,12 +8,24 @@ use ssh_keys::SignatureAlgorithm;
 use ssh_wire::NameList;
 
 use crate::cipher::{CipherAlg, MacAlg};
+use crate::host_key::HostKeyAlgorithm;
 use crate::kex::{KexAlgorithm, KexFamily};
 
-/// The host key algorithms offered and accepted by default: OpenSSH 10's
-/// plain ones (certificates come with the authentication layer; security
-/// keys are not implemented), without `ssh-rsa` (SHA-1).
+/// The host key algorithms offered and accepted by default: OpenSSH 10's,
+/// certificates (`*-cert-v01@openssh.com`) first, without the SHA-1 ones
+/// (`ssh-rsa`, `ssh-rsa-cert-v01@openssh.com`) and without security keys
+/// (not implemented). A server offers those it has a key (and for a
+/// certificate algorithm, a certificate) for.
 pub fn default_host_key_algorithms() -> impl Iterator<Item = &'static str> {
+    HostKeyAlgorithm::ALL
+        .into_iter()
+        .filter(|a| !a.uses_sha1())
+        .map(HostKeyAlgorithm::name)
+}
+
+/// The signature algorithms a server accepts for user keys by default (its
+/// `server-sig-algs`): the plain host key algorithms.
+pub fn default_signature_algorithms() -> impl Iterator<Item = &'static str> {
     SignatureAlgorithm::ALL
         .into_iter()
         .filter(|a| !a.uses_sha1())

@@ -1,6 +1,6 @@
 //! What the transport tells its caller.
 
-use ssh_keys::{PublicKey, SignatureAlgorithm};
+use ssh_keys::{Certificate, PublicKey, SignatureAlgorithm};
 use ssh_wire::messages::transport::ExtInfo;
 
 use crate::negotiate::Negotiated;
@@ -20,10 +20,17 @@ pub enum Event {
     /// [`crate::Transport::reject_host_key`]; the transport knows no
     /// known_hosts.
     HostKey {
-        /// The key.
+        /// The key (for a certificate, the certified key).
         key: PublicKey,
-        /// The negotiated host key algorithm it signed with.
+        /// The signature algorithm it signed with (for a certificate
+        /// algorithm, the plain one: `rsa-sha2-256` for
+        /// `rsa-sha2-256-cert-v01@openssh.com`).
         algorithm: SignatureAlgorithm,
+        /// The certificate the server presented, when a
+        /// `*-cert-v01@openssh.com` algorithm was negotiated: signed by the
+        /// CA it names, not yet judged (trusted CA, principals, validity
+        /// are the caller's to check).
+        certificate: Option<Box<Certificate>>,
     },
     /// A key exchange finished in both directions.
     KexDone {

@@ -88,6 +88,14 @@ pub struct Options {
     pub auto_auth: bool,
     /// When set, the server's host key is a [`HostKeySwap`] on this flag.
     pub host_key_swap: Option<Arc<AtomicBool>>,
+    /// The server presents a host certificate of its key, signed by
+    /// [`host_ca`].
+    pub host_certificate: bool,
+}
+
+/// The CA of [`Options::host_certificate`].
+pub fn host_ca() -> PrivateKey {
+    PrivateKey::from_ed25519_seed(&[0xca; 32])
 }
 
 impl Default for Options {
@@ -100,6 +108,7 @@ impl Default for Options {
             conn_server: ssh_connection::Config::default(),
             auto_auth: true,
             host_key_swap: None,
+            host_certificate: false,
         }
     }
 }
@@ -142,9 +151,19 @@ impl Pair {
             Box::new(StdRng::seed_from_u64(1)),
         )
         .unwrap();
-        let host: ssh_transport::HostKey = match o.host_key_swap {
-            Some(flag) => Box::new(HostKeySwap::new(flag)),
-            None => Box::new(host),
+        let host: ssh_transport::HostKey = match (o.host_key_swap, o.host_certificate) {
+            (Some(flag), _) => Box::new(HostKeySwap::new(flag)),
+            (None, true) => {
+                let cert = ssh_keys::CertificateBuilder::new(
+                    host_public.clone(),
+                    ssh_keys::CertType::Host,
+                )
+                .principal("host.example")
+                .sign(&host_ca(), None, &mut StdRng::seed_from_u64(4))
+                .unwrap();
+                Box::new(ssh_keys::CertifiedKey::new(host, cert).unwrap())
+            }
+            (None, false) => Box::new(host),
         };
         let now = Instant::now();
         let s = ServerSession::new(

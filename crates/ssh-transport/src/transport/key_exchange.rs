@@ -1,7 +1,6 @@
 //! Driving one key exchange: KEXINIT, negotiation, the method's messages,
 //! NEWKEYS, and switching keys (RFC 4253 §7-§9, strict kex).
 
-use ssh_keys::SignatureAlgorithm;
 use ssh_wire::messages::kex::KexMessage;
 use ssh_wire::messages::transport::{ExtInfo, KexInit, NewKeys};
 use ssh_wire::{Encode, NameList};
@@ -10,9 +9,10 @@ use crate::cipher::{CipherAlg, MacAlg, OpeningKey, SealingKey};
 use crate::compress::{CompressAlg, Compressor, Decompressor};
 use crate::error::Error;
 use crate::event::Event;
+use crate::host_key::{HostKeyAlgorithm, server_host_key, verify_server_host_key};
 use crate::kex::{
     ClientKex, ExchangeHashInput, KexAlgorithm, KexFamily, ServerKex, SharedSecret, choose_group,
-    derive_key, exchange_hash, sign_exchange_hash, verify_exchange_hash,
+    derive_key, exchange_hash, sign_exchange_hash,
 };
 use crate::negotiate::{
     EXT_INFO_CLIENT, EXT_INFO_SERVER, KEX_STRICT_CLIENT, KEX_STRICT_SERVER, Negotiated, Offer,
@@ -25,12 +25,12 @@ use super::{Role, Transport};
 /// One key exchange in progress.
 pub(super) struct KexRun {
     /// Our KEXINIT payload, as sent (I_C or I_S).
-    ours: Vec<u8>,
+    pub(super) ours: Vec<u8>,
     /// The peer's KEXINIT payload, as received.
     pub peer_kexinit: Option<Vec<u8>>,
     pub negotiated: Option<Negotiated>,
     alg: Option<KexAlgorithm>,
-    host_key_alg: Option<SignatureAlgorithm>,
+    host_key_alg: Option<HostKeyAlgorithm>,
     /// The peer guessed its first kex packet wrong: drop it.
     skip_guess: bool,
     /// Client: the ClientKex of a guess we sent with our KEXINIT.
@@ -109,9 +109,8 @@ impl Transport {
                 .host_key
                 .iter()
                 .filter(|name| {
-                    self.host_keys
-                        .iter()
-                        .any(|k| k.algorithms().iter().any(|alg| alg.name() == *name))
+                    HostKeyAlgorithm::from_name(name)
+                        .is_some_and(|alg| self.host_keys.iter().any(|k| alg.served_by(k)))
                 })
                 .collect(),
         };
@@ -196,8 +195,8 @@ impl Transport {
         let neg = negotiate(&client, &server, is_aead, role == Role::Client)?;
         let alg = KexAlgorithm::from_name(&neg.kex)
             .ok_or_else(|| Error::kex(format!("unsupported kex {}", neg.kex)))?;
-        let host_key_alg = SignatureAlgorithm::from_name(&neg.host_key)
-            .map_err(|_| Error::kex(format!("unsupported host key {}", neg.host_key)))?;
+        let host_key_alg = HostKeyAlgorithm::from_name(&neg.host_key)
+            .ok_or_else(|| Error::kex(format!("unsupported host key {}", neg.host_key)))?;
         // As OpenSSH's `debug1: kex: ...` lines: what the interop rows
         // check to know which algorithms a connection used.
         tracing::debug!(
@@ -445,11 +444,16 @@ impl Transport {
         // The configured list is the policy: `ssh-rsa` is verified only
         // when the user enabled it there.
         let policy = ssh_keys::VerifyPolicy {
-            allow_ssh_rsa: self.config.algorithms.host_key.contains("ssh-rsa"),
+            allow_ssh_rsa: self
+                .config
+                .algorithms
+                .host_key
+                .contains(host_key_alg.name())
+                && host_key_alg.uses_sha1(),
             ..ssh_keys::VerifyPolicy::DEFAULT
         };
-        let key = verify_exchange_hash(host_key_alg, host_key, &h, signature, &policy)
-            .map_err(|e| Error::kex(format!("host key signature over the exchange hash: {e}")))?;
+        let (key, certificate) =
+            verify_server_host_key(host_key_alg, host_key, &h, signature, &policy)?;
         if let Some(run) = self.kex.as_mut() {
             run.method = Some(MethodState::Done);
             run.secret = Some(secret);
@@ -458,7 +462,8 @@ impl Transport {
         self.host_key_pending = true;
         self.events.push_back(Event::HostKey {
             key,
-            algorithm: host_key_alg,
+            algorithm: host_key_alg.signature(),
+            certificate: certificate.map(Box::new),
         });
         Ok(())
     }
@@ -475,12 +480,8 @@ impl Transport {
             .as_ref()
             .and_then(|r| r.host_key_alg)
             .ok_or_else(|| Error::kex("no host key algorithm"))?;
-        let signer = self
-            .host_keys
-            .iter()
-            .find(|k| k.algorithms().contains(&host_key_alg))
+        let (signer, host_key) = server_host_key(&self.host_keys, host_key_alg)
             .ok_or_else(|| Error::kex("no host key for the negotiated algorithm"))?;
-        let host_key = signer.public_key().to_blob();
         let (v_c, v_s, i_c, i_s) = self.hash_input_parts()?;
         let input = ExchangeHashInput {
             client_version: &v_c,
@@ -493,8 +494,13 @@ impl Transport {
             server_public: &reply.public,
         };
         let h = exchange_hash(alg, &input, &reply.secret);
-        let signature = sign_exchange_hash(signer.as_ref(), host_key_alg, &h, &mut *self.rng)
-            .map_err(|e| Error::kex(format!("signing the exchange hash: {e}")))?;
+        let signature = sign_exchange_hash(
+            signer.as_ref(),
+            host_key_alg.signature(),
+            &h,
+            &mut *self.rng,
+        )
+        .map_err(|e| Error::kex(format!("signing the exchange hash: {e}")))?;
         let payload = method::server_reply_payload(alg, host_key, &reply.public, signature);
         self.seal_payload(&payload)?;
         if let Some(run) = self.kex.as_mut() {

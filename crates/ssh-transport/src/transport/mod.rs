@@ -117,7 +117,7 @@ impl Config {
     pub fn server_default() -> Self {
         Self {
             algorithms: Algorithms::server_default(),
-            server_sig_algs: Some(crate::config::default_host_key_algorithms().collect()),
+            server_sig_algs: Some(crate::config::default_signature_algorithms().collect()),
             ..Self::default()
         }
     }

@@ -19,6 +19,8 @@ use ssh_wire::messages::transport::DisconnectReason;
 
 use super::*;
 
+mod host_certs;
+
 fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
     Box::new(StdRng::seed_from_u64(seed))
 }
@@ -244,19 +246,25 @@ fn every_kex_with_every_host_key() {
     for kex in &kex_all() {
         for hk in &host_key_all() {
             let (c, s) = config_with(kex, hk, "aes128-ctr", "hmac-sha2-256");
-            let mut p = Pair::new(c, s, all_host_keys());
+            let mut p = Pair::new(c, s, host_certs::certified_host_keys());
             p.handshake();
             let n = p.c.negotiated().unwrap();
             assert_eq!((n.kex.as_str(), n.host_key.as_str()), (*kex, *hk));
-            let key = p
+            let (algorithm, certificate) = p
                 .c_events
                 .iter()
                 .find_map(|e| match e {
-                    Event::HostKey { key, algorithm } => Some((key.clone(), *algorithm)),
+                    Event::HostKey {
+                        algorithm,
+                        certificate,
+                        ..
+                    } => Some((*algorithm, certificate.is_some())),
                     _ => None,
                 })
                 .unwrap();
-            assert_eq!(key.1.name(), *hk);
+            let alg = crate::HostKeyAlgorithm::from_name(hk).unwrap();
+            assert_eq!(algorithm, alg.signature());
+            assert_eq!(certificate, alg.is_certificate(), "{hk}");
         }
     }
 }
