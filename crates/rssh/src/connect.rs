@@ -565,11 +565,33 @@ pub async fn connect_host(
             );
         }
     });
+    // OpenSSH 10.1's WarnWeakCrypto: a key exchange that is not
+    // post-quantum, when the user did not choose the list.
+    let kex = client.with_transport(|t| t.negotiated().map(|n| n.kex.clone()));
+    if s.warn_weak_crypto
+        && s.kex_algorithms.as_str().is_empty()
+        && let Some(kex) = kex
+        && !is_post_quantum(&kex)
+    {
+        tracing::info!(
+            "** WARNING: connection is not using a post-quantum key exchange algorithm."
+        );
+        tracing::info!(
+            "** This session may be vulnerable to \"store now, decrypt later\" attacks."
+        );
+        tracing::info!("** The server may need to be upgraded. See https://openssh.com/pq.html");
+    }
     crate::log::verbose(&format!(
         "Authenticated to {} ([{}]:{}) using \"{}\".",
         s.hostname, peer.ip, peer.port, handler.last_method
     ));
     Ok(Connected { client, peer })
+}
+
+/// A hybrid with a post-quantum KEM (ML-KEM, sntrup761).
+fn is_post_quantum(kex: &str) -> bool {
+    use ssh_async::ssh_transport::kex::{KexAlgorithm, KexFamily};
+    KexAlgorithm::from_name(kex).is_some_and(|k| k.family() == KexFamily::Hybrid)
 }
 
 fn report_connect_error(e: &ssh_async::Error, s: &ClientSettings, peer: &Peer, handler: &Handler) {

@@ -187,3 +187,36 @@ fn verbose_output_goes_to_the_log_file() {
     assert_eq!(r.code, 255);
     assert_eq!(r.stderr, "");
 }
+
+/// OpenSSH 10.1's WarnWeakCrypto: a key exchange without a post-quantum
+/// part is warned about, unless the user chose KexAlgorithms or said
+/// WarnWeakCrypto no; a post-quantum one is not.
+#[test]
+fn a_key_exchange_that_is_not_post_quantum_is_warned_about() {
+    const WARNING: &str =
+        "** WARNING: connection is not using a post-quantum key exchange algorithm.";
+    let classic = server_tweaked(&["password"], Vec::new(), Vec::new(), 42, |o| {
+        o.transport.algorithms.kex = ssh_wire::NameList::from_names(["curve25519-sha256"]).unwrap();
+    });
+    let dir = scratch("weak-kex");
+    std::fs::write(dir.join("known_hosts"), known_line(classic.addr.port())).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let env = password_env(&ask);
+    let run = |srv: &TestServer, extra: &[&str]| {
+        let mut args = base_args(srv, &dir, "yes");
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args.extend(["127.0.0.1".to_string(), "exit".to_string(), "0".to_string()]);
+        let r = rssh(&args, &env, b"");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.stderr
+    };
+    let stderr = run(&classic, &[]);
+    assert!(stderr.contains(WARNING), "{stderr}");
+    assert!(stderr.contains("https://openssh.com/pq.html"), "{stderr}");
+    assert!(!run(&classic, &["-o", "WarnWeakCrypto=no"]).contains(WARNING));
+    assert!(!run(&classic, &["-o", "KexAlgorithms=curve25519-sha256"]).contains(WARNING));
+    // The default server offers ML-KEM first: no warning.
+    let pq = server(&["password"], Vec::new());
+    std::fs::write(dir.join("known_hosts"), known_line(pq.addr.port())).unwrap();
+    assert!(!run(&pq, &[]).contains(WARNING));
+}

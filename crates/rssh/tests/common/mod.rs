@@ -129,6 +129,17 @@ pub fn server_full(
     cas: Vec<PublicKey>,
     seed: u8,
 ) -> TestServer {
+    server_tweaked(methods, keys, cas, seed, |_| {})
+}
+
+/// [`server_full`] with its options changed by `tweak` (algorithms, ...).
+pub fn server_tweaked(
+    methods: &[&str],
+    keys: Vec<PublicKey>,
+    cas: Vec<PublicKey>,
+    seed: u8,
+    tweak: fn(&mut ServerOptions),
+) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -152,6 +163,7 @@ pub fn server_full(
                     o.auth.methods = methods;
                     o.auth.banner = Some("Test banner\x07\n".into());
                     o.global_requests = true;
+                    tweak(&mut o);
                     let Ok(conn) = Server::accept(stream, o, &mut policy).await else {
                         return;
                     };

@@ -25,6 +25,7 @@ pub(crate) enum Directive {
     StrictHostKeyChecking(StrictHostKeyChecking),
     HashKnownHosts(bool),
     BatchMode(bool),
+    WarnWeakCrypto(bool),
     PreferredAuthentications(Vec<String>),
     PubkeyAuthentication(bool),
     PasswordAuthentication(bool),
@@ -143,7 +144,6 @@ const UNSUPPORTED: &[&str] = &[
     "usersh",
     "verifyhostkeydns",
     "visualhostkey",
-    "warnweakcrypto",
     "xauthlocation",
 ];
 
@@ -234,6 +234,11 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         "stricthostkeychecking" => D::StrictHostKeyChecking(strict(one(a)?)?),
         "hashknownhosts" => D::HashKnownHosts(values::flag(one(a)?)?),
         "batchmode" => D::BatchMode(values::flag(one(a)?)?),
+        "warnweakcrypto" => D::WarnWeakCrypto(match one(a)?.to_ascii_lowercase().as_str() {
+            "yes" | "true" => true,
+            "no" | "false" | "no-pq-kex" => false,
+            other => return Err(format!("unsupported option \"{other}\"")),
+        }),
         "preferredauthentications" => {
             let list = one(a)?;
             let methods: Vec<String> = list.split(',').map(str::to_string).collect();

@@ -301,6 +301,7 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
         strict_host_key_checking: StrictHostKeyChecking::Ask,
         hash_known_hosts: false,
         batch_mode: false,
+        warn_weak_crypto: true,
         preferred_authentications: ["publickey", "keyboard-interactive", "password"]
             .map(String::from)
             .to_vec(),
@@ -367,6 +368,7 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
             D::StrictHostKeyChecking(v) => s.strict_host_key_checking = *v,
             D::HashKnownHosts(b) => s.hash_known_hosts = *b,
             D::BatchMode(b) => s.batch_mode = *b,
+            D::WarnWeakCrypto(b) => s.warn_weak_crypto = *b,
             D::PreferredAuthentications(v) => s.preferred_authentications = v.clone(),
             D::PubkeyAuthentication(b) => s.pubkey_authentication = *b,
             D::PasswordAuthentication(b) => s.password_authentication = *b,

@@ -103,6 +103,9 @@ pub struct ClientSettings {
     pub hash_known_hosts: bool,
     /// `BatchMode` (no).
     pub batch_mode: bool,
+    /// `WarnWeakCrypto` (yes, OpenSSH 10.1): warn when the key exchange
+    /// is not post-quantum and `KexAlgorithms` was not set.
+    pub warn_weak_crypto: bool,
     /// `PreferredAuthentications` (`publickey,keyboard-interactive,password`).
     pub preferred_authentications: Vec<String>,
     /// `PubkeyAuthentication` (yes).
