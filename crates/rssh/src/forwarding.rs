@@ -19,9 +19,6 @@ use ssh_wire::messages::ChannelRequestKind;
 
 use crate::config::io_message;
 
-/// The default `xauth` (`XAuthLocation` is not read yet).
-const XAUTH: &str = "/usr/bin/xauth";
-
 /// What the session channel is to ask for, once forwarding is set up.
 #[derive(Debug, Default)]
 pub struct SessionExtras {
@@ -372,7 +369,7 @@ pub async fn session_extras(
         match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
             None => tracing::debug!("X11 forwarding requested but DISPLAY not set"),
             Some(display) => {
-                match X11Forwarding::new(&display, s.forward_x11_trusted, Path::new(XAUTH)).await {
+                match X11Forwarding::new(&display, s.forward_x11_trusted, &s.xauth_location).await {
                     Ok(x) => {
                         extras.x11 = Some(x.request());
                         d.enable_x11(x);

@@ -76,9 +76,7 @@ pub(crate) fn session_policy(
         x11_forwarding,
         x11_display_offset: s.x11_display_offset,
         x11_use_localhost: s.x11_use_localhost,
-        // sshd_config's XAuthLocation is accepted and ignored by
-        // ssh-config: Debian's place.
-        xauth_location: "/usr/bin/xauth".into(),
+        xauth_location: s.xauth_location.clone(),
         agent_forwarding,
         // With PAM, pam_nologin does it at login (the account check).
         nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),

@@ -591,3 +591,20 @@ fn dump_is_ssh_g_shaped() {
         k == k.to_ascii_lowercase()
     }));
 }
+
+#[test]
+fn xauth_location_and_warn_weak_crypto_are_read() {
+    let d = settings("", "h");
+    assert_eq!(d.xauth_location, std::path::PathBuf::from("/usr/bin/xauth"));
+    assert!(d.warn_weak_crypto);
+    let s = settings(
+        "Host h\n  XAuthLocation /opt/X11/bin/xauth\n  WarnWeakCrypto no-pq-kex\n",
+        "h",
+    );
+    assert_eq!(
+        s.xauth_location,
+        std::path::PathBuf::from("/opt/X11/bin/xauth")
+    );
+    assert!(!s.warn_weak_crypto);
+    assert!(parse("WarnWeakCrypto maybe\n").is_err());
+}

@@ -641,3 +641,17 @@ fn per_source_penalties_parse_over_sshd_defaults() {
         assert!(parse(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn xauth_location_is_read() {
+    let d = parse("Port 22\n").unwrap().resolve(None);
+    assert_eq!(d.xauth_location, PathBuf::from("/usr/bin/xauth"));
+    let s = parse("XAuthLocation /opt/X11/bin/xauth\n")
+        .unwrap()
+        .resolve(None);
+    assert_eq!(s.xauth_location, PathBuf::from("/opt/X11/bin/xauth"));
+    assert!(
+        s.dump(&|_, a| a.as_str().to_owned())
+            .contains("xauthlocation /opt/X11/bin/xauth")
+    );
+}

@@ -41,6 +41,7 @@ pub(crate) enum Directive {
     SetEnv(Vec<(String, String)>),
     RequestTty(RequestTty),
     LogLevel(LogLevel),
+    XAuthLocation(String),
     LocalForward(Forward),
     RemoteForward(Forward),
     DynamicForward(Endpoint),
@@ -144,7 +145,6 @@ const UNSUPPORTED: &[&str] = &[
     "usersh",
     "verifyhostkeydns",
     "visualhostkey",
-    "xauthlocation",
 ];
 
 fn strict(arg: &str) -> Result<StrictHostKeyChecking, String> {
@@ -296,6 +296,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
             other => return Err(format!("unsupported value '{other}'")),
         }),
         "loglevel" => D::LogLevel(LogLevel::parse(one(a)?)?),
+        "xauthlocation" => D::XAuthLocation(one(a)?.to_string()),
         "localforward" => D::LocalForward(forward(ForwardKind::Local, a)?),
         "remoteforward" => D::RemoteForward(forward(ForwardKind::Remote, a)?),
         "dynamicforward" => D::DynamicForward(forward(ForwardKind::Dynamic, a)?.listen),

@@ -146,6 +146,9 @@ pub struct ClientSettings {
     pub request_tty: RequestTty,
     /// `LogLevel` (INFO).
     pub log_level: LogLevel,
+    /// `XAuthLocation` (`/usr/bin/xauth`, Debian's): the program that
+    /// makes the cookie of a forwarded X11 display.
+    pub xauth_location: PathBuf,
     /// `LocalForward`s, accumulated (empty if ClearAllForwardings).
     pub local_forward: Vec<Forward>,
     /// `RemoteForward`s, accumulated.

@@ -50,6 +50,7 @@ pub(crate) enum Directive {
     Subsystem(String, String),
     ForceCommand(Option<String>),
     Banner(Option<String>),
+    XAuthLocation(String),
     Algorithms(AlgoKind, AlgorithmSpec),
     RekeyLimit(Option<u64>, Option<Option<Duration>>),
     Compression(bool),
@@ -138,7 +139,6 @@ const UNSUPPORTED: &[&str] = &[
     "uselogin",
     "useprivilegeseparation",
     "versionaddendum",
-    "xauthlocation",
 ];
 
 /// Keywords that restrict access or confine users: ignoring them would
@@ -450,6 +450,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
             D::ForceCommand(none_or(&l.rest, str::to_string))
         }
         "banner" => D::Banner(none_or(one(a)?, str::to_string)),
+        "xauthlocation" => D::XAuthLocation(one(a)?.to_string()),
         "kexalgorithms" => algo(AlgoKind::Kex, a)?,
         "ciphers" => algo(AlgoKind::Ciphers, a)?,
         "macs" => algo(AlgoKind::Macs, a)?,

@@ -185,6 +185,9 @@ pub struct ServerSettings {
     pub force_command: Option<String>,
     /// `Banner` file.
     pub banner: Option<PathBuf>,
+    /// `XAuthLocation` (`/usr/bin/xauth`, Debian's): the program that
+    /// files a forwarded X11 cookie for the user.
+    pub xauth_location: PathBuf,
     /// `KexAlgorithms` as written (empty: defaults).
     pub kex_algorithms: AlgorithmSpec,
     /// `Ciphers`.
@@ -282,6 +285,7 @@ impl Default for ServerSettings {
             subsystems: Vec::new(),
             force_command: None,
             banner: None,
+            xauth_location: PathBuf::from("/usr/bin/xauth"),
             kex_algorithms: AlgorithmSpec::default(),
             ciphers: AlgorithmSpec::default(),
             macs: AlgorithmSpec::default(),
@@ -515,6 +519,7 @@ impl ServerSettings {
         algos(&mut o, AlgoKind::Ciphers, &self.ciphers);
         algos(&mut o, AlgoKind::Macs, &self.macs);
         o.line("banner", &opt_path(&self.banner));
+        o.line("xauthlocation", &self.xauth_location.display().to_string());
         o.line(
             "forcecommand",
             self.force_command.as_deref().unwrap_or("none"),
