@@ -179,3 +179,50 @@ fn max_auth_tries_ends_with_a_disconnect() {
     }))
     .expect("timed out");
 }
+
+/// A handler that refuses the connection (sshd's RefuseConnection) ends
+/// the handshake at once with DISCONNECT HOST_NOT_ALLOWED_TO_CONNECT.
+#[test]
+fn a_refusing_handler_ends_the_handshake() {
+    struct Refusing;
+    impl ServerHandler for Refusing {
+        async fn password(&mut self, _user: &str, _password: &str) -> bool {
+            true
+        }
+        fn refused(&self) -> Option<String> {
+            Some("administratively prohibited connection".into())
+        }
+    }
+    async_std::task::block_on(async_std::future::timeout(LIMIT, async move {
+        let (a, b) = duplex();
+        let server = async_std::task::spawn(async move {
+            Server::accept(b, server_options(), &mut Refusing)
+                .await
+                .map(|_| ())
+        });
+        let banners = Arc::new(Mutex::new(Vec::new()));
+        let mut shown = Shown { banners };
+        let options = ClientOptions::new(
+            "alice",
+            vec![ssh_async::ssh_auth::client::ClientMethod::Password],
+        );
+        let e = Client::connect(a, options, &mut shown)
+            .await
+            .expect_err("a refused connection must not log in");
+        match &e {
+            ssh_async::Error::Session(ssh_async::ssh_session::Error::Transport(
+                ssh_async::ssh_transport::Error::PeerDisconnected {
+                    reason,
+                    description,
+                },
+            )) => {
+                assert_eq!(*reason, DisconnectReason::HOST_NOT_ALLOWED_TO_CONNECT);
+                assert_eq!(description, "administratively prohibited connection");
+            }
+            other => panic!("expected the server's DISCONNECT, got {other:?}"),
+        }
+        let e = server.await.expect_err("refused");
+        assert!(matches!(e, ssh_async::Error::Refused(_)), "{e:?}");
+    }))
+    .expect("timed out");
+}

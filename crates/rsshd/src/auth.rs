@@ -47,6 +47,8 @@ pub struct Policy {
     pub attempted: bool,
     /// A user that may not log in was tried (invaliduser).
     pub invalid_user: bool,
+    /// `RefuseConnection` applies: the connection ends (refuseconnection).
+    pub refused: Option<String>,
 }
 
 impl Policy {
@@ -68,6 +70,7 @@ impl Policy {
             authenticated: None,
             attempted: false,
             invalid_user: false,
+            refused: None,
         }
     }
 
@@ -82,7 +85,38 @@ impl Policy {
         self.attempted = true;
         let found = self.lookup(name);
         self.invalid_user |= found.is_none();
+        if self.refused.is_none() {
+            self.check_refusal(name, found.as_ref());
+        }
         found
+    }
+
+    /// sshd's `RefuseConnection`, decided once the user (and so its
+    /// `Match` blocks) is known, valid or not.
+    fn check_refusal(&mut self, name: &str, found: Option<&Account>) {
+        let refuse = match found {
+            Some(a) => a.settings.refuse_connection,
+            None => {
+                let query = ConnectionQuery {
+                    user: name.to_owned(),
+                    groups: Vec::new(),
+                    address: self.peer.ip(),
+                    host: None,
+                    local_address: self.local.ip(),
+                    local_port: self.local.port(),
+                };
+                self.config.resolve(Some(&query)).refuse_connection
+            }
+        };
+        if refuse {
+            let invalid = if found.is_none() { "invalid user " } else { "" };
+            tracing::info!(
+                "administratively prohibited connection for {invalid}{name} from {} port {}",
+                self.peer.ip(),
+                self.peer.port()
+            );
+            self.refused = Some("administratively prohibited connection".to_owned());
+        }
     }
 
     fn lookup(&mut self, name: &str) -> Option<Account> {
@@ -384,6 +418,10 @@ impl ServerHandler for Policy {
                 }
             }
         }
+    }
+
+    fn refused(&self) -> Option<String> {
+        self.refused.clone()
     }
 
     fn authenticated(&mut self, user: &str, method: &str) {

@@ -523,6 +523,8 @@ async fn connection(
                 ))
             ) {
                 Penalty::GraceExceeded
+            } else if policy.refused.is_some() {
+                Penalty::RefuseConnection
             } else if policy.invalid_user {
                 Penalty::InvalidUser
             } else if policy.attempted {

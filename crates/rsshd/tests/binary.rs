@@ -332,6 +332,27 @@ fn per_source_penalties_refuse_a_misbehaving_source_for_a_while() {
     assert!(!refused(exempt.port), "{}", exempt.log());
 }
 
+/// RefuseConnection (OpenSSH 10.1) in the user's Match block: the
+/// connection ends as soon as the user is known, logged as sshd does.
+#[test]
+fn refuse_connection_in_a_match_block_ends_the_connection() {
+    let me = User::current().unwrap().name;
+    let server = Server::start(
+        "refuse",
+        &format!("PerSourcePenalties no\nMatch User {me}\n  RefuseConnection yes\n"),
+    );
+    let e = server.exec("true", b"").expect_err("refused");
+    assert!(e.to_string().contains("administratively prohibited"), "{e}");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        server.log().contains(&format!(
+            "administratively prohibited connection for {me} from 127.0.0.1"
+        )),
+        "{}",
+        server.log()
+    );
+}
+
 /// Under a systemd unit of Type=notify: READY=1 once listening; on
 /// SIGTERM STOPPING=1, and the PidFile goes with the listener (sshd 10).
 #[test]

@@ -22,6 +22,11 @@ pub enum Error {
     Channel(ssh_session::ssh_connection::ApiError),
     /// The host key callback said no.
     HostKeyRejected,
+    /// The server's application refused the connection during the
+    /// handshake ([`crate::ServerHandler::refused`]: sshd's
+    /// `RefuseConnection`); the client was sent DISCONNECT
+    /// `HOST_NOT_ALLOWED_TO_CONNECT` with this text.
+    Refused(String),
     /// The connection ended (or never got past the handshake); why, as
     /// every waiter on it sees it.
     Connection(ConnectionError),
@@ -49,6 +54,7 @@ impl fmt::Display for Error {
             Self::Session(e) => write!(f, "session error: {e}"),
             Self::Channel(e) => write!(f, "channel error: {e}"),
             Self::HostKeyRejected => f.write_str("host key rejected"),
+            Self::Refused(why) => write!(f, "connection refused: {why}"),
             Self::Connection(e) => e.fmt(f),
             Self::ChannelGone => f.write_str("the channel is closed"),
             Self::ChannelOpenFailed {

@@ -15,7 +15,7 @@ use ssh_connection::ChannelHandle;
 use ssh_keys::PublicKey;
 use ssh_session::{KeepaliveConfig, ServerSession, ServerSessionEvent};
 use ssh_transport::HostKey;
-use ssh_wire::messages::{ChannelType, OpenFailureReason};
+use ssh_wire::messages::{ChannelType, DisconnectReason, OpenFailureReason};
 
 use crate::Error;
 use crate::channel::{self, Channel};
@@ -79,6 +79,15 @@ pub trait ServerHandler: Send {
     fn account(&mut self, user: &str, method: &str) -> impl Future<Output = AccountVerdict> + Send {
         let _ = (user, method);
         async { AccountVerdict::Allow }
+    }
+
+    /// Asked after each of the answers above: `Some(why)` ends the
+    /// connection there, before any verdict is sent (sshd's
+    /// `RefuseConnection` for the user's `Match` block): DISCONNECT
+    /// `HOST_NOT_ALLOWED_TO_CONNECT` with `why`, and
+    /// [`Server::accept`] returns [`Error::Refused`].
+    fn refused(&self) -> Option<String> {
+        None
     }
 
     /// `user` is authenticated; `method` was the last method.
@@ -185,6 +194,7 @@ impl Server {
                         let ok = handler
                             .public_key(&user, &key, certificate.as_deref(), !query_only)
                             .await;
+                        refuse_if(handler, &mut driver, &mut session)?;
                         session
                             .answer_public_key(driver.now(), ok)
                             .map_err(|e| failed(&mut driver, &mut session, e))?;
@@ -196,6 +206,7 @@ impl Server {
                     }) => {
                         // Changing a password over SSH is not offered.
                         let ok = new_password.is_none() && handler.password(&user, &password).await;
+                        refuse_if(handler, &mut driver, &mut session)?;
                         let verdict = if ok {
                             PasswordVerdict::Accept
                         } else {
@@ -210,18 +221,21 @@ impl Server {
                         submethods,
                     }) => {
                         let a = handler.keyboard_interactive(&user, &submethods).await;
+                        refuse_if(handler, &mut driver, &mut session)?;
                         session
                             .answer_keyboard_interactive(driver.now(), a)
                             .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
                         let a = handler.info_response(&user, &responses).await;
+                        refuse_if(handler, &mut driver, &mut session)?;
                         session
                             .answer_keyboard_interactive(driver.now(), a)
                             .map_err(|e| failed(&mut driver, &mut session, e))?;
                     }
                     ServerSessionEvent::Auth(ServerEvent::CheckAccount { user, method }) => {
                         let verdict = handler.account(&user, &method).await;
+                        refuse_if(handler, &mut driver, &mut session)?;
                         session
                             .answer_account(driver.now(), verdict)
                             .map_err(|e| failed(&mut driver, &mut session, e))?;
@@ -260,6 +274,20 @@ impl Server {
             user: user.unwrap_or_default(),
         })
     }
+}
+
+/// Ends the handshake when the handler refuses the connection.
+fn refuse_if<S: AsyncRead + AsyncWrite + Unpin, H: ServerHandler>(
+    handler: &H,
+    driver: &mut Driver<S>,
+    session: &mut ServerSession,
+) -> Result<(), Error> {
+    let Some(why) = handler.refused() else {
+        return Ok(());
+    };
+    session.disconnect_with(DisconnectReason::HOST_NOT_ALLOWED_TO_CONNECT, &why);
+    driver.try_flush(session);
+    Err(Error::Refused(why))
 }
 
 /// The session failed during the handshake: what it still has to send

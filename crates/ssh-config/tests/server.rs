@@ -655,3 +655,18 @@ fn xauth_location_is_read() {
             .contains("xauthlocation /opt/X11/bin/xauth")
     );
 }
+
+#[test]
+fn refuse_connection_globally_and_in_match() {
+    assert!(!parse("Port 22\n").unwrap().resolve(None).refuse_connection);
+    let c = parse("Match User mallory\n  RefuseConnection yes\n").unwrap();
+    assert!(
+        c.resolve(Some(&conn("mallory", &[], "192.0.2.1")))
+            .refuse_connection
+    );
+    assert!(
+        !c.resolve(Some(&conn("alice", &[], "192.0.2.1")))
+            .refuse_connection
+    );
+    assert!(parse("RefuseConnection maybe\n").is_err());
+}

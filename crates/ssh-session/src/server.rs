@@ -304,9 +304,13 @@ impl ServerSession {
 
     /// Sends DISCONNECT (`BY_APPLICATION`) and ends the session.
     pub fn disconnect(&mut self, description: &str) {
-        self.core
-            .transport
-            .disconnect(DisconnectReason::BY_APPLICATION, description);
+        self.disconnect_with(DisconnectReason::BY_APPLICATION, description);
+    }
+
+    /// Ends the session with DISCONNECT for `reason` (a server refusing a
+    /// client: `HOST_NOT_ALLOWED_TO_CONNECT`, ...).
+    pub fn disconnect_with(&mut self, reason: DisconnectReason, description: &str) {
+        self.core.transport.disconnect(reason, description);
         if self.core.failed.is_none() {
             self.core.failed = Some(Error::Transport(ssh_transport::Error::Disconnected));
         }

@@ -45,6 +45,7 @@ pub(crate) enum Directive {
     ClientAliveInterval(Duration),
     ClientAliveCountMax(u32),
     PermitTty(bool),
+    RefuseConnection(bool),
     PermitUserEnvironment(PermitUserEnvironment),
     AcceptEnv(Vec<String>),
     Subsystem(String, String),
@@ -207,6 +208,7 @@ pub(crate) const MATCH_ALLOWED: &[&str] = &[
     "pubkeyauthentication",
     "pubkeyauthoptions",
     "rdomain",
+    "refuseconnection",
     "rekeylimit",
     "revokedkeys",
     "setenv",
@@ -424,6 +426,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         "clientaliveinterval" => D::ClientAliveInterval(values::duration(one(a)?)?),
         "clientalivecountmax" => D::ClientAliveCountMax(values::int(one(a)?)?),
         "permittty" => D::PermitTty(flag()?),
+        "refuseconnection" => D::RefuseConnection(flag()?),
         "permituserenvironment" => {
             let v = one(a)?;
             D::PermitUserEnvironment(match values::flag(v) {

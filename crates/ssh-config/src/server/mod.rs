@@ -472,6 +472,7 @@ impl Acc {
                 D::ClientAliveInterval(t) => s.client_alive_interval = *t,
                 D::ClientAliveCountMax(n) => s.client_alive_count_max = *n,
                 D::PermitTty(b) => s.permit_tty = *b,
+                D::RefuseConnection(b) => s.refuse_connection = *b,
                 D::PermitUserEnvironment(v) => s.permit_user_environment = v.clone(),
                 D::ForceCommand(v) => s.force_command = v.clone(),
                 D::Banner(v) => s.banner = v.as_ref().map(PathBuf::from),

@@ -175,6 +175,9 @@ pub struct ServerSettings {
     pub client_alive_count_max: u32,
     /// `PermitTTY` (yes).
     pub permit_tty: bool,
+    /// `RefuseConnection` (no; OpenSSH 10.1): refuse the connection once
+    /// the settings for its user (a `Match` block) say so.
+    pub refuse_connection: bool,
     /// `PermitUserEnvironment` (no).
     pub permit_user_environment: PermitUserEnvironment,
     /// `AcceptEnv` patterns.
@@ -280,6 +283,7 @@ impl Default for ServerSettings {
             client_alive_interval: Duration::ZERO,
             client_alive_count_max: 3,
             permit_tty: true,
+            refuse_connection: false,
             permit_user_environment: PermitUserEnvironment::No,
             accept_env: Vec::new(),
             subsystems: Vec::new(),
@@ -496,6 +500,7 @@ impl ServerSettings {
         o.line("x11forwarding", yn(self.x11_forwarding));
         o.line("x11uselocalhost", yn(self.x11_use_localhost));
         o.line("permittty", yn(self.permit_tty));
+        o.line("refuseconnection", yn(self.refuse_connection));
         o.line("strictmodes", yn(self.strict_modes));
         o.line("tcpkeepalive", yn(self.tcp_keep_alive));
         o.line("permitemptypasswords", yn(self.permit_empty_passwords));
