@@ -608,3 +608,23 @@ fn xauth_location_and_warn_weak_crypto_are_read() {
     assert!(!s.warn_weak_crypto);
     assert!(parse("WarnWeakCrypto maybe\n").is_err());
 }
+
+#[test]
+fn refuse_connection_stops_only_where_it_applies() {
+    let cfg = parse("Host forbidden\n  RefuseConnection \"not from here\"\n").unwrap();
+    let q = |host: &str| ClientQuery {
+        host: host.into(),
+        user: None,
+        port: None,
+        local_user: "me".into(),
+        home: "/home/me".into(),
+    };
+    assert!(resolve(std::slice::from_ref(&cfg), &[], &q("allowed")).is_ok());
+    let e = resolve(std::slice::from_ref(&cfg), &[], &q("forbidden")).expect_err("refused");
+    assert_eq!(e.line, 2);
+    assert!(
+        e.message.contains("RefuseConnection: not from here"),
+        "{}",
+        e.message
+    );
+}

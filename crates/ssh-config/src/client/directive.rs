@@ -26,6 +26,7 @@ pub(crate) enum Directive {
     HashKnownHosts(bool),
     BatchMode(bool),
     WarnWeakCrypto(bool),
+    RefuseConnection(String),
     PreferredAuthentications(Vec<String>),
     PubkeyAuthentication(bool),
     PasswordAuthentication(bool),
@@ -234,6 +235,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         "stricthostkeychecking" => D::StrictHostKeyChecking(strict(one(a)?)?),
         "hashknownhosts" => D::HashKnownHosts(values::flag(one(a)?)?),
         "batchmode" => D::BatchMode(values::flag(one(a)?)?),
+        "refuseconnection" => D::RefuseConnection(one(a)?.to_string()),
         "warnweakcrypto" => D::WarnWeakCrypto(match one(a)?.to_ascii_lowercase().as_str() {
             "yes" | "true" => true,
             "no" | "false" | "no-pq-kex" => false,

@@ -267,6 +267,15 @@ pub fn resolve_with_env(
                     line,
                 } => {
                     if conds.iter().all(|c| active.get(*c) == Some(&true)) {
+                        // OpenSSH 10.1: an active RefuseConnection ends
+                        // the run with its message.
+                        if let Directive::RefuseConnection(why) = dir {
+                            return Err(ConfigError::new(
+                                file.clone(),
+                                *line,
+                                format!("RefuseConnection: {why}"),
+                            ));
+                        }
                         acc.apply(dir, file, *line);
                     }
                 }
@@ -370,6 +379,8 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
             D::HashKnownHosts(b) => s.hash_known_hosts = *b,
             D::BatchMode(b) => s.batch_mode = *b,
             D::WarnWeakCrypto(b) => s.warn_weak_crypto = *b,
+            // Never applied: resolving stops at it (above).
+            D::RefuseConnection(_) => {}
             D::PreferredAuthentications(v) => s.preferred_authentications = v.clone(),
             D::PubkeyAuthentication(b) => s.pubkey_authentication = *b,
             D::PasswordAuthentication(b) => s.password_authentication = *b,
