@@ -320,8 +320,12 @@ impl ServerSession {
 
     fn process(&mut self) -> Result<(), Error> {
         // An answer just given may have queued SUCCESS: out it goes, so
-        // that the connection layer exists before the next payload.
-        self.flush()?;
+        // that the connection layer exists before the next payload. (Once
+        // authenticated there is nothing of the kind: the packet path is
+        // left as it was.)
+        if !self.is_authenticated() {
+            self.flush()?;
+        }
         loop {
             if self
                 .auth
