@@ -152,6 +152,19 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Whether the log comes to hold `text` within 5 s (it is read by a
+    /// thread of its own, a moment after rsshd writes it).
+    fn wait_log(&self, text: &str) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !self.log().contains(text) {
+            if std::time::Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
     /// Logs in as the current user by publickey and runs `command` with
     /// `stdin`.
     fn exec(&self, command: &str, stdin: &[u8]) -> Result<ssh_async::ExecOutput, ssh_async::Error> {
@@ -214,7 +227,13 @@ fn max_startups_drops_from_start_with_a_notice() {
     let held: Vec<_> = (0..2)
         .map(|_| std::net::TcpStream::connect(addr).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(300));
+    // Both counted as unauthenticated before the third arrives.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.log().matches("Connection from").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let mut third = std::net::TcpStream::connect(addr).unwrap();
     third
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -227,11 +246,7 @@ fn max_startups_drops_from_start_with_a_notice() {
         "{}",
         server.log()
     );
-    assert!(
-        server.log().contains("drop connection #2"),
-        "{}",
-        server.log()
-    );
+    assert!(server.wait_log("drop connection #2"), "{}", server.log());
     drop(held);
 }
 
@@ -307,21 +322,36 @@ fn per_source_penalties_refuse_a_misbehaving_source_for_a_while() {
     };
     // noauth 3 s, active above 2 s: the first silent visit counts.
     let server = Server::start("penalties", "PerSourcePenalties noauth:3s min:2s\n");
-    assert!(!refused(server.port), "{}", server.log());
     silent_visit(server.port);
-    std::thread::sleep(Duration::from_millis(500));
+    // The server has seen it end (its penalty is recorded right after).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server.log().contains("Connection closed by 127.0.0.1") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     assert!(refused(server.port), "{}", server.log());
     assert!(
-        server
-            .log()
-            .contains("penalty: connections without attempting authentication"),
+        server.wait_log("penalty: connections without attempting authentication"),
         "{}",
         server.log()
     );
     assert!(server.exec("true", b"").is_err());
-    // Three seconds later the source is let in again.
-    std::thread::sleep(Duration::from_secs(4));
-    assert_eq!(server.exec("echo in", b"").unwrap().stdout, b"in\n");
+    // Once the penalty has run out (three seconds, a little more for
+    // the refused attempts' timing), the source is let in again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let out = loop {
+        std::thread::sleep(Duration::from_millis(500));
+        match server.exec("echo in", b"") {
+            Ok(out) => break out,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "still refused: {e}; {}",
+                server.log()
+            ),
+        }
+    };
+    assert_eq!(out.stdout, b"in\n");
     // Exempt: never refused.
     let exempt = Server::start(
         "penalties-exempt",
@@ -343,9 +373,8 @@ fn refuse_connection_in_a_match_block_ends_the_connection() {
     );
     let e = server.exec("true", b"").expect_err("refused");
     assert!(e.to_string().contains("administratively prohibited"), "{e}");
-    std::thread::sleep(Duration::from_millis(200));
     assert!(
-        server.log().contains(&format!(
+        server.wait_log(&format!(
             "administratively prohibited connection for {me} from 127.0.0.1"
         )),
         "{}",
