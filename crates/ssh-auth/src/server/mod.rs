@@ -211,16 +211,18 @@ impl ServerAuth {
         if !self.banner_sent {
             self.banner_sent = true;
             if let Some(message) = self.config.banner.clone() {
-                self.send(
-                    now,
-                    UserauthBanner {
-                        message,
-                        language: String::new(),
-                    }
-                    .to_bytes(),
-                );
+                self.send_text(now, message);
             }
         }
+    }
+
+    /// A USERAUTH_BANNER carrying `message`.
+    fn send_text(&mut self, now: Instant, message: String) {
+        let banner = UserauthBanner {
+            message,
+            language: String::new(),
+        };
+        self.send(now, banner.to_bytes());
     }
 
     /// The methods that can continue: the next method of every list.
@@ -647,14 +649,7 @@ impl ServerAuth {
             AccountVerdict::Deny { message } => {
                 self.queued.clear();
                 if !message.is_empty() {
-                    self.send(
-                        now,
-                        UserauthBanner {
-                            message,
-                            language: String::new(),
-                        }
-                        .to_bytes(),
-                    );
+                    self.send_text(now, message);
                 }
                 let user = self.user.clone().unwrap_or_default().0;
                 let e = AuthError::AccountDenied { user };
