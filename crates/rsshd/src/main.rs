@@ -328,6 +328,11 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     if listeners.is_empty() {
         return Err("Cannot bind any address.".into());
     }
+    // The handlers are in place before the service manager hears that we
+    // are ready: a SIGTERM sent on READY=1 must find them (CI once saw
+    // the default action kill the server there, with no STOPPING=1).
+    let mut terminate =
+        ssh_os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
     // A unit of Type=notify learns that we listen.
     if let Err(e) = ssh_os::service::notify("READY=1") {
         tracing::error!("sd_notify: {e}");
@@ -356,8 +361,6 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         }));
     }
     drop(tx);
-    let mut terminate =
-        ssh_os::signal::termination_stream().map_err(|e| format!("signals: {e}"))?;
     loop {
         let next = futures::future::select(rx.next(), terminate.next()).await;
         let (stream, mut peer) = match next {
