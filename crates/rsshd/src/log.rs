@@ -2,9 +2,28 @@
 //! logs (user names, forwarding targets, socket paths), so control
 //! characters inside a line are written as octal escapes (`\012`), as
 //! sshd's `strnvis` does; a log reader never sees a line the client
-//! forged.
+//! forged. The same lines go to stderr (`-e`, `-d`) or to the system
+//! log, as sshd's do.
 
 use std::io::{self, Write};
+use std::sync::atomic::AtomicBool;
+
+use ssh_os::syslog::Severity;
+use tracing::{Level, Metadata};
+use tracing_subscriber::fmt::MakeWriter;
+
+/// `body` with control characters (except tab) and DEL as octal escapes.
+fn escape(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() + 8);
+    for &b in body {
+        if (b < 0x20 && b != b'\t') || b == 0x7f {
+            out.extend_from_slice(format!("\\{b:03o}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
 
 /// Escapes control characters (except tab) and DEL in each write but a
 /// final newline: one write is one formatted event.
@@ -16,14 +35,7 @@ impl<W: Write> Write for Escaping<W> {
             Some((b'\n', body)) => (body, &b"\n"[..]),
             _ => (buf, &b""[..]),
         };
-        let mut out = Vec::with_capacity(buf.len() + 8);
-        for &b in body {
-            if (b < 0x20 && b != b'\t') || b == 0x7f {
-                out.extend_from_slice(format!("\\{b:03o}").as_bytes());
-            } else {
-                out.push(b);
-            }
-        }
+        let mut out = escape(body);
         out.extend_from_slice(end);
         self.0.write_all(&out)?;
         Ok(buf.len())
@@ -31,6 +43,71 @@ impl<W: Write> Write for Escaping<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// Whether the log goes to the system log (set once, at start).
+pub(crate) static TO_SYSLOG: AtomicBool = AtomicBool::new(false);
+
+/// The system log as the subscriber's writer: one event, one syslog(3)
+/// message, its severity from the event's level (sshd's mapping).
+pub(crate) struct Syslog;
+
+/// One event's text, sent to the system log when the subscriber is done
+/// with it.
+pub(crate) struct SyslogEvent {
+    severity: Severity,
+    text: Vec<u8>,
+}
+
+impl<'a> MakeWriter<'a> for Syslog {
+    type Writer = SyslogEvent;
+
+    fn make_writer(&'a self) -> SyslogEvent {
+        SyslogEvent {
+            severity: Severity::Info,
+            text: Vec::new(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> SyslogEvent {
+        let severity = match *meta.level() {
+            Level::ERROR => Severity::Error,
+            Level::WARN => Severity::Warning,
+            Level::INFO => Severity::Info,
+            _ => Severity::Debug,
+        };
+        SyslogEvent {
+            severity,
+            text: Vec::new(),
+        }
+    }
+}
+
+impl Write for SyslogEvent {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SyslogEvent {
+    /// The message as syslog gets it: escaped, without its final newline.
+    fn message(&self) -> String {
+        let body = self.text.strip_suffix(b"\n").unwrap_or(&self.text);
+        String::from_utf8_lossy(&escape(body)).into_owned()
+    }
+}
+
+impl Drop for SyslogEvent {
+    fn drop(&mut self) {
+        if !self.text.is_empty() {
+            ssh_os::syslog::send(self.severity, &self.message());
+        }
     }
 }
 
@@ -51,6 +128,19 @@ mod tests {
             escaped(b"refused open to evil\nAccepted publickey for root\r\x1b[2J\x7f\n"),
             b"refused open to evil\\012Accepted publickey for root\\015\\033[2J\\177\n"
         );
+    }
+
+    #[test]
+    fn a_syslog_message_is_escaped_and_loses_its_newline() {
+        let mut event = SyslogEvent {
+            severity: Severity::Info,
+            text: Vec::new(),
+        };
+        event
+            .write_all(b"Invalid user a\nb from 10.0.0.1\n")
+            .unwrap();
+        assert_eq!(event.message(), "Invalid user a\\012b from 10.0.0.1");
+        event.text.clear();
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! user's state directory on first start, and serves only that user, by
 //! public key.
 //!
-//! It never detaches: it always runs in the foreground as `sshd -D` does,
-//! and logs to stderr (`-e` is accepted and changes nothing). Under a
-//! systemd unit of `Type=notify` it says when it listens (`READY=1`).
+//! As sshd, it detaches unless given `-D` (or `-d`), and logs to the
+//! system log (`SyslogFacility`, AUTH) unless given `-e` (or `-d`), to
+//! stderr then. Under a systemd unit of `Type=notify` it says when it
+//! listens (`READY=1`).
 
 mod auth;
 mod hostkeys;
@@ -49,13 +50,13 @@ use crate::session::session_policy;
     disable_help_flag = true
 )]
 struct Args {
-    /// Do not detach (always the case; accepted for sshd compatibility).
+    /// Do not detach: stay in the foreground.
     #[arg(short = 'D')]
     no_detach: bool,
     /// Debug mode: one connection, verbose logs (repeat for more).
     #[arg(short = 'd', action = clap::ArgAction::Count)]
     debug: u8,
-    /// Log to stderr (always the case; accepted for sshd compatibility).
+    /// Log to stderr instead of the system log.
     #[arg(short = 'e')]
     stderr: bool,
     /// Quiet: no log output.
@@ -96,13 +97,19 @@ fn main() -> ExitCode {
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A daemon's stderr is /dev/null: the system log hears it.
+            if log::TO_SYSLOG.load(Ordering::Relaxed) {
+                tracing::error!("fatal: {e}");
+            }
             eprintln!("rsshd: {e}");
             ExitCode::from(255)
         }
     }
 }
 
-fn init_logging(level: LogLevel, args: &Args) {
+/// Logs to stderr with `-e` or `-d`, otherwise to the system log under
+/// `facility`, as sshd does.
+fn init_logging(level: LogLevel, facility: &str, args: &Args) {
     let filter = if args.quiet {
         "off"
     } else {
@@ -114,13 +121,23 @@ fn init_logging(level: LogLevel, args: &Args) {
             _ => "info",
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_writer(|| log::Escaping(std::io::stderr()))
+    let builder = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
         .with_level(false)
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .try_init();
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter));
+    if args.stderr || args.debug > 0 || args.test || args.dump {
+        let _ = builder
+            .with_writer(|| log::Escaping(std::io::stderr()))
+            .try_init();
+    } else {
+        let facility =
+            ssh_os::syslog::Facility::from_name(facility).unwrap_or(ssh_os::syslog::Facility::AUTH);
+        ssh_os::syslog::open(c"rsshd", facility);
+        log::TO_SYSLOG.store(true, Ordering::Relaxed);
+        let _ = builder.with_writer(log::Syslog).try_init();
+    }
 }
 
 /// Where an ordinary user's server keeps its host keys.
@@ -260,7 +277,11 @@ fn run(args: Args) -> Result<(), String> {
     let root = ssh_os::user::is_root();
     let me = User::current().map_err(|e| format!("who am I: {e}"))?;
     let setup = setup(&args, root, &me)?;
-    init_logging(setup.settings.log_level, &args);
+    init_logging(
+        setup.settings.log_level,
+        &setup.settings.syslog_facility,
+        &args,
+    );
     if args.dump {
         let dump = setup.settings.dump(&|kind, spec| {
             let (d, s) = ssh_os::config::algorithm_names(kind, true);
@@ -290,6 +311,11 @@ fn run(args: Args) -> Result<(), String> {
                 path.display()
             );
         }
+    }
+    // Without -D (or -d) into the background, as sshd: before the runtime
+    // starts a thread, and before the pid file, which names the daemon.
+    if !args.no_detach && args.debug == 0 {
+        ssh_os::service::detach().map_err(|e| format!("daemon() failed: {e}"))?;
     }
     if let Some(pid_file) = &setup.settings.pid_file
         && let Err(e) = std::fs::write(pid_file, format!("{}\n", std::process::id()))

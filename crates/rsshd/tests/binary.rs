@@ -431,3 +431,86 @@ fn notifies_systemd_and_removes_its_pid_file_on_sigterm() {
     }
     assert!(!pid_file.exists(), "the pid file outlived the server");
 }
+
+/// Without `-D` it detaches as sshd does: the command returns 0 at once,
+/// and the pid file names the daemon, another process, which serves and
+/// stops on SIGTERM (removing the pid file).
+#[test]
+fn detaches_without_dash_d() {
+    use std::io::Read as _;
+    let dir = temp_dir("detach");
+    let (key, _) = host_key(&dir);
+    let pid_file = dir.join("rsshd.pid");
+    let cfg = dir.join("cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "HostKey {}\nListenAddress 127.0.0.1\nPidFile {}\n",
+            key.display(),
+            pid_file.display()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = rsshd()
+        .args(["-e", "-f"])
+        .arg(&cfg)
+        .args(["-p", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rsshd without -D stayed in the foreground");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let daemon = loop {
+        if let Ok(text) = std::fs::read_to_string(&pid_file)
+            && let Ok(pid) = text.trim().parse::<u32>()
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no pid file");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_ne!(daemon, child.id());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", port)) {
+            Ok(s) => break s,
+            Err(e) => assert!(std::time::Instant::now() < deadline, "{e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut banner = [0u8; 8];
+    stream.read_exact(&mut banner).unwrap();
+    assert_eq!(&banner, b"SSH-2.0-");
+    drop(stream);
+    let killed = Command::new("kill")
+        .args(["-TERM", &daemon.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pid_file.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

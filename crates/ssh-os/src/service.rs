@@ -1,5 +1,6 @@
-//! Running as a service: the systemd readiness protocol (`sd_notify`),
-//! for a unit of `Type=notify`.
+//! Running as a service: detaching from the terminal as a classic
+//! daemon, and the systemd readiness protocol (`sd_notify`) for a unit of
+//! `Type=notify`.
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
@@ -36,4 +37,12 @@ pub fn notify(state: &str) -> io::Result<bool> {
         }
     }
     Ok(true)
+}
+
+/// Detaches as sshd does without `-D` (daemon(3)): the parent exits 0,
+/// the child goes on in a new session, in `/`, with standard input,
+/// output and error on `/dev/null`. Call it before any thread starts: only
+/// the calling thread survives the fork.
+pub fn detach() -> io::Result<()> {
+    nix::unistd::daemon(false, false).map_err(io::Error::from)
 }
