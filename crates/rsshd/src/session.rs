@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use ssh_server_kit::session::SessionPolicy;
+use ssh_server_kit::session::{RemoteHost, SessionPolicy};
 
 use crate::auth;
 
@@ -82,6 +82,12 @@ pub(crate) fn session_policy(
         nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),
         // The connection's, set by the caller.
         sockets: None,
+        // utmp, wtmp and lastlog are root's to write (sshd logs the
+        // address: UseDNS is off).
+        login_records: ssh_os::user::is_root().then(|| RemoteHost {
+            name: peer.ip().to_string(),
+            addr: peer.ip(),
+        }),
     }
 }
 

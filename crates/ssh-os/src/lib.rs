@@ -19,15 +19,21 @@
 //!   prompts with and without echo.
 //! - [`sockets`]: sockets made as another user (a helper process when
 //!   the server is root).
+//! - [`service`], [`syslog`]: running as a daemon (detaching, systemd
+//!   readiness) and logging to the system log.
 //! - [`config`]: configuration files read from disk, algorithm lists
 //!   turned into a transport configuration.
 //!
+//! - `loginrec`: utmp, wtmp and lastlog for terminal sessions.
+//!
 //! Unsafe code is limited to [`process`]'s `pre_exec` hook (code run in the
-//! child between fork and exec) and `shadow`'s `getspnam_r` (which
-//! neither `nix` nor `rustix` wraps); everything else goes through `nix`
-//! and `rustix`.
+//! child between fork and exec), `shadow`'s `getspnam_r`, `loginrec`'s
+//! utmpx calls and [`syslog`]'s `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
+//! facility sshd offers); everything else goes through `nix` and `rustix`.
 
 pub mod config;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub mod loginrec;
 #[cfg(unix)]
 mod modes;
 #[cfg(all(unix, feature = "pam"))]
@@ -44,6 +50,8 @@ pub mod shadow;
 pub mod signal;
 #[cfg(unix)]
 pub mod sockets;
+#[cfg(unix)]
+pub mod syslog;
 #[cfg(unix)]
 pub mod terminal;
 #[cfg(unix)]

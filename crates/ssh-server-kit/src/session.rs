@@ -17,6 +17,7 @@ use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ssh_wire::messages::{ChannelRequestKind, PtyRequest};
 
 use ssh_async::{Channel, Error, IncomingRequest, ServerConnection, runtime};
+use ssh_os::loginrec::LoginRecord;
 use ssh_os::process::{self, ExitStatus, SpawnOptions};
 use ssh_os::pty::{Pty, PtyControl, WinSize};
 use ssh_os::signal::Signal;
@@ -69,6 +70,18 @@ pub struct SessionPolicy {
     /// when first needed ([`Sockets::for_user`] when `switch_user`,
     /// [`Sockets::direct`] otherwise).
     pub sockets: Option<Sockets>,
+    /// Login records (utmp, wtmp, lastlog) of sessions with a terminal, as
+    /// from this remote host; `None`: none kept (only root can write them).
+    pub login_records: Option<RemoteHost>,
+}
+
+/// Where a session's user comes from, as the login records name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteHost {
+    /// The host as logged (sshd: the address unless `UseDNS`).
+    pub name: String,
+    /// The address.
+    pub addr: std::net::IpAddr,
 }
 
 impl SessionPolicy {
@@ -92,6 +105,7 @@ impl SessionPolicy {
             agent_forwarding: true,
             nologin: None,
             sockets: None,
+            login_records: None,
         }
     }
 
@@ -404,6 +418,8 @@ fn is_env_name(name: &str) -> bool {
 struct Running {
     child: process::Child,
     io: Io,
+    /// The terminal session's login records, to close when it ends.
+    record: Option<LoginRecord>,
 }
 
 enum Io {
@@ -534,10 +550,25 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
             opts.env = env;
             let control = pty.control();
             let child = process::spawn(opts)?;
+            let record = policy.login_records.as_ref().map(|from| {
+                let record = LoginRecord::on_tty(
+                    pty.slave_name(),
+                    &user.name,
+                    user.uid,
+                    &from.name,
+                    Some(from.addr),
+                    child.pid(),
+                );
+                if let Err(e) = record.login() {
+                    tracing::info!("login records for {}: {e}", record.line);
+                }
+                record
+            });
             let (r, w) = pty.into_master();
             return Ok(Running {
                 child,
                 io: Io::Pty(control, r, w),
+                record,
             });
         }
         None => Io::Pipes,
@@ -546,6 +577,7 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     Ok(Running {
         child: process::spawn(opts)?,
         io,
+        record: None,
     })
 }
 
@@ -659,6 +691,11 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
         o.await;
     }
     drop(requests);
+    if let Some(record) = &running.record
+        && let Err(e) = record.logout()
+    {
+        tracing::info!("logout records for {}: {e}", record.line);
+    }
     match status {
         Ok(ExitStatus::Code(c)) => ch.exit_status(c).await?,
         Ok(ExitStatus::Signal { name, core_dumped }) => {

@@ -42,6 +42,7 @@ pub fn policy() -> SessionPolicy {
         agent_forwarding: false,
         nologin: None,
         sockets: None,
+        login_records: None,
     }
 }
 

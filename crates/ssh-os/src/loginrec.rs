@@ -1,0 +1,264 @@
+//! Login records, as sshd keeps them for sessions with a terminal: utmp
+//! (who is on now: `who`, `w`), wtmp (the history: `last`) and lastlog
+//! (each user's last login, where the file exists). Written by a root
+//! server; an ordinary user's server cannot and does not try.
+
+use std::ffi::{CString, c_char};
+use std::fs::OpenOptions;
+use std::io;
+use std::net::IpAddr;
+use std::os::unix::fs::FileExt as _;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The history file (`_PATH_WTMP`).
+pub const WTMP: &str = "/var/log/wtmp";
+/// The last-login file (`_PATH_LASTLOG`), written only where it exists.
+pub const LASTLOG: &str = "/var/log/lastlog";
+
+/// Size of `struct lastlog`: a 32-bit time, a 32-byte line, a 256-byte host.
+const LASTLOG_ENTRY: u64 = 4 + 32 + 256;
+
+/// One terminal session: who, on which line, from where, which process.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// The terminal without `/dev/` (`pts/3`).
+    pub line: String,
+    /// The user's name.
+    pub user: String,
+    /// Their uid (lastlog is indexed by it).
+    pub uid: u32,
+    /// The remote host as logged (sshd: the address, or its name with
+    /// `UseDNS`).
+    pub host: String,
+    /// The remote address.
+    pub addr: Option<IpAddr>,
+    /// The session's process.
+    pub pid: u32,
+}
+
+impl LoginRecord {
+    /// The record of a session on terminal `tty` (`/dev/pts/3`).
+    pub fn on_tty(
+        tty: &Path,
+        user: &str,
+        uid: u32,
+        host: &str,
+        addr: Option<IpAddr>,
+        pid: u32,
+    ) -> Self {
+        let tty = tty.to_string_lossy();
+        let line = tty.strip_prefix("/dev/").unwrap_or(&tty).to_owned();
+        Self {
+            line,
+            user: user.to_owned(),
+            uid,
+            host: host.to_owned(),
+            addr,
+            pid,
+        }
+    }
+
+    /// The login: utmp and wtmp get a `USER_PROCESS` entry, lastlog (if
+    /// the file exists) the time, line and host. Every record is tried;
+    /// the first failure is returned.
+    pub fn login(&self) -> io::Result<()> {
+        let entry = self.entry(libc::USER_PROCESS, true);
+        let utmp = write_utmp(&entry);
+        let wtmp = write_wtmp(&entry);
+        let lastlog = self.write_lastlog(Path::new(LASTLOG));
+        utmp.and(wtmp).and(lastlog)
+    }
+
+    /// The logout: the line's utmp entry becomes `DEAD_PROCESS`, and wtmp
+    /// gets a logout entry (no user) for the line.
+    pub fn logout(&self) -> io::Result<()> {
+        let entry = self.entry(libc::DEAD_PROCESS, false);
+        let utmp = write_utmp(&entry);
+        let wtmp = write_wtmp(&entry);
+        utmp.and(wtmp)
+    }
+
+    /// sshd's utmpx entry (`construct_utmpx`): the id is the line's last
+    /// four characters; a logout entry names no user or host.
+    #[allow(unsafe_code)]
+    fn entry(&self, kind: libc::c_short, with_user: bool) -> libc::utmpx {
+        // SAFETY: `utmpx` is plain data (integers and byte arrays); all
+        // zeroes is a valid, empty entry.
+        let mut ut: libc::utmpx = unsafe { core::mem::zeroed() };
+        ut.ut_type = kind;
+        ut.ut_pid = i32::try_from(self.pid).unwrap_or(0);
+        copy(&mut ut.ut_line, &self.line);
+        let id_from = self.line.len().saturating_sub(ut.ut_id.len());
+        copy(&mut ut.ut_id, self.line.get(id_from..).unwrap_or(""));
+        if with_user {
+            copy(&mut ut.ut_user, &self.user);
+            copy(&mut ut.ut_host, &self.host);
+            ut.ut_addr_v6 = match self.addr {
+                Some(IpAddr::V4(a)) => [i32::from_ne_bytes(a.octets()), 0, 0, 0],
+                Some(IpAddr::V6(a)) => {
+                    let o = a.octets();
+                    let word = |i: usize| {
+                        let mut w = [0u8; 4];
+                        w.copy_from_slice(o.get(i * 4..i * 4 + 4).unwrap_or(&[0; 4]));
+                        i32::from_ne_bytes(w)
+                    };
+                    [word(0), word(1), word(2), word(3)]
+                }
+                None => [0; 4],
+            };
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        ut.ut_tv.tv_sec = i32::try_from(now.as_secs()).unwrap_or(i32::MAX);
+        ut.ut_tv.tv_usec = i32::try_from(now.subsec_micros()).unwrap_or(0);
+        ut.ut_session = i32::try_from(self.pid).unwrap_or(0);
+        ut
+    }
+
+    /// The entry at `uid`'s offset of `path`, if the file exists.
+    fn write_lastlog(&self, path: &Path) -> io::Result<()> {
+        let file = match OpenOptions::new().write(true).open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        file.write_all_at(&self.lastlog_entry(), u64::from(self.uid) * LASTLOG_ENTRY)
+    }
+
+    /// `struct lastlog` in the machine's byte order.
+    fn lastlog_entry(&self) -> Vec<u8> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut e = Vec::with_capacity(LASTLOG_ENTRY as usize);
+        e.extend_from_slice(
+            &i32::try_from(now.as_secs())
+                .unwrap_or(i32::MAX)
+                .to_ne_bytes(),
+        );
+        let mut field = |text: &str, len: usize| {
+            let bytes = text.as_bytes();
+            let n = bytes.len().min(len);
+            e.extend_from_slice(bytes.get(..n).unwrap_or_default());
+            e.resize(e.len() + len - n, 0);
+        };
+        field(&self.line, 32);
+        field(&self.host, 256);
+        e
+    }
+}
+
+/// `text` into a fixed C field, cut to fit (utmp fields need no NUL when full).
+fn copy(dst: &mut [c_char], text: &str) {
+    for (d, s) in dst.iter_mut().zip(text.bytes()) {
+        *d = s as c_char;
+    }
+}
+
+/// Replaces the line's entry in utmp (pututxline finds it by id).
+#[allow(unsafe_code)]
+fn write_utmp(entry: &libc::utmpx) -> io::Result<()> {
+    // SAFETY: the utmpx calls take no pointers but `entry`, a valid entry
+    // borrowed for the call; pututxline copies it. The set/end pair
+    // brackets the use of the library's file position.
+    let written = unsafe {
+        libc::setutxent();
+        let r = libc::pututxline(entry);
+        libc::endutxent();
+        r
+    };
+    if written.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+// SAFETY: glibc's `updwtmpx(const char *, const struct utmpx *)`, which the
+// libc crate does not declare; the signature is the header's.
+#[allow(unsafe_code)]
+unsafe extern "C" {
+    fn updwtmpx(wtmpx_file: *const c_char, utmpx: *const libc::utmpx);
+}
+
+/// Appends the entry to wtmp (glibc locks the file around the write).
+#[allow(unsafe_code)]
+fn write_wtmp(entry: &libc::utmpx) -> io::Result<()> {
+    if !Path::new(WTMP).exists() {
+        return Ok(());
+    }
+    let path = CString::new(WTMP).map_err(io::Error::other)?;
+    // SAFETY: `path` is a NUL-terminated string and `entry` a valid
+    // entry, both alive for the call; updwtmpx only reads them.
+    unsafe { updwtmpx(path.as_ptr(), entry) };
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn record() -> LoginRecord {
+        LoginRecord::on_tty(
+            Path::new("/dev/pts/12"),
+            "alice",
+            1000,
+            "192.0.2.7",
+            Some("192.0.2.7".parse().unwrap()),
+            4321,
+        )
+    }
+
+    fn text(field: &[c_char]) -> String {
+        field
+            .iter()
+            .take_while(|c| **c != 0)
+            .map(|c| *c as u8 as char)
+            .collect()
+    }
+
+    #[test]
+    fn a_login_entry_as_sshd_builds_it() {
+        let r = record();
+        assert_eq!(r.line, "pts/12");
+        let ut = r.entry(libc::USER_PROCESS, true);
+        assert_eq!(ut.ut_type, libc::USER_PROCESS);
+        assert_eq!(ut.ut_pid, 4321);
+        assert_eq!(text(&ut.ut_line), "pts/12");
+        assert_eq!(ut.ut_id.map(|c| c as u8), *b"s/12");
+        assert_eq!(text(&ut.ut_user), "alice");
+        assert_eq!(text(&ut.ut_host), "192.0.2.7");
+        assert_eq!(ut.ut_addr_v6[0].to_ne_bytes(), [192, 0, 2, 7]);
+        assert!(ut.ut_tv.tv_sec > 1_700_000_000);
+    }
+
+    #[test]
+    fn a_logout_entry_keeps_the_line_and_drops_the_user() {
+        let ut = record().entry(libc::DEAD_PROCESS, false);
+        assert_eq!(ut.ut_type, libc::DEAD_PROCESS);
+        assert_eq!(text(&ut.ut_line), "pts/12");
+        assert_eq!(text(&ut.ut_user), "");
+        assert_eq!(text(&ut.ut_host), "");
+    }
+
+    #[test]
+    fn lastlog_is_written_at_the_uid_and_only_where_the_file_exists() {
+        let dir = std::env::temp_dir().join(format!("ssh-os-lastlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lastlog");
+        let r = record();
+        r.write_lastlog(&path).unwrap();
+        assert!(!path.exists(), "lastlog made where there was none");
+        std::fs::write(&path, b"").unwrap();
+        r.write_lastlog(&path).unwrap();
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(data.len() as u64, 1001 * LASTLOG_ENTRY);
+        let at = (1000 * LASTLOG_ENTRY) as usize;
+        assert!(i32::from_ne_bytes(data[at..at + 4].try_into().unwrap()) > 1_700_000_000);
+        assert_eq!(&data[at + 4..at + 10], b"pts/12");
+        assert_eq!(&data[at + 36..at + 45], b"192.0.2.7");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
