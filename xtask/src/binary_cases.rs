@@ -252,7 +252,10 @@ pub fn cases() -> Vec<Case> {
         sessions_mux,
         "b".to_owned(),
     );
-    for (name, about, run) in crate::binary_account::ROWS {
+    for (name, about, run) in crate::binary_account::ROWS
+        .iter()
+        .chain(crate::binary_admin::ROWS)
+    {
         push(format!("ssh>rsshd:{name}"), about, *run, "b".to_owned());
     }
     out

@@ -17,6 +17,7 @@ mod bench;
 mod bench_report;
 mod binaries;
 mod binary_account;
+mod binary_admin;
 mod binary_auth;
 mod binary_cases;
 mod binary_hostcerts;
