@@ -78,7 +78,7 @@ impl Context {
 
 /// Where a connection leads, for messages: an address, or a proxy
 /// (`UNKNOWN` port 65535 as OpenSSH names it).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Peer {
     /// The address text.
     pub ip: String,

@@ -25,6 +25,7 @@ pub mod banner;
 pub mod cli;
 pub mod config;
 pub mod connect;
+pub mod ending;
 pub mod escape;
 pub mod forwarding;
 pub mod hostcerts;
@@ -235,7 +236,7 @@ async fn connect_and_run(cli: &Cli, s: ClientSettings, mut ctx: Context) -> i32 
         }
     };
     let client = connected.client;
-    let code = run_connected(cli, &s, &client, &ctx.home).await;
+    let code = run_connected(cli, &s, &client, &connected.peer, &ctx.home).await;
     session::disconnect(client).await;
     ctx.shutdown().await;
     code
@@ -247,6 +248,7 @@ async fn run_connected(
     cli: &Cli,
     s: &ClientSettings,
     client: &Client,
+    peer: &connect::Peer,
     home: &std::path::Path,
 ) -> i32 {
     let session = !cli.no_command && cli.stdio_forward.is_none();
@@ -277,7 +279,7 @@ async fn run_connected(
     }
     if cli.no_command {
         background::detach();
-        return session::wait_only(client, &s.hostname).await;
+        return session::wait_only(client, &s.hostname, peer).await;
     }
     let extras = forwarding::session_extras(dispatcher.as_ref(), s, home).await;
     let command = cli.command().or_else(|| s.remote_command.clone());
@@ -297,6 +299,7 @@ async fn run_connected(
         send_env: s.send_env.clone(),
         set_env: s.set_env.clone(),
         host: s.hostname.clone(),
+        peer: peer.clone(),
         verbose_close: s.log_level >= LogLevel::Info,
         x11: extras.x11,
         agent: extras.agent,

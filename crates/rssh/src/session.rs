@@ -36,6 +36,8 @@ pub struct SessionSpec {
     pub set_env: Vec<(String, String)>,
     /// The host name for "Connection to ... closed.".
     pub host: String,
+    /// The address and port connected to, for the messages of an end.
+    pub peer: crate::connect::Peer,
     /// Print "Connection to ... closed." (INFO and above).
     pub verbose_close: bool,
     /// The `x11-req` to send (`-X`/`-Y`).
@@ -227,13 +229,8 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
         Outcome::Closed(Ok(_)) => 255,
         Outcome::Closed(Err(e)) => {
             tracing::debug!("{e}");
-            match &e {
-                ssh_async::Error::Connection(ssh_async::ConnectionError::Session(
-                    ssh_async::ssh_session::Error::KeepaliveTimeout { .. },
-                )) => {
-                    tracing::error!("Timeout, server {} not responding.", spec.host);
-                }
-                _ => tracing::error!("Connection to {} closed by remote host.", spec.host),
+            for line in crate::ending::messages(&e, &spec.host, &spec.peer) {
+                tracing::error!("{line}");
             }
             255
         }
@@ -352,10 +349,15 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
 /// `-N` (and the end of `-f -N`): no session; waits until the
 /// connection ends (255, as `ssh`) or SIGINT/SIGTERM/SIGHUP arrive (255
 /// too, after a clean disconnect).
-pub async fn wait_only(client: &Client, host: &str) -> i32 {
+pub async fn wait_only(client: &Client, host: &str, peer: &crate::connect::Peer) -> i32 {
     let closed: Pin<Box<dyn Future<Output = Option<i32>> + '_>> = Box::pin(async move {
         let r = client.closed().await;
         tracing::debug!("{r:?}");
+        if let Err(e) = r {
+            for line in crate::ending::messages(&e, host, peer) {
+                tracing::error!("{line}");
+            }
+        }
         None
     });
     let term: Pin<Box<dyn Future<Output = Option<i32>> + '_>> = Box::pin(async move {
@@ -368,9 +370,7 @@ pub async fn wait_only(client: &Client, host: &str) -> i32 {
         }
     });
     match futures::future::select(closed, term).await.factor_first().0 {
-        None => {
-            tracing::error!("Connection to {host} closed by remote host.");
-        }
+        None => {}
         Some(sig) => {
             crate::log::verbose(&format!("Killed by signal {sig}."));
         }

@@ -220,3 +220,79 @@ fn a_key_exchange_that_is_not_post_quantum_is_warned_about() {
     std::fs::write(dir.join("known_hosts"), known_line(pq.addr.port())).unwrap();
     assert!(!run(&pq, &[]).contains(WARNING));
 }
+
+/// A TCP proxy to `target` that, once `armed`, flips the last byte of
+/// the next chunk from the server (a MAC byte): the client must find the
+/// corruption itself.
+fn corrupting_proxy(
+    target: std::net::SocketAddr,
+    armed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::Ordering;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (client, _) = listener.accept().unwrap();
+        let server = TcpStream::connect(target).unwrap();
+        let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while let Ok(n) = c_in.read(&mut buf) {
+                if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut s_in, mut c_out) = (server, client);
+        let mut buf = [0u8; 65536];
+        let mut done = false;
+        while let Ok(n) = s_in.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if !done && armed.load(Ordering::SeqCst) {
+                buf[n - 1] ^= 0x55;
+                done = true;
+            }
+            if c_out.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    });
+    port
+}
+
+/// A corrupted packet after authentication is found by the client, and
+/// said to be so: not "closed by remote host", which would blame the
+/// server for what this side detected (as ssh: ssh_dispatch_run_fatal).
+#[test]
+fn a_violation_found_by_the_client_is_not_reported_as_a_remote_close() {
+    let srv = server(&["password"], Vec::new());
+    let dir = scratch("corrupt");
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let port = corrupting_proxy(srv.addr, armed.clone());
+    std::fs::write(dir.join("known_hosts"), known_line(port)).unwrap();
+    let ask = askpass(&dir, PASSWORD);
+    let env = password_env(&ask);
+    let mut args = base_args(&srv, &dir, "yes");
+    let at = args.iter().position(|a| a == "-p").unwrap();
+    args[at + 1] = port.to_string();
+    let args = with(args, &["-o", "ServerAliveInterval=1", "127.0.0.1", "wait"]);
+    // Armed once the session runs: the next keepalive reply is corrupted.
+    let arm = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let r = rssh(&args, &env, b"");
+    arm.join().unwrap();
+    assert_eq!(r.code, 255, "{}", r.stderr);
+    assert!(!r.stderr.contains("closed by remote host"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("ssh_dispatch_run_fatal: Connection to 127.0.0.1 port"),
+        "{}",
+        r.stderr
+    );
+}
