@@ -32,3 +32,9 @@ pub use extensions::{ExtendedRequest, ExtensionPair, Limits, StatVfs, UsersGroup
 pub use framing::PacketReader;
 pub use message::{Handle, NameEntry, Packet, Request, Response};
 pub use numbers::{MAX_PACKET_LEN, OpenFlags, SFTP_VERSION, StatusCode};
+pub mod fs;
+pub mod server;
+
+pub use fs::{CopyError, Filesystem, FsError, FsResult};
+pub use server::{Server, ServerError, ServerOptions};
+pub mod memfs;
