@@ -37,4 +37,7 @@ pub mod server;
 
 pub use fs::{CopyError, Filesystem, FsError, FsResult};
 pub use server::{Server, ServerError, ServerOptions};
+pub mod client;
 pub mod memfs;
+
+pub use client::{Client, ClientConfig, Event, Reply, RequestId, TransferId};

@@ -509,6 +509,17 @@ impl fmt::Display for TooLarge {
 impl std::error::Error for TooLarge {}
 
 impl Packet {
+    /// The type byte.
+    pub const fn packet_type(&self) -> u8 {
+        match self {
+            Self::Init { .. } => t::INIT,
+            Self::Version { .. } => t::VERSION,
+            Self::Request { request, .. } => request.packet_type(),
+            Self::Response { response, .. } => response.packet_type(),
+            Self::Unknown { packet_type, .. } => *packet_type,
+        }
+    }
+
     /// Appends the framed packet (length prefix included) to `out`. A packet
     /// above [`MAX_PACKET_LEN`] is refused and nothing is appended.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), TooLarge> {

@@ -208,7 +208,7 @@ impl<F: Filesystem> Server<F> {
             }
             Packet::Init { .. } => Err(ServerError::UnexpectedPacket { packet_type: 1 }),
             p if !self.initialised => Err(ServerError::NotInitialised {
-                packet_type: packet_type_of(&p),
+                packet_type: p.packet_type(),
             }),
             Packet::Request { id, request } => {
                 let response = self.answer(request);
@@ -226,7 +226,7 @@ impl<F: Filesystem> Server<F> {
                 Ok(())
             }
             p => Err(ServerError::UnexpectedPacket {
-                packet_type: packet_type_of(&p),
+                packet_type: p.packet_type(),
             }),
         }
     }
@@ -582,16 +582,6 @@ impl<F: Filesystem> Server<F> {
 fn handle_key(handle: &Handle) -> Option<u64> {
     let bytes: [u8; 8] = handle.0.as_slice().try_into().ok()?;
     Some(u64::from_be_bytes(bytes))
-}
-
-fn packet_type_of(p: &Packet) -> u8 {
-    match p {
-        Packet::Init { .. } => 1,
-        Packet::Version { .. } => 2,
-        Packet::Request { request, .. } => request.packet_type(),
-        Packet::Response { response, .. } => response.packet_type(),
-        Packet::Unknown { packet_type, .. } => *packet_type,
-    }
 }
 
 fn error_status(code: StatusCode, message: &str) -> Response {
