@@ -16,6 +16,40 @@
 //! `poll_transmit`; the caller moves them over an SSH channel (the
 //! `sftp` subsystem). The server calls its file system synchronously.
 //!
+//! ```
+//! use ssh_sftp::memfs::MemFs;
+//! use ssh_sftp::{Client, ClientConfig, Event, OpenFlags, Reply, Server, ServerOptions};
+//!
+//! let mut fs = MemFs::new();
+//! fs.put_file(b"/hello.txt", b"hello")?;
+//! let mut server = Server::new(fs, ServerOptions::default());
+//! let mut client = Client::new(ClientConfig::default());
+//! // Moves bytes both ways until both sides are quiet.
+//! let mut pump = |client: &mut Client, server: &mut Server<MemFs>| -> Result<(), Box<dyn std::error::Error>> {
+//!     loop {
+//!         let (mut up, mut down) = (Vec::new(), Vec::new());
+//!         client.poll_transmit(&mut up);
+//!         server.handle_input(&up)?;
+//!         server.poll_transmit(&mut down);
+//!         client.handle_input(&down)?;
+//!         if up.is_empty() && down.is_empty() {
+//!             return Ok(());
+//!         }
+//!     }
+//! };
+//! pump(&mut client, &mut server)?;
+//! assert!(matches!(client.poll_event(), Some(Event::Ready { .. })));
+//! let id = client.open(b"/hello.txt", OpenFlags::READ, Default::default())?;
+//! pump(&mut client, &mut server)?;
+//! let Some(Event::Reply { id: got, reply: Reply::Handle(handle) }) = client.poll_event() else { unreachable!() };
+//! assert_eq!(got, id);
+//! let transfer = client.download(&handle, 0, None)?;
+//! pump(&mut client, &mut server)?;
+//! assert_eq!(client.poll_event(), Some(Event::Data { transfer, offset: 0, data: b"hello".to_vec() }));
+//! assert_eq!(client.poll_event(), Some(Event::TransferDone { transfer, result: Ok(5) }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! Architecture invariant: this crate depends on `ssh-wire` only, and does
 //! no I/O: no sockets, files, clocks or threads. A real file system lives in
 //! a host crate (`ssh-server-kit`) behind the [`Filesystem`] trait.
