@@ -84,7 +84,7 @@ impl Pair {
     }
 
     fn call(&mut self, request: &Request) -> Reply {
-        let id = self.client.request(request).unwrap();
+        let id = self.client.request(request.clone()).unwrap();
         self.run();
         let i = self
             .events

@@ -334,18 +334,12 @@ struct Outgoing {
 }
 
 impl Outgoing {
-    fn send(&mut self, request: &Request, pending: Pending) -> Result<u32, TooLarge> {
+    fn send(&mut self, request: Request, pending: Pending) -> Result<u32, TooLarge> {
         let mut id = self.next_id;
         while self.pending.contains_key(&id) {
             id = id.wrapping_add(1);
         }
-        // The packet is encoded straight into the output; a request is
-        // cloned only by the transfers, whose handle is small.
-        Packet::Request {
-            id,
-            request: request.clone(),
-        }
-        .encode(&mut self.bytes)?;
+        Packet::Request { id, request }.encode(&mut self.bytes)?;
         self.next_id = id.wrapping_add(1);
         self.pending.insert(id, pending);
         Ok(id)
@@ -472,9 +466,9 @@ impl Client {
 
     /// Sends any request; its reply comes as [`Event::Reply`] with the
     /// returned id.
-    pub fn request(&mut self, request: &Request) -> Result<RequestId, ApiError> {
+    pub fn request(&mut self, request: Request) -> Result<RequestId, ApiError> {
         self.check_ready()?;
-        let expect = Expect::of(request);
+        let expect = Expect::of(&request);
         self.out
             .send(request, Pending::User(expect))
             .map(RequestId)
@@ -488,7 +482,7 @@ impl Client {
         flags: OpenFlags,
         attrs: Attrs,
     ) -> Result<RequestId, ApiError> {
-        self.request(&Request::Open {
+        self.request(Request::Open {
             filename: path.to_vec(),
             flags,
             attrs,
@@ -497,42 +491,42 @@ impl Client {
 
     /// SSH_FXP_CLOSE.
     pub fn close(&mut self, handle: &Handle) -> Result<RequestId, ApiError> {
-        self.request(&Request::Close {
+        self.request(Request::Close {
             handle: handle.clone(),
         })
     }
 
     /// SSH_FXP_STAT.
     pub fn stat(&mut self, path: &[u8]) -> Result<RequestId, ApiError> {
-        self.request(&Request::Stat {
+        self.request(Request::Stat {
             path: path.to_vec(),
         })
     }
 
     /// SSH_FXP_REALPATH.
     pub fn realpath(&mut self, path: &[u8]) -> Result<RequestId, ApiError> {
-        self.request(&Request::Realpath {
+        self.request(Request::Realpath {
             path: path.to_vec(),
         })
     }
 
     /// SSH_FXP_OPENDIR.
     pub fn opendir(&mut self, path: &[u8]) -> Result<RequestId, ApiError> {
-        self.request(&Request::Opendir {
+        self.request(Request::Opendir {
             path: path.to_vec(),
         })
     }
 
     /// SSH_FXP_READDIR.
     pub fn readdir(&mut self, handle: &Handle) -> Result<RequestId, ApiError> {
-        self.request(&Request::Readdir {
+        self.request(Request::Readdir {
             handle: handle.clone(),
         })
     }
 
     /// SSH_FXP_REMOVE.
     pub fn remove(&mut self, path: &[u8]) -> Result<RequestId, ApiError> {
-        self.request(&Request::Remove {
+        self.request(Request::Remove {
             filename: path.to_vec(),
         })
     }
@@ -648,7 +642,7 @@ impl Client {
                 if self.has_extension(names::LIMITS) {
                     let _ = self
                         .out
-                        .send(&Request::Extended(ExtendedRequest::Limits), Pending::Limits);
+                        .send(Request::Extended(ExtendedRequest::Limits), Pending::Limits);
                     self.state = State::AwaitLimits;
                 } else {
                     self.become_ready();

@@ -77,7 +77,7 @@ impl Download {
         // A READ is a few dozen bytes; it always fits a packet.
         if out
             .send(
-                &request,
+                request,
                 Pending::Read {
                     transfer: id,
                     offset,
@@ -245,7 +245,7 @@ impl Upload {
             data,
         };
         if out
-            .send(&request, Pending::Write { transfer: id, len })
+            .send(request, Pending::Write { transfer: id, len })
             .is_ok()
         {
             self.in_flight += 1;
