@@ -48,6 +48,24 @@ impl PacketReader {
         self.buf.len() - self.start
     }
 
+    /// How many more bytes complete the next packet (its length prefix
+    /// first); 0 when it is complete, or when its length is over the limit
+    /// (so that [`PacketReader::poll_packet`] reports it). Feeding no more
+    /// than this keeps at most one packet buffered.
+    pub fn needed(&self) -> usize {
+        let rest = self.buf.get(self.start..).unwrap_or(&[]);
+        let Some(prefix) = rest.get(..4) else {
+            return 4 - rest.len();
+        };
+        let mut len_bytes = [0u8; 4];
+        len_bytes.copy_from_slice(prefix);
+        let len = usize::try_from(u32::from_be_bytes(len_bytes)).unwrap_or(usize::MAX);
+        if len > self.max {
+            return 0;
+        }
+        (4 + len).saturating_sub(rest.len())
+    }
+
     /// The next whole packet's body (type byte onwards), if one has arrived.
     /// An oversized length prefix is an error (and stays one: the stream
     /// cannot be resynchronised).

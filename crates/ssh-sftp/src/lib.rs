@@ -29,7 +29,9 @@
 //!     loop {
 //!         let (mut up, mut down) = (Vec::new(), Vec::new());
 //!         client.poll_transmit(&mut up);
-//!         server.handle_input(&up)?;
+//!         // A server with many replies waiting takes less than all; a
+//!         // real caller keeps the rest for later.
+//!         assert_eq!(server.handle_input(&up)?, up.len());
 //!         server.poll_transmit(&mut down);
 //!         client.handle_input(&down)?;
 //!         if up.is_empty() && down.is_empty() {

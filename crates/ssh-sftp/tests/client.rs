@@ -20,6 +20,8 @@ struct Pair {
     reverse: bool,
     events: Vec<Event>,
     max_in_flight_seen: usize,
+    /// Client bytes the server has not taken yet.
+    to_server: Vec<u8>,
 }
 
 impl Pair {
@@ -30,6 +32,7 @@ impl Pair {
             reverse: false,
             events: Vec::new(),
             max_in_flight_seen: 0,
+            to_server: Vec::new(),
         };
         p.run();
         assert!(matches!(
@@ -52,7 +55,9 @@ impl Pair {
             self.max_in_flight_seen = self.max_in_flight_seen.max(self.client.in_flight());
             let mut c2s = Vec::new();
             self.client.poll_transmit(&mut c2s);
-            self.server.handle_input(&c2s).unwrap();
+            self.to_server.extend_from_slice(&c2s);
+            let n = self.server.handle_input(&self.to_server).unwrap();
+            self.to_server.drain(..n);
             let mut s2c = Vec::new();
             self.server.poll_transmit(&mut s2c);
             if c2s.is_empty() && s2c.is_empty() {

@@ -690,3 +690,47 @@ fn hostile_write_offset_does_not_allocate() {
     });
     assert_ne!(r, OK);
 }
+
+#[test]
+fn pipelined_reads_stop_at_the_output_limit() {
+    let mut fs = MemFs::new();
+    fs.put_file(b"/big", &vec![1; 4 * 1024 * 1024]).unwrap();
+    let mut h = Harness::new(fs, ServerOptions::default());
+    let f = h.open("/big", OpenFlags::READ);
+    let mut bytes = Vec::new();
+    for i in 0..16u32 {
+        Packet::Request {
+            id: 1000 + i,
+            request: Request::Read {
+                handle: f.clone(),
+                offset: u64::from(i) * 262_144,
+                len: 262_144,
+            },
+        }
+        .encode(&mut bytes)
+        .unwrap();
+    }
+    let mut offered = &bytes[..];
+    let mut replies = 0;
+    while !offered.is_empty() {
+        let n = h.server.handle_input(offered).unwrap();
+        assert!(n < bytes.len(), "took everything at once");
+        offered = &offered[n..];
+        assert!(!h.server.wants_input() || offered.is_empty());
+        let mut out = Vec::new();
+        h.server.poll_transmit(&mut out);
+        assert!(out.len() <= ssh_sftp::server::OUTPUT_LIMIT + ssh_sftp::MAX_PACKET_LEN + 4);
+        h.replies.handle_input(&out);
+        while let Some(body) = h.replies.poll_packet().unwrap() {
+            assert!(matches!(
+                Packet::decode(body).unwrap(),
+                Packet::Response {
+                    response: Response::Data(_),
+                    ..
+                }
+            ));
+            replies += 1;
+        }
+    }
+    assert_eq!(replies, 16);
+}

@@ -44,6 +44,8 @@ struct Pair {
     client: Client,
     server: Server<OsFs>,
     events: Vec<Event>,
+    /// Client bytes the server has not taken yet.
+    to_server: Vec<u8>,
 }
 
 impl Pair {
@@ -52,6 +54,7 @@ impl Pair {
             client: Client::new(ClientConfig::default()),
             server: Server::new(OsFs::new(&dir.0, None), options),
             events: Vec::new(),
+            to_server: Vec::new(),
         };
         p.run();
         assert!(matches!(p.events.remove(0), Event::Ready { .. }));
@@ -62,7 +65,9 @@ impl Pair {
         loop {
             let (mut up, mut down) = (Vec::new(), Vec::new());
             self.client.poll_transmit(&mut up);
-            self.server.handle_input(&up).unwrap();
+            self.to_server.extend_from_slice(&up);
+            let n = self.server.handle_input(&self.to_server).unwrap();
+            self.to_server.drain(..n);
             self.server.poll_transmit(&mut down);
             self.client.handle_input(&down).unwrap();
             while let Some(e) = self.client.poll_event() {

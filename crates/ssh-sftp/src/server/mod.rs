@@ -22,6 +22,10 @@ use crate::numbers::{MAX_DATA_LEN, MAX_PACKET_LEN, SFTP_VERSION, StatusCode};
 
 pub use options::{DEFAULT_MAX_HANDLES, ServerOptions};
 
+/// Bytes of replies the server holds before it stops taking requests:
+/// two largest packets.
+pub const OUTPUT_LIMIT: usize = 2 * MAX_PACKET_LEN;
+
 /// Entries per NAME reply at most, as OpenSSH's `process_readdir` (100).
 const MAX_NAMES_PER_REPLY: usize = 100;
 
@@ -138,17 +142,32 @@ impl<F: Filesystem> Server<F> {
         self.handles.len()
     }
 
-    /// Takes bytes from the channel and answers every whole request in
-    /// them. An error is sticky: later calls return it again.
-    pub fn handle_input(&mut self, data: &[u8]) -> Result<(), ServerError> {
+    /// Takes bytes from the channel and answers the whole requests in them,
+    /// and returns how many bytes it took. It stops taking once
+    /// [`OUTPUT_LIMIT`] bytes of replies wait in [`Server::poll_transmit`]:
+    /// the caller keeps the rest and offers it again after sending, so a
+    /// client pipelining READs it never reads cannot grow our memory (and,
+    /// the channel window being credited only for consumed bytes, it is
+    /// held back by SSH flow control). An error is sticky: later calls
+    /// return it again.
+    pub fn handle_input(&mut self, data: &[u8]) -> Result<usize, ServerError> {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
-        self.input.handle_input(data);
+        let mut consumed = 0;
         loop {
+            if self.output.len() >= OUTPUT_LIMIT {
+                return Ok(consumed);
+            }
+            let rest = data.get(consumed..).unwrap_or_default();
+            let take = self.input.needed().min(rest.len());
+            self.input
+                .handle_input(rest.get(..take).unwrap_or_default());
+            consumed += take;
             let packet = match self.input.poll_packet() {
                 Ok(Some(body)) => Packet::decode(body),
-                Ok(None) => return Ok(()),
+                Ok(None) if consumed == data.len() => return Ok(consumed),
+                Ok(None) => continue,
                 Err(e) => Err(e),
             };
             let result = packet
@@ -159,6 +178,12 @@ impl<F: Filesystem> Server<F> {
                 return Err(e);
             }
         }
+    }
+
+    /// True when [`Server::handle_input`] would take bytes now (the replies
+    /// waiting are below [`OUTPUT_LIMIT`]).
+    pub fn wants_input(&self) -> bool {
+        self.failed.is_none() && self.output.len() < OUTPUT_LIMIT
     }
 
     /// Appends the replies ready to send to `out`; false when there were
