@@ -142,7 +142,8 @@ pub enum Event {
     TransferDone {
         /// The transfer.
         transfer: TransferId,
-        /// Bytes read (to end of file or the length asked) or written.
+        /// How many bytes were read (to end of file or the length asked)
+        /// or written.
         result: Result<u64, Status>,
     },
 }
@@ -560,8 +561,7 @@ impl Client {
             self.read_chunk(),
             self.config.max_in_flight,
         );
-        d.pump(id, &mut self.out);
-        if !d.deliver(id, &mut self.events) {
+        if !d.progress(id, &mut self.out, &mut self.events) {
             self.transfers.insert(id, Transfer::Download(d));
         }
         Ok(id)
@@ -713,8 +713,7 @@ impl Client {
                         });
                     }
                 }
-                d.pump(transfer, &mut self.out);
-                if d.deliver(transfer, &mut self.events) {
+                if d.progress(transfer, &mut self.out, &mut self.events) {
                     self.transfers.remove(&transfer);
                 }
             }

@@ -22,6 +22,8 @@ pub(super) struct Download {
     in_flight: usize,
     /// The lowest offset the server answered EOF at.
     eof_at: Option<u64>,
+    /// Where the download started.
+    start: u64,
     /// Everything before this offset was given to the application.
     delivered: u64,
     /// Data received out of order, by offset; bounded by the requests in
@@ -46,15 +48,24 @@ impl Download {
             end: len.map(|l| offset.saturating_add(l)),
             in_flight: 0,
             eof_at: None,
+            start: offset,
             delivered: offset,
             waiting: BTreeMap::new(),
             error: None,
         }
     }
 
-    /// Issues READs until the window is full or the end is known.
+    /// Issues READs until the window is full or the end is known. The
+    /// window is counted from the data delivered, not only from the READs
+    /// in flight: a server answering one early READ last must not make us
+    /// buffer the rest of the file.
     pub(super) fn pump(&mut self, id: TransferId, out: &mut Outgoing) {
-        while self.in_flight < self.max_in_flight && self.eof_at.is_none() && self.error.is_none() {
+        let window = self.max_in_flight as u64 * u64::from(self.chunk);
+        while self.in_flight < self.max_in_flight
+            && self.eof_at.is_none()
+            && self.error.is_none()
+            && self.next_offset.saturating_sub(self.delivered) < window
+        {
             let want = match self.end {
                 Some(end) if self.next_offset >= end => return,
                 Some(end) => u32::try_from(end - self.next_offset)
@@ -137,9 +148,14 @@ impl Download {
         }
     }
 
-    /// Hands out contiguous data; true when the transfer is over (its
-    /// `TransferDone` event queued).
-    pub(super) fn deliver(&mut self, id: TransferId, events: &mut VecDeque<Event>) -> bool {
+    /// Hands out contiguous data, asks for more, and queues `TransferDone`
+    /// when the transfer is over (then true).
+    pub(super) fn progress(
+        &mut self,
+        id: TransferId,
+        out: &mut Outgoing,
+        events: &mut VecDeque<Event>,
+    ) -> bool {
         while let Some(data) = self.waiting.remove(&self.delivered) {
             let offset = self.delivered;
             let mut data = data;
@@ -157,13 +173,14 @@ impl Download {
                 data,
             });
         }
+        self.pump(id, out);
         let ended = self.eof_at.is_some()
             || self.error.is_some()
             || self.end.is_some_and(|e| self.next_offset >= e);
         if ended && self.in_flight == 0 {
             let result = match self.error.take() {
                 Some(s) => Err(s),
-                None => Ok(self.delivered),
+                None => Ok(self.delivered - self.start),
             };
             events.push_back(Event::TransferDone {
                 transfer: id,
