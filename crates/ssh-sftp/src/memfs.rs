@@ -367,11 +367,9 @@ impl MemFs {
         self.check_writable_dir(odir)?;
         self.check_writable_dir(ndir)?;
         // A directory cannot move under itself.
-        if self.walk(new, false).is_err() {
-            let chain = self.walk(&parent_path(new), true)?;
-            if chain.iter().any(|(i, _)| *i == ino) {
-                return Err(FsError::InvalidInput);
-            }
+        let chain = self.walk(&parent_path(new), true)?;
+        if chain.iter().any(|(i, _)| *i == ino) {
+            return Err(FsError::InvalidInput);
         }
         if let Some(existing) = self.entry(ndir, &nname) {
             if existing == ino {

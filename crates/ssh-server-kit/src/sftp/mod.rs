@@ -170,12 +170,17 @@ fn set_path_attrs(path: &Path, a: &Attrs, follow: bool) -> FsResult<()> {
         )?;
     }
     if let Some(p) = a.permissions {
-        rustix_io(rustix::fs::chmodat(
-            CWD,
-            path,
-            Mode::from_raw_mode(p & 0o7777),
-            flags,
-        ))?;
+        // Linux has no mode for a symlink itself (`fchmodat` with
+        // AT_SYMLINK_NOFOLLOW fails on one, as glibc's does for OpenSSH);
+        // for anything else no-follow changes nothing. A path swapped for
+        // a symlink between the check and the change would have its target
+        // changed: the session runs as the user, so only the user's own
+        // files are at stake.
+        if !follow && check(fs::symlink_metadata(path))?.is_symlink() {
+            return Err(FsError::Unsupported);
+        }
+        let mode = Mode::from_raw_mode(p & 0o7777);
+        rustix_io(rustix::fs::chmodat(CWD, path, mode, AtFlags::empty()))?;
     }
     if let Some((at, mt)) = a.atime_mtime {
         rustix_io(rustix::fs::utimensat(CWD, path, &timestamps(at, mt), flags))?;

@@ -202,6 +202,31 @@ fn directories_links_and_attributes() {
     assert_eq!(a.permissions, Some(0o100_600));
     assert_eq!(a.atime_mtime, Some((1_000_000, 2_000_000)));
 
+    // lsetstat: times on the link itself; a mode on a regular file.
+    let lset = |path: &[u8], attrs| {
+        Request::Extended(E::Lsetstat {
+            path: path.to_vec(),
+            attrs,
+        })
+    };
+    let times = Attrs {
+        atime_mtime: Some((3, 4)),
+        ..Attrs::new()
+    };
+    assert_eq!(p.status(lset(b"d/l", times)), StatusCode::OK);
+    let Reply::Attrs(a) = p.call(Request::Lstat {
+        path: b"d/l".to_vec(),
+    }) else {
+        panic!()
+    };
+    assert_eq!(a.atime_mtime, Some((3, 4)));
+    let mode = Attrs {
+        permissions: Some(0o640),
+        ..Attrs::new()
+    };
+    assert_eq!(p.status(lset(b"d/a", mode.clone())), StatusCode::OK);
+    assert_eq!(p.status(lset(b"d/l", mode)), StatusCode::OP_UNSUPPORTED);
+
     let Reply::Handle(d) = p.call(Request::Opendir {
         path: b"d".to_vec(),
     }) else {
