@@ -347,6 +347,22 @@ fn names_links_and_renames() {
         }),
         StatusCode::NO_SUCH_FILE
     );
+    // A directory cannot move under itself.
+    let under = Request::Extended(E::PosixRename {
+        old_path: v("/dir"),
+        new_path: v("/dir/sub/x"),
+    });
+    assert_eq!(h.status(under), StatusCode::BAD_MESSAGE);
+    // A symlink loop ends as "no such file", never a hang.
+    let looped = Request::Symlink {
+        target: v("/loop"),
+        link_path: v("/loop"),
+    };
+    assert_eq!(h.status(looped), OK);
+    assert_eq!(
+        h.status(Request::Stat { path: v("/loop") }),
+        StatusCode::NO_SUCH_FILE
+    );
 }
 
 #[test]
