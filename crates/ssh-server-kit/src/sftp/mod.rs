@@ -23,6 +23,8 @@ use ssh_sftp::attrs::longname;
 use ssh_sftp::{Attrs, Filesystem, FsError, FsResult, NameEntry, OpenFlags, StatVfs, UsersGroups};
 
 #[cfg(test)]
+mod openssh_tests;
+#[cfg(test)]
 mod tests;
 
 /// Entries one `readdir` call reads, as OpenSSH's `process_readdir` (100).
