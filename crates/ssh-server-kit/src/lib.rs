@@ -18,5 +18,6 @@
 pub mod forward;
 pub mod penalties;
 pub mod session;
+pub mod sftp;
 
 pub use session::{SessionPolicy, serve_session};
