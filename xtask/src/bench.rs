@@ -290,7 +290,7 @@ fn target_dir() -> PathBuf {
 }
 
 /// Builds `package` in release mode; its binary, or why not.
-fn build_release(package: &str) -> std::result::Result<PathBuf, String> {
+pub(crate) fn build_release(package: &str) -> std::result::Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("bench: cargo build --release -p {package}");
     let status = Command::new(cargo)

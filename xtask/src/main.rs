@@ -14,6 +14,7 @@
 //! reads the clock freely.
 
 mod bench;
+mod bench_idle;
 mod bench_report;
 mod binaries;
 mod binary_account;
@@ -121,6 +122,13 @@ enum Cmd {
     Tidy,
     /// Throughput and connection rate of ssh/rssh against sshd/rsshd.
     Bench(bench::BenchArgs),
+    /// What idle authenticated connections cost rsshd's memory, and what
+    /// it keeps once they close.
+    Idle {
+        /// How many connections (default 5000).
+        #[arg(long, default_value_t = 5000)]
+        connections: usize,
+    },
 }
 
 fn run(cli: Cli) -> util::Result<()> {
@@ -144,6 +152,7 @@ fn run(cli: Cli) -> util::Result<()> {
         Cmd::Fuzz { smoke, seconds } => fuzz::cmd_fuzz(smoke, seconds),
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
+        Cmd::Idle { connections } => bench_idle::cmd_idle(connections),
         Cmd::Tidy => {
             let root = util::workspace_root();
             let mut found = tidy::violations(&root);
