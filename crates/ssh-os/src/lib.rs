@@ -23,17 +23,19 @@
 //!   readiness) and logging to the system log.
 //! - [`config`]: configuration files read from disk, algorithm lists
 //!   turned into a transport configuration.
-//!
 //! - `loginrec`: utmp, wtmp and lastlog for terminal sessions.
+//! - [`memory`]: freed memory back to the system (`malloc_trim`).
 //!
 //! Unsafe code is limited to [`process`]'s `pre_exec` hook (code run in the
 //! child between fork and exec), `shadow`'s `getspnam_r`, `loginrec`'s
-//! utmpx calls and [`syslog`]'s `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
+//! utmpx calls, [`memory`]'s `malloc_trim` and [`syslog`]'s
+//! `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
 //! facility sshd offers); everything else goes through `nix` and `rustix`.
 
 pub mod config;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub mod loginrec;
+pub mod memory;
 #[cfg(unix)]
 mod modes;
 #[cfg(all(unix, feature = "pam"))]
