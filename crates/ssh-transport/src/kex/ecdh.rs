@@ -4,6 +4,7 @@
 use elliptic_curve::Generate;
 use rand_core::CryptoRng;
 use ssh_keys::EcdsaCurve;
+use zeroize::Zeroizing;
 
 use super::{KexError, SecretEncoding, SharedSecret};
 
@@ -85,6 +86,13 @@ impl EcdhSecret {
     /// exact length, on the curve, not the identity (RFC 5656 §4: "MUST
     /// verify that Q_S is a valid public key").
     pub(crate) fn agree(&self, peer: &[u8]) -> Result<SharedSecret, KexError> {
+        let raw = self.agree_raw(peer)?;
+        Ok(SharedSecret::new(SecretEncoding::Mpint, &raw))
+    }
+
+    /// The shared point's x-coordinate as field-sized big-endian bytes
+    /// (the hybrid methods' `K_CL`), with the checks of [`Self::agree`].
+    pub(crate) fn agree_raw(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, KexError> {
         let curve = self.curve();
         if peer.len() != curve.point_len() || peer.first() != Some(&0x04) {
             return Err(KexError::InvalidPublicValue(
@@ -92,23 +100,23 @@ impl EcdhSecret {
             ));
         }
         let bad = |_| KexError::InvalidPublicValue("EC point is not on the curve");
-        let shared = match self {
+        let raw = match self {
             Self::P256(s) => {
                 let q = p256::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
                 let z = p256::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                SharedSecret::new(SecretEncoding::Mpint, z.raw_secret_bytes())
+                z.raw_secret_bytes().to_vec()
             }
             Self::P384(s) => {
                 let q = p384::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
                 let z = p384::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                SharedSecret::new(SecretEncoding::Mpint, z.raw_secret_bytes())
+                z.raw_secret_bytes().to_vec()
             }
             Self::P521(s) => {
                 let q = p521::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
                 let z = p521::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                SharedSecret::new(SecretEncoding::Mpint, z.raw_secret_bytes())
+                z.raw_secret_bytes().to_vec()
             }
         };
-        Ok(shared)
+        Ok(Zeroizing::new(raw))
     }
 }

@@ -1,16 +1,22 @@
-//! The hybrid post-quantum methods: a KEM and X25519 together.
+//! The hybrid post-quantum methods: a KEM and a classical exchange
+//! (X25519 or ECDH over P-256) together.
 //!
 //! - `mlkem768x25519-sha256` (draft-ietf-sshm-mlkem-hybrid-kex):
 //!   `C_INIT = ek (1184) || X25519 public (32)`,
 //!   `S_REPLY = ciphertext (1088) || X25519 public (32)`,
 //!   `K = SHA-256(K_PQ || K_CL)`.
+//! - `mlkem768nistp256-sha256` (the same draft; OpenSSH 10.5):
+//!   `C_INIT = ek (1184) || Q_C`, `S_REPLY = ciphertext (1088) || Q_S`,
+//!   the points uncompressed SEC1 (65 bytes), `K_CL` the shared point's
+//!   x-coordinate as 32 raw bytes, `K = SHA-256(K_PQ || K_CL)`.
 //! - `sntrup761x25519-sha512` and its `@openssh.com` alias (OpenSSH):
 //!   `C_INIT = public key (1158) || X25519 public (32)`,
 //!   `S_REPLY = ciphertext (1039) || X25519 public (32)`,
 //!   `K = SHA-512(K_PQ || K_CL)`.
 //!
-//! In both, `K` enters the exchange hash and key derivation as a `string`
-//! and the X25519 part rejects an all-zero result.
+//! In all, `K` enters the exchange hash and key derivation as a `string`;
+//! the X25519 part rejects an all-zero result, the P-256 part a point off
+//! the curve.
 
 use ml_kem::{
     Decapsulate, DecapsulationKey, Encapsulate, EncapsulationKey, Generate, KeyExport, MlKem768,
@@ -19,8 +25,14 @@ use ml_kem::{
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
+use ssh_keys::EcdsaCurve;
+
 use super::curve25519::{X25519_LEN, X25519KeyPair};
+use super::ecdh::EcdhSecret;
 use super::{HashAlg, KexAlgorithm, KexError, SecretEncoding, ServerReply, SharedSecret};
+
+/// An uncompressed P-256 point.
+const P256_POINT_LEN: usize = 65;
 
 /// ML-KEM-768 encapsulation key length.
 pub(crate) const MLKEM768_EK_LEN: usize = 1184;
@@ -37,12 +49,29 @@ enum Kem {
     Sntrup761,
 }
 
+/// The classical half.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Classical {
+    X25519,
+    P256,
+}
+
+impl Classical {
+    fn public_len(self) -> usize {
+        match self {
+            Self::X25519 => X25519_LEN,
+            Self::P256 => P256_POINT_LEN,
+        }
+    }
+}
+
 impl Kem {
-    fn of(alg: KexAlgorithm) -> Result<Self, KexError> {
+    fn of(alg: KexAlgorithm) -> Result<(Self, Classical), KexError> {
         match alg {
-            KexAlgorithm::MlKem768X25519Sha256 => Ok(Self::MlKem768),
+            KexAlgorithm::MlKem768X25519Sha256 => Ok((Self::MlKem768, Classical::X25519)),
+            KexAlgorithm::MlKem768Nistp256Sha256 => Ok((Self::MlKem768, Classical::P256)),
             KexAlgorithm::Sntrup761X25519Sha512 | KexAlgorithm::Sntrup761X25519Sha512OpenSsh => {
-                Ok(Self::Sntrup761)
+                Ok((Self::Sntrup761, Classical::X25519))
             }
             _ => Err(KexError::Misuse("not a hybrid method")),
         }
@@ -63,16 +92,49 @@ impl Kem {
     }
 }
 
+/// The classical half's ephemeral secret.
+enum ClassicalSecret {
+    X25519(X25519KeyPair),
+    P256(EcdhSecret),
+}
+
+impl ClassicalSecret {
+    /// A fresh secret; its public value is appended to `out`.
+    fn generate<R: CryptoRng + ?Sized>(kind: Classical, rng: &mut R, out: &mut Vec<u8>) -> Self {
+        match kind {
+            Classical::X25519 => {
+                let pair = X25519KeyPair::generate(rng);
+                out.extend_from_slice(pair.public());
+                Self::X25519(pair)
+            }
+            Classical::P256 => {
+                let (secret, q) = EcdhSecret::generate(EcdsaCurve::NistP256, rng);
+                out.extend_from_slice(&q);
+                Self::P256(secret)
+            }
+        }
+    }
+
+    /// `K_CL` with the peer's public value: the raw X25519 result, or the
+    /// shared point's x-coordinate (field-sized, not an mpint).
+    fn agree(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, KexError> {
+        match self {
+            Self::X25519(pair) => Ok(Zeroizing::new(pair.agree_raw(peer)?.to_vec())),
+            Self::P256(secret) => secret.agree_raw(peer),
+        }
+    }
+}
+
 /// `K = HASH(K_PQ || K_CL)`, as a string secret.
 fn combine(hash: HashAlg, k_pq: &[u8], k_cl: &[u8]) -> SharedSecret {
     let k = Zeroizing::new(hash.digest(&[k_pq, k_cl]));
     SharedSecret::new(SecretEncoding::String, &k)
 }
 
-/// Splits `value` into the KEM part of `kem_len` bytes and the X25519 part,
-/// which must be exactly 32 bytes.
-fn split(value: &[u8], kem_len: usize) -> Result<(&[u8], &[u8]), KexError> {
-    if value.len() != kem_len + X25519_LEN {
+/// Splits `value` into the KEM part of `kem_len` bytes and the classical
+/// part, which must be exactly `classical_len` bytes.
+fn split(value: &[u8], kem_len: usize, classical_len: usize) -> Result<(&[u8], &[u8]), KexError> {
+    if value.len() != kem_len + classical_len {
         return Err(KexError::InvalidPublicValue(
             "hybrid value has the wrong length",
         ));
@@ -85,12 +147,13 @@ enum KemSecret {
     Sntrup761(Box<sntrup761::DecapsulationKey>),
 }
 
-/// The client's ephemeral secrets: the KEM decapsulation key and the X25519
-/// key pair (zeroized on drop).
+/// The client's ephemeral secrets: the KEM decapsulation key and the
+/// classical secret (zeroized on drop).
 pub(crate) struct HybridClient {
     hash: HashAlg,
     kem: KemSecret,
-    x25519: X25519KeyPair,
+    classical: ClassicalSecret,
+    classical_len: usize,
 }
 
 impl HybridClient {
@@ -98,8 +161,8 @@ impl HybridClient {
         alg: KexAlgorithm,
         rng: &mut R,
     ) -> Result<(Self, Vec<u8>), KexError> {
-        let kem = Kem::of(alg)?;
-        let mut c_init = Vec::with_capacity(kem.public_len() + X25519_LEN);
+        let (kem, classical) = Kem::of(alg)?;
+        let mut c_init = Vec::with_capacity(kem.public_len() + classical.public_len());
         let secret = match kem {
             Kem::MlKem768 => {
                 let dk = DecapsulationKey::<MlKem768>::generate_from_rng(rng);
@@ -112,13 +175,13 @@ impl HybridClient {
                 KemSecret::Sntrup761(Box::new(dk))
             }
         };
-        let x25519 = X25519KeyPair::generate(rng);
-        c_init.extend_from_slice(x25519.public());
+        let classical_secret = ClassicalSecret::generate(classical, rng, &mut c_init);
         Ok((
             Self {
                 hash: alg.hash(),
                 kem: secret,
-                x25519,
+                classical: classical_secret,
+                classical_len: classical.public_len(),
             },
             c_init,
         ))
@@ -126,38 +189,36 @@ impl HybridClient {
 
     /// `K` from the server's `S_REPLY`.
     pub(crate) fn finish(&self, s_reply: &[u8]) -> Result<SharedSecret, KexError> {
-        match &self.kem {
+        let (k_pq, classical): (Zeroizing<Vec<u8>>, &[u8]) = match &self.kem {
             KemSecret::MlKem768(dk) => {
-                let (ct, x) = split(s_reply, MLKEM768_CT_LEN)?;
-                let k_pq = Zeroizing::new(
-                    dk.decapsulate_slice(ct)
-                        .map_err(|_| KexError::InvalidPublicValue("ML-KEM ciphertext length"))?,
-                );
-                let k_cl = self.x25519.agree_raw(x)?;
-                Ok(combine(self.hash, k_pq.as_slice(), k_cl.as_ref()))
+                let (ct, classical) = split(s_reply, MLKEM768_CT_LEN, self.classical_len)?;
+                let k = dk
+                    .decapsulate_slice(ct)
+                    .map_err(|_| KexError::InvalidPublicValue("ML-KEM ciphertext length"))?;
+                (Zeroizing::new(k.to_vec()), classical)
             }
             KemSecret::Sntrup761(dk) => {
-                let (ct, x) = split(s_reply, SNTRUP761_CT_LEN)?;
+                let (ct, classical) = split(s_reply, SNTRUP761_CT_LEN, self.classical_len)?;
                 let ct = sntrup761::Ciphertext::try_from(ct)
                     .map_err(|_| KexError::InvalidPublicValue("sntrup761 ciphertext length"))?;
-                let k_pq = dk.decapsulate(&ct);
-                let k_cl = self.x25519.agree_raw(x)?;
-                Ok(combine(self.hash, k_pq.as_ref(), k_cl.as_ref()))
+                (Zeroizing::new(dk.decapsulate(&ct).as_ref().to_vec()), classical)
             }
-        }
+        };
+        let k_cl = self.classical.agree(classical)?;
+        Ok(combine(self.hash, &k_pq, &k_cl))
     }
 }
 
 /// The server's side: encapsulate to the client's KEM key, answer its
-/// X25519 value, and combine.
+/// classical value, and combine.
 pub(crate) fn server_respond<R: CryptoRng + ?Sized>(
     alg: KexAlgorithm,
     c_init: &[u8],
     rng: &mut R,
 ) -> Result<ServerReply, KexError> {
-    let kem = Kem::of(alg)?;
-    let (pk, x) = split(c_init, kem.public_len())?;
-    let mut s_reply = Vec::with_capacity(kem.ciphertext_len() + X25519_LEN);
+    let (kem, classical) = Kem::of(alg)?;
+    let (pk, peer) = split(c_init, kem.public_len(), classical.public_len())?;
+    let mut s_reply = Vec::with_capacity(kem.ciphertext_len() + classical.public_len());
     let k_pq: Zeroizing<Vec<u8>> = match kem {
         Kem::MlKem768 => {
             // FIPS 203 §7.2 input check (the modulus check) happens here.
@@ -175,11 +236,10 @@ pub(crate) fn server_respond<R: CryptoRng + ?Sized>(
             Zeroizing::new(k.as_ref().to_vec())
         }
     };
-    let x25519 = X25519KeyPair::generate(rng);
-    let k_cl = x25519.agree_raw(x)?;
-    s_reply.extend_from_slice(x25519.public());
+    let secret = ClassicalSecret::generate(classical, rng, &mut s_reply);
+    let k_cl = secret.agree(peer)?;
     Ok(ServerReply {
         public: s_reply,
-        secret: combine(alg.hash(), &k_pq, k_cl.as_ref()),
+        secret: combine(alg.hash(), &k_pq, &k_cl),
     })
 }

@@ -65,6 +65,9 @@ pub use error::KexError;
 pub enum KexAlgorithm {
     /// `mlkem768x25519-sha256`: ML-KEM-768 and X25519, SHA-256.
     MlKem768X25519Sha256,
+    /// `mlkem768nistp256-sha256`: ML-KEM-768 and ECDH over P-256, SHA-256
+    /// (OpenSSH 10.5; available, not offered by default, as in OpenSSH).
+    MlKem768Nistp256Sha256,
     /// `sntrup761x25519-sha512`: Streamlined NTRU Prime and X25519, SHA-512.
     Sntrup761X25519Sha512,
     /// `sntrup761x25519-sha512@openssh.com`: the same under its older name.
@@ -102,7 +105,7 @@ pub enum KexAlgorithm {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KexFamily {
-    /// A hybrid of a post-quantum KEM and X25519.
+    /// A hybrid of a post-quantum KEM and X25519 or ECDH.
     Hybrid,
     /// X25519 (RFC 8731).
     Curve25519,
@@ -116,8 +119,9 @@ pub enum KexFamily {
 
 impl KexAlgorithm {
     /// Every method implemented, in OpenSSH's order of preference.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::MlKem768X25519Sha256,
+        Self::MlKem768Nistp256Sha256,
         Self::Sntrup761X25519Sha512,
         Self::Sntrup761X25519Sha512OpenSsh,
         Self::Curve25519Sha256,
@@ -155,6 +159,7 @@ impl KexAlgorithm {
     pub const fn name(self) -> &'static str {
         match self {
             Self::MlKem768X25519Sha256 => "mlkem768x25519-sha256",
+            Self::MlKem768Nistp256Sha256 => "mlkem768nistp256-sha256",
             Self::Sntrup761X25519Sha512 => "sntrup761x25519-sha512",
             Self::Sntrup761X25519Sha512OpenSsh => "sntrup761x25519-sha512@openssh.com",
             Self::Curve25519Sha256 => "curve25519-sha256",
@@ -181,6 +186,7 @@ impl KexAlgorithm {
     pub const fn hash(self) -> HashAlg {
         match self {
             Self::MlKem768X25519Sha256
+            | Self::MlKem768Nistp256Sha256
             | Self::Curve25519Sha256
             | Self::Curve25519Sha256Libssh
             | Self::EcdhNistp256
@@ -200,6 +206,7 @@ impl KexAlgorithm {
     pub const fn family(self) -> KexFamily {
         match self {
             Self::MlKem768X25519Sha256
+            | Self::MlKem768Nistp256Sha256
             | Self::Sntrup761X25519Sha512
             | Self::Sntrup761X25519Sha512OpenSsh => KexFamily::Hybrid,
             Self::Curve25519Sha256 | Self::Curve25519Sha256Libssh => KexFamily::Curve25519,

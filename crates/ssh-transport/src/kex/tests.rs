@@ -119,6 +119,7 @@ fn every_method_agrees_on_k_and_h() {
 fn public_value_sizes() {
     let sizes = [
         (KexAlgorithm::MlKem768X25519Sha256, 1184 + 32, 1088 + 32, 32),
+        (KexAlgorithm::MlKem768Nistp256Sha256, 1184 + 65, 1088 + 65, 32),
         (
             KexAlgorithm::Sntrup761X25519Sha512,
             1158 + 32,
@@ -165,11 +166,12 @@ fn names_hashes_and_defaults() {
         KexAlgorithm::Curve25519Sha256.secret_encoding(),
         SecretEncoding::Mpint
     );
-    // The SHA-1 methods are available but not offered by default.
+    // The SHA-1 methods are available but not offered by default, nor
+    // mlkem768nistp256-sha256 (not in OpenSSH's default list either).
     for alg in KexAlgorithm::ALL {
         assert_eq!(
             KexAlgorithm::DEFAULT.contains(&alg),
-            alg.hash() != HashAlg::Sha1,
+            alg.hash() != HashAlg::Sha1 && alg != KexAlgorithm::MlKem768Nistp256Sha256,
             "{}",
             alg.name()
         );
@@ -267,6 +269,7 @@ fn host_key_signature_over_h_for_every_key_type() {
 fn tampered_public_values_break_agreement() {
     for alg in [
         KexAlgorithm::MlKem768X25519Sha256,
+        KexAlgorithm::MlKem768Nistp256Sha256,
         KexAlgorithm::Sntrup761X25519Sha512,
         KexAlgorithm::Curve25519Sha256,
         KexAlgorithm::DhGroup14Sha256,
@@ -378,6 +381,7 @@ fn x25519_low_order_and_wrong_lengths_are_rejected() {
 fn hybrid_wrong_lengths_are_rejected() {
     for alg in [
         KexAlgorithm::MlKem768X25519Sha256,
+        KexAlgorithm::MlKem768Nistp256Sha256,
         KexAlgorithm::Sntrup761X25519Sha512OpenSsh,
     ] {
         let (client, init) = ClientKex::start(alg, &mut rng(51)).unwrap();
@@ -589,4 +593,47 @@ fn shared_secret_debug_hides_the_value() {
     let x = run(KexAlgorithm::Curve25519Sha256, 91);
     let dbg = format!("{:?}", x.client_k);
     assert_eq!(dbg, "SharedSecret(Mpint, 32 bytes)");
+}
+
+#[test]
+fn mlkem768nistp256_k_is_hash_of_kem_secret_and_raw_x_coordinate() {
+    // Rebuilt from the parts with the KEM and curve crates: C_INIT is
+    // ek || Q_C (uncompressed), S_REPLY ct || Q_S, K_CL the shared x
+    // coordinate as 32 raw bytes (OpenSSH's kexmlkem768ecdh.c), K =
+    // SHA-256(K_PQ || K_CL) as a string.
+    use elliptic_curve::sec1::ToSec1Point;
+    use ml_kem::{Decapsulate, DecapsulationKey, Generate, KeyExport, MlKem768};
+    use sha2::Digest;
+    let alg = KexAlgorithm::MlKem768Nistp256Sha256;
+    let mut crng = rng(71);
+    let dk = DecapsulationKey::<MlKem768>::generate_from_rng(&mut crng);
+    let ec = p256::SecretKey::from_slice(&[0x11; 32]).unwrap();
+    let q_c = ec.public_key().to_sec1_point(false);
+    let mut init = dk.encapsulation_key().to_bytes().to_vec();
+    init.extend_from_slice(q_c.as_bytes());
+    assert_eq!(init.len(), 1184 + 65);
+    let reply = ServerKex::respond(alg, &init, &mut rng(72)).unwrap();
+    let (ct, q_s) = reply.public.split_at(1088);
+    assert_eq!(q_s.len(), 65);
+    assert_eq!(q_s[0], 0x04);
+    let k_pq = dk.decapsulate_slice(ct).unwrap();
+    let q_s = p256::PublicKey::from_sec1_bytes(q_s).unwrap();
+    let k_cl = p256::ecdh::diffie_hellman(ec.to_nonzero_scalar(), q_s.as_affine());
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(k_pq);
+    hasher.update(k_cl.raw_secret_bytes());
+    assert_eq!(reply.secret.as_bytes(), hasher.finalize().as_slice());
+    assert_eq!(&reply.secret.encoded()[..4], &[0, 0, 0, 32]);
+    // A Q_C off the curve, or compressed, is refused.
+    let mut off = init.clone();
+    let n = off.len();
+    off[n - 1] ^= 0x01;
+    assert!(matches!(
+        ServerKex::respond(alg, &off, &mut rng(73)),
+        Err(KexError::InvalidPublicValue(_))
+    ));
+    let mut compressed = init[..1184].to_vec();
+    compressed.extend_from_slice(ec.public_key().to_sec1_point(true).as_bytes());
+    compressed.resize(1184 + 65, 0);
+    assert!(ServerKex::respond(alg, &compressed, &mut rng(74)).is_err());
 }
