@@ -205,7 +205,7 @@ fn setting(ctx: &Ctx<'_>) -> Result<(&'static str, Setting)> {
 }
 
 /// `(major, minor)` of `OpenSSH_10.0p2 Debian-...`.
-fn openssh_version(text: &str) -> Option<(u32, u32)> {
+pub(crate) fn openssh_version(text: &str) -> Option<(u32, u32)> {
     let rest = text.strip_prefix("OpenSSH_")?;
     let (major, rest) = rest.split_once('.')?;
     let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();

@@ -168,6 +168,14 @@ fn agent_fwd(ctx: &mut Ctx<'_>) -> Result<()> {
     if logins != 2 {
         bail!("the server logged {logins} logins with {fp}, expected 2 (client, second hop)");
     }
+    // OpenSSH 10.6 advertises and understands RFC 9987's names: the
+    // request goes as `agent-req` both ways (and the server's channels as
+    // `agent-connect`, which carried the `ssh-add -l` above).
+    let new_names = crate::binary_hostcerts::openssh_version(ctx.backend.openssh_version())
+        .is_some_and(|v| v >= (10, 6));
+    if new_names && !server.log().contains("req agent-req") {
+        bail!("OpenSSH 10.6 on the other side, but the request was not `agent-req`");
+    }
     Ok(())
 }
 

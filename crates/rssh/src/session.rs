@@ -173,9 +173,19 @@ pub async fn run(client: &Client, spec: &SessionSpec) -> i32 {
         }
     }
     if spec.agent {
-        tracing::debug!("Requesting authentication agent forwarding.");
-        if let Err(e) = ch.request(ChannelRequestKind::AuthAgentReq, false).await {
-            tracing::debug!("auth-agent-req: {e}");
+        // RFC 9987's name to a server that advertised `agent-forward`
+        // (OpenSSH 10.6), OpenSSH's older one otherwise, as ssh does.
+        let req = if client.server_supports_agent_forward() {
+            ChannelRequestKind::AgentReq
+        } else {
+            ChannelRequestKind::AuthAgentReq
+        };
+        tracing::debug!(
+            "Requesting agent forwarding on channel 0 via {}",
+            req.name()
+        );
+        if let Err(e) = ch.request(req, false).await {
+            tracing::debug!("agent forwarding request: {e}");
         }
     }
     for (k, v) in env_to_send(&spec.send_env)

@@ -413,9 +413,10 @@ fn agent_and_x11_requests_precede_the_command() {
         "{}",
         r.stderr
     );
+    // Our server advertises `agent-forward`: RFC 9987's `agent-req`.
     assert_eq!(
         srv.seen.lock().unwrap().requests,
-        vec!["x11-req", "auth-agent-req@openssh.com", "exec"]
+        vec!["x11-req", "agent-req", "exec"]
     );
     // -x and -a win over the configuration; without DISPLAY no x11-req.
     srv.seen.lock().unwrap().requests.clear();

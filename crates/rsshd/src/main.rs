@@ -661,7 +661,7 @@ async fn connection(
                 }));
             }
             other => {
-                tracing::info!("refused channel of type {}", channel_type_name(other));
+                tracing::info!("refused channel of type {}", other.name());
                 let _ = incoming.reject(
                     OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
                     "unknown channel type",
@@ -684,20 +684,5 @@ async fn connection(
             peer.ip(),
             peer.port()
         ),
-    }
-}
-
-/// A channel type's wire name, for the log.
-fn channel_type_name(t: &ChannelType) -> &str {
-    match t {
-        ChannelType::Session => "session",
-        ChannelType::DirectTcpip { .. } => "direct-tcpip",
-        ChannelType::ForwardedTcpip { .. } => "forwarded-tcpip",
-        ChannelType::X11 { .. } => "x11",
-        ChannelType::AuthAgent => "auth-agent@openssh.com",
-        ChannelType::DirectStreamlocal { .. } => "direct-streamlocal@openssh.com",
-        ChannelType::ForwardedStreamlocal { .. } => "forwarded-streamlocal@openssh.com",
-        ChannelType::Unknown { name, .. } => name,
-        _ => "?",
     }
 }

@@ -353,6 +353,33 @@ impl Client {
         f(lock(&self.shared).session.transport())
     }
 
+    /// The `session-bind@openssh.com` request that binds an agent
+    /// connection to this session (OpenSSH `PROTOCOL.agent` §1): for
+    /// authentication (`is_forwarding` false) or for a forwarded agent.
+    /// `None` before the first key exchange completed.
+    pub fn session_bind(
+        &self,
+        is_forwarding: bool,
+    ) -> Option<ssh_wire::messages::agent::SessionBind> {
+        self.with_transport(|t| {
+            t.session_binding()
+                .map(
+                    |(host_key, session_id, signature)| ssh_wire::messages::agent::SessionBind {
+                        host_key: host_key.to_vec(),
+                        session_id: session_id.to_vec(),
+                        signature: signature.to_vec(),
+                        is_forwarding,
+                    },
+                )
+        })
+    }
+
+    /// The server understands RFC 9987's agent forwarding names
+    /// (`agent-req`, `agent-connect`): it advertised `agent-forward`.
+    pub fn server_supports_agent_forward(&self) -> bool {
+        self.with_transport(|t| t.peer_supports_agent_forward())
+    }
+
     /// Opens a `session` channel.
     pub async fn open_session(&self) -> Result<Channel, Error> {
         channel::open(&self.shared, ChannelType::Session).await

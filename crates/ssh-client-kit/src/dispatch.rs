@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures::io::AsyncWriteExt;
 use ssh_config::forward::Endpoint;
+use ssh_wire::messages::agent::SessionBind;
 use ssh_wire::messages::{ChannelType, GlobalRequestKind, OpenFailureReason};
 
 use super::local::socks_handshake;
@@ -238,8 +239,9 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// `-A`: `auth-agent@openssh.com` channels are relayed to this agent
-    /// socket.
+    /// `-A`: `auth-agent@openssh.com` (and RFC 9987 `agent-connect`)
+    /// channels are relayed to this agent socket, each bound to the
+    /// session first (`session-bind@openssh.com`).
     pub fn enable_agent(&self, socket: PathBuf) {
         self.routes().agent = Some(socket);
     }
@@ -279,7 +281,7 @@ impl Dispatcher {
                     "no such forward",
                 ),
             },
-            ChannelType::AuthAgent => match &r.agent {
+            ChannelType::AuthAgent | ChannelType::AgentConnect => match &r.agent {
                 Some(p) => Route::Agent(p.clone()),
                 None => Route::Refuse(
                     OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
@@ -330,7 +332,10 @@ impl Dispatcher {
                 Ok(ch) => dynamic(ch).await,
                 Err(e) => Err(io::Error::other(e)),
             },
-            Route::Agent(path) => connect_and_splice(incoming, &Endpoint::Unix(path)).await,
+            Route::Agent(path) => {
+                let bind = self.inner.client.session_bind(true);
+                agent_connection(incoming, &path, bind).await
+            }
             Route::X11(x) => match incoming.accept() {
                 Ok(ch) => x.serve_channel(ch).await,
                 Err(e) => Err(io::Error::other(e)),
@@ -365,6 +370,68 @@ async fn connect_and_splice(incoming: IncomingChannel, target: &Endpoint) -> io:
                 Err(e)
             }
         },
+    }
+}
+
+/// A forwarded agent connection: the agent socket, bound first to this
+/// session as a forwarding hop with `session-bind@openssh.com` (as ssh
+/// does, so that keys added with destination constraints, `ssh-add -h`,
+/// are usable only where they may be), then spliced to the channel. The
+/// agent's answer is read and dropped: one without the extension says
+/// FAILURE and serves as before.
+async fn agent_connection(
+    incoming: IncomingChannel,
+    path: &std::path::Path,
+    bind: Option<SessionBind>,
+) -> io::Result<()> {
+    let mut agent = match UnixStream::connect(path).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("connect_to {}: failed: {e}", path.display());
+            let _ = incoming.reject(OpenFailureReason::CONNECT_FAILED, &e.to_string());
+            return Err(e);
+        }
+    };
+    if let Some(bind) = bind {
+        match runtime::timeout(AGENT_BIND_WAIT, bind_agent(&mut agent, &bind)).await {
+            Some(Ok(true)) => tracing::debug!("bound agent to hostkey"),
+            Some(Ok(false)) => tracing::debug!("the agent refused session-bind"),
+            Some(Err(e)) => {
+                let _ = incoming.reject(OpenFailureReason::CONNECT_FAILED, &e.to_string());
+                return Err(e);
+            }
+            None => {
+                let _ = incoming.reject(OpenFailureReason::CONNECT_FAILED, "agent timed out");
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+    }
+    splice(accept(incoming)?, agent).await.map(drop)
+}
+
+/// How long the agent may take to answer `session-bind@openssh.com`.
+const AGENT_BIND_WAIT: Duration = Duration::from_secs(10);
+
+/// Sends `bind` to the agent and reads its answer (through the bounded
+/// agent client of `ssh-auth`): true for SUCCESS.
+async fn bind_agent(agent: &mut UnixStream, bind: &SessionBind) -> io::Result<bool> {
+    use futures::io::AsyncReadExt as _;
+    use ssh_async::ssh_auth::agent::{AgentClient, AgentResponse};
+    let mut client = AgentClient::new();
+    client.session_bind(bind).map_err(io::Error::other)?;
+    agent.write_all(&client.poll_transmit()).await?;
+    let mut buf = [0u8; 256];
+    loop {
+        if let Some(answer) = client.poll_response() {
+            return Ok(answer == AgentResponse::Success);
+        }
+        let n = agent.read(&mut buf).await?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        client
+            .handle_input(buf.get(..n).unwrap_or_default())
+            .map_err(io::Error::other)?;
     }
 }
 

@@ -247,21 +247,54 @@ fn remote_dynamic_forward_answers_socks_on_the_channel() {
 
 #[test]
 fn agent_channels_reach_the_agent_socket_once_enabled() {
+    use futures::StreamExt;
     block(async {
         let (client, conn) = start().await;
         let dir = temp_dir("agent");
         let sock = dir.join("agent.sock");
-        unix_echo_server(&sock).await;
+        let mut binds = fake_agent(&sock).await;
         let d = Dispatcher::start(&client);
         let e = conn.open_channel(ChannelType::AuthAgent).await.unwrap_err();
         assert!(matches!(e, Error::ChannelOpenFailed { .. }));
         d.enable_agent(sock);
-        let got = server_roundtrip(&conn, ChannelType::AuthAgent, b"\0\0\0\x01\x0b")
-            .await
-            .unwrap();
-        assert_eq!(got, b"\0\0\0\x01\x0b");
+        // OpenSSH's channel type and RFC 9987's reach the agent alike.
+        for kind in [ChannelType::AuthAgent, ChannelType::AgentConnect] {
+            let got = server_roundtrip(&conn, kind, b"\0\0\0\x01\x0b")
+                .await
+                .unwrap();
+            assert_eq!(got, b"\0\0\0\x01\x0b");
+            // Each connection was bound to the session first, as a
+            // forwarding hop: session-bind@openssh.com with this session's
+            // host key, id and signature, is_forwarding true.
+            let bind = binds.next().await.unwrap();
+            let expected = client.session_bind(true).unwrap().to_agent_request();
+            assert_eq!(bind, expected);
+            assert_eq!(bind.last(), Some(&1), "is_forwarding");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+/// A fake agent on a Unix socket: per connection, reads the first frame
+/// (sent on the channel of its body), answers SSH_AGENT_SUCCESS, then
+/// echoes.
+async fn fake_agent(path: &std::path::Path) -> futures::channel::mpsc::UnboundedReceiver<Vec<u8>> {
+    let l = UnixListener::bind(path).await.unwrap();
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    drop(runtime::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut len = [0u8; 4];
+            s.read_exact(&mut len).await.unwrap();
+            let mut body = vec![0; u32::from_be_bytes(len) as usize];
+            s.read_exact(&mut body).await.unwrap();
+            let _ = tx.unbounded_send(body);
+            s.write_all(b"\0\0\0\x01\x06").await.unwrap();
+            let mut w = s.clone();
+            let _ = futures::io::copy(s.clone(), &mut w).await;
+            let _ = s.shutdown(Shutdown::Write);
+        }
+    }));
+    rx
 }
 
 /// A fake X server on a Unix socket: for each connection, sends back

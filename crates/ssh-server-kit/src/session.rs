@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use ssh_wire::messages::{ChannelRequestKind, PtyRequest};
+use ssh_wire::messages::{ChannelRequestKind, ChannelType, PtyRequest};
 
 use ssh_async::{Channel, Error, IncomingRequest, ServerConnection, runtime};
 use ssh_os::loginrec::LoginRecord;
@@ -216,6 +216,7 @@ async fn serve(
         let Some(req) = ch.next_request().await else {
             return Ok(());
         };
+        tracing::debug!("session_input_channel_req: req {}", req.kind.name());
         let start = match &req.kind {
             ChannelRequestKind::PtyReq(p) => {
                 let ok = policy.permit_tty
@@ -278,8 +279,14 @@ async fn serve(
                 ch.reply(&req, ok)?;
                 continue;
             }
-            ChannelRequestKind::AuthAgentReq => {
-                let ok = match start_agent(policy, conn, &mut setup, forwards).await {
+            ChannelRequestKind::AuthAgentReq | ChannelRequestKind::AgentReq => {
+                // RFC 9987's `agent-req` is answered with `agent-connect`
+                // channels, OpenSSH's with `auth-agent@openssh.com` ones.
+                let kind = match &req.kind {
+                    ChannelRequestKind::AgentReq => ChannelType::AgentConnect,
+                    _ => ChannelType::AuthAgent,
+                };
+                let ok = match start_agent(policy, conn, &mut setup, forwards, kind).await {
                     Ok(()) => true,
                     Err(why) => {
                         tracing::info!(
@@ -468,6 +475,7 @@ async fn start_agent(
     conn: &ServerConnection,
     setup: &mut Setup,
     forwards: &mut Forwards,
+    channel_type: ChannelType,
 ) -> Result<(), String> {
     if !policy.agent_forwarding {
         return Err("agent forwarding is disabled".to_owned());
@@ -476,7 +484,7 @@ async fn start_agent(
         return Err("agent forwarding is already active in this session".to_owned());
     }
     let sockets = setup.sockets(policy).map_err(|e| e.to_string())?;
-    let socket = agent::start(&sockets, conn)
+    let socket = agent::start(&sockets, conn, channel_type)
         .await
         .map_err(|e| format!("cannot listen for the agent: {e}"))?;
     set_var(

@@ -3,7 +3,8 @@
 //! `/tmp/ssh-XXXXXXXXXX` (mode 0700, the user's, made as the user) with a
 //! listening socket `agent.<pid>` in it; the program gets
 //! `SSH_AUTH_SOCK`, and every connection to the socket becomes an
-//! `auth-agent@openssh.com` channel to the client.
+//! `auth-agent@openssh.com` channel to the client (`agent-connect` when
+//! the client asked with RFC 9987's `agent-req`).
 
 use std::path::PathBuf;
 
@@ -29,10 +30,11 @@ pub(crate) struct AgentSocket {
 }
 
 /// Makes the directory and the socket and starts accepting connections,
-/// each of which opens an `auth-agent@openssh.com` channel on `conn`.
+/// each of which opens a channel of `channel_type` on `conn`.
 pub(crate) async fn start(
     sockets: &Sockets,
     conn: &ServerConnection,
+    channel_type: ChannelType,
 ) -> std::io::Result<AgentSocket> {
     let dir = sockets.create_private_dir(DIR_PREFIX).await?;
     let path = dir.join(format!("agent.{}", std::process::id()));
@@ -43,7 +45,7 @@ pub(crate) async fn start(
             return Err(e);
         }
     };
-    let (task, abort) = futures::future::abortable(serve(listener, conn.clone()));
+    let (task, abort) = futures::future::abortable(serve(listener, conn.clone(), channel_type));
     drop(runtime::spawn(task));
     Ok(AgentSocket {
         path,
@@ -55,7 +57,7 @@ pub(crate) async fn start(
 
 /// Accepts until aborted or until the connection ended (a program that
 /// outlives the connection keeps no listener open).
-async fn serve(listener: UnixListener, conn: ServerConnection) {
+async fn serve(listener: UnixListener, conn: ServerConnection, channel_type: ChannelType) {
     use futures::FutureExt;
     let ended = conn.clone();
     let accepting = async {
@@ -70,8 +72,9 @@ async fn serve(listener: UnixListener, conn: ServerConnection) {
                 }
             };
             let conn = conn.clone();
+            let channel_type = channel_type.clone();
             drop(runtime::spawn(async move {
-                match conn.open_channel(ChannelType::AuthAgent).await {
+                match conn.open_channel(channel_type).await {
                     Ok(ch) => {
                         if let Err(e) = ssh_async::splice(ch, stream).await {
                             tracing::debug!("agent forwarding: {e}");

@@ -201,7 +201,10 @@ impl HybridClient {
                 let (ct, classical) = split(s_reply, SNTRUP761_CT_LEN, self.classical_len)?;
                 let ct = sntrup761::Ciphertext::try_from(ct)
                     .map_err(|_| KexError::InvalidPublicValue("sntrup761 ciphertext length"))?;
-                (Zeroizing::new(dk.decapsulate(&ct).as_ref().to_vec()), classical)
+                (
+                    Zeroizing::new(dk.decapsulate(&ct).as_ref().to_vec()),
+                    classical,
+                )
             }
         };
         let k_cl = self.classical.agree(classical)?;

@@ -119,7 +119,12 @@ fn every_method_agrees_on_k_and_h() {
 fn public_value_sizes() {
     let sizes = [
         (KexAlgorithm::MlKem768X25519Sha256, 1184 + 32, 1088 + 32, 32),
-        (KexAlgorithm::MlKem768Nistp256Sha256, 1184 + 65, 1088 + 65, 32),
+        (
+            KexAlgorithm::MlKem768Nistp256Sha256,
+            1184 + 65,
+            1088 + 65,
+            32,
+        ),
         (
             KexAlgorithm::Sntrup761X25519Sha512,
             1158 + 32,

@@ -498,6 +498,10 @@ impl Transport {
         if e.ping().is_some() {
             self.peer_ping = true;
         }
+        // OpenSSH takes version "0" only.
+        if e.agent_forward() == Some(b"0") {
+            self.peer_agent_forward = true;
+        }
         self.events.push_back(Event::ExtInfo(e));
         Ok(())
     }

@@ -39,6 +39,10 @@ pub(super) struct KexRun {
     /// The exchange hash and the secret, once known.
     secret: Option<SharedSecret>,
     h: Option<Vec<u8>>,
+    /// The host key blob and the signature of the exchange hash in the
+    /// KEXDH_REPLY (kept from the first exchange: see
+    /// [`super::Transport::session_binding`]).
+    proof: Option<(Vec<u8>, Vec<u8>)>,
     pub sent_newkeys: bool,
     got_newkeys: bool,
 }
@@ -166,6 +170,7 @@ impl Transport {
             method: None,
             secret: None,
             h: None,
+            proof: None,
             sent_newkeys: false,
             got_newkeys: false,
         });
@@ -230,6 +235,7 @@ impl Transport {
             self.strict = neg.strict_kex && self.config.strict_kex;
             if role == Role::Client {
                 self.peer_ping = false;
+                self.peer_agent_forward = false;
             }
         }
         run.negotiated = Some(neg);
@@ -458,6 +464,7 @@ impl Transport {
             run.method = Some(MethodState::Done);
             run.secret = Some(secret);
             run.h = Some(h);
+            run.proof = Some((host_key.to_vec(), signature.to_vec()));
         }
         self.host_key_pending = true;
         self.events.push_back(Event::HostKey {
@@ -501,12 +508,14 @@ impl Transport {
             &mut *self.rng,
         )
         .map_err(|e| Error::kex(format!("signing the exchange hash: {e}")))?;
+        let proof = (host_key.clone(), signature.clone());
         let payload = method::server_reply_payload(alg, host_key, &reply.public, signature);
         self.seal_payload(&payload)?;
         if let Some(run) = self.kex.as_mut() {
             run.method = Some(MethodState::Done);
             run.secret = Some(reply.secret);
             run.h = Some(h);
+            run.proof = Some(proof);
         }
         self.send_newkeys()
     }
@@ -604,6 +613,10 @@ impl Transport {
                 );
             }
             ext.push(ssh_wire::messages::transport::EXT_PING, b"0".to_vec());
+            ext.push(
+                ssh_wire::messages::transport::EXT_AGENT_FORWARD,
+                b"0".to_vec(),
+            );
             self.seal_message(&ext)?;
         }
         self.flush_held()?;
@@ -662,6 +675,7 @@ impl Transport {
         let first = self.session_id.is_none();
         if first {
             self.session_id = run.h;
+            self.session_proof = run.proof;
         }
         self.kex_count += 1;
         self.rekey_timer.last_kex = self.now;

@@ -140,6 +140,9 @@ pub struct Transport {
     kex: Option<KexRun>,
     /// The exchange hash of the first key exchange (RFC 4253 §7.2).
     session_id: Option<Vec<u8>>,
+    /// The host key blob and its signature of the session id, from the
+    /// first key exchange.
+    session_proof: Option<(Vec<u8>, Vec<u8>)>,
     kex_count: u64,
     /// Strict kex was agreed in the first exchange; it holds for the whole
     /// connection.
@@ -153,6 +156,8 @@ pub struct Transport {
     host_key_pending: bool,
     /// The peer accepts `ping@openssh.com`.
     peer_ping: bool,
+    /// The peer advertised `agent-forward` (RFC 9987 names).
+    peer_agent_forward: bool,
     /// Client: the service we asked for and not yet got.
     service_requested: Option<String>,
     /// Server: a service request the application has not answered.
@@ -218,6 +223,7 @@ impl Transport {
             version_reader: reader,
             kex: None,
             session_id: None,
+            session_proof: None,
             kex_count: 0,
             strict: false,
             negotiated: None,
@@ -227,6 +233,7 @@ impl Transport {
             failed: None,
             host_key_pending: false,
             peer_ping: false,
+            peer_agent_forward: false,
             service_requested: None,
             service_pending: None,
             now: None,
@@ -258,6 +265,16 @@ impl Transport {
     /// The session identifier: the first exchange hash.
     pub fn session_id(&self) -> Option<&[u8]> {
         self.session_id.as_deref()
+    }
+
+    /// What binds an agent connection to this session (OpenSSH
+    /// `PROTOCOL.agent` §1, `session-bind@openssh.com`): the host key blob
+    /// of the first key exchange, the session id, and the host key's
+    /// signature of it as the KEXDH_REPLY carried it. `None` before the
+    /// first exchange completed.
+    pub fn session_binding(&self) -> Option<(&[u8], &[u8], &[u8])> {
+        let (key, sig) = self.session_proof.as_ref()?;
+        Some((key, self.session_id.as_deref()?, sig))
     }
 
     /// The algorithms of the last completed key exchange.
@@ -294,6 +311,13 @@ impl Transport {
     /// The peer advertised `ping@openssh.com`.
     pub fn peer_supports_ping(&self) -> bool {
         self.peer_ping
+    }
+
+    /// The server advertised `agent-forward`: agent forwarding is asked
+    /// with `agent-req` and comes as `agent-connect` channels (RFC 9987),
+    /// as OpenSSH 10.6's ssh does.
+    pub fn peer_supports_agent_forward(&self) -> bool {
+        self.peer_agent_forward
     }
 
     // ---- output ----

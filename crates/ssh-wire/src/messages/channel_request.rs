@@ -201,6 +201,9 @@ pub mod names {
     /// RFC 4335.
     pub const BREAK: &str = "break";
     pub const AUTH_AGENT_REQ: &str = "auth-agent-req@openssh.com";
+    /// RFC 9987's name for agent forwarding (OpenSSH 10.6 sends it to a
+    /// server that advertised the `agent-forward` extension).
+    pub const AGENT_REQ: &str = "agent-req";
     /// OpenSSH `PROTOCOL` §2.1: end of write (no more data to the peer),
     /// while the read side stays open.
     pub const EOW: &str = "eow@openssh.com";
@@ -287,6 +290,9 @@ pub enum ChannelRequestKind {
     },
     /// `auth-agent-req@openssh.com`: no fields.
     AuthAgentReq,
+    /// `agent-req` (RFC 9987): the same under its IANA name; the server
+    /// then opens `agent-connect` channels.
+    AgentReq,
     /// `eow@openssh.com`: no fields.
     Eow,
     /// Any other request: its name and raw fields.
@@ -319,6 +325,7 @@ impl ChannelRequestKind {
             Self::ExitSignal { .. } => names::EXIT_SIGNAL,
             Self::Break { .. } => names::BREAK,
             Self::AuthAgentReq => names::AUTH_AGENT_REQ,
+            Self::AgentReq => names::AGENT_REQ,
             Self::Eow => names::EOW,
             Self::Unknown { name, .. } => name,
         }
@@ -333,7 +340,7 @@ impl ChannelRequestKind {
                 ..
             } => 1 + slen(auth_protocol.as_bytes()) + slen(auth_cookie.as_bytes()) + 4,
             Self::Env { name, value } => slen(name.as_bytes()) + slen(value),
-            Self::Shell | Self::AuthAgentReq | Self::Eow => 0,
+            Self::Shell | Self::AuthAgentReq | Self::AgentReq | Self::Eow => 0,
             Self::Exec { command } => slen(command),
             Self::Subsystem { name } | Self::Signal { name } => slen(name.as_bytes()),
             Self::WindowChange { .. } => 16,
@@ -375,7 +382,7 @@ impl ChannelRequestKind {
                 put_string(out, name.as_bytes());
                 put_string(out, value);
             }
-            Self::Shell | Self::AuthAgentReq | Self::Eow => {}
+            Self::Shell | Self::AuthAgentReq | Self::AgentReq | Self::Eow => {}
             Self::Exec { command } => put_string(out, command),
             Self::Subsystem { name } | Self::Signal { name } => put_string(out, name.as_bytes()),
             Self::WindowChange {
@@ -458,6 +465,7 @@ impl ChannelRequestKind {
                 length_ms: r.u32("break length")?,
             },
             names::AUTH_AGENT_REQ => Self::AuthAgentReq,
+            names::AGENT_REQ => Self::AgentReq,
             names::EOW => Self::Eow,
             other => Self::Unknown {
                 name: other.to_owned(),

@@ -23,6 +23,8 @@ pub const CHANNEL_FORWARDED_TCPIP: &str = "forwarded-tcpip";
 pub const CHANNEL_X11: &str = "x11";
 /// OpenSSH agent forwarding channel.
 pub const CHANNEL_AUTH_AGENT: &str = "auth-agent@openssh.com";
+/// RFC 9987's agent forwarding channel, opened after `agent-req`.
+pub const CHANNEL_AGENT_CONNECT: &str = "agent-connect";
 /// OpenSSH `PROTOCOL` §2.4.
 pub const CHANNEL_DIRECT_STREAMLOCAL: &str = "direct-streamlocal@openssh.com";
 /// OpenSSH `PROTOCOL` §2.4.
@@ -69,6 +71,8 @@ pub enum ChannelType {
     },
     /// `auth-agent@openssh.com`: no fields.
     AuthAgent,
+    /// `agent-connect` (RFC 9987): no fields.
+    AgentConnect,
     /// `direct-streamlocal@openssh.com`: "string socket path, string
     /// reserved, uint32 reserved"; the reserved fields are sent empty and
     /// ignored when read.
@@ -105,6 +109,7 @@ impl ChannelType {
             Self::ForwardedTcpip { .. } => CHANNEL_FORWARDED_TCPIP,
             Self::X11 { .. } => CHANNEL_X11,
             Self::AuthAgent => CHANNEL_AUTH_AGENT,
+            Self::AgentConnect => CHANNEL_AGENT_CONNECT,
             Self::DirectStreamlocal { .. } => CHANNEL_DIRECT_STREAMLOCAL,
             Self::ForwardedStreamlocal { .. } => CHANNEL_FORWARDED_STREAMLOCAL,
             Self::Unknown { name, .. } => name,
@@ -113,7 +118,7 @@ impl ChannelType {
 
     fn fields_len(&self) -> usize {
         match self {
-            Self::Session | Self::AuthAgent => 0,
+            Self::Session | Self::AuthAgent | Self::AgentConnect => 0,
             Self::DirectTcpip {
                 host: a,
                 originator_address: o,
@@ -135,7 +140,7 @@ impl ChannelType {
 
     fn encode_fields(&self, out: &mut Vec<u8>) {
         match self {
-            Self::Session | Self::AuthAgent => {}
+            Self::Session | Self::AuthAgent | Self::AgentConnect => {}
             Self::DirectTcpip {
                 host: a,
                 port,
@@ -193,6 +198,7 @@ impl ChannelType {
                 originator_port: r.u32("originator port")?,
             },
             CHANNEL_AUTH_AGENT => Self::AuthAgent,
+            CHANNEL_AGENT_CONNECT => Self::AgentConnect,
             CHANNEL_DIRECT_STREAMLOCAL => {
                 let socket_path = r.utf8("socket path")?.to_owned();
                 r.string("reserved")?;

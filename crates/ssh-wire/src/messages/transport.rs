@@ -359,6 +359,9 @@ pub const EXT_PING: &str = "ping@openssh.com";
 /// OpenSSH `PROTOCOL` §3.1: the server accepts the
 /// `publickey-hostbound-v00@openssh.com` method, value `"0"`.
 pub const EXT_PUBLICKEY_HOSTBOUND: &str = "publickey-hostbound@openssh.com";
+/// RFC 9987 agent forwarding under its IANA names (`agent-req`,
+/// `agent-connect`) is understood; value `"0"` (OpenSSH 10.6).
+pub const EXT_AGENT_FORWARD: &str = "agent-forward";
 /// OpenSSH `PROTOCOL` §1.10: the client accepts a second EXT_INFO during
 /// user authentication.
 pub const EXT_INFO_IN_AUTH: &str = "ext-info-in-auth@openssh.com";
@@ -446,6 +449,11 @@ impl ExtInfo {
     /// The version string of `ping@openssh.com` (`"0"`), if offered.
     pub fn ping(&self) -> Option<&[u8]> {
         self.get(EXT_PING)
+    }
+
+    /// The version string of `agent-forward` (`"0"`), if offered.
+    pub fn agent_forward(&self) -> Option<&[u8]> {
+        self.get(EXT_AGENT_FORWARD)
     }
 
     /// The version string of `publickey-hostbound@openssh.com`, if offered.

@@ -19,6 +19,7 @@ use ssh_wire::messages::transport::DisconnectReason;
 
 use super::*;
 
+mod binding;
 mod host_certs;
 
 fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
@@ -235,6 +236,8 @@ fn default_handshake_negotiates_post_quantum_and_strict_kex() {
             .contains("rsa-sha2-256")
     );
     assert!(p.c.peer_supports_ping());
+    assert!(p.c.peer_supports_agent_forward());
+    assert_eq!(ext.agent_forward(), Some(&b"0"[..]));
     assert!(matches!(
         p.c_events.first(),
         Some(Event::PeerVersion(v)) if v.starts_with("SSH-2.0-rssh_")
