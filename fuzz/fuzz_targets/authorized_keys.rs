@@ -1,12 +1,17 @@
 //! `authorized_keys` files (`ssh-auth`'s `AuthorizedKeys::parse`) and
 //! their option strings (`KeyOptions::parse`). Every line is a key, an
-//! error or a comment; options parsed re-encode (in a canonical spelling
+//! error or a comment; options that parse alone parse in front of a
+//! key too; options parsed re-encode (in a canonical spelling
 //! written here) to options that parse equal, alone and in front of the
 //! key on a whole line, which reads back to the same key and comment.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
+
+/// The ed25519 test key of ssh-auth's fixtures.
+const KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFW8QMCf0XRbtjywQicXU/DZbpmWagNfDNZDiB4pG9iY";
 
 fn quoted(name: &str, value: &str) -> String {
     format!("{name}=\"{}\"", value.replace('"', "\\\""))
@@ -87,6 +92,14 @@ fuzz_target!(|data: &[u8]| {
             opts,
             "{enc}"
         );
+        // Options that parse alone parse in front of a key, on one line.
+        if !text.contains(['\n', '\r']) {
+            let file = AuthorizedKeys::parse(&format!("{text} {KEY} c"));
+            let [one] = file.keys() else {
+                panic!("{text:?} in front of a key: {:?}", file.errors());
+            };
+            assert_eq!(one.options, opts);
+        }
     }
     let file = AuthorizedKeys::parse(text);
     let lines = text.lines().count();
