@@ -54,7 +54,10 @@ pub fn run(server: bool, data: &[u8]) {
                         t.session_id().is_some(),
                         "a payload was handed up before the first key exchange ended"
                     );
-                    assert!(matches!(number, Some(50..=127)));
+                    assert!(
+                        matches!(number, Some(50..=127)),
+                        "payload {number:?} handed up"
+                    );
                 }
                 Ok(None) => break,
                 Err(_) => {
