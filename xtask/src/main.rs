@@ -102,12 +102,16 @@ enum Cmd {
     },
     /// Run every fuzz target for a while (nightly and cargo-fuzz needed).
     Fuzz {
-        /// 10 seconds per target.
+        /// A few seconds per target (CI).
         #[arg(long)]
         smoke: bool,
-        /// Seconds per target (default: 60, or 10 with --smoke).
+        /// Seconds per target (default: 60, or 5 with --smoke).
         #[arg(long)]
         seconds: Option<u64>,
+        /// Run every target this long (`90s`, `10m`, `2h`), one per core
+        /// at a time, and print executions and crashes per target.
+        #[arg(long, value_parser = fuzz::parse_duration, conflicts_with_all = ["smoke", "seconds"])]
+        long: Option<u64>,
     },
     /// The whole suite: cargo test, the Tokio example, fuzz smoke, images,
     /// interop.
@@ -149,7 +153,11 @@ fn run(cli: Cli) -> util::Result<()> {
             }
             interop::cmd_interop(&release, backend, &case, json)
         }
-        Cmd::Fuzz { smoke, seconds } => fuzz::cmd_fuzz(smoke, seconds),
+        Cmd::Fuzz {
+            smoke,
+            seconds,
+            long,
+        } => fuzz::cmd_fuzz(smoke, seconds, long),
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Idle { connections } => bench_idle::cmd_idle(connections),
@@ -226,11 +234,25 @@ mod tests {
         }
         match Cli::try_parse_from(["xtask", "fuzz", "--smoke", "--seconds", "3"]).map(|c| c.command)
         {
-            Ok(Cmd::Fuzz { smoke, seconds }) => {
+            Ok(Cmd::Fuzz {
+                smoke,
+                seconds,
+                long,
+            }) => {
                 assert!(smoke);
                 assert_eq!(seconds, Some(3));
+                assert_eq!(long, None);
             }
             other => panic!("{other:?}"),
         }
+        match Cli::try_parse_from(["xtask", "fuzz", "--long", "10m"]).map(|c| c.command) {
+            Ok(Cmd::Fuzz { smoke, long, .. }) => {
+                assert!(!smoke);
+                assert_eq!(long, Some(600));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "--long", "10m", "--smoke"]).is_err());
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "--long", "ten"]).is_err());
     }
 }

@@ -421,20 +421,20 @@ fn parse_line(line: &str, number: usize) -> Result<Option<AuthorizedKey>, String
 }
 
 /// The end of the options field: the first whitespace outside quotes.
+/// Only `\"` is an escape, as in the option values ([`next_option`]) and
+/// sshd's `sshkey_advance_past_options`.
 fn option_field_end(line: &str) -> Option<usize> {
     let mut quoted = false;
-    let mut escaped = false;
-    for (i, c) in line.char_indices() {
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
-            '\\' if quoted && !escaped => {
-                escaped = true;
-                continue;
+            '\\' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
+                chars.next();
             }
-            '"' if !escaped => quoted = !quoted,
+            '"' => quoted = !quoted,
             c if c.is_ascii_whitespace() && !quoted => return Some(i),
             _ => {}
         }
-        escaped = false;
     }
     None
 }

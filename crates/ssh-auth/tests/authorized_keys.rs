@@ -125,3 +125,20 @@ fn expiry_times() {
     assert!(parse("20001301").is_none());
     assert!(parse("2000010125").is_none());
 }
+
+/// The options field ends at the first blank outside quotes, where only
+/// `\"` is an escape (as sshd's `sshkey_advance_past_options`): a command
+/// holding a backslash right before an escaped quote (`\\"`, the value
+/// `\"`) ended the field's quote early, and the line was refused though
+/// its options parse. Found while writing the authorized_keys fuzz target.
+#[test]
+fn backslash_before_escaped_quote_keeps_the_options_field_quoted() {
+    let ed = key("ed25519");
+    let opts = r#"command="echo \\" done""#;
+    let parsed = KeyOptions::parse(opts).unwrap();
+    assert_eq!(parsed.command.as_deref(), Some(r#"echo \" done"#));
+    let ak = AuthorizedKeys::parse(&format!("{opts} {}\n", ed.to_openssh("c")));
+    assert!(ak.errors().is_empty(), "{:?}", ak.errors());
+    assert_eq!(ak.keys().len(), 1);
+    assert_eq!(ak.keys()[0].options, parsed);
+}

@@ -202,6 +202,26 @@ fn rfc4716_public_keys() {
     assert_eq!(parse_public_key_file(&text).unwrap().1, long);
 }
 
+/// Found by the `public_key_file` fuzz target: a comment holding a line
+/// break (a key file's comment can) ended the `Comment:` header early and
+/// the rest was read as the base64 body, so the file did not read back.
+#[test]
+fn rfc4716_comment_with_line_breaks_reads_back() {
+    let (key, _) = parse_public_key_file(&read("ed25519.pub")).unwrap();
+    for comment in [
+        "two\nlines",
+        "cr\rlf\r\n",
+        "\n",
+        &format!("{}\nend", "y".repeat(80)),
+    ] {
+        let text = to_rfc4716(&key, comment);
+        let (back, read_comment) = parse_public_key_file(&text)
+            .unwrap_or_else(|e| panic!("{comment:?} gave an unreadable file ({e}):\n{text}"));
+        assert_eq!(back, key);
+        assert!(!read_comment.contains(['\r', '\n']), "{read_comment:?}");
+    }
+}
+
 /// `ssh-keygen` if it is on PATH; under CI it must be.
 fn ssh_keygen() -> Option<&'static str> {
     let found = Command::new("which")

@@ -10,6 +10,8 @@ pub mod compress;
 pub mod config;
 pub mod error;
 pub mod event;
+#[cfg(fuzzing)]
+mod fuzzing;
 pub mod host_key;
 pub mod kex;
 pub mod negotiate;

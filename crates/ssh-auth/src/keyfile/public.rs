@@ -92,8 +92,18 @@ fn header(tag: &str, value: &str, comment: &mut String) {
 pub fn to_rfc4716(key: &PublicKey, comment: &str) -> String {
     let mut out = format!("{BEGIN}\n");
     if !comment.is_empty() {
+        // A header is one logical line: quotes and line breaks in the
+        // comment cannot be written (RFC 4716 §3.3).
+        let comment: String = comment
+            .chars()
+            .map(|c| match c {
+                '"' => '\'',
+                '\r' | '\n' => ' ',
+                c => c,
+            })
+            .collect();
+        let mut header = format!("Comment: \"{comment}\"");
         // Lines are at most 72 bytes (RFC 4716 §3): continue long ones.
-        let mut header = format!("Comment: \"{}\"", comment.replace('"', "'"));
         while header.len() > 70 {
             let mut cut = 70;
             while !header.is_char_boundary(cut) {

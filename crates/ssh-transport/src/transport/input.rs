@@ -195,7 +195,7 @@ impl Transport {
                 return Err(self.fail(e));
             }
             let number = match &opened {
-                Opened::Raw(r) => self.rx.buf.get(r.start).copied(),
+                Opened::Raw(r) => self.rx.buf.get(r.clone()).and_then(|p| p.first().copied()),
                 Opened::Plain => self.rx.plain.first().copied(),
             };
             let Some(number) = number else {

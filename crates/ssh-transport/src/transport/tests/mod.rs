@@ -536,6 +536,26 @@ fn without_strict_kex_an_early_ignore_is_accepted() {
     p.handshake();
 }
 
+/// Found by the transport_server fuzz target: a packet with an empty
+/// payload (padding_length = packet_length - 1) took its "message number"
+/// from the byte after the payload (the padding), so it could be handed
+/// up as an empty upper-layer payload instead of ending the connection.
+#[test]
+fn empty_payload_after_kex_is_fatal_and_never_handed_up() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.s_got.clear();
+    p.c.seal_payload(&[]).unwrap();
+    let err = p.drive().unwrap_err();
+    assert_eq!(err.0, Role::Server);
+    assert!(
+        matches!(&err.1, Error::Protocol { message, .. } if message == "empty payload"),
+        "{:?}",
+        err.1
+    );
+    assert!(p.s_got.is_empty(), "{:?}", p.s_got);
+}
+
 #[test]
 fn upper_layer_message_before_newkeys_is_fatal() {
     let mut p = Pair::default_pair();

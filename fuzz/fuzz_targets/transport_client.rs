@@ -1,0 +1,10 @@
+//! A client `Transport` fed arbitrary server bytes (see common/transport.rs
+//! for what is asserted).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../common/transport.rs"]
+mod transport;
+
+fuzz_target!(|data: &[u8]| transport::run(false, data));
