@@ -45,6 +45,11 @@ pub struct SessionPolicy {
     /// `ForceCommand`: run this instead of what the client asked
     /// (the request is kept in `SSH_ORIGINAL_COMMAND`).
     pub force_command: Option<String>,
+    /// The program that serves a command `internal-sftp [options]`
+    /// (rsshd's own binary, run as `PROGRAM --internal-sftp USER HOME
+    /// options...` through the same spawn as any program); `None` runs
+    /// such a command through the shell like any other.
+    pub internal_sftp: Option<PathBuf>,
     /// `X11Forwarding` (and the key's `no-x11-forwarding`): `x11-req` is
     /// accepted.
     pub x11_forwarding: bool,
@@ -98,6 +103,7 @@ impl SessionPolicy {
             permit_tty: true,
             subsystems: Vec::new(),
             force_command: None,
+            internal_sftp: None,
             x11_forwarding: false,
             x11_display_offset: 10,
             x11_use_localhost: true,
@@ -539,6 +545,19 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     match &command {
         Some(c) => opts.args = vec!["-c".into(), c.into()],
         None => opts.arg0 = Some(login_arg0(&shell)),
+    }
+    if let (Some(program), Some(c)) = (&policy.internal_sftp, &command) {
+        // sshd splits the command into words too (without its quoting).
+        let mut words = c.split_whitespace();
+        if words.next() == Some("internal-sftp") {
+            opts.program = program.clone();
+            opts.arg0 = Some("internal-sftp".into());
+            opts.args = ["--internal-sftp", &user.name, &user.home.to_string_lossy()]
+                .into_iter()
+                .chain(words)
+                .map(OsString::from)
+                .collect();
+        }
     }
     opts.cwd = user.home.clone();
     opts.user = policy.switch_user.then(|| user.clone());
