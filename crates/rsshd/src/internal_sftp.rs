@@ -4,7 +4,8 @@
 //! internal-sftp`, `ForceCommand internal-sftp`) runs rsshd's own binary
 //! again, through the same spawn path as any program (the user's ids,
 //! groups, environment, working directory and, with `ChrootDirectory`,
-//! the chroot), as `rsshd --internal-sftp USER HOME [options]`.
+//! the chroot), as `rsshd --internal-sftp USER HOME CHROOT [options]` (CHROOT empty
+//! without `ChrootDirectory`).
 //! [`run_if_requested`], first thing in `main`, sees that and serves
 //! ssh-sftp's [`Server`] with [`OsFs`] over stdin and stdout.
 //!
@@ -26,14 +27,14 @@ pub(crate) const FLAG: &str = "--internal-sftp";
 const USAGE: &str = "usage: internal-sftp [-ehR] [-d start_directory] [-f log_facility] \
 [-l log_level]\n\t[-P denied_requests] [-p allowed_requests] [-u umask]";
 
-/// When started as `rsshd --internal-sftp USER HOME [options]`, serves
+/// When started as `rsshd --internal-sftp USER HOME CHROOT [options]`, serves
 /// SFTP on stdin/stdout and exits; otherwise returns.
 pub(crate) fn run_if_requested() {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.get(1).is_none_or(|a| a != FLAG) {
         return;
     }
-    let code = match serve(&args[2..]) {
+    let code = match serve(args.get(2..).unwrap_or_default()) {
         Ok(()) => 0,
         Err(e) => {
             eprintln!("internal-sftp: {e}");
@@ -67,8 +68,7 @@ pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, 
         if flags == "-" {
             break;
         }
-        let mut chars = flags.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in flags.char_indices() {
             if !"dflPpu".contains(c) {
                 match c {
                     'R' => o.server.read_only = true,
@@ -78,7 +78,7 @@ pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, 
                 }
                 continue;
             }
-            let rest = &flags[at + c.len_utf8()..];
+            let rest = flags.get(at + c.len_utf8()..).unwrap_or_default();
             let value = if rest.is_empty() {
                 let v = args
                     .get(i)
@@ -161,17 +161,26 @@ fn expand(v: &str, user: &str, home: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// The hidden mode: `USER HOME [options]`.
+/// The hidden mode: `USER HOME CHROOT [options]`.
 fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_str().map(str::to_owned))
         .collect::<Option<_>>()
         .ok_or("arguments are not UTF-8")?;
-    let [name, home, rest @ ..] = args.as_slice() else {
+    let [name, home, chroot, rest @ ..] = args.as_slice() else {
         return Err(USAGE.to_owned());
     };
     let opts = parse(rest, name, home)?;
+    if !chroot.is_empty() {
+        // Started as root by a server with ChrootDirectory (a user who
+        // runs this by hand cannot chroot): confine, then drop to the user.
+        let user = User::by_name(name)
+            .map_err(|e| format!("{name}: {e}"))?
+            .ok_or_else(|| format!("no user {name}"))?;
+        ssh_os::chroot::enter_chroot(std::path::Path::new(chroot), &user)
+            .map_err(|e| format!("chroot(\"{chroot}\"): {e}"))?;
+    }
     if let Some(mask) = opts.server.umask {
         rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
     }
@@ -296,7 +305,7 @@ mod tests {
         pump(server, &input[..], &mut output).unwrap();
         // VERSION, then NAME (104) for id 1.
         assert_eq!(output.get(4), Some(&2));
-        let len = u32::from_be_bytes(output[..4].try_into().unwrap()) as usize;
+        let len = u32::from_be_bytes(output.get(..4).unwrap().try_into().unwrap()) as usize;
         assert_eq!(output.get(4 + len + 4), Some(&104));
         std::fs::remove_dir_all(&dir).unwrap();
     }

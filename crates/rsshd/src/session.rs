@@ -74,6 +74,7 @@ pub(crate) fn session_policy(
         subsystems: s.subsystems.clone(),
         force_command,
         internal_sftp: internal_sftp_program(),
+        chroot: s.expand_chroot_directory(&u.name, &u.home),
         x11_forwarding,
         x11_display_offset: s.x11_display_offset,
         x11_use_localhost: s.x11_use_localhost,

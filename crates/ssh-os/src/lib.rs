@@ -31,6 +31,7 @@
 //! utmpx calls and [`syslog`]'s `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
 //! facility sshd offers); everything else goes through `nix` and `rustix`.
 
+pub mod chroot;
 pub mod config;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub mod loginrec;

@@ -36,6 +36,7 @@ pub fn policy() -> SessionPolicy {
         subsystems: vec![("upper".into(), "tr a-z A-Z".into())],
         force_command: None,
         internal_sftp: None,
+        chroot: None,
         x11_forwarding: false,
         x11_display_offset: 10,
         x11_use_localhost: true,
