@@ -123,7 +123,8 @@ pub(crate) fn chroot(ctx: &mut Ctx<'_>) -> Result<()> {
     r.and(cleanup)
 }
 
-/// A chroot under a world-writable directory is refused.
+/// A chroot under a world-writable directory is refused, and the server
+/// logs why.
 pub(crate) fn chroot_bad(ctx: &mut Ctx<'_>) -> Result<()> {
     let (setup, server, _) = with_key(
         ctx,
@@ -136,6 +137,15 @@ pub(crate) fn chroot_bad(ctx: &mut Ctx<'_>) -> Result<()> {
     cleanup?;
     if out.status.success() {
         bail!("a chroot under /tmp was not refused");
+    }
+    // sshd's words, in the server's log.
+    let needle = "bad ownership or modes for chroot directory component \"/tmp";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.log().contains(needle) {
+        if std::time::Instant::now() > deadline {
+            bail!("the server's log lacks {needle:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     Ok(())
 }
