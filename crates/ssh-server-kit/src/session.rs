@@ -582,6 +582,10 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
                 ssh_os::chroot::check_chroot(dir)?;
                 opts.user = None;
                 opts.cwd = PathBuf::from("/");
+                // Exec'd as root: no variable of the client's (AcceptEnv,
+                // key options) may reach it (LD_PRELOAD and the like would
+                // run their code as root); it needs none.
+                env.clear();
             }
         }
     }
