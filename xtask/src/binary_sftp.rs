@@ -10,7 +10,7 @@ use std::fs;
 use std::process::Output;
 
 use crate::bail;
-use crate::binary_session::{transfer_opts, upload_file};
+use crate::binary_session::{run_peer, transfer_opts, upload_file};
 use crate::binary_setup::*;
 use crate::interop::Ctx;
 use crate::peer;
@@ -150,6 +150,37 @@ pub(crate) fn chroot_bad(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `scp -p` (SFTP protocol) up and down: the data, the mode and the
+/// modification time come back unchanged.
+pub(crate) fn scp_preserve(ctx: &mut Ctx<'_>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let data = upload_file(&setup)?;
+    let up = setup.peer("up.bin");
+    in_peer(
+        ctx,
+        &format!("chmod 640 {up} && touch -m -d @1000000000 {up}"),
+    )?;
+    let remote = format!("{USER}@127.0.0.1:isftp-scp.bin");
+    let mut args = transfer_opts(&setup, server.port());
+    args.extend(["-p".into(), up, remote.clone()]);
+    run_peer(ctx, "scp", &args)?;
+    let mut args = transfer_opts(&setup, server.port());
+    args.extend(["-p".into(), remote, setup.peer("down.bin")]);
+    run_peer(ctx, "scp", &args)?;
+    let got = fs::read(setup.host("down.bin")).context("reading down.bin")?;
+    same_data("scp -p up then down", &data, &got)?;
+    let meta = fs::metadata(setup.host("down.bin")).context("stat down.bin")?;
+    if meta.mode() & 0o7777 != 0o640 || meta.mtime() != 1_000_000_000 {
+        bail!(
+            "scp -p did not keep mode 640 and mtime 1000000000: {:o} {}",
+            meta.mode() & 0o7777,
+            meta.mtime()
+        );
+    }
+    Ok(())
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -159,6 +190,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-put-get",
         "ForceCommand internal-sftp: sftp put and get of 5 MiB and an empty file, equal",
         put_get,
+    ),
+    (
+        "isftp-scp-p",
+        "ForceCommand internal-sftp: scp -p up and down of 5 MiB, equal, mode and mtime kept",
+        scp_preserve,
     ),
     (
         "isftp-readonly",
