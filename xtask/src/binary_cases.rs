@@ -255,6 +255,7 @@ pub fn cases() -> Vec<Case> {
     for (name, about, run) in crate::binary_account::ROWS
         .iter()
         .chain(crate::binary_admin::ROWS)
+        .chain(crate::binary_sftp::ROWS)
     {
         push(format!("ssh>rsshd:{name}"), about, *run, "b".to_owned());
     }

@@ -14,6 +14,7 @@
 
 mod auth;
 mod hostkeys;
+mod internal_sftp;
 mod log;
 mod session;
 
@@ -93,7 +94,11 @@ fn main() -> ExitCode {
     // Started again as a user's sockets helper (forwarding for a root
     // server): that and nothing else.
     ssh_os::sockets::run_helper_if_requested();
+    // Started again as a session's internal-sftp (as the user).
+    internal_sftp::run_if_requested();
     let args = Args::parse();
+    // Resolved now, before any session runs (see the function).
+    let _ = session::internal_sftp_program();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

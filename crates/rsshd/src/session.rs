@@ -73,6 +73,8 @@ pub(crate) fn session_policy(
         permit_tty,
         subsystems: s.subsystems.clone(),
         force_command,
+        internal_sftp: internal_sftp_program(),
+        chroot: s.expand_chroot_directory(&u.name, &u.home),
         x11_forwarding,
         x11_display_offset: s.x11_display_offset,
         x11_use_localhost: s.x11_use_localhost,
@@ -89,6 +91,13 @@ pub(crate) fn session_policy(
             addr: peer.ip(),
         }),
     }
+}
+
+/// rsshd's own binary, resolved once at start-up (so that a binary
+/// replaced on disk later does not change what sessions run).
+pub(crate) fn internal_sftp_program() -> Option<std::path::PathBuf> {
+    static EXE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| std::env::current_exe().ok()).clone()
 }
 
 #[cfg(test)]

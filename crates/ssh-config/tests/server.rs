@@ -346,7 +346,7 @@ fn errors_like_sshd_t() {
     let e = parse("Subsystem sftp a\nSubsystem sftp b\n").unwrap_err();
     assert_eq!(e.line, 2);
     // Unsupported options that would loosen security are refused.
-    let e = parse("ChrootDirectory /srv/%u\n").unwrap_err();
+    let e = parse("ChrootDirectory /srv/%U\n").unwrap_err();
     assert!(e.message.contains("ChrootDirectory"), "{e}");
     assert!(parse("RevokedKeys /etc/ssh/revoked\n").is_err());
     parse("RevokedKeys none\n").unwrap();
@@ -669,4 +669,26 @@ fn refuse_connection_globally_and_in_match() {
             .refuse_connection
     );
     assert!(parse("RefuseConnection maybe\n").is_err());
+}
+
+#[test]
+fn chroot_directory_with_tokens_and_in_match() {
+    let cfg = parse(
+        "ChrootDirectory /srv/%u/%%\nMatch User ann\n  ChrootDirectory %h/jail\n\
+         Match User bob\n  ChrootDirectory none\n",
+    )
+    .unwrap();
+    let home = std::path::Path::new("/home/x");
+    let s = cfg.resolve(Some(&conn("zed", &[], "192.0.2.9")));
+    assert_eq!(
+        s.expand_chroot_directory("zed", home),
+        Some("/srv/zed/%".into())
+    );
+    let s = cfg.resolve(Some(&conn("ann", &[], "192.0.2.9")));
+    assert_eq!(
+        s.expand_chroot_directory("ann", home),
+        Some("/home/x/jail".into())
+    );
+    let s = cfg.resolve(Some(&conn("bob", &[], "192.0.2.9")));
+    assert_eq!(s.expand_chroot_directory("bob", home), None);
 }

@@ -32,6 +32,7 @@
 //! `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
 //! facility sshd offers); everything else goes through `nix` and `rustix`.
 
+pub mod chroot;
 pub mod config;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub mod loginrec;

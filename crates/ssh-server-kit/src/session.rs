@@ -9,7 +9,7 @@
 mod agent;
 mod x11;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -45,6 +45,17 @@ pub struct SessionPolicy {
     /// `ForceCommand`: run this instead of what the client asked
     /// (the request is kept in `SSH_ORIGINAL_COMMAND`).
     pub force_command: Option<String>,
+    /// The program that serves a command `internal-sftp [options]`
+    /// (rsshd's own binary, run as `PROGRAM --internal-sftp USER HOME
+    /// options...` through the same spawn as any program); `None` runs
+    /// such a command through the shell like any other.
+    pub internal_sftp: Option<PathBuf>,
+    /// `ChrootDirectory`, expanded, for a server running as root: only
+    /// `internal-sftp` can run, and it confines itself there (see
+    /// `ssh_os::chroot::enter_chroot`) after the parent checked sshd's
+    /// ownership rules. Any other program is refused: rsshd does not run
+    /// binaries from inside a chroot.
+    pub chroot: Option<PathBuf>,
     /// `X11Forwarding` (and the key's `no-x11-forwarding`): `x11-req` is
     /// accepted.
     pub x11_forwarding: bool,
@@ -98,6 +109,8 @@ impl SessionPolicy {
             permit_tty: true,
             subsystems: Vec::new(),
             force_command: None,
+            internal_sftp: None,
+            chroot: None,
             x11_forwarding: false,
             x11_display_offset: 10,
             x11_use_localhost: true,
@@ -550,6 +563,46 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     }
     opts.cwd = user.home.clone();
     opts.user = policy.switch_user.then(|| user.clone());
+    let chroot = policy.chroot.as_ref().filter(|_| policy.switch_user);
+    let mut internal = false;
+    if let (Some(program), Some(c)) = (&policy.internal_sftp, &command) {
+        // sshd splits the command into words too (without its quoting).
+        let mut words = c.split_whitespace();
+        if words.next() == Some("internal-sftp") {
+            internal = true;
+            let root = chroot.map(|d| d.as_os_str()).unwrap_or_default();
+            opts.program = program.clone();
+            opts.arg0 = Some("internal-sftp".into());
+            opts.args = [
+                OsStr::new("--internal-sftp"),
+                OsStr::new(&user.name),
+                user.home.as_os_str(),
+                root,
+            ]
+            .into_iter()
+            .map(OsString::from)
+            .chain(words.map(OsString::from))
+            .collect();
+            if let Some(dir) = chroot {
+                // Checked here so that a refusal is logged by the server;
+                // internal-sftp checks again, sets the groups, chroots and
+                // drops to the user before it reads any request.
+                ssh_os::chroot::check_chroot(dir)?;
+                opts.user = None;
+                opts.cwd = PathBuf::from("/");
+                // Exec'd as root: no variable of the client's (AcceptEnv,
+                // key options) may reach it (LD_PRELOAD and the like would
+                // run their code as root); it needs none.
+                env.clear();
+            }
+        }
+    }
+    if chroot.is_some() && !internal {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "ChrootDirectory is set: only internal-sftp can run",
+        ));
+    }
     let io = match setup.pty.take() {
         Some((mut pty, term)) => {
             env.push(("TERM".into(), term.into()));

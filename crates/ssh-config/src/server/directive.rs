@@ -50,6 +50,7 @@ pub(crate) enum Directive {
     AcceptEnv(Vec<String>),
     Subsystem(String, String),
     ForceCommand(Option<String>),
+    ChrootDirectory(Option<String>),
     Banner(Option<String>),
     XAuthLocation(String),
     Algorithms(AlgoKind, AlgorithmSpec),
@@ -148,7 +149,6 @@ const ONLY_NONE: &[&str] = &[
     "authorizedkeyscommand",
     "authorizedprincipalscommand",
     "authorizedprincipalsfile",
-    "chrootdirectory",
     "pubkeyauthoptions",
     "rdomain",
     "revokedkeys",
@@ -451,6 +451,11 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
                 return Err("missing argument".into());
             }
             D::ForceCommand(none_or(&l.rest, str::to_string))
+        }
+        "chrootdirectory" => {
+            let v = one(a)?;
+            check_tokens(v, "hu")?;
+            D::ChrootDirectory(none_or(v, str::to_string))
         }
         "banner" => D::Banner(none_or(one(a)?, str::to_string)),
         "xauthlocation" => D::XAuthLocation(one(a)?.to_string()),

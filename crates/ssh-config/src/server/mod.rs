@@ -475,6 +475,7 @@ impl Acc {
                 D::RefuseConnection(b) => s.refuse_connection = *b,
                 D::PermitUserEnvironment(v) => s.permit_user_environment = v.clone(),
                 D::ForceCommand(v) => s.force_command = v.clone(),
+                D::ChrootDirectory(v) => s.chroot_directory = v.clone(),
                 D::Banner(v) => s.banner = v.as_ref().map(PathBuf::from),
                 D::XAuthLocation(v) => s.xauth_location = PathBuf::from(v),
                 D::Algorithms(kind, spec) => {

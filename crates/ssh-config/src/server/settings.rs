@@ -186,6 +186,9 @@ pub struct ServerSettings {
     pub subsystems: Vec<(String, String)>,
     /// `ForceCommand`.
     pub force_command: Option<String>,
+    /// `ChrootDirectory`, unexpanded (`%h`, `%u`, `%%`): see
+    /// [`expand_chroot_directory`](Self::expand_chroot_directory).
+    pub chroot_directory: Option<String>,
     /// `Banner` file.
     pub banner: Option<PathBuf>,
     /// `XAuthLocation` (`/usr/bin/xauth`, Debian's): the program that
@@ -288,6 +291,7 @@ impl Default for ServerSettings {
             accept_env: Vec::new(),
             subsystems: Vec::new(),
             force_command: None,
+            chroot_directory: None,
             banner: None,
             xauth_location: PathBuf::from("/usr/bin/xauth"),
             kex_algorithms: AlgorithmSpec::default(),
@@ -404,6 +408,22 @@ impl ServerSettings {
                 Some(home.join(e))
             })
             .collect()
+    }
+
+    /// `ChrootDirectory` for one user: `%h` home, `%u` user, `%%`; a
+    /// leading `~/` is the home. `None` when there is none.
+    pub fn expand_chroot_directory(&self, user: &str, home: &Path) -> Option<PathBuf> {
+        let home_s = home.display().to_string();
+        let d = self.chroot_directory.as_deref()?;
+        // Tokens were checked when the file was parsed.
+        let e = crate::tokens::percent_expand(d, &|t| match t {
+            'h' => Some(home_s.clone()),
+            'u' => Some(user.to_string()),
+            _ => None,
+        })
+        .ok()?;
+        let e = crate::tokens::tilde(&e, home).ok()?;
+        Some(PathBuf::from(e))
     }
 
     /// The ports to listen on (22 if none was given).
@@ -529,7 +549,10 @@ impl ServerSettings {
             "forcecommand",
             self.force_command.as_deref().unwrap_or("none"),
         );
-        o.line("chrootdirectory", "none");
+        o.line(
+            "chrootdirectory",
+            self.chroot_directory.as_deref().unwrap_or("none"),
+        );
         o.line("trustedusercakeys", &opt_path(&self.trusted_user_ca_keys));
         algos(&mut o, AlgoKind::Kex, &self.kex_algorithms);
         algos(&mut o, AlgoKind::CaSignature, &self.ca_signature_algorithms);

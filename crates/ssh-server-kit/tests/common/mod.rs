@@ -35,6 +35,8 @@ pub fn policy() -> SessionPolicy {
         permit_tty: true,
         subsystems: vec![("upper".into(), "tr a-z A-Z".into())],
         force_command: None,
+        internal_sftp: None,
+        chroot: None,
         x11_forwarding: false,
         x11_display_offset: 10,
         x11_use_localhost: true,

@@ -1,0 +1,312 @@
+//! `internal-sftp`: the SFTP server built into rsshd, as OpenSSH's.
+//!
+//! A session whose command is `internal-sftp [options]` (`Subsystem sftp
+//! internal-sftp`, `ForceCommand internal-sftp`) runs rsshd's own binary
+//! again, through the same spawn path as any program (the user's ids,
+//! groups, environment, working directory and, with `ChrootDirectory`,
+//! the chroot), as `rsshd --internal-sftp USER HOME CHROOT [options]` (CHROOT empty
+//! without `ChrootDirectory`).
+//! [`run_if_requested`], first thing in `main`, sees that and serves
+//! ssh-sftp's [`Server`] with [`OsFs`] over stdin and stdout.
+//!
+//! The hidden mode gives nothing away: it runs with the ids of whoever
+//! started it (after the privilege drop for a session; a local user who
+//! runs it by hand gets their own file access over a pipe), and is chosen
+//! by the first argument only, never by the environment a client may set.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use ssh_os::user::User;
+use ssh_server_kit::sftp::OsFs;
+use ssh_sftp::{Server, ServerOptions};
+
+/// The first argument that selects the hidden mode.
+pub(crate) const FLAG: &str = "--internal-sftp";
+
+const USAGE: &str = "usage: internal-sftp [-ehR] [-d start_directory] [-f log_facility] \
+[-l log_level]\n\t[-P denied_requests] [-p allowed_requests] [-u umask]";
+
+/// When started as `rsshd --internal-sftp USER HOME CHROOT [options]`, serves
+/// SFTP on stdin/stdout and exits; otherwise returns.
+pub(crate) fn run_if_requested() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_none_or(|a| a != FLAG) {
+        return;
+    }
+    let code = match serve(args.get(2..).unwrap_or_default()) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("internal-sftp: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// What the options ask for.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Options {
+    /// `-R`, `-u`, `-P`, `-p` for the server.
+    pub server: ServerOptions,
+    /// `-d`, with its tokens expanded.
+    pub start_directory: Option<String>,
+}
+
+/// Parses internal-sftp's options as sftp-server's getopt string
+/// `d:f:l:P:p:u:ehR` does (clustered flags, an option's value attached or
+/// in the next argument; the first non-option ends them). `-l`, `-f` and
+/// `-e` are checked and accepted: rsshd logs the session itself.
+pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, String> {
+    let mut o = Options::default();
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        i += 1;
+        let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            break;
+        };
+        if flags == "-" {
+            break;
+        }
+        for (at, c) in flags.char_indices() {
+            if !"dflPpu".contains(c) {
+                match c {
+                    'R' => o.server.read_only = true,
+                    'e' => {}
+                    'h' => return Err(USAGE.to_owned()),
+                    _ => return Err(format!("unknown option -- {c}\n{USAGE}")),
+                }
+                continue;
+            }
+            let rest = flags.get(at + c.len_utf8()..).unwrap_or_default();
+            let value = if rest.is_empty() {
+                let v = args
+                    .get(i)
+                    .ok_or_else(|| format!("option requires an argument -- {c}\n{USAGE}"))?;
+                i += 1;
+                v.as_str()
+            } else {
+                rest
+            };
+            match c {
+                'd' => o.start_directory = Some(expand(value, user, home)?),
+                'f' => facility(value)?,
+                'l' => level(value)?,
+                'P' => o
+                    .server
+                    .denied_requests
+                    .extend(ServerOptions::request_list(value)),
+                'p' => {
+                    if o.server.allowed_requests.is_some() {
+                        return Err("Permitted requests already set".to_owned());
+                    }
+                    o.server.allowed_requests = Some(ServerOptions::request_list(value));
+                }
+                _ => o.server.umask = Some(umask(value)?),
+            }
+            break;
+        }
+    }
+    Ok(o)
+}
+
+/// `-u`: an octal mask up to 0777, as sftp-server's `strtol(.., 8)`.
+fn umask(v: &str) -> Result<u32, String> {
+    u32::from_str_radix(v, 8)
+        .ok()
+        .filter(|m| *m <= 0o777 && !v.starts_with(['+', '-']))
+        .ok_or_else(|| format!("Invalid umask \"{v}\""))
+}
+
+fn level(v: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &[
+        "QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3",
+    ];
+    if LEVELS.iter().any(|l| l.eq_ignore_ascii_case(v)) {
+        Ok(())
+    } else {
+        Err(format!("Invalid log level \"{v}\""))
+    }
+}
+
+fn facility(v: &str) -> Result<(), String> {
+    const FACILITIES: &[&str] = &[
+        "DAEMON", "USER", "AUTH", "AUTHPRIV", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4",
+        "LOCAL5", "LOCAL6", "LOCAL7",
+    ];
+    if FACILITIES.iter().any(|f| f.eq_ignore_ascii_case(v)) {
+        Ok(())
+    } else {
+        Err(format!("Invalid log facility \"{v}\""))
+    }
+}
+
+/// `-d`'s tokens: `%d` the home directory, `%u` the user name, `%%`.
+fn expand(v: &str, user: &str, home: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut chars = v.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str(home),
+            Some('u') => out.push_str(user),
+            Some('%') => out.push('%'),
+            Some(k) => return Err(format!("percent_expand: unknown key %{k}")),
+            None => return Err("percent_expand: invalid format".to_owned()),
+        }
+    }
+    Ok(out)
+}
+
+/// The hidden mode: `USER HOME CHROOT [options]`.
+fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_str().map(str::to_owned))
+        .collect::<Option<_>>()
+        .ok_or("arguments are not UTF-8")?;
+    let [name, home, chroot, rest @ ..] = args.as_slice() else {
+        return Err(USAGE.to_owned());
+    };
+    let opts = parse(rest, name, home)?;
+    if !chroot.is_empty() {
+        // Started as root by a server with ChrootDirectory (a user who
+        // runs this by hand cannot chroot): confine, then drop to the user.
+        let user = User::by_name(name)
+            .map_err(|e| format!("{name}: {e}"))?
+            .ok_or_else(|| format!("no user {name}"))?;
+        ssh_os::chroot::enter_chroot(std::path::Path::new(chroot), &user)
+            .map_err(|e| format!("chroot(\"{chroot}\"): {e}"))?;
+    }
+    if let Some(mask) = opts.server.umask {
+        rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    }
+    let mut base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    if let Some(dir) = &opts.start_directory {
+        std::env::set_current_dir(dir).map_err(|e| format!("chdir to \"{dir}\" failed: {e}"))?;
+        base = std::env::current_dir().map_err(|e| format!("getcwd: {e}"))?;
+    }
+    let user = User {
+        name: name.clone(),
+        uid: rustix::process::getuid().as_raw(),
+        gid: rustix::process::getgid().as_raw(),
+        home: PathBuf::from(home),
+        shell: PathBuf::new(),
+    };
+    let server = Server::new(OsFs::new(base, Some(user)), opts.server);
+    pump(server, std::io::stdin().lock(), std::io::stdout().lock())
+}
+
+/// Reads requests and writes replies until stdin ends. The server stops
+/// taking input while its replies wait; what it left is offered again
+/// after they are written.
+fn pump<F: ssh_sftp::Filesystem>(
+    mut server: Server<F>,
+    mut input: impl Read,
+    mut output: impl Write,
+) -> Result<(), String> {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut eof = false;
+    loop {
+        if !pending.is_empty() {
+            let n = server.handle_input(&pending).map_err(|e| e.to_string())?;
+            pending.drain(..n);
+        }
+        if server.poll_transmit(&mut out) {
+            output
+                .write_all(&out)
+                .and_then(|()| output.flush())
+                .map_err(|e| format!("write: {e}"))?;
+            out.clear();
+            continue;
+        }
+        if eof {
+            break;
+        }
+        match input.read(&mut buf) {
+            Ok(0) => eof = true,
+            Ok(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    server.into_filesystem();
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Options, String> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        parse(&args, "alice", "/home/alice")
+    }
+
+    #[test]
+    fn options_as_sftp_server() {
+        assert_eq!(p(&[]).unwrap(), Options::default());
+        let o = p(&["-R", "-u", "027", "-l", "VERBOSE", "-f", "AUTHPRIV", "-e"]).unwrap();
+        assert!(o.server.read_only);
+        assert_eq!(o.server.umask, Some(0o027));
+        // Clustered flags and attached values.
+        let o = p(&["-eRu002", "-d%d/up", "-Pwrite,remove", "-P", "rename"]).unwrap();
+        assert!(o.server.read_only);
+        assert_eq!(o.server.umask, Some(0o002));
+        assert_eq!(o.start_directory.as_deref(), Some("/home/alice/up"));
+        assert_eq!(o.server.denied_requests, ["write", "remove", "rename"]);
+        let o = p(&["-p", "open,read,close", "-d", "/srv/%u/100%%"]).unwrap();
+        assert_eq!(
+            o.server.allowed_requests.as_deref(),
+            Some(&["open".to_owned(), "read".to_owned(), "close".to_owned()][..])
+        );
+        assert_eq!(o.start_directory.as_deref(), Some("/srv/alice/100%"));
+        // The first non-option ends the options.
+        assert!(!p(&["x", "-R"]).unwrap().server.read_only);
+        assert!(!p(&["--", "-R"]).unwrap().server.read_only);
+    }
+
+    #[test]
+    fn invalid_options_are_errors() {
+        for bad in [
+            &["-x"][..],
+            &["-u"],
+            &["-u", "8"],
+            &["-u", "1000"],
+            &["-u", ""],
+            &["-u", "-1"],
+            &["-l", "LOUD"],
+            &["-f", "KERN"],
+            &["-d", "%h"],
+            &["-d", "x%"],
+            &["-p", "a", "-p", "b"],
+            &["-h"],
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+        assert!(p(&["-u", "8"]).unwrap_err().contains("Invalid umask"));
+    }
+
+    #[test]
+    fn pump_answers_until_end_of_input() {
+        let dir = std::env::temp_dir().join(format!("rsshd-isftp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // SSH_FXP_INIT version 3, then REALPATH "." (id 1).
+        let mut input = vec![0, 0, 0, 5, 1, 0, 0, 0, 3];
+        input.extend_from_slice(&[0, 0, 0, 10, 16, 0, 0, 0, 1, 0, 0, 0, 1, b'.']);
+        let mut output = Vec::new();
+        let server = Server::new(OsFs::new(&dir, None), ServerOptions::default());
+        pump(server, &input[..], &mut output).unwrap();
+        // VERSION, then NAME (104) for id 1.
+        assert_eq!(output.get(4), Some(&2));
+        let len = u32::from_be_bytes(output.get(..4).unwrap().try_into().unwrap()) as usize;
+        assert_eq!(output.get(4 + len + 4), Some(&104));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,214 @@
+//! The internal-sftp rows (`ssh>rsshd:isftp-*`): OpenSSH's `sftp` against
+//! the server's own SFTP server (`ForceCommand internal-sftp`, since the
+//! rows' configuration already names `sftp-server` as the subsystem),
+//! read-only, and `ChrootDirectory` with good and bad ownership.
+//!
+//! Validated with OpenSSH's `sshd` in place of `rsshd`
+//! (`XTASK_RSSHD=peer:/usr/sbin/sshd`).
+
+use std::fs;
+use std::process::Output;
+
+use crate::bail;
+use crate::binary_session::{run_peer, transfer_opts, upload_file};
+use crate::binary_setup::*;
+use crate::interop::Ctx;
+use crate::peer;
+use crate::util::{self, Context, Result};
+
+/// Runs `sftp -b batch` in the peer against the row's server; the exit
+/// status is the caller's to judge.
+fn sftp_batch(ctx: &mut Ctx<'_>, setup: &Setup, port: u16, batch: &str) -> Result<Output> {
+    fs::write(setup.host("batch"), batch).context("writing the batch file")?;
+    let mut args = transfer_opts(setup, port);
+    args.extend([
+        "-b".into(),
+        setup.peer("batch"),
+        format!("{USER}@127.0.0.1"),
+    ]);
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cmd = ctx.backend.command("sftp", &argv);
+    let out = peer::run_with_timeout(cmd, b"", std::time::Duration::from_secs(60))?;
+    ctx.record(format!("sftp -b (exit {})", out.status), &out.stderr);
+    Ok(out)
+}
+
+/// Runs `script` as root in the container.
+fn in_peer(ctx: &Ctx<'_>, script: &str) -> Result<()> {
+    util::checked_output(&mut ctx.backend.command("sh", &["-c", script]))?;
+    Ok(())
+}
+
+fn srv(lines: &[&str]) -> Srv {
+    Srv {
+        extra: lines.iter().map(|l| (*l).to_owned()).collect(),
+        ..Srv::default()
+    }
+}
+
+/// Put and get of 5 MiB and of an empty file, compared byte for byte.
+pub(crate) fn put_get(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let data = upload_file(&setup)?;
+    fs::write(setup.host("empty"), b"").context("writing empty")?;
+    let batch = format!(
+        "put {up} isftp.bin\nput {empty} isftp-empty\nls -l\n\
+         get isftp.bin {down}\nget isftp-empty {down_empty}\nrm isftp.bin\nrm isftp-empty\n",
+        up = setup.peer("up.bin"),
+        empty = setup.peer("empty"),
+        down = setup.peer("down.bin"),
+        down_empty = setup.peer("down-empty"),
+    );
+    let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+    if !out.status.success() {
+        bail!("sftp exited with {}: {}", out.status, tail(&out.stderr));
+    }
+    let down = fs::read(setup.host("down.bin")).context("reading down.bin")?;
+    same_data("internal-sftp put then get", &data, &down)?;
+    let empty = fs::read(setup.host("down-empty")).context("reading down-empty")?;
+    same_data("the empty file", b"", &empty)
+}
+
+/// `-R`: a put is refused with PERMISSION_DENIED; a get still works.
+pub(crate) fn read_only(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp -R"]))?;
+    upload_file(&setup)?;
+    let batch = format!("put {} isftp-ro.bin\n", setup.peer("up.bin"));
+    let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() || !stderr.contains("Permission denied") {
+        bail!(
+            "a put to a read-only server was not refused: {}",
+            tail(&out.stderr)
+        );
+    }
+    let out = sftp_batch(ctx, &setup, server.port(), "ls -la\n")?;
+    if !out.status.success() {
+        bail!("ls on a read-only server failed: {}", tail(&out.stderr));
+    }
+    Ok(())
+}
+
+/// A root-owned chroot with the user's home inside: the user starts in
+/// the home and sees only the chroot.
+pub(crate) fn chroot(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(
+        ctx,
+        &srv(&["ChrootDirectory /srv/isftp", "ForceCommand internal-sftp"]),
+    )?;
+    in_peer(
+        ctx,
+        &format!(
+            "rm -rf /srv/isftp; mkdir -p /srv/isftp/home/{USER} && chmod 755 /srv/isftp \
+             && chown {USER} /srv/isftp/home/{USER} && echo jailed > /srv/isftp/marker"
+        ),
+    )?;
+    let r = (|| {
+        fs::write(setup.host("small"), b"small\n").context("writing small")?;
+        let batch = format!("pwd\nls /\nput {} h\n", setup.peer("small"));
+        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            bail!("sftp in the chroot failed: {}", tail(&out.stderr));
+        }
+        if !stdout.contains(&format!("Remote working directory: /home/{USER}"))
+            || !stdout.contains("marker")
+            || stdout.contains("/usr")
+        {
+            bail!("the user does not see only the chroot: {stdout:?}");
+        }
+        in_peer(ctx, &format!("test -f /srv/isftp/home/{USER}/h"))
+    })();
+    let cleanup = in_peer(ctx, "rm -rf /srv/isftp");
+    r.and(cleanup)
+}
+
+/// A chroot under a world-writable directory is refused, and the server
+/// logs why.
+pub(crate) fn chroot_bad(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(
+        ctx,
+        &srv(&["ChrootDirectory /tmp/isftp", "ForceCommand internal-sftp"]),
+    )?;
+    in_peer(ctx, "mkdir -p /tmp/isftp && chmod 755 /tmp/isftp")?;
+    let out = sftp_batch(ctx, &setup, server.port(), "ls /\n");
+    let cleanup = in_peer(ctx, "rm -rf /tmp/isftp");
+    let out = out?;
+    cleanup?;
+    if out.status.success() {
+        bail!("a chroot under /tmp was not refused");
+    }
+    // sshd's words, in the server's log.
+    let needle = "bad ownership or modes for chroot directory component \"/tmp";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.log().contains(needle) {
+        if std::time::Instant::now() > deadline {
+            bail!("the server's log lacks {needle:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// `scp -p` (SFTP protocol) up and down: the data, the mode and the
+/// modification time come back unchanged.
+pub(crate) fn scp_preserve(ctx: &mut Ctx<'_>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let data = upload_file(&setup)?;
+    let up = setup.peer("up.bin");
+    in_peer(
+        ctx,
+        &format!("chmod 640 {up} && touch -m -d @1000000000 {up}"),
+    )?;
+    let remote = format!("{USER}@127.0.0.1:isftp-scp.bin");
+    let mut args = transfer_opts(&setup, server.port());
+    args.extend(["-p".into(), up, remote.clone()]);
+    run_peer(ctx, "scp", &args)?;
+    let mut args = transfer_opts(&setup, server.port());
+    args.extend(["-p".into(), remote, setup.peer("down.bin")]);
+    run_peer(ctx, "scp", &args)?;
+    let got = fs::read(setup.host("down.bin")).context("reading down.bin")?;
+    same_data("scp -p up then down", &data, &got)?;
+    let meta = fs::metadata(setup.host("down.bin")).context("stat down.bin")?;
+    if meta.mode() & 0o7777 != 0o640 || meta.mtime() != 1_000_000_000 {
+        bail!(
+            "scp -p did not keep mode 640 and mtime 1000000000: {:o} {}",
+            meta.mode() & 0o7777,
+            meta.mtime()
+        );
+    }
+    Ok(())
+}
+
+/// A row's function.
+type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
+
+/// The rows, named without their `ssh>rsshd:` prefix.
+pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
+    (
+        "isftp-put-get",
+        "ForceCommand internal-sftp: sftp put and get of 5 MiB and an empty file, equal",
+        put_get,
+    ),
+    (
+        "isftp-scp-p",
+        "ForceCommand internal-sftp: scp -p up and down of 5 MiB, equal, mode and mtime kept",
+        scp_preserve,
+    ),
+    (
+        "isftp-readonly",
+        "ForceCommand internal-sftp -R: a put is refused, ls works",
+        read_only,
+    ),
+    (
+        "isftp-chroot",
+        "ChrootDirectory (root-owned) + internal-sftp: the user starts in the home and sees only the chroot",
+        chroot,
+    ),
+    (
+        "isftp-chroot-bad",
+        "ChrootDirectory under world-writable /tmp: the session is refused",
+        chroot_bad,
+    ),
+];
