@@ -95,8 +95,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             a.operands.push(arg.clone());
             continue;
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in flags.char_indices() {
             match c {
                 'r' => a.recursive = true,
                 'p' => a.preserve = true,
@@ -305,6 +304,7 @@ impl Conn {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

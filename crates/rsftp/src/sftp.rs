@@ -49,8 +49,7 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             continue;
         };
-        let mut chars = flags.char_indices();
-        while let Some((at, c)) = chars.next() {
+        for (at, c) in flags.char_indices() {
             match c {
                 'r' => a.recursive = true,
                 'p' => a.preserve = true,
@@ -232,12 +231,12 @@ async fn run(a: Args) -> i32 {
         recursive: a.recursive,
         preserve: a.preserve,
     };
-    if let Some(p) = path.filter(|p| !p.is_empty()) {
-        if let Err(e) = sh.command(&mut conn.sftp, &["cd".into(), p]).await {
-            eprintln!("{e}");
-            conn.close().await;
-            return 1;
-        }
+    if let Some(p) = path.filter(|p| !p.is_empty())
+        && let Err(e) = sh.command(&mut conn.sftp, &["cd".into(), p]).await
+    {
+        eprintln!("{e}");
+        conn.close().await;
+        return 1;
     }
     let code = repl(
         &mut sh,
@@ -503,7 +502,7 @@ impl Shell {
                 let k = |blocks: u64| blocks.saturating_mul(v.frsize) / 1024;
                 let (size, avail, free) = (k(v.blocks), k(v.bavail), k(v.bfree));
                 let used = size.saturating_sub(free);
-                let cap = if size == 0 { 0 } else { used * 100 / size };
+                let cap = used.saturating_mul(100).checked_div(size).unwrap_or(0);
                 if f.contains('h') {
                     let h = |kb: u64| crate::meter::human(kb.saturating_mul(1024));
                     println!("    Size     Used    Avail   (root)    %Capacity");
@@ -558,6 +557,7 @@ rmdir path                         Remove remote directory\n\
 ?                                  Synonym for help";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

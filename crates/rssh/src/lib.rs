@@ -309,21 +309,6 @@ async fn run_connected(
     session::run(client, &spec).await
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tty_decision_follows_ssh() {
-        assert_eq!(want_tty(RequestTty::Auto, false, true), (true, false));
-        assert_eq!(want_tty(RequestTty::Auto, true, true), (false, false));
-        assert_eq!(want_tty(RequestTty::Auto, false, false), (false, true));
-        assert_eq!(want_tty(RequestTty::Yes, true, false), (false, true));
-        assert_eq!(want_tty(RequestTty::Force, true, false), (true, false));
-        assert_eq!(want_tty(RequestTty::No, false, true), (false, false));
-    }
-}
-
 /// An authenticated connection made from an `ssh` command line, for
 /// programs that run over `rssh`'s connection code (`rscp`, `rsftp`), as
 /// OpenSSH's `scp` and `sftp` run `ssh`.
@@ -375,5 +360,20 @@ pub async fn connect(args: Vec<OsString>) -> Result<Connection, i32> {
             ctx.shutdown().await;
             Err(FAIL)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tty_decision_follows_ssh() {
+        assert_eq!(want_tty(RequestTty::Auto, false, true), (true, false));
+        assert_eq!(want_tty(RequestTty::Auto, true, true), (false, false));
+        assert_eq!(want_tty(RequestTty::Auto, false, false), (false, true));
+        assert_eq!(want_tty(RequestTty::Yes, true, false), (false, true));
+        assert_eq!(want_tty(RequestTty::Force, true, false), (true, false));
+        assert_eq!(want_tty(RequestTty::No, false, true), (false, false));
     }
 }
