@@ -169,6 +169,7 @@ async fn run(a: Args) -> i32 {
         preserve: a.preserve,
         resume: false,
         progress,
+        follow_links: true,
     };
     match &target {
         Operand::Remote { host, path } => {

@@ -350,6 +350,7 @@ impl Shell {
                     preserve: self.preserve || f.contains('p') || f.contains('P'),
                     resume: f.contains('a') || cmd.starts_with("re"),
                     progress: self.progress,
+                    follow_links: false,
                 };
                 let Some(src) = args.first() else {
                     return Err(format!("{cmd}: missing argument"));

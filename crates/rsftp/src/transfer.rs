@@ -24,6 +24,9 @@ pub struct Options {
     pub resume: bool,
     /// Draw the meter.
     pub progress: bool,
+    /// Recursive copies follow symlinks (scp); otherwise they are
+    /// skipped, as sftp's `-r` does.
+    pub follow_links: bool,
 }
 
 /// An error, as the programs print it.
@@ -102,6 +105,10 @@ async fn download_dir(
             continue;
         }
         let r = join(remote, &entry.filename);
+        if entry.attrs.is_symlink() && !o.follow_links {
+            eprintln!("{}: not a regular file", show(&r));
+            continue;
+        }
         let l = local.join(OsStr::from_bytes(&entry.filename));
         if let Err(e) = Box::pin(download(s, &r, &l, o)).await {
             eprintln!("{e}");
@@ -227,6 +234,14 @@ async fn upload_dir(
         let Some(name) = path.file_name() else {
             continue;
         };
+        if !o.follow_links
+            && path
+                .symlink_metadata()
+                .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            eprintln!("{}: not a regular file", path.display());
+            continue;
+        }
         let r = join(remote, name.as_bytes());
         if let Err(e) = Box::pin(upload(s, &path, &r, o)).await {
             eprintln!("{e}");
