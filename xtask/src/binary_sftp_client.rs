@@ -31,14 +31,21 @@ fn program(setup: &Setup, env: &str, name: &str) -> Result<PathBuf> {
     };
     let p = rssh.with_file_name(name);
     if !p.is_file() {
-        bail!("{} missing: cargo build -p rsftp (or set {env})", p.display());
+        bail!(
+            "{} missing: cargo build -p rsftp (or set {env})",
+            p.display()
+        );
     }
     Ok(p)
 }
 
 fn make_tree(root: &Path) -> Result<()> {
     fs::create_dir_all(root.join("sub dir/deeper")).context("mkdir")?;
-    fs::write(root.join("big"), big_data().get(..32 << 20).unwrap_or_default()).context("big")?;
+    fs::write(
+        root.join("big"),
+        big_data().get(..32 << 20).unwrap_or_default(),
+    )
+    .context("big")?;
     fs::write(root.join("empty"), b"").context("empty")?;
     fs::write(root.join("sub dir/name with spaces"), text_data(10_000)).context("spaces")?;
     fs::write(root.join("sub dir/deeper/x"), b"x").context("x")?;
@@ -61,7 +68,11 @@ fn digest(root: &Path) -> Result<Vec<(String, String, u32, i64)>> {
         for e in fs::read_dir(dir).context("read_dir")? {
             let path = e.context("entry")?.path();
             let m = fs::metadata(&path).context("stat")?;
-            let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
             if m.is_dir() {
                 out.push((rel, "dir".into(), m.mode() & 0o7777, 0));
                 walk(root, &path, out)?;
@@ -127,7 +138,12 @@ fn run(ctx: &mut Ctx<'_>, prog: &Path, args: &[String]) -> Result<std::process::
     cmd.args(args).env_remove("SSH_AUTH_SOCK");
     let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
     ctx.record(
-        format!("{} {} (exit {})", prog.display(), args.join(" "), out.status),
+        format!(
+            "{} {} (exit {})",
+            prog.display(),
+            args.join(" "),
+            out.status
+        ),
         &out.stderr,
     );
     if !out.status.success() {
@@ -196,8 +212,11 @@ pub(crate) fn rsftp_batch(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The rows, registered by `binary_cases`.
-pub(crate) const ROWS: &[(&str, &str, fn(&mut Ctx<'_>) -> Result<()>)] = &[
+/// A row's function.
+type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
+
+/// The rows, by name.
+pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
     (
         "rscp-tree",
         "rscp -r -p a tree (32 MiB file, empty file, spaces, symlink) up and back: SHA-256, modes, mtimes",
