@@ -75,7 +75,7 @@ pub struct Args {
     pub quiet: bool,
     /// `-3`.
     pub through_local: bool,
-    /// `-l` Kbit/s (accepted; not enforced).
+    /// `-l` Kbit/s.
     pub limit: Option<u64>,
     /// Sources then the target.
     pub operands: Vec<String>,
@@ -170,6 +170,7 @@ async fn run(a: Args) -> i32 {
         resume: false,
         progress,
         follow_links: true,
+        limit_kbps: a.limit,
     };
     match &target {
         Operand::Remote { host, path } => {

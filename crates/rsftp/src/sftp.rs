@@ -32,6 +32,8 @@ pub struct Args {
     pub preserve: bool,
     /// `-q`.
     pub quiet: bool,
+    /// `-l` Kbit/s.
+    pub limit: Option<u64>,
     /// `[user@]host[:path]`.
     pub destination: String,
 }
@@ -75,6 +77,9 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                         'F' => a.ssh.config = Some(value),
                         'J' => a.ssh.jump = Some(value),
                         'b' => a.batch = Some(value),
+                        'l' => {
+                            a.limit = Some(value.parse().map_err(|_| format!("bad limit {value}"))?)
+                        }
                         _ => {}
                     }
                     break;
@@ -194,6 +199,7 @@ struct Shell {
     progress: bool,
     recursive: bool,
     preserve: bool,
+    limit: Option<u64>,
 }
 
 async fn run(a: Args) -> i32 {
@@ -230,6 +236,7 @@ async fn run(a: Args) -> i32 {
         progress: !a.quiet && a.batch.is_none() && ssh_os::terminal::is_tty(std::io::stdout()),
         recursive: a.recursive,
         preserve: a.preserve,
+        limit: a.limit,
     };
     if let Some(p) = path.filter(|p| !p.is_empty())
         && let Err(e) = sh.command(&mut conn.sftp, &["cd".into(), p]).await
@@ -351,6 +358,7 @@ impl Shell {
                     resume: f.contains('a') || cmd.starts_with("re"),
                     progress: self.progress,
                     follow_links: false,
+                    limit_kbps: self.limit,
                 };
                 let Some(src) = args.first() else {
                     return Err(format!("{cmd}: missing argument"));

@@ -27,6 +27,43 @@ pub struct Options {
     /// Recursive copies follow symlinks (scp); otherwise they are
     /// skipped, as sftp's `-r` does.
     pub follow_links: bool,
+    /// `-l`: at most this many Kbit/s.
+    pub limit_kbps: Option<u64>,
+}
+
+/// `-l`: sleeps when the bytes moved run ahead of the rate.
+struct Limiter {
+    kbps: Option<u64>,
+    start: std::time::Instant,
+    first: u64,
+}
+
+impl Limiter {
+    fn new(kbps: Option<u64>, first: u64) -> Self {
+        Limiter {
+            kbps,
+            start: std::time::Instant::now(),
+            first,
+        }
+    }
+
+    fn pace(&self, done: u64) {
+        if let Some(d) = self
+            .kbps
+            .and_then(|k| behind(done.saturating_sub(self.first), k, self.start.elapsed()))
+        {
+            std::thread::sleep(d);
+        }
+    }
+}
+
+/// How long to wait so that `bytes` in `elapsed` stay under `kbps`.
+fn behind(bytes: u64, kbps: u64, elapsed: Duration) -> Option<Duration> {
+    if kbps == 0 {
+        return None;
+    }
+    let due = Duration::from_secs_f64(bytes as f64 * 8.0 / (kbps as f64 * 1000.0));
+    due.checked_sub(elapsed).filter(|d| !d.is_zero())
 }
 
 /// An error, as the programs print it.
@@ -150,10 +187,12 @@ async fn download_file(
     }
     let mut meter = Meter::new(&show(basename(remote)), total, offset, o.progress);
     let mut done = offset;
+    let limiter = Limiter::new(o.limit_kbps, offset);
     let r = s
         .get(remote, &mut file, offset, &mut |n| {
             done = n;
             meter.update(n);
+            limiter.pace(n);
         })
         .await;
     meter.finish(done);
@@ -284,6 +323,7 @@ async fn upload_file(
     );
     let mut meter = Meter::new(&name, meta.len(), offset, o.progress);
     let mut done = offset;
+    let limiter = Limiter::new(o.limit_kbps, offset);
     let r = s
         .put(
             &mut file,
@@ -293,6 +333,7 @@ async fn upload_file(
             &mut |n| {
                 done = n;
                 meter.update(n);
+                limiter.pace(n);
             },
         )
         .await;
@@ -319,5 +360,16 @@ mod tests {
         assert_eq!(basename(b"a/b/"), b"b");
         assert_eq!(basename(b"b"), b"b");
         assert_eq!(basename(b"/"), b"/");
+    }
+
+    #[test]
+    fn limit() {
+        // 1000 Kbit/s is 125000 bytes a second.
+        assert_eq!(
+            behind(125_000, 1000, Duration::ZERO),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(behind(125_000, 1000, Duration::from_secs(2)), None);
+        assert_eq!(behind(125_000, 0, Duration::ZERO), None);
     }
 }

@@ -326,3 +326,24 @@ fn rsftp_batch_and_reget() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert_eq!(std::fs::read(&rcut).unwrap(), whole);
 }
+
+#[test]
+fn rscp_limit_paces() {
+    let Some(s) = setup("limit") else { return };
+    let f = s.dir.join("f");
+    std::fs::write(&f, vec![7u8; 1 << 20]).unwrap();
+    let mut a = s.args.clone();
+    // 4000 Kbit/s is 500 kB/s: 1 MiB takes about two seconds.
+    a.extend(["-l", "4000"].map(String::from));
+    a.push(f.display().to_string());
+    a.push(format!("127.0.0.1:{}", s.dir.join("g").display()));
+    let start = std::time::Instant::now();
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(std::fs::read(s.dir.join("g")).unwrap().len(), 1 << 20);
+}
