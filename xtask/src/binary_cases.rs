@@ -212,6 +212,9 @@ pub fn cases() -> Vec<Case> {
     ] {
         push(format!("rssh>sshd:{name}"), about, run, "a".to_owned());
     }
+    for (name, about, run) in crate::binary_sftp_client::ROWS {
+        push(format!("rssh>sshd:{name}"), about, *run, "a".to_owned());
+    }
     for (name, about, run, detail) in BOTH {
         push(
             format!("rssh>sshd:{name}"),

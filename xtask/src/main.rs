@@ -25,6 +25,7 @@ mod binary_hostcerts;
 mod binary_session;
 mod binary_setup;
 mod binary_sftp;
+mod binary_sftp_client;
 mod cases;
 mod forward_cases;
 mod forward_hops_refusals;

@@ -17,13 +17,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Crates under `crates/` that may do I/O.
-pub const IO_CRATES: [&str; 6] = [
+pub const IO_CRATES: [&str; 7] = [
     "ssh-async",
     "ssh-os",
     "ssh-server-kit",
     "ssh-client-kit",
     "rssh",
     "rsshd",
+    "rsftp",
 ];
 
 /// Async runtimes a protocol crate must not depend on.

@@ -309,6 +309,60 @@ async fn run_connected(
     session::run(client, &spec).await
 }
 
+/// An authenticated connection made from an `ssh` command line, for
+/// programs that run over `rssh`'s connection code (`rscp`, `rsftp`), as
+/// OpenSSH's `scp` and `sftp` run `ssh`.
+pub struct Connection {
+    /// The connection.
+    pub client: Client,
+    ctx: Context,
+}
+
+impl Connection {
+    /// Disconnects, then ends the jump hosts and proxy commands.
+    pub async fn close(mut self) {
+        session::disconnect(self.client).await;
+        self.ctx.shutdown().await;
+    }
+}
+
+/// Connects and authenticates with the `ssh` arguments `args` (the
+/// program name first, then options such as `-p`, `-i`, `-o`, `-F`, `-J`,
+/// then the destination; no command): the configuration, host key checks
+/// and authentication of `rssh` itself. Errors are printed; `Err` carries
+/// the exit status.
+pub async fn connect(args: Vec<OsString>) -> Result<Connection, i32> {
+    let cli = match Cli::parse_args(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rssh: {e}");
+            return Err(FAIL);
+        }
+    };
+    let (settings, mut ctx) = match prepare(&cli) {
+        Ok(Prepared::Connect(boxed)) => *boxed,
+        Ok(Prepared::Dump(_)) => return Err(FAIL),
+        Err(msg) => {
+            eprintln!("{msg}");
+            return Err(FAIL);
+        }
+    };
+    if let Err(e) = log::init(settings.log_level, cli.log_file.as_deref()) {
+        eprintln!("rssh: log: {}", config::io_message(&e));
+        return Err(FAIL);
+    }
+    match connect::connect_host(&mut ctx, &settings, 0).await {
+        Ok(c) => Ok(Connection {
+            client: c.client,
+            ctx,
+        }),
+        Err(()) => {
+            ctx.shutdown().await;
+            Err(FAIL)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

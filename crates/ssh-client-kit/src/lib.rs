@@ -15,6 +15,7 @@
 
 mod dispatch;
 mod local;
+pub mod sftp;
 pub mod socks;
 pub mod x11;
 
