@@ -10,6 +10,9 @@
 //! `Compression no`) and both clients the same `ssh_config`; the client
 //! picks the cipher and MAC (`-c`, `-m`).
 //!
+//! The clients log in to an account of their own whose login shell is
+//! `/bin/sh`, so no rc file runs around the remote command.
+//!
 //! Rows: for each cipher (and MAC) an upload, `head -c SIZE /dev/zero |
 //! CLIENT host 'cat > /dev/null'`, and a download, `CLIENT host 'head -c
 //! SIZE /dev/zero' > /dev/null`, in MB/s (10^6 bytes per second); and the
@@ -17,47 +20,61 @@
 //! and a command), in connections per second. Each pipeline runs in one
 //! `sh -c` inside the image and is timed there with `date +%s%N`
 //! (the clock of the container, monotonic enough over seconds; nothing
-//! is subtracted). Columns: the four pairs, then each of ours divided by
-//! OpenSSH's own pair. The same numbers go to a JSON file.
+//! is subtracted).
+//!
+//! The run is made of rounds; each round measures every row once for
+//! every pair, one after the other, so a noisy moment of the machine
+//! touches one round of a few cells rather than a whole column. A cell
+//! is the median of its rounds; a ratio is the median of the per-round
+//! ratios of ours to OpenSSH's own pair. CPU time is measured for both
+//! ends: the client's from the shell's `times` around it, the server's
+//! from its `/proc/PID/stat` (its own time and its reaped children's:
+//! per-connection processes and the remote command) before and after.
+//! The same numbers, every round of them, go to a JSON file.
 
 use std::fmt::Write as _;
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bail;
+use crate::bench_run::{Server, measured, run_timed, start_server, times_file};
 use crate::images::{self, Release};
-use crate::peer::{self, Backend, Rootfs};
+use crate::peer::{Backend, Rootfs};
 use crate::util::{self, Context, Result};
 
 /// `cargo xtask bench` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// Bytes per transfer, with an optional K, M or G suffix (binary
-    /// multiples: 2G is 2 GiB). Default 2G, or 64M with --quick.
+    /// multiples: 2G is 2 GiB). Default 1G, or 64M with --quick.
     #[arg(long, value_parser = parse_size)]
     pub size: Option<u64>,
     /// Sequential connections per pair for the connection rate. Default 20,
     /// or 5 with --quick.
     #[arg(long)]
     pub connections: Option<u32>,
+    /// Rounds: each measures every row once for every pair. Default 4,
+    /// or 1 with --quick.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
     /// The release whose image all four pairs run in.
     #[arg(long, value_enum, default_value_t = Release::Sid)]
     pub release: Release,
     /// Where the JSON report is written (default target/bench.json).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// A smoke run: 64 MiB, 5 connections, two cipher rows.
+    /// A smoke run: 64 MiB, 5 connections, two cipher rows, one round.
     #[arg(long)]
     pub quick: bool,
 }
 
-/// The default transfer size: 2 GiB.
-const DEFAULT_SIZE: u64 = 2 << 30;
+/// The default transfer size: 1 GiB.
+const DEFAULT_SIZE: u64 = 1 << 30;
+/// The default number of rounds.
+const DEFAULT_ROUNDS: u32 = 4;
 /// The transfer size of `--quick`: 64 MiB.
 const QUICK_SIZE: u64 = 64 << 20;
 /// The default number of connections.
@@ -80,7 +97,9 @@ struct Scratch {
 
 impl Scratch {
     fn create(root: &Path) -> Result<Self> {
-        let name = format!("root/xtask-bench-{}", std::process::id());
+        // Under /var/tmp, not /root: the servers read the authorized keys
+        // as the bench account.
+        let name = format!("var/tmp/xtask-bench-{}", std::process::id());
         let host = root.join(&name);
         if host.exists() {
             fs::remove_dir_all(&host).context(format_args!("removing {}", host.display()))?;
@@ -105,6 +124,29 @@ impl Drop for Scratch {
     }
 }
 
+/// The account the clients log in to.
+const BENCH_USER: &str = "xbench";
+/// Its uid and gid.
+const BENCH_UID: u32 = 4250;
+/// Its login shell: no rc file runs around the remote command.
+const BENCH_SHELL: &str = "/bin/sh";
+
+/// Creates (or refreshes) the bench account in the image: `/bin/sh`,
+/// a home directory, no password (`*`: not locked, no password login).
+fn bench_account(backend: &Rootfs) -> Result<()> {
+    // Written directly: newer minimal images lack useradd.
+    let (u, id, sh) = (BENCH_USER, BENCH_UID, BENCH_SHELL);
+    let script = format!(
+        "set -e; \
+         sed -i '/^{u}:/d' /etc/passwd; echo '{u}:x:{id}:{id}:{u}:/home/{u}:{sh}' >> /etc/passwd; \
+         grep -q '^{u}:' /etc/group || echo '{u}:x:{id}:' >> /etc/group; \
+         sed -i '/^{u}:/d' /etc/shadow; echo '{u}:*:20000:0:99999:7:::' >> /etc/shadow; \
+         mkdir -p /home/{u}; chown {id}:{id} /home/{u}; chmod 755 /home/{u}"
+    );
+    util::checked_output(&mut backend.command("sh", &["-c", &script]))?;
+    Ok(())
+}
+
 /// The `sshd_config` both servers get; `extra` holds what must differ.
 fn server_config(dir: &str, extra: &[&str]) -> String {
     let mut s = format!(
@@ -114,7 +156,7 @@ fn server_config(dir: &str, extra: &[&str]) -> String {
          PidFile none\n\
          UsePAM no\n\
          StrictModes no\n\
-         PermitRootLogin prohibit-password\n\
+         PermitRootLogin no\n\
          PubkeyAuthentication yes\n\
          PasswordAuthentication no\n\
          KbdInteractiveAuthentication no\n\
@@ -134,7 +176,7 @@ fn client_config(dir: &str) -> String {
     format!(
         "# Written by cargo xtask bench.\n\
          Host *\n\
-         \x20 User root\n\
+         \x20 User {BENCH_USER}\n\
          \x20 IdentityFile {dir}/id_ed25519\n\
          \x20 IdentitiesOnly yes\n\
          \x20 StrictHostKeyChecking no\n\
@@ -144,141 +186,6 @@ fn client_config(dir: &str) -> String {
          \x20 Compression no\n\
          \x20 LogLevel ERROR\n"
     )
-}
-
-/// A server running inside the image. Dropping it stops it.
-struct Server {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<Vec<u8>>>,
-}
-
-impl Server {
-    fn log(&self) -> String {
-        let log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8_lossy(&log).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // `unshare --kill-child` takes the whole namespace with it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `program -D -e -f config -p PORT` in the image on a free port,
-/// ready once it accepts a TCP connection.
-fn start_server(backend: &Rootfs, program: &str, config: &str) -> Result<Server> {
-    let mut last = String::new();
-    for _ in 0..5 {
-        let port = peer::free_port()?;
-        let port_text = port.to_string();
-        let mut cmd = backend.command(program, &["-D", "-e", "-f", config, "-p", &port_text]);
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let what = util::describe(&cmd);
-        let mut child = cmd.spawn().context(format_args!("cannot run {what}"))?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        if let Some(mut stderr) = child.stderr.take() {
-            let log = Arc::clone(&log);
-            thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n @ 1..) = stderr.read(&mut buf) {
-                    log.lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .extend_from_slice(buf.get(..n).unwrap_or_default());
-                }
-            });
-        }
-        let mut server = Server { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        loop {
-            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(server);
-            }
-            let exited = !matches!(server.child.try_wait(), Ok(None));
-            if exited || Instant::now() >= deadline {
-                break;
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        thread::sleep(Duration::from_millis(100));
-        last = server.log();
-        drop(server);
-        if !last.contains("Address already in use") {
-            bail!("{what} did not start listening; its log:\n{last}");
-        }
-    }
-    bail!("{program} found no free port in 5 attempts; last log:\n{last}")
-}
-
-/// What a timed pipeline gave: its duration, or why it failed.
-fn run_timed(backend: &Rootfs, pipeline: &str, timeout: Duration) -> Result<f64> {
-    let script = format!(
-        "s=$(date +%s%N); {pipeline}; rc=$?; e=$(date +%s%N); echo \"xtask-bench $rc $s $e\""
-    );
-    let mut cmd = backend.command("sh", &["-c", &script]);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .context(format_args!("cannot run sh -c {pipeline:?} in the image"))?;
-    let collect = |pipe: Option<Box<dyn std::io::Read + Send>>| {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut pipe) = pipe {
-                let _ = pipe.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let stdout = collect(child.stdout.take().map(|p| Box::new(p) as _));
-    let stderr = collect(child.stderr.take().map(|p| Box::new(p) as _));
-    let deadline = Instant::now() + timeout;
-    let timed_out = loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break false,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break true;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => bail!("waiting for sh -c {pipeline:?}: {e}"),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&stdout.join().unwrap_or_default()).into_owned();
-    let stderr = String::from_utf8_lossy(&stderr.join().unwrap_or_default()).into_owned();
-    if timed_out {
-        bail!(
-            "`{pipeline}` ran longer than {} s and was killed; stderr:\n{stderr}",
-            timeout.as_secs()
-        );
-    }
-    match parse_timing(&stdout) {
-        Some((0, ns)) => Ok(ns as f64 / 1e9),
-        Some((rc, _)) => bail!("`{pipeline}` exited with status {rc}; stderr:\n{stderr}"),
-        None => bail!("`{pipeline}` gave no timing; stdout:\n{stdout}\nstderr:\n{stderr}"),
-    }
-}
-
-/// The exit status and the nanoseconds from the script's last line
-/// `xtask-bench RC START END`.
-fn parse_timing(stdout: &str) -> Option<(u32, u64)> {
-    let line = stdout
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("xtask-bench "))?;
-    let mut words = line.split_whitespace().skip(1);
-    let rc = words.next()?.parse().ok()?;
-    let start: u64 = words.next()?.parse().ok()?;
-    let end: u64 = words.next()?.parse().ok()?;
-    Some((rc, end.checked_sub(start)?))
 }
 
 /// The cargo target directory the release binaries are built in.
@@ -327,8 +234,10 @@ struct Bench<'a> {
     client_config: String,
     /// Where `rssh` is in the image, or why it is not.
     rssh: std::result::Result<String, String>,
-    /// Each server's port, or why it is not running.
-    ports: [std::result::Result<u16, String>; 2],
+    /// Each server, or why it is not running.
+    servers: [std::result::Result<&'a Server, String>; 2],
+    /// Where measured clients leave their CPU times, in the image.
+    times: String,
     /// Pairs that failed their check: why.
     broken: Vec<Option<String>>,
     size: u64,
@@ -349,12 +258,12 @@ impl Bench<'_> {
                 let _ = write!(cmd, " -m {mac}");
             }
         }
-        cmd.push_str(" root@127.0.0.1");
+        cmd.push_str(" 127.0.0.1");
         cmd
     }
 
-    /// The port of the pair's server, or why the pair cannot run.
-    fn pair_port(&self, index: usize) -> std::result::Result<u16, String> {
+    /// The pair's server, or why the pair cannot run.
+    fn pair_server(&self, index: usize) -> std::result::Result<&Server, String> {
         let (client, server) = PAIRS.get(index).copied().ok_or("no such pair")?;
         if let Some(Some(why)) = self.broken.get(index) {
             return Err(why.clone());
@@ -368,7 +277,7 @@ impl Bench<'_> {
             ServerKind::Sshd => 0,
             ServerKind::Rsshd => 1,
         };
-        self.ports
+        self.servers
             .get(slot)
             .cloned()
             .unwrap_or_else(|| Err("no server".to_owned()))
@@ -378,8 +287,8 @@ impl Bench<'_> {
     fn check_pairs(&mut self) {
         let mut broken = Vec::new();
         for (i, pair) in PAIRS.iter().enumerate() {
-            let port = match self.pair_port(i) {
-                Ok(p) => p,
+            let port = match self.pair_server(i) {
+                Ok(s) => s.port,
                 Err(why) => {
                     broken.push(Some(why));
                     continue;
@@ -392,7 +301,7 @@ impl Bench<'_> {
                  [ \"$up\" -eq 1000000 ] && [ \"$down\" -eq 1000000 ] || \
                  {{ echo \"check: up $up down $down bytes\" >&2; exit 1; }}"
             );
-            match run_timed(self.backend, &script, Duration::from_secs(60)) {
+            match run_timed(self.backend, &script, &self.times, Duration::from_secs(60)) {
                 Ok(_) => broken.push(None),
                 Err(e) => {
                     eprintln!("bench: {} fails its check: {e}", pair_name(*pair));
@@ -403,61 +312,89 @@ impl Bench<'_> {
         self.broken = broken;
     }
 
-    fn measure(&self, cipher: Option<CipherRow>, measure: Measure) -> Row {
-        let mut cells: Vec<Cell> = Vec::new();
+    /// One round of one row: every pair once, in [`PAIRS`] order.
+    fn measure_round(
+        &self,
+        cipher: Option<CipherRow>,
+        measure: Measure,
+        round: u32,
+    ) -> Vec<std::result::Result<Sample, String>> {
+        let mut out: Vec<std::result::Result<Sample, String>> = Vec::new();
         for (i, pair) in PAIRS.iter().enumerate() {
             // Once OpenSSH's pair is measured, a pair five times slower
             // (a stalled transfer) is stopped early.
-            let baseline = cells.first().and_then(|c| c.seconds);
+            let baseline = out.first().and_then(|c| c.as_ref().ok()).map(|s| s.seconds);
             let name = pair_name(*pair);
-            let port = match self.pair_port(i) {
-                Ok(p) => p,
+            let server = match self.pair_server(i) {
+                Ok(s) => s,
                 Err(why) => {
-                    cells.push(Cell::missing(name, why));
+                    out.push(Err(why));
                     continue;
                 }
             };
-            let client = self.client_command(pair.0, port, cipher);
+            let client = self.client_command(pair.0, server.port, cipher);
             let size = self.size;
             let n = self.connections;
+            let t = &self.times;
             let (pipeline, timeout, amount) = match measure {
                 Measure::Upload => (
-                    format!("head -c {size} /dev/zero | {client} 'cat > /dev/null'"),
+                    format!(
+                        "head -c {size} /dev/zero | {}",
+                        measured(&format!("{client} 'cat > /dev/null'"), t)
+                    ),
                     transfer_timeout(size, baseline),
                     size as f64 / MB,
                 ),
                 Measure::Download => (
-                    format!("{client} 'head -c {size} /dev/zero' > /dev/null"),
+                    format!(
+                        "{} > /dev/null",
+                        measured(&format!("{client} 'head -c {size} /dev/zero'"), t)
+                    ),
                     transfer_timeout(size, baseline),
                     size as f64 / MB,
                 ),
                 Measure::Connections => (
-                    format!(
-                        "i=0; while [ $i -lt {n} ]; do {client} true || exit 1; i=$((i+1)); done"
+                    measured(
+                        &format!(
+                            "i=0; while [ $i -lt {n} ]; do {client} true || exit 1; i=$((i+1)); done"
+                        ),
+                        t,
                     ),
                     Duration::from_secs(30 + 10 * u64::from(n)),
                     f64::from(n),
                 ),
             };
             let label = cipher.map_or_else(String::new, |c| format!("{} ", c.label()));
-            match run_timed(self.backend, &pipeline, timeout) {
-                Ok(secs) if secs > 0.0 => {
-                    let value = amount / secs;
+            let server_before = server.cpu_seconds();
+            let result = run_timed(self.backend, &pipeline, t, timeout);
+            let server_cpu = server_before.zip(server.cpu_seconds()).map(|(b, a)| a - b);
+            match result {
+                Ok(timed) if timed.seconds > 0.0 => {
+                    let value = amount / timed.seconds;
                     eprintln!(
-                        "bench: {label}{} {name}: {value:.1} {} ({secs:.2} s)",
+                        "bench: round {round}: {label}{} {name}: {value:.1} {} ({:.2} s)",
                         measure.name(),
-                        measure.unit()
+                        measure.unit(),
+                        timed.seconds,
                     );
-                    cells.push(Cell::measured(name, value, secs));
+                    out.push(Ok(Sample {
+                        value,
+                        seconds: timed.seconds,
+                        client_cpu_seconds: timed.cpu_seconds,
+                        server_cpu_seconds: server_cpu,
+                    }));
                 }
-                Ok(_) => cells.push(Cell::missing(name, "took no time")),
+                Ok(_) => out.push(Err("took no time".to_owned())),
                 Err(e) => {
-                    eprintln!("bench: {label}{} {name} failed: {e}", measure.name());
-                    cells.push(Cell::missing(name, e.0));
+                    eprintln!(
+                        "bench: round {round}: {label}{} {name} failed: {e}",
+                        measure.name()
+                    );
+                    out.push(Err(e.0));
                 }
             }
         }
-        Row::new(cipher, measure, cells)
+        out
     }
 }
 
@@ -501,6 +438,9 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     } else {
         DEFAULT_CONNECTIONS
     });
+    let rounds = args
+        .rounds
+        .unwrap_or(if args.quick { 1 } else { DEFAULT_ROUNDS });
     let ciphers: Vec<CipherRow> = if args.quick {
         CIPHERS.iter().take(QUICK_CIPHERS).copied().collect()
     } else {
@@ -541,6 +481,7 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     let rsshd = rsshd.map_err(|_| "rsshd not built".to_owned());
     let rssh = rssh.map_err(|_| "rssh not built".to_owned());
 
+    bench_account(&backend)?;
     let scratch = Scratch::create(&root)?;
     let dir = scratch.peer.clone();
     keygen(&backend, &format!("{dir}/host_ed25519_key"))?;
@@ -548,6 +489,7 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     let user_pub = fs::read_to_string(scratch.host.join("id_ed25519.pub"))
         .context("reading the generated user key")?;
     scratch.write("authorized_keys", &user_pub)?;
+    let times = times_file(&dir);
     let client_config = scratch.write("ssh_config", &client_config(&dir))?;
     let sshd_config = scratch.write("sshd_config", &server_config(&dir, &[]))?;
     let rsshd_config = scratch.write("rsshd_config", &server_config(&dir, &[]))?;
@@ -557,35 +499,65 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         Ok(path) => start_server(&backend, path, &rsshd_config),
         Err(why) => Err(util::Error(why.clone())),
     };
-    let port_of = |s: &Result<Server>, name: &str| match s {
-        Ok(s) => Ok(s.port),
-        Err(e) => {
-            eprintln!("bench: {name} did not start: {e}");
-            Err(if e.0.ends_with("not built") {
-                e.0.clone()
-            } else {
-                format!("{name} did not start")
-            })
+    fn server_of<'s>(s: &'s Result<Server>, name: &str) -> std::result::Result<&'s Server, String> {
+        match s {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                eprintln!("bench: {name} did not start: {e}");
+                Err(if e.0.ends_with("not built") {
+                    e.0.clone()
+                } else {
+                    format!("{name} did not start")
+                })
+            }
         }
-    };
+    }
     let mut bench = Bench {
         backend: &backend,
         client_config,
         rssh,
-        ports: [port_of(&sshd, "sshd"), port_of(&rsshd_server, "rsshd")],
+        servers: [server_of(&sshd, "sshd"), server_of(&rsshd_server, "rsshd")],
+        times,
         broken: Vec::new(),
         size,
         connections,
     };
     bench.check_pairs();
 
-    let mut rows = Vec::new();
+    // Every row's rounds, each a sample per pair; rounds outermost.
+    let mut plan: Vec<(Option<CipherRow>, Measure)> = Vec::new();
     for cipher in &ciphers {
         for measure in [Measure::Upload, Measure::Download] {
-            rows.push(bench.measure(Some(*cipher), measure));
+            plan.push((Some(*cipher), measure));
         }
     }
-    rows.push(bench.measure(None, Measure::Connections));
+    plan.push((None, Measure::Connections));
+    let mut results: Vec<Vec<Vec<std::result::Result<Sample, String>>>> =
+        vec![vec![Vec::new(); PAIRS.len()]; plan.len()];
+    for round in 1..=rounds {
+        for (row, (cipher, measure)) in results.iter_mut().zip(&plan) {
+            let samples = bench.measure_round(*cipher, *measure, round);
+            for (cell, sample) in row.iter_mut().zip(samples) {
+                cell.push(sample);
+            }
+        }
+    }
+    let rows = results
+        .into_iter()
+        .zip(&plan)
+        .map(|(row, (cipher, measure))| {
+            let basis = match measure {
+                Measure::Connections => CpuBasis::PerConnection { connections },
+                Measure::Upload | Measure::Download => CpuBasis::PerGb { bytes: size },
+            };
+            let cells = row
+                .into_iter()
+                .zip(PAIRS)
+                .map(|(rounds, pair)| Cell::from_rounds(pair_name(pair), rounds, basis))
+                .collect();
+            Row::new(*cipher, *measure, basis, cells)
+        })
+        .collect();
 
     let report = Report {
         date,
@@ -594,6 +566,8 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         cores: thread::available_parallelism().map_or(1, std::num::NonZero::get),
         size_bytes: size,
         connections,
+        rounds,
+        login_shell: BENCH_SHELL,
         mb_bytes: 1_000_000,
         pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
         rows,
@@ -628,24 +602,15 @@ mod tests {
         assert_eq!(transfer_timeout(2 << 30, None).as_secs(), 120 + 429);
         assert_eq!(transfer_timeout(2 << 30, Some(12.0)).as_secs(), 70);
         assert_eq!(transfer_timeout(64 << 20, Some(0.5)).as_secs(), 30);
-        let killed = Cell::missing("rssh>sshd", "`x` ran longer than 70 s and was killed");
+        let basis = CpuBasis::PerGb { bytes: 1 };
+        let cell = |why: &str| Cell::from_rounds("rssh>sshd", vec![Err(why.to_owned())], basis);
+        let killed = cell("`x` ran longer than 70 s and was killed");
         assert_eq!(cell_text(&killed), "timed out");
-        assert_eq!(cell_text(&Cell::missing("rssh>sshd", "exit 255")), "failed");
+        assert_eq!(cell_text(&cell("exit 255")), "failed");
     }
 
     #[test]
-    fn timing_lines_parse() {
-        assert_eq!(
-            parse_timing("noise\nxtask-bench 0 1000 3500\n"),
-            Some((0, 2500))
-        );
-        assert_eq!(parse_timing("xtask-bench 1 10 20"), Some((1, 10)));
-        assert_eq!(parse_timing("xtask-bench 0 20 10"), None);
-        assert_eq!(parse_timing("nothing"), None);
-    }
-
-    #[test]
-    fn configs_pick_root_by_publickey_and_no_compression() {
+    fn configs_pick_the_bench_account_by_publickey_and_no_compression() {
         let s = server_config("/d", &[]);
         assert!(s.contains("LogLevel INFO\n"));
         assert!(s.contains("Compression no\n"));
@@ -653,6 +618,7 @@ mod tests {
         assert!(!s.contains("DEBUG"));
         let c = client_config("/d");
         assert!(c.contains("IdentityFile /d/id_ed25519\n"));
-        assert!(c.contains("User root\n"));
+        assert!(c.contains("User xbench\n"));
+        assert!(s.contains("PermitRootLogin no\n"));
     }
 }

@@ -156,36 +156,104 @@ impl Measure {
     }
 }
 
-/// One measurement of one pair.
+/// One pair's measurement in one round.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Sample {
+    /// MB/s or connections/s.
+    pub value: f64,
+    /// How long the pipeline took.
+    pub seconds: f64,
+    /// CPU seconds (user + system) of the client process(es).
+    pub client_cpu_seconds: Option<f64>,
+    /// CPU seconds of the server, its per-connection processes and the
+    /// remote command (the same command for both servers).
+    pub server_cpu_seconds: Option<f64>,
+}
+
+/// What one row divides CPU time by: gigabytes moved (10^9 bytes), or
+/// connections made.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CpuBasis {
+    /// CPU seconds per GB of `bytes`.
+    PerGb { bytes: u64 },
+    /// CPU milliseconds per connection, of `connections`.
+    PerConnection { connections: u32 },
+}
+
+impl CpuBasis {
+    /// The unit of the CPU figures.
+    pub const fn unit(self) -> &'static str {
+        match self {
+            Self::PerGb { .. } => "CPU s/GB",
+            Self::PerConnection { .. } => "CPU ms/connection",
+        }
+    }
+
+    fn per_unit(self, cpu_seconds: f64) -> f64 {
+        match self {
+            Self::PerGb { bytes } => cpu_seconds / (bytes as f64 / 1e9),
+            Self::PerConnection { connections } => {
+                cpu_seconds * 1000.0 / f64::from(connections.max(1))
+            }
+        }
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count);
+/// `None` if there are none.
+pub fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.retain(|v| v.is_finite());
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(n / 2).copied(),
+        _ => Some((values.get(n / 2 - 1)? + values.get(n / 2)?) / 2.0),
+    }
+}
+
+/// One pair's measurements of one row, over every round.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cell {
     /// `ssh>sshd`, ...
     pub pair: &'static str,
-    /// MB/s or connections/s; `None` if not measured.
+    /// Per round, in order: the sample, or `None` where it failed.
+    pub rounds: Vec<Option<Sample>>,
+    /// The median of the rounds' values; `None` if none was measured.
     pub value: Option<f64>,
-    /// How long the pipeline took.
-    pub seconds: Option<f64>,
-    /// Why there is no value (`rssh not built`, a failure).
+    /// The median client CPU, in the row's `cpu_unit`.
+    pub client_cpu: Option<f64>,
+    /// The median server CPU, in the row's `cpu_unit`.
+    pub server_cpu: Option<f64>,
+    /// Why the last failed round failed (`rssh not built`, ...).
     pub error: Option<String>,
 }
 
 impl Cell {
-    pub(crate) fn measured(pair: &'static str, value: f64, seconds: f64) -> Self {
+    /// A cell from its rounds, each a sample or why it failed.
+    pub fn from_rounds(
+        pair: &'static str,
+        rounds: Vec<std::result::Result<Sample, String>>,
+        basis: CpuBasis,
+    ) -> Self {
+        let error = rounds.iter().rev().find_map(|r| r.clone().err());
+        let rounds: Vec<Option<Sample>> = rounds.into_iter().map(Result::ok).collect();
+        let ok = || rounds.iter().flatten();
         Self {
             pair,
-            value: Some(value),
-            seconds: Some(seconds),
-            error: None,
+            value: median(ok().map(|s| s.value).collect()),
+            client_cpu: median(ok().filter_map(|s| s.client_cpu_seconds).collect())
+                .map(|c| basis.per_unit(c)),
+            server_cpu: median(ok().filter_map(|s| s.server_cpu_seconds).collect())
+                .map(|c| basis.per_unit(c)),
+            error,
+            rounds,
         }
     }
 
-    pub(crate) fn missing(pair: &'static str, why: impl Into<String>) -> Self {
-        Self {
-            pair,
-            value: None,
-            seconds: None,
-            error: Some(why.into()),
-        }
+    /// The value of round `r`, if measured.
+    fn round_value(&self, r: usize) -> Option<f64> {
+        self.rounds.get(r).copied().flatten().map(|s| s.value)
     }
 }
 
@@ -194,8 +262,12 @@ impl Cell {
 pub struct Ratio {
     /// `rssh>sshd`, `ssh>rsshd` or `rssh>rsshd`.
     pub pair: &'static str,
-    /// Higher is better for us; `None` if either side is missing.
+    /// The median over the rounds where both were measured of the
+    /// round's ratio; higher is better for us. `None` if no round has
+    /// both.
     pub ratio: Option<f64>,
+    /// The per-round ratios the median is taken of.
+    pub per_round: Vec<f64>,
 }
 
 /// One row of the table.
@@ -211,6 +283,8 @@ pub struct Row {
     pub measure: Measure,
     /// `MB/s` or `connections/s`.
     pub unit: &'static str,
+    /// The unit of the cells' CPU figures.
+    pub cpu_unit: &'static str,
     /// One per pair, in [`PAIRS`] order.
     pub cells: Vec<Cell>,
     /// Ours against `ssh>sshd`, in [`PAIRS`] order without the first.
@@ -218,27 +292,44 @@ pub struct Row {
 }
 
 impl Row {
-    /// A row from its cells (in [`PAIRS`] order), computing the ratios.
-    pub fn new(cipher: Option<CipherRow>, measure: Measure, cells: Vec<Cell>) -> Self {
+    /// A row from its cells (in [`PAIRS`] order), computing the ratios
+    /// round by round against the first cell.
+    pub fn new(
+        cipher: Option<CipherRow>,
+        measure: Measure,
+        basis: CpuBasis,
+        cells: Vec<Cell>,
+    ) -> Self {
         let name = match cipher {
             Some(c) => format!("{} {}", c.label(), measure.name()),
             None => measure.name().to_owned(),
         };
-        let base = cells.first().and_then(|c| c.value).filter(|v| *v > 0.0);
-        let ratios = cells
-            .iter()
-            .skip(1)
-            .map(|c| Ratio {
-                pair: c.pair,
-                ratio: base.zip(c.value).map(|(b, v)| v / b),
-            })
-            .collect();
+        let ratios = match cells.split_first() {
+            Some((base, ours)) => ours
+                .iter()
+                .map(|c| {
+                    let per_round: Vec<f64> = (0..c.rounds.len())
+                        .filter_map(|r| {
+                            let b = base.round_value(r).filter(|b| *b > 0.0)?;
+                            Some(c.round_value(r)? / b)
+                        })
+                        .collect();
+                    Ratio {
+                        pair: c.pair,
+                        ratio: median(per_round.clone()),
+                        per_round,
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Self {
             name,
             cipher: cipher.map(|c| c.cipher),
             mac: cipher.and_then(|c| c.mac),
             measure,
             unit: measure.unit(),
+            cpu_unit: basis.unit(),
             cells,
             ratios,
         }
@@ -260,6 +351,11 @@ pub struct Report {
     pub size_bytes: u64,
     /// Sequential connections per pair.
     pub connections: u32,
+    /// Rounds: every pair measured once per row in each, interleaved.
+    pub rounds: u32,
+    /// The login shell of the account the clients log in to (no rc
+    /// files run).
+    pub login_shell: &'static str,
     /// Bytes in the MB of MB/s.
     pub mb_bytes: u64,
     /// The pairs, in column order.
@@ -279,23 +375,27 @@ pub(crate) fn cell_text(cell: &Cell) -> String {
     }
 }
 
-/// The table: rows of measurements, columns of pairs, then the ratios
-/// of ours to `ssh>sshd`.
+/// The table: rows of medians, columns of pairs, then the median
+/// per-round ratios of ours to `ssh>sshd`; then the CPU table (client /
+/// server per pair).
 pub fn render_table(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} ({}), {} cores, {} per transfer, {} connections; MB = 10^6 bytes",
+        "{} ({}), {} cores, {} per transfer, {} connections, {} rounds interleaved; \
+         login shell {}; MB = 10^6 bytes; medians, ratios are medians of per-round ratios",
         report.openssh,
         report.release,
         report.cores,
         format_size(report.size_bytes),
-        report.connections
+        report.connections,
+        report.rounds,
+        report.login_shell,
     );
     let label_width = report
         .rows
         .iter()
-        .map(|r| r.name.len() + r.unit.len() + 3)
+        .map(|r| r.name.len() + r.unit.len().max(r.cpu_unit.len()) + 3)
         .chain(std::iter::once(20))
         .max()
         .unwrap_or(20);
@@ -321,6 +421,27 @@ pub fn render_table(report: &Report) -> String {
                 .ratio
                 .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}"));
             let _ = write!(line, " {text:>21}");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\nCPU, client / server (server: its processes and the remote command)"
+    );
+    let mut head = format!("{:label_width$}", "");
+    for pair in &report.pairs {
+        let _ = write!(head, " {pair:>width$}");
+    }
+    out.push_str(head.trim_end());
+    out.push('\n');
+    for row in &report.rows {
+        let label = format!("{} ({})", row.name, row.cpu_unit);
+        let mut line = format!("{label:label_width$}");
+        for cell in &row.cells {
+            let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"));
+            let text = format!("{}/{}", f(cell.client_cpu), f(cell.server_cpu));
+            let _ = write!(line, " {text:>width$}");
         }
         out.push_str(line.trim_end());
         out.push('\n');
@@ -390,9 +511,32 @@ mod tests {
         assert_eq!(utc_date(1_795_465_144), "2026-11-23T20:19:04Z");
     }
 
+    fn sample(value: f64) -> Sample {
+        Sample {
+            value,
+            seconds: 1.0,
+            client_cpu_seconds: Some(0.5),
+            server_cpu_seconds: Some(1.0),
+        }
+    }
+
+    fn cell(pair: &'static str, rounds: &[Option<f64>]) -> Cell {
+        cell_per(pair, rounds, CpuBasis::PerGb { bytes: 500_000_000 })
+    }
+
+    fn cell_per(pair: &'static str, rounds: &[Option<f64>], basis: CpuBasis) -> Cell {
+        let rounds = rounds
+            .iter()
+            .map(|v| v.map(sample).ok_or_else(|| "exit status 255".to_owned()))
+            .collect();
+        Cell::from_rounds(pair, rounds, basis)
+    }
+
     fn report() -> Report {
         let chacha = CIPHERS[0];
         let ctr = CIPHERS[3];
+        let gb = CpuBasis::PerGb { bytes: 500_000_000 };
+        let per_connection = CpuBasis::PerConnection { connections: 5 };
         Report {
             date: "2026-11-23T23:00:00Z".to_owned(),
             release: "sid".to_owned(),
@@ -400,41 +544,68 @@ mod tests {
             cores: 2,
             size_bytes: 64 << 20,
             connections: 5,
+            rounds: 3,
+            login_shell: "/bin/sh",
             mb_bytes: 1_000_000,
             pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
             rows: vec![
                 Row::new(
                     Some(chacha),
                     Measure::Upload,
+                    gb,
                     vec![
-                        Cell::measured("ssh>sshd", 400.0, 1.0),
-                        Cell::measured("rssh>sshd", 500.0, 1.0),
-                        Cell::measured("ssh>rsshd", 200.0, 1.0),
-                        Cell::missing("rssh>rsshd", "exit status 255"),
+                        cell("ssh>sshd", &[Some(400.0), Some(100.0), Some(400.0)]),
+                        cell("rssh>sshd", &[Some(500.0), Some(500.0), Some(500.0)]),
+                        cell("ssh>rsshd", &[Some(200.0), None, Some(200.0)]),
+                        cell("rssh>rsshd", &[None, None, None]),
                     ],
                 ),
                 Row::new(
                     Some(ctr),
                     Measure::Download,
+                    gb,
                     vec![
-                        Cell::measured("ssh>sshd", 300.0, 1.0),
-                        Cell::missing("rssh>sshd", "rssh not built"),
-                        Cell::measured("ssh>rsshd", 330.0, 1.0),
-                        Cell::missing("rssh>rsshd", "rssh not built"),
+                        cell("ssh>sshd", &[Some(300.0), Some(300.0), Some(300.0)]),
+                        Cell::from_rounds("rssh>sshd", vec![Err("rssh not built".into())], gb),
+                        cell("ssh>rsshd", &[Some(330.0), Some(330.0), Some(330.0)]),
+                        Cell::from_rounds("rssh>rsshd", vec![Err("rssh not built".into())], gb),
                     ],
                 ),
                 Row::new(
                     None,
                     Measure::Connections,
+                    per_connection,
                     vec![
-                        Cell::missing("ssh>sshd", "sshd did not start"),
-                        Cell::measured("rssh>sshd", 10.0, 0.5),
-                        Cell::measured("ssh>rsshd", 12.0, 0.4),
-                        Cell::measured("rssh>rsshd", 14.0, 0.3),
+                        Cell::from_rounds("ssh>sshd", vec![Err("sshd did not start".into())], gb),
+                        cell_per("rssh>sshd", &[Some(10.0)], per_connection),
+                        cell_per("ssh>rsshd", &[Some(12.0)], per_connection),
+                        cell_per("rssh>rsshd", &[Some(14.0)], per_connection),
                     ],
                 ),
             ],
         }
+    }
+
+    #[test]
+    fn medians_of_values_and_of_per_round_ratios() {
+        assert_eq!(median(vec![]), None);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![f64::NAN, 1.0]), Some(1.0));
+        let r = report();
+        // ssh>sshd's noisy round (100) moves its median to 400 and the
+        // ratio's median to 1.25, not the 500/300 of the means.
+        assert_eq!(r.rows[0].cells[0].value, Some(400.0));
+        assert_eq!(r.rows[0].ratios[0].per_round, [1.25, 5.0, 1.25]);
+        assert_eq!(r.rows[0].ratios[0].ratio, Some(1.25));
+        // A failed round drops out of the ratios, not the whole cell.
+        assert_eq!(r.rows[0].ratios[1].per_round, [0.5, 0.5]);
+        assert_eq!(r.rows[0].cells[2].error.as_deref(), Some("exit status 255"));
+        // CPU: 0.5 s and 1 s for 0.5 GB.
+        assert_eq!(r.rows[0].cells[1].client_cpu, Some(1.0));
+        assert_eq!(r.rows[0].cells[1].server_cpu, Some(2.0));
+        assert_eq!(r.rows[2].cells[1].client_cpu, Some(100.0));
+        assert_eq!(r.rows[2].cpu_unit, "CPU ms/connection");
     }
 
     #[test]
@@ -460,8 +631,9 @@ mod tests {
     fn table_has_a_column_per_pair_and_ratio() {
         let table = render_table(&report());
         let lines: Vec<&str> = table.lines().collect();
-        assert_eq!(lines.len(), 5, "{table}");
+        assert_eq!(lines.len(), 11, "{table}");
         assert!(lines[0].starts_with("OpenSSH_10.6p1 Debian-1 (sid), 2 cores, 64 MiB"));
+        assert!(lines[0].contains("3 rounds"), "{table}");
         let head: Vec<&str> = lines[1].split_whitespace().collect();
         assert_eq!(
             head,
@@ -504,6 +676,22 @@ mod tests {
             end_of(lines[1], "rssh>rsshd/ssh>sshd"),
             Some(lines[2].len())
         );
+        // The CPU table: client/server per pair.
+        assert!(lines[6].starts_with("CPU, client / server"), "{table}");
+        let cpu: Vec<&str> = lines[8].split_whitespace().collect();
+        assert_eq!(
+            cpu,
+            [
+                "chacha20-poly1305@openssh.com",
+                "upload",
+                "(CPU",
+                "s/GB)",
+                "1.00/2.00",
+                "1.00/2.00",
+                "1.00/2.00",
+                "-/-"
+            ]
+        );
     }
 
     #[test]
@@ -513,6 +701,10 @@ mod tests {
         assert_eq!(json["cores"], 2);
         assert_eq!(json["rows"][0]["measure"], "upload");
         assert_eq!(json["rows"][0]["cells"][1]["value"], 500.0);
+        assert_eq!(json["rows"][0]["cells"][1]["rounds"][0]["seconds"], 1.0);
+        assert_eq!(json["rows"][0]["cells"][1]["client_cpu"], 1.0);
+        assert_eq!(json["rows"][0]["ratios"][0]["per_round"][1], 5.0);
+        assert_eq!(json["rounds"], 3);
         assert_eq!(json["rows"][0]["ratios"][0]["ratio"], 1.25);
         assert_eq!(json["rows"][1]["cells"][1]["error"], "rssh not built");
         assert_eq!(json["rows"][2]["unit"], "connections/s");

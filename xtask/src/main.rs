@@ -16,6 +16,7 @@
 mod bench;
 mod bench_idle;
 mod bench_report;
+mod bench_run;
 mod binaries;
 mod binary_account;
 mod binary_admin;
