@@ -28,10 +28,10 @@ pub const IO_CRATES: [&str; 7] = [
 ];
 
 /// Async runtimes a protocol crate must not depend on.
-pub const FORBIDDEN_DEPS: [&str; 3] = ["async-std", "tokio", "smol"];
+pub const FORBIDDEN_DEPS: [&str; 5] = ["async-std", "tokio", "smol", "async-io", "async-executor"];
 
 /// Paths a protocol crate's `src/` must not mention.
-pub const FORBIDDEN_PATHS: [&str; 8] = [
+pub const FORBIDDEN_PATHS: [&str; 10] = [
     "std::net",
     "std::fs",
     "std::thread",
@@ -40,6 +40,8 @@ pub const FORBIDDEN_PATHS: [&str; 8] = [
     "tokio::",
     "async_std::",
     "smol::",
+    "async_io::",
+    "async_executor::",
 ];
 
 /// One finding: 1-based line number and what is wrong.

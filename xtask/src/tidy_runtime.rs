@@ -25,7 +25,7 @@ use crate::tidy::{Finding, is_forbidden_dep};
 use crate::util::{self, Context, Result};
 
 /// The runtimes' crate names as they appear in paths.
-pub const RUNTIME_PATHS: [&str; 3] = ["async_std", "tokio", "smol"];
+pub const RUNTIME_PATHS: [&str; 5] = ["async_std", "tokio", "smol", "async_io", "async_executor"];
 
 /// The cargo running this task or these tests.
 pub fn cargo(root: &Path) -> Command {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use super::{Runtime, Sleep, Task};
 
-/// async-std's global executor and its timers.
+/// async-std's global executor and its timers; but inside
+/// [`super::CurrentThread::block_on`], that thread's executor (what a
+/// connection running there spawns stays on its thread).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct AsyncStd;
 
@@ -22,7 +24,10 @@ impl Runtime for AsyncStd {
     }
 
     fn spawn(&self, task: Task) {
-        drop(async_std::task::spawn(task));
+        match super::current_thread::current() {
+            Some(executor) => executor.spawn(task).detach(),
+            None => drop(async_std::task::spawn(task)),
+        }
     }
 }
 
@@ -36,14 +41,53 @@ pub async fn sleep(d: Duration) {
     async_std::task::sleep(d).await;
 }
 
-/// Runs `f` on async-std's executor; the returned future yields its
-/// output.
-pub fn spawn<F, T>(f: F) -> impl Future<Output = T> + Send + 'static
+/// Runs `f` on async-std's executor, or inside
+/// [`super::CurrentThread::block_on`] on that thread's; the returned
+/// future yields its output (dropping it detaches the task).
+pub fn spawn<F, T>(f: F) -> impl Future<Output = T> + Send + Unpin + 'static
 where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
 {
-    async_std::task::spawn(f)
+    match super::current_thread::current() {
+        Some(executor) => {
+            let (tx, rx) = futures::channel::oneshot::channel();
+            executor
+                .spawn(async move {
+                    let _ = tx.send(f.await);
+                })
+                .detach();
+            JoinHandle::Local(rx)
+        }
+        None => JoinHandle::Pool(async_std::task::spawn(f)),
+    }
+}
+
+/// What [`spawn`] returns.
+enum JoinHandle<T> {
+    /// A task of the thread's [`super::CurrentThread`].
+    Local(futures::channel::oneshot::Receiver<T>),
+    /// A task of async-std's pool.
+    Pool(async_std::task::JoinHandle<T>),
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+
+    fn poll(
+        self: core::pin::Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<T> {
+        use core::task::Poll;
+        match self.get_mut() {
+            Self::Local(rx) => match core::pin::Pin::new(rx).poll(cx) {
+                Poll::Ready(Ok(v)) => Poll::Ready(v),
+                // The executor went away with the task: no output ever.
+                Poll::Ready(Err(_)) | Poll::Pending => Poll::Pending,
+            },
+            Self::Pool(handle) => core::pin::Pin::new(handle).poll(cx),
+        }
+    }
 }
 
 /// Runs `f` to completion on the current thread.

@@ -4,7 +4,9 @@
 //! and tests can run it on a virtual clock.
 //!
 //! Implementations behind features: [`AsyncStd`] (`async-std`, the
-//! default), [`Smol`] (`smol`) and [`Tokio`] (`tokio`). A connection uses
+//! default), [`Smol`] (`smol`) and [`Tokio`] (`tokio`); and, with
+//! `async-std`, [`CurrentThread`], one thread's executor for programs
+//! whose hot path should not cross threads. A connection uses
 //! the runtime given in its options, else [`default_runtime`].
 //!
 //! This module is the only place of the library that names a runtime.
@@ -21,6 +23,8 @@ use std::time::Instant;
 
 #[cfg(feature = "async-std")]
 mod async_std_rt;
+#[cfg(feature = "async-std")]
+mod current_thread;
 #[cfg(feature = "smol")]
 mod smol_rt;
 #[cfg(feature = "tokio")]
@@ -28,6 +32,8 @@ mod tokio_rt;
 
 #[cfg(feature = "async-std")]
 pub use async_std_rt::*;
+#[cfg(feature = "async-std")]
+pub use current_thread::CurrentThread;
 #[cfg(feature = "smol")]
 pub use smol_rt::Smol;
 #[cfg(feature = "tokio")]
