@@ -52,6 +52,10 @@ pub struct Context {
     pub jumps: Vec<Client>,
     /// Proxy commands started.
     pub proxies: Vec<std::process::Child>,
+    /// The runtime the connections run on; `None`: the library's default
+    /// (async-std's thread pool). rssh itself runs on one thread
+    /// ([`runtime::CurrentThread`]).
+    pub runtime: Option<std::sync::Arc<dyn runtime::Runtime>>,
 }
 
 impl Context {
@@ -493,6 +497,7 @@ pub async fn connect_host(
     let methods = auth::methods(s, &handler.keys);
     let mut options = ClientOptions::new(&s.user, methods);
     options.transport = transport;
+    options.runtime.clone_from(&ctx.runtime);
     if !s.server_alive_interval.is_zero() {
         options.keepalive = Some((s.server_alive_interval, s.server_alive_count_max));
     }

@@ -111,7 +111,12 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
                 );
                 return FAIL;
             }
-            runtime::block_on(connect_and_run(&cli, settings, ctx))
+            // One thread: the connection's driver and the session's
+            // pumps hand each buffer over without waking another thread.
+            let rt = runtime::CurrentThread::new();
+            let mut ctx = ctx;
+            ctx.runtime = Some(std::sync::Arc::new(rt.clone()));
+            rt.block_on(connect_and_run(&cli, settings, ctx))
         }
         Err(msg) => {
             eprintln!("{msg}");
@@ -206,6 +211,7 @@ fn prepare(cli: &Cli) -> Result<Prepared, String> {
         home: me.home.clone(),
         jumps: Vec::new(),
         proxies: Vec::new(),
+        runtime: None,
     };
     Ok(Prepared::Connect(Box::new((settings, ctx))))
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::AsyncWriteExt;
 use futures::{SinkExt, StreamExt};
 use ssh_async::{Channel, Client, ExitStatus, runtime};
 use ssh_auth::pattern::wildcard_match;
@@ -69,25 +69,53 @@ pub fn env_to_send(patterns: &[String]) -> Vec<(String, String)> {
     v
 }
 
-/// Reads stdin on a thread of its own (a terminal or a pipe cannot be
-/// read asynchronously by every reactor), chunks through a bounded
-/// channel; the channel ends at end of file.
-pub(crate) fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
+/// The size of a chunk of stdin.
+const STDIN_CHUNK: usize = 64 * 1024;
+
+/// Stdin, read on a thread of its own (a terminal or a pipe cannot be
+/// read asynchronously by every reactor), in chunks through a bounded
+/// channel that ends at end of file. Buffers come back through
+/// [`StdinChunks::recycle`], so a bulk upload allocates none per chunk
+/// (perf showed the copy into a fresh vector and its page faults at 6%
+/// of rssh's time on an upload).
+pub(crate) struct StdinChunks {
+    rx: mpsc::Receiver<Vec<u8>>,
+    back: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+}
+
+impl StdinChunks {
+    /// The next chunk; `None` at end of file.
+    pub(crate) async fn next(&mut self) -> Option<Vec<u8>> {
+        self.rx.next().await
+    }
+
+    /// Gives a chunk's buffer back to the reading thread.
+    pub(crate) fn recycle(&self, buf: Vec<u8>) {
+        if let Some(back) = &self.back {
+            let _ = back.try_send(buf);
+        }
+    }
+}
+
+/// Starts reading stdin (nothing with `null`: the chunks end at once).
+pub(crate) fn stdin_chunks(null: bool) -> StdinChunks {
     let (mut tx, rx) = mpsc::channel::<Vec<u8>>(4);
     if null {
-        return rx;
+        return StdinChunks { rx, back: None };
     }
+    let (back, returned) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
     let spawned = std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
             let mut stdin = io::stdin().lock();
-            let mut buf = vec![0u8; 64 * 1024];
             loop {
+                let mut buf = returned.try_recv().unwrap_or_default();
+                buf.resize(STDIN_CHUNK, 0);
                 match stdin.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        let chunk = buf.get(..n).unwrap_or_default().to_vec();
-                        if futures::executor::block_on(tx.send(chunk)).is_err() {
+                        buf.truncate(n);
+                        if futures::executor::block_on(tx.send(buf)).is_err() {
                             break;
                         }
                     }
@@ -99,7 +127,10 @@ pub(crate) fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
     if let Err(e) = spawned {
         tracing::error!("cannot read stdin: {e}");
     }
-    rx
+    StdinChunks {
+        rx,
+        back: Some(back),
+    }
 }
 
 /// Copies a channel stream to a local one until end of file. When the
@@ -107,20 +138,22 @@ pub(crate) fn stdin_chunks(null: bool) -> mpsc::Receiver<Vec<u8>> {
 /// dropped, as OpenSSH ignores data for a closed output, so that the
 /// channel's window keeps moving and the session can end.
 pub(crate) async fn copy_out(mut r: ssh_async::ChannelReader, mut out: impl Write) {
-    let mut buf = vec![0u8; 64 * 1024];
+    use futures::io::AsyncBufReadExt as _;
     let mut failed = false;
     loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) if !failed => {
-                let chunk = buf.get(..n).unwrap_or_default();
-                if out.write_all(chunk).and_then(|()| out.flush()).is_err() {
+        // Written from the channel's own buffer (no copy into ours: perf
+        // put that copy at 5% of rssh's time on a download).
+        let n = match r.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => {
+                if !failed && out.write_all(chunk).and_then(|()| out.flush()).is_err() {
                     tracing::debug!("local output closed: remote data is dropped");
                     failed = true;
                 }
+                chunk.len()
             }
-            Ok(_) => {}
-        }
+        };
+        r.consume_unpin(n);
     }
 }
 
@@ -273,6 +306,7 @@ async fn pump(client: &Client, ch: &Channel, spec: &SessionSpec, raw: bool) -> O
                         if w.write_all(&d).await.is_err() {
                             return futures::future::pending().await;
                         }
+                        rx.recycle(d);
                     }
                     Piece::Action(Action::Disconnect) => return Outcome::EscapeDisconnect,
                     Piece::Action(Action::Help) => {

@@ -3,7 +3,6 @@
 
 use std::io;
 
-use futures::StreamExt;
 use futures::io::AsyncWriteExt;
 use ssh_async::Client;
 use ssh_async::ssh_wire::messages::ChannelType;
@@ -50,6 +49,7 @@ pub async fn run(client: &Client, target: &Endpoint) -> i32 {
             if w.write_all(&chunk).await.is_err() {
                 return;
             }
+            rx.recycle(chunk);
         }
         let _ = w.close().await;
     };
