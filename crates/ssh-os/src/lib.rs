@@ -54,6 +54,8 @@ pub mod signal;
 #[cfg(unix)]
 pub mod sockets;
 #[cfg(unix)]
+pub mod stdio;
+#[cfg(unix)]
 pub mod syslog;
 #[cfg(unix)]
 pub mod terminal;
