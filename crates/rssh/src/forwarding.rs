@@ -67,8 +67,8 @@ fn bind_label(listen: &Endpoint, gateway_ports: bool) -> String {
 }
 
 /// Binds one `-L`/`-D` listener; prints OpenSSH's lines when it fails.
-async fn bind(listen: &Endpoint, gateway_ports: bool) -> Option<Listeners> {
-    match Listeners::bind(listen, gateway_ports).await {
+async fn bind(listen: &Endpoint, gateway_ports: bool, unlink: bool) -> Option<Listeners> {
+    match Listeners::bind_with(listen, gateway_ports, unlink).await {
         Ok(l) => Some(l),
         Err(e) => {
             let msg = io_message(&e);
@@ -111,6 +111,8 @@ pub struct Forwarder {
     client: Client,
     dispatcher: Option<Dispatcher>,
     gateway_ports: bool,
+    /// `StreamLocalBindUnlink`, for `-L` Unix sockets.
+    stream_local_bind_unlink: bool,
     locals: Arc<Mutex<Vec<(Endpoint, AbortHandle)>>>,
 }
 
@@ -121,12 +123,18 @@ impl core::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// Forwardings over `client`; remote ones need the `dispatcher`.
-    pub fn new(client: &Client, dispatcher: Option<Dispatcher>, gateway_ports: bool) -> Self {
+    /// Forwardings over `client` with `s`'s `GatewayPorts`,
+    /// `StreamLocalBindUnlink` and `PermitRemoteOpen`; remote ones need
+    /// the `dispatcher`.
+    pub fn new(client: &Client, dispatcher: Option<Dispatcher>, s: &ClientSettings) -> Self {
+        if let Some(d) = &dispatcher {
+            d.permit_remote_open(s.permit_remote_open.clone());
+        }
         Self {
             client: client.clone(),
             dispatcher,
-            gateway_ports,
+            gateway_ports: s.gateway_ports,
+            stream_local_bind_unlink: s.stream_local_bind_unlink,
             locals: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -145,7 +153,8 @@ impl Forwarder {
             listen,
             target.map(ToString::to_string).unwrap_or("socks".into())
         );
-        let Some(listeners) = bind(listen, self.gateway_ports).await else {
+        let Some(listeners) = bind(listen, self.gateway_ports, self.stream_local_bind_unlink).await
+        else {
             return false;
         };
         let c = self.client.clone();

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::MapLoader;
 use ssh_config::client::{
-    ClientConfig, ClientEnv, ClientQuery, ClientSettings, ForwardAgent, RequestTty,
-    StrictHostKeyChecking, resolve, resolve_with_env,
+    ClientConfig, ClientEnv, ClientQuery, ClientSettings, ForwardAgent, RemoteOpenPermits,
+    RequestTty, StrictHostKeyChecking, resolve, resolve_with_env,
 };
 use ssh_config::{AlgorithmSpec, ConfigError, Endpoint, Forward};
 
@@ -627,4 +627,29 @@ fn refuse_connection_stops_only_where_it_applies() {
         "{}",
         e.message
     );
+}
+
+#[test]
+fn stream_local_bind_unlink_and_permit_remote_open_are_read() {
+    let cfg = parse("Host h\n  StreamLocalBindUnlink yes\n  PermitRemoteOpen localhost:22 *:80\n")
+        .unwrap();
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    let s = settings(
+        "Host h\n  StreamLocalBindUnlink yes\n  PermitRemoteOpen localhost:22 *:80\nPermitRemoteOpen none\n",
+        "h",
+    );
+    assert!(s.stream_local_bind_unlink);
+    assert!(
+        s.dump(&|_, a| a.as_str().to_owned())
+            .contains("streamlocalbindunlink yes\n")
+    );
+    // The first value wins.
+    assert!(s.permit_remote_open.allows("localhost", 22));
+    assert!(s.permit_remote_open.allows("example.org", 80));
+    assert!(!s.permit_remote_open.allows("example.org", 443));
+    let d = settings("", "h");
+    assert!(!d.stream_local_bind_unlink);
+    assert_eq!(d.permit_remote_open, RemoteOpenPermits::Any);
+    let e = parse("PermitRemoteOpen localhost\n").unwrap_err();
+    assert!(e.to_string().contains("PermitRemoteOpen"), "{e}");
 }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::permit::RemoteOpenPermits;
 use crate::forward::{Endpoint, Forward};
 use crate::values::{LogLevel, Out, RekeyLimit};
 use crate::{AlgoKind, AlgorithmSpec};
@@ -159,6 +160,12 @@ pub struct ClientSettings {
     pub gateway_ports: bool,
     /// `ExitOnForwardFailure` (no).
     pub exit_on_forward_failure: bool,
+    /// `StreamLocalBindUnlink` (no): remove an existing socket file before
+    /// listening on it for a local (`-L`) Unix-socket forward.
+    pub stream_local_bind_unlink: bool,
+    /// `PermitRemoteOpen` (any): where connections of a remote dynamic
+    /// forward may go.
+    pub permit_remote_open: RemoteOpenPermits,
     /// `ClearAllForwardings` (no).
     pub clear_all_forwardings: bool,
     /// `ForwardAgent` (no).
@@ -253,6 +260,7 @@ impl ClientSettings {
         o.line("forwardx11", yn(self.forward_x11));
         o.line("forwardx11trusted", yn(self.forward_x11_trusted));
         o.line("gatewayports", yn(self.gateway_ports));
+        o.line("streamlocalbindunlink", yn(self.stream_local_bind_unlink));
         o.line("hashknownhosts", yn(self.hash_known_hosts));
         o.line("identitiesonly", yn(self.identities_only));
         o.line(
