@@ -378,13 +378,22 @@ pub async fn session_extras(
         match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
             None => tracing::debug!("X11 forwarding requested but DISPLAY not set"),
             Some(display) => {
-                match X11Forwarding::new(&display, s.forward_x11_trusted, &s.xauth_location).await {
+                let x = X11Forwarding::new(
+                    &display,
+                    s.forward_x11_trusted,
+                    &s.xauth_location,
+                    s.forward_x11_timeout,
+                )
+                .await;
+                match x {
                     Ok(x) => {
                         extras.x11 = Some(x.request());
                         d.enable_x11(x);
                     }
-                    // (A missing cookie is the library's warning: the
-                    // fake one is used, as ssh does.)
+                    // (The library logged why: a missing trusted cookie
+                    // is a warning and the fake one is used, a missing
+                    // untrusted one ends X11 forwarding, as in ssh.)
+                    Err(e) if e.to_string() == ssh_client_kit::x11::UNTRUSTED_FAILED => {}
                     Err(e) => tracing::error!("X11 forwarding: {}", io_message(&e)),
                 }
             }

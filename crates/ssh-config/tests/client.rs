@@ -653,3 +653,26 @@ fn stream_local_bind_unlink_and_permit_remote_open_are_read() {
     let e = parse("PermitRemoteOpen localhost\n").unwrap_err();
     assert!(e.to_string().contains("PermitRemoteOpen"), "{e}");
 }
+
+#[test]
+fn forward_x11_timeout_is_read_and_dumped() {
+    let d = settings("", "h");
+    assert_eq!(d.forward_x11_timeout, Duration::from_secs(1200));
+    let s = settings("ForwardX11Timeout 5m\nForwardX11Timeout 1h\n", "h");
+    assert_eq!(s.forward_x11_timeout, Duration::from_secs(300));
+    assert!(
+        s.dump(&|_, a| a.as_str().to_owned())
+            .contains("forwardx11timeout 300\n")
+    );
+    assert_eq!(
+        settings("ForwardX11Timeout 0\n", "h").forward_x11_timeout,
+        Duration::ZERO
+    );
+    assert!(parse("ForwardX11Timeout soon\n").is_err());
+    assert!(
+        parse("ForwardX11Timeout 5m\n")
+            .unwrap()
+            .warnings()
+            .is_empty()
+    );
+}

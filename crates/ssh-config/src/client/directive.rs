@@ -55,6 +55,7 @@ pub(crate) enum Directive {
     ForwardAgent(ForwardAgent),
     ForwardX11(bool),
     ForwardX11Trusted(bool),
+    ForwardX11Timeout(Duration),
     ProxyJump(String),
     ProxyCommand(String),
     AddressFamily(AddressFamily),
@@ -101,7 +102,6 @@ const UNSUPPORTED: &[&str] = &[
     "fallbacktorsh",
     "fingerprinthash",
     "forkafterauthentication",
-    "forwardx11timeout",
     "gssapiauthentication",
     "gssapiclientidentity",
     "gssapidelegatecredentials",
@@ -318,6 +318,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         }
         "forwardx11" => D::ForwardX11(values::flag(one(a)?)?),
         "forwardx11trusted" => D::ForwardX11Trusted(values::flag(one(a)?)?),
+        "forwardx11timeout" => D::ForwardX11Timeout(values::duration(one(a)?)?),
         "proxyjump" => {
             let v = one(a)?;
             if v != "none" && v.split(',').any(str::is_empty) {

@@ -174,6 +174,10 @@ pub struct ClientSettings {
     pub forward_x11: bool,
     /// `ForwardX11Trusted` (no).
     pub forward_x11_trusted: bool,
+    /// `ForwardX11Timeout` (20 minutes; zero: none): untrusted X11
+    /// connections are refused after it, and the untrusted cookie
+    /// expires a minute later.
+    pub forward_x11_timeout: Duration,
     /// `ProxyJump` (`none` = `None`).
     pub proxy_jump: Option<String>,
     /// `ProxyCommand`, `%` tokens expanded (`none` = `None`).
@@ -259,6 +263,10 @@ impl ClientSettings {
         o.line("exitonforwardfailure", yn(self.exit_on_forward_failure));
         o.line("forwardx11", yn(self.forward_x11));
         o.line("forwardx11trusted", yn(self.forward_x11_trusted));
+        o.line(
+            "forwardx11timeout",
+            &self.forward_x11_timeout.as_secs().to_string(),
+        );
         o.line("gatewayports", yn(self.gateway_ports));
         o.line("streamlocalbindunlink", yn(self.stream_local_bind_unlink));
         o.line("hashknownhosts", yn(self.hash_known_hosts));
