@@ -214,6 +214,37 @@ pub(crate) fn hostkey_unknown(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `RefuseConnection` in the client's configuration (ssh 10.1): the run
+/// ends before connecting, exit 255, with ssh's "FILE line N:
+/// RefuseConnection: TEXT"; the server never sees a connection.
+pub(crate) fn refuse_connection_config(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = Setup::new(ctx, true)?;
+    let server = setup.start(ctx, &Srv::default())?;
+    fs::write(
+        setup.host("ssh_config"),
+        "Host 127.0.0.1\n  RefuseConnection \"xtask: use the other host\"\n",
+    )
+    .context("writing ssh_config")?;
+    let mut call = Call::remote("echo ok");
+    call.config = Some(setup.client("ssh_config"));
+    let out = setup.run(ctx, server.port(), &call)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // (The file as the client names it: a validation run of the image's
+    // ssh in its root filesystem sees a shorter path.)
+    let want = "/ssh_config line 2: RefuseConnection: xtask: use the other host";
+    if out.status.code() != Some(255) || !out.stdout.is_empty() {
+        bail!("exit status {}, expected 255 and no output", out.status);
+    }
+    if !stderr.contains(want) {
+        bail!("stderr lacks {want:?}: {stderr:?}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    if server.log().contains("Connection from") {
+        bail!("the client connected anyway");
+    }
+    Ok(())
+}
+
 pub(crate) fn hostkey_accept_new(ctx: &mut Ctx<'_>) -> Result<()> {
     let setup = Setup::new(ctx, true)?;
     let line = setup.keygen("id", "ed25519", "")?;

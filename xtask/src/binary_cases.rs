@@ -209,6 +209,11 @@ pub fn cases() -> Vec<Case> {
             "a different key in known_hosts: exit 255, the message names file:line",
             hostkey_mismatch,
         ),
+        (
+            "refuse-connection-config",
+            "RefuseConnection in ssh_config (ssh 10.1): exit 255 before connecting, \"FILE line N: RefuseConnection: TEXT\"",
+            refuse_connection_config,
+        ),
     ] {
         push(format!("rssh>sshd:{name}"), about, run, "a".to_owned());
     }
