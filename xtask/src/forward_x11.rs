@@ -55,6 +55,12 @@ pub(crate) const ROWS: &[(&str, &str, CaseFn, &str)] = &[
         "",
     ),
     (
+        "x11-timeout",
+        "-X with ForwardX11Timeout 1: an X client at once reaches the display, one started 3 s later is refused (the untrusted cookie itself lives a minute longer)",
+        x11_timeout,
+        "",
+    ),
+    (
         "refuse-x11",
         "X11Forwarding no: -X is refused, the client says so, the session goes on without DISPLAY",
         refuse_x11,
@@ -293,6 +299,32 @@ fn x11_trusted(ctx: &mut Ctx<'_>) -> Result<()> {
     let stdout = xdpyinfo_through(ctx, "-Y", &[])?;
     if !stdout.contains("XTEST") {
         bail!("-Y gave the far side a restricted cookie (no XTEST): {stdout:?}");
+    }
+    Ok(())
+}
+
+fn x11_timeout(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, mut call) = prepare(ctx, &x11_server())?;
+    let (xvfb, _cookie) = start_xvfb(ctx, &setup)?;
+    x_env_with(&setup, &xvfb, &mut call, "-X");
+    call.opts.extend(
+        ["-o", "ForwardX11Trusted=no", "-o", "ForwardX11Timeout=1"]
+            .iter()
+            .map(|o| (*o).to_owned()),
+    );
+    call.remote = "xdpyinfo >/dev/null 2>&1; echo \"early-exit=$?\"; \
+                   sleep 3; xdpyinfo >/dev/null 2>&1; echo \"late-exit=$?\""
+        .into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.contains("late-exit=") {
+        bail!("the far side's script did not run: {stdout:?}");
+    }
+    if !stdout.contains("early-exit=0") {
+        bail!("an X client at once did not reach the display: {stdout:?}");
+    }
+    if stdout.contains("late-exit=0") {
+        bail!("an X client reached the display after ForwardX11Timeout: {stdout:?}");
     }
     Ok(())
 }
