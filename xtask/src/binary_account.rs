@@ -279,6 +279,64 @@ fn missing_user_kbd(ctx: &mut Ctx<'_>) -> Result<()> {
     missing_user(ctx, "keyboard-interactive")
 }
 
+/// `RefuseConnection yes` in a `Match User` block (sshd 10.1): the
+/// login with a listed key ends before any method succeeds, the command
+/// never runs, and the server logs sshd's line. With OpenSSH's `sshd`
+/// older than 10.1 in `rsshd`'s place (validation) the row is n/a: that
+/// `sshd` does not know the keyword.
+fn refuse_connection(ctx: &mut Ctx<'_>) -> Result<()> {
+    let openssh_sshd = matches!(
+        crate::binaries::locate(crate::binaries::Bin::Rsshd),
+        Ok(crate::binaries::Location::Peer(_))
+    );
+    if openssh_sshd
+        && crate::binary_hostcerts::openssh_version(ctx.backend.openssh_version())
+            .is_some_and(|v| v < (10, 1))
+    {
+        return Err(crate::interop::skip(
+            "OpenSSH's sshd before 10.1 has no RefuseConnection",
+        ));
+    }
+    let srv = Srv {
+        extra: vec![
+            format!("Match User {USER}"),
+            "  RefuseConnection yes".to_owned(),
+        ],
+        ..Srv::default()
+    };
+    let (setup, server, mut call) = with_key(ctx, &srv)?;
+    call.remote = "echo ok".to_owned();
+    // sshd's monitor exits (the connection just closes); rsshd says why
+    // in a DISCONNECT (host not allowed to connect), which ssh prints.
+    let says: &[&str] = if openssh_sshd {
+        &["Connection closed by 127.0.0.1 port"]
+    } else {
+        &[
+            "Received disconnect from 127.0.0.1 port",
+            ":1: administratively prohibited connection",
+        ]
+    };
+    let out = setup.run(ctx, server.port(), &call)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.stdout.is_empty() || out.status.code() != Some(255) {
+        bail!(
+            "expected exit 255 and no output: exit {}, stdout {:?}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    if let Some(missing) = says.iter().find(|t| !stderr.contains(**t)) {
+        bail!(
+            "the client did not say {missing:?}; stderr: {}",
+            tail(&out.stderr)
+        );
+    }
+    logged(
+        &server,
+        &format!("administratively prohibited connection for {USER} from 127.0.0.1 port"),
+    )
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -318,6 +376,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "missing-user-kbd",
         "keyboard-interactive: a missing user is prompted as an existing one, refused in the same time",
         missing_user_kbd,
+    ),
+    (
+        "refuse-connection",
+        "RefuseConnection yes in a Match User block (sshd 10.1): a listed key is refused, the command never runs, sshd's log line",
+        refuse_connection,
     ),
     (
         "account-nologin",

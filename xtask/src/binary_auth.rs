@@ -52,6 +52,12 @@ impl Drop for Agent {
 /// Starts a host `ssh-agent` on `agent.sock` of the case directory and
 /// adds the key file `key` of the case directory to it.
 pub(crate) fn start_agent(setup: &Setup, key: &str) -> Result<Agent> {
+    start_agent_with(setup, key, &[])
+}
+
+/// [`start_agent`], with `ssh-add` options (`-h` destination
+/// constraints).
+pub(crate) fn start_agent_with(setup: &Setup, key: &str, add_opts: &[String]) -> Result<Agent> {
     let sock = setup.host("agent.sock");
     let agent = Agent(
         Command::new("ssh-agent")
@@ -73,10 +79,70 @@ pub(crate) fn start_agent(setup: &Setup, key: &str) -> Result<Agent> {
     }
     util::checked_output(
         Command::new("ssh-add")
+            .args(add_opts)
             .arg(setup.host(key))
             .env("SSH_AUTH_SOCK", &sock),
     )?;
     Ok(agent)
+}
+
+/// A key added with `ssh-add -h` (a destination constraint): usable only
+/// through an agent connection bound to a session with a permitted host
+/// key (`session-bind@openssh.com`), so the client must bind its agent
+/// before it signs. Permitted for this server: the login works; for
+/// another host only: refused.
+pub(crate) fn agent_destination(ctx: &mut Ctx<'_>) -> Result<()> {
+    for permitted in [true, false] {
+        let setup = Setup::new(ctx, true)?;
+        let line = setup.keygen("id", "ed25519", "")?;
+        setup.account(ctx, &line)?;
+        let server = setup.start(ctx, &Srv::default())?;
+        // The hosts' keys for ssh-add, without ports: this server's, or
+        // another host's (a key of its own).
+        let mut kh = String::new();
+        if permitted {
+            for t in HostKeyType::ALL {
+                kh.push_str(&format!("127.0.0.1 {}\n", setup.host_key(t)?));
+            }
+        } else {
+            let other = setup.keygen("other", "ed25519", "")?;
+            let mut f = other.split_whitespace();
+            let key = format!(
+                "{} {}",
+                f.next().unwrap_or_default(),
+                f.next().unwrap_or_default()
+            );
+            kh.push_str(&format!("otherhost {key}\n"));
+        }
+        fs::write(setup.host("dest_known_hosts"), kh).context("writing dest_known_hosts")?;
+        let dest = if permitted { "127.0.0.1" } else { "otherhost" };
+        let opts = [
+            "-H".to_owned(),
+            setup.host("dest_known_hosts").display().to_string(),
+            "-h".to_owned(),
+            dest.to_owned(),
+        ];
+        let agent = start_agent_with(&setup, "id", &opts)?;
+        fs::remove_file(setup.host("id")).context("removing the key file")?;
+        let mut call = Call::remote("echo ok");
+        call.env
+            .push(("SSH_AUTH_SOCK".into(), setup.client("agent.sock")));
+        let out = setup.run(ctx, server.port(), &call)?;
+        drop(agent);
+        match (permitted, out.status.code()) {
+            (true, Some(0)) if out.stdout == b"ok\n" => {
+                accepted(&server, "publickey", &setup.fingerprint("id")?)?;
+            }
+            (false, Some(255)) if out.stdout.is_empty() => {}
+            _ => bail!(
+                "a key constrained to {dest}: exit {}, stdout {:?}; stderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                tail(&out.stderr)
+            ),
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn agent(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -210,6 +276,37 @@ pub(crate) fn hostkey_unknown(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     if !out.stdout.is_empty() {
         bail!("the command ran anyway");
+    }
+    Ok(())
+}
+
+/// `RefuseConnection` in the client's configuration (ssh 10.1): the run
+/// ends before connecting, exit 255, with ssh's "FILE line N:
+/// RefuseConnection: TEXT"; the server never sees a connection.
+pub(crate) fn refuse_connection_config(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = Setup::new(ctx, true)?;
+    let server = setup.start(ctx, &Srv::default())?;
+    fs::write(
+        setup.host("ssh_config"),
+        "Host 127.0.0.1\n  RefuseConnection \"xtask: use the other host\"\n",
+    )
+    .context("writing ssh_config")?;
+    let mut call = Call::remote("echo ok");
+    call.config = Some(setup.client("ssh_config"));
+    let out = setup.run(ctx, server.port(), &call)?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // (The file as the client names it: a validation run of the image's
+    // ssh in its root filesystem sees a shorter path.)
+    let want = "/ssh_config line 2: RefuseConnection: xtask: use the other host";
+    if out.status.code() != Some(255) || !out.stdout.is_empty() {
+        bail!("exit status {}, expected 255 and no output", out.status);
+    }
+    if !stderr.contains(want) {
+        bail!("stderr lacks {want:?}: {stderr:?}");
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    if server.log().contains("Connection from") {
+        bail!("the client connected anyway");
     }
     Ok(())
 }

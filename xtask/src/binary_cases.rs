@@ -209,6 +209,16 @@ pub fn cases() -> Vec<Case> {
             "a different key in known_hosts: exit 255, the message names file:line",
             hostkey_mismatch,
         ),
+        (
+            "agent-destination",
+            "a key added with ssh-add -h: the client binds its agent to the session (session-bind@openssh.com) and logs in; constrained to another host, refused",
+            agent_destination,
+        ),
+        (
+            "refuse-connection-config",
+            "RefuseConnection in ssh_config (ssh 10.1): exit 255 before connecting, \"FILE line N: RefuseConnection: TEXT\"",
+            refuse_connection_config,
+        ),
     ] {
         push(format!("rssh>sshd:{name}"), about, run, "a".to_owned());
     }

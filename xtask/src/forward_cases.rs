@@ -5,7 +5,9 @@
 //! - this file: `-L`, `-R` (fixed port, port 0), Unix sockets both ways,
 //!   `-D` (SOCKS5 and SOCKS4a through `curl`), `-W`, 50 connections at once;
 //! - [`crate::forward_hops_refusals`]: `-J` chains, agent forwarding, refusals;
-//! - [`crate::forward_x11`]: X11 with `Xvfb`.
+//! - [`crate::forward_x11`]: X11 with `Xvfb`;
+//! - [`crate::forward_unlink_permit`]: `StreamLocalBindUnlink` and
+//!   `PermitRemoteOpen`.
 //!
 //! Data rows move 64 MiB through the forward to an echo server run here
 //! (the far end) and compare what comes back by SHA-256. The client runs in
@@ -112,6 +114,7 @@ pub fn cases() -> Vec<Case> {
     let mut rows: Vec<(&'static str, &'static str, CaseFn, &'static str)> = ROWS.to_vec();
     rows.extend(crate::forward_hops_refusals::ROWS.iter().copied());
     rows.extend(crate::forward_x11::ROWS.iter().copied());
+    rows.extend(crate::forward_unlink_permit::ROWS.iter().copied());
     let mut out = Vec::new();
     for (prefix, way) in [("rssh>sshd", "a"), ("ssh>rsshd", "b")] {
         for (name, about, run, detail) in &rows {
@@ -175,7 +178,7 @@ pub(crate) fn end_session(setup: &Setup, ctx: &mut Ctx<'_>, bg: Bg) -> Result<()
 /// Runs the client with `forward` (options) and a waiting remote command,
 /// connects to `entry` once it accepts, echoes 64 MiB through it, then
 /// lets the session end.
-fn through(
+pub(crate) fn through(
     ctx: &mut Ctx<'_>,
     setup: &Setup,
     server: &RunningSshd,
@@ -408,8 +411,10 @@ mod tests {
     #[test]
     fn rows_in_both_directions_with_unique_names() {
         let cases = cases();
-        let n =
-            ROWS.len() + crate::forward_hops_refusals::ROWS.len() + crate::forward_x11::ROWS.len();
+        let n = ROWS.len()
+            + crate::forward_hops_refusals::ROWS.len()
+            + crate::forward_x11::ROWS.len()
+            + crate::forward_unlink_permit::ROWS.len();
         assert_eq!(cases.len(), 2 * n);
         assert!(cases.iter().all(|c| c.name.contains(":fwd-")
             || c.name.contains(":jump-")

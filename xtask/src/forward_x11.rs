@@ -3,6 +3,9 @@
 //! `127.0.0.1:N` over TCP for `ssh` in the peer), with a random
 //! MIT-MAGIC-COOKIE-1 that only the client's `XAUTHORITY` file holds;
 //! `xdpyinfo` on the server's side, through `-X`, must report the screen.
+//! `-X` is untrusted (a cookie from `xauth generate ... untrusted`: the X
+//! server's SECURITY extension hides most extensions, XTEST among them,
+//! from its clients), `-Y` trusted (XTEST listed).
 
 use std::fs;
 use std::io::Read;
@@ -37,6 +40,24 @@ pub(crate) const ROWS: &[(&str, &str, CaseFn, &str)] = &[
         "x11-wrong-cookie",
         "-X: xdpyinfo with another cookie (XAUTHORITY of its own) is refused; the right one still works in the same session",
         x11_wrong_cookie,
+        "",
+    ),
+    (
+        "x11-untrusted",
+        "-X is untrusted: xdpyinfo on the server's side reports the screen but not the XTEST extension (the SECURITY extension restricts a cookie made by xauth generate ... untrusted)",
+        x11_untrusted,
+        "",
+    ),
+    (
+        "x11-trusted",
+        "-Y is trusted: xdpyinfo on the server's side lists the XTEST extension",
+        x11_trusted,
+        "",
+    ),
+    (
+        "x11-timeout",
+        "-X with ForwardX11Timeout 1: an X client at once reaches the display, one started 3 s later is refused (the untrusted cookie itself lives a minute longer)",
+        x11_timeout,
         "",
     ),
     (
@@ -177,6 +198,10 @@ fn spawn_xvfb(setup: &Setup, n: u16, auth: &Path) -> Result<Option<Xvfb>> {
         .arg("-auth")
         .arg(auth)
         .args(["-listen", "tcp"])
+        // A fresh Xvfb resets when its last client leaves, and a reset
+        // drops the authorizations `xauth generate` made (-X's cookie);
+        // a desktop in use never resets.
+        .arg("-noreset")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(log_file))
@@ -201,8 +226,13 @@ fn spawn_xvfb(setup: &Setup, n: u16, auth: &Path) -> Result<Option<Xvfb>> {
     }
 }
 
-/// The client's environment for the display.
+/// The client's environment for the display, with `-X`.
 fn x_env(setup: &Setup, xvfb: &Xvfb, call: &mut Call) {
+    x_env_with(setup, xvfb, call, "-X");
+}
+
+/// The client's environment for the display, with `flag` (`-X`, `-Y`).
+fn x_env_with(setup: &Setup, xvfb: &Xvfb, call: &mut Call, flag: &str) {
     let display = match setup.way {
         Way::Rssh => format!(":{}", xvfb.display),
         Way::Rsshd => format!("127.0.0.1:{}", xvfb.display),
@@ -210,7 +240,7 @@ fn x_env(setup: &Setup, xvfb: &Xvfb, call: &mut Call) {
     call.env.push(("DISPLAY".into(), display));
     call.env
         .push(("XAUTHORITY".into(), setup.client("client.auth")));
-    call.opts.push("-X".into());
+    call.opts.push(flag.into());
 }
 
 fn x11_server() -> Srv {
@@ -232,6 +262,69 @@ fn x11(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     if stdout.contains(&cookie) {
         bail!("the display's real cookie reached the server's side: {stdout:?}");
+    }
+    Ok(())
+}
+
+/// `xdpyinfo` through `flag` and `opts`: its output (the screen must be
+/// there).
+fn xdpyinfo_through(ctx: &mut Ctx<'_>, flag: &str, opts: &[&str]) -> Result<String> {
+    let (setup, server, mut call) = prepare(ctx, &x11_server())?;
+    let (xvfb, _cookie) = start_xvfb(ctx, &setup)?;
+    x_env_with(&setup, &xvfb, &mut call, flag);
+    call.opts.extend(opts.iter().map(|o| (*o).to_owned()));
+    call.remote = "xdpyinfo | grep -E 'dimensions|number of extensions|XTEST'".into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !stdout.contains(&format!("dimensions:    {SCREEN} pixels")) {
+        bail!(
+            "xdpyinfo through {flag} did not report {SCREEN}: {stdout:?}; the client's stderr:\n{}",
+            tail(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+fn x11_untrusted(ctx: &mut Ctx<'_>) -> Result<()> {
+    // Debian's ssh defaults to ForwardX11Trusted yes (upstream's and
+    // ours: no); said explicitly so that the row holds for both.
+    let stdout = xdpyinfo_through(ctx, "-X", &["-o", "ForwardX11Trusted=no"])?;
+    if stdout.contains("XTEST") {
+        bail!("-X gave the far side a trusted cookie (XTEST is listed): {stdout:?}");
+    }
+    Ok(())
+}
+
+fn x11_trusted(ctx: &mut Ctx<'_>) -> Result<()> {
+    let stdout = xdpyinfo_through(ctx, "-Y", &[])?;
+    if !stdout.contains("XTEST") {
+        bail!("-Y gave the far side a restricted cookie (no XTEST): {stdout:?}");
+    }
+    Ok(())
+}
+
+fn x11_timeout(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, mut call) = prepare(ctx, &x11_server())?;
+    let (xvfb, _cookie) = start_xvfb(ctx, &setup)?;
+    x_env_with(&setup, &xvfb, &mut call, "-X");
+    call.opts.extend(
+        ["-o", "ForwardX11Trusted=no", "-o", "ForwardX11Timeout=1"]
+            .iter()
+            .map(|o| (*o).to_owned()),
+    );
+    call.remote = "xdpyinfo >/dev/null 2>&1; echo \"early-exit=$?\"; \
+                   sleep 3; xdpyinfo >/dev/null 2>&1; echo \"late-exit=$?\""
+        .into();
+    let out = setup.run_ok(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !stdout.contains("late-exit=") {
+        bail!("the far side's script did not run: {stdout:?}");
+    }
+    if !stdout.contains("early-exit=0") {
+        bail!("an X client at once did not reach the display: {stdout:?}");
+    }
+    if stdout.contains("late-exit=0") {
+        bail!("an X client reached the display after ForwardX11Timeout: {stdout:?}");
     }
     Ok(())
 }

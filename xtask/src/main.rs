@@ -30,6 +30,7 @@ mod binary_sftp_client;
 mod cases;
 mod forward_cases;
 mod forward_hops_refusals;
+mod forward_unlink_permit;
 mod forward_util;
 mod forward_x11;
 mod fuzz;

@@ -13,6 +13,7 @@ use ssh_auth::client::ClientMethod;
 use ssh_auth::keyfile::{self, KeyFileError, KeyPair};
 use ssh_config::client::ClientSettings;
 use ssh_keys::{PrivateKey, PublicKey, SignatureAlgorithm};
+use ssh_wire::messages::agent::SessionBind;
 use ssh_wire::messages::userauth::InfoPrompt;
 
 use crate::config::io_message;
@@ -445,6 +446,18 @@ impl ClientHandler for Handler {
         private.sign(algorithm, data, &mut rng).ok()
     }
 
+    async fn session_established(&mut self, bind: &SessionBind) {
+        // As ssh before it uses the agent: keys added with destination
+        // constraints sign only on a connection bound to the session.
+        if let Some(agent) = &mut self.agent {
+            match agent.session_bind(bind).await {
+                Ok(true) => tracing::debug!("bound agent to hostkey"),
+                Ok(false) => tracing::debug!("ssh_agent_bind_hostkey: agent refused operation"),
+                Err(e) => tracing::debug!("ssh_agent_bind_hostkey: {e}"),
+            }
+        }
+    }
+
     fn auth_failure(&mut self, methods: &[String], partial_success: bool) {
         if partial_success {
             tracing::debug!(
@@ -458,7 +471,7 @@ impl ClientHandler for Handler {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -468,6 +481,59 @@ mod tests {
         assert!(key_accepted(&ed, None));
         assert!(key_accepted(&ed, Some(&["ssh-ed25519".to_owned()])));
         assert!(!key_accepted(&ed, Some(&["rsa-sha2-256".to_owned()])));
+    }
+
+    /// Reads one agent frame's body from a blocking socket (`None` when
+    /// nothing came within its read timeout).
+    fn read_frame(s: &mut std::os::unix::net::UnixStream) -> Option<Vec<u8>> {
+        use std::io::Read;
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).ok()?;
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).ok()?;
+        Some(body)
+    }
+
+    #[test]
+    fn the_agent_is_bound_to_the_session_before_use() {
+        use std::io::Write;
+        let (ours, mut agent) = std::os::unix::net::UnixStream::pair().unwrap();
+        // The fake agent: answers the first request with SUCCESS and hands
+        // it over.
+        agent
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let fake = std::thread::spawn(move || {
+            let body = read_frame(&mut agent)?;
+            agent.write_all(&[0, 0, 0, 1, 6]).unwrap();
+            Some(body)
+        });
+        let prompter = Prompter { batch: true };
+        let policy = HostKeyPolicy {
+            host: "h".into(),
+            port: 22,
+            address: "192.0.2.1".into(),
+            user_files: Vec::new(),
+            global_files: Vec::new(),
+            mode: ssh_config::client::StrictHostKeyChecking::Yes,
+            hash: false,
+            prompter,
+            alias: false,
+            ca_algorithms: Vec::new(),
+        };
+        let mut handler = Handler::new(policy, prompter, "u", "h");
+        let stream = ssh_async::runtime::net::UnixStream::from(ours);
+        handler.agent = Some(AgentConnection::from_stream(stream));
+        let bind = SessionBind {
+            host_key: vec![1, 2, 3],
+            session_id: vec![4; 32],
+            signature: vec![5, 6],
+            is_forwarding: false,
+        };
+        ssh_async::runtime::block_on(handler.session_established(&bind));
+        let got = fake.join().unwrap().expect("a request to the agent");
+        assert_eq!(got, bind.to_agent_request());
+        assert_eq!(got.last(), Some(&0), "is_forwarding false");
     }
 
     #[test]

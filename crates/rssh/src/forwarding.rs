@@ -67,8 +67,8 @@ fn bind_label(listen: &Endpoint, gateway_ports: bool) -> String {
 }
 
 /// Binds one `-L`/`-D` listener; prints OpenSSH's lines when it fails.
-async fn bind(listen: &Endpoint, gateway_ports: bool) -> Option<Listeners> {
-    match Listeners::bind(listen, gateway_ports).await {
+async fn bind(listen: &Endpoint, gateway_ports: bool, unlink: bool) -> Option<Listeners> {
+    match Listeners::bind_with(listen, gateway_ports, unlink).await {
         Ok(l) => Some(l),
         Err(e) => {
             let msg = io_message(&e);
@@ -111,6 +111,8 @@ pub struct Forwarder {
     client: Client,
     dispatcher: Option<Dispatcher>,
     gateway_ports: bool,
+    /// `StreamLocalBindUnlink`, for `-L` Unix sockets.
+    stream_local_bind_unlink: bool,
     locals: Arc<Mutex<Vec<(Endpoint, AbortHandle)>>>,
 }
 
@@ -121,12 +123,18 @@ impl core::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// Forwardings over `client`; remote ones need the `dispatcher`.
-    pub fn new(client: &Client, dispatcher: Option<Dispatcher>, gateway_ports: bool) -> Self {
+    /// Forwardings over `client` with `s`'s `GatewayPorts`,
+    /// `StreamLocalBindUnlink` and `PermitRemoteOpen`; remote ones need
+    /// the `dispatcher`.
+    pub fn new(client: &Client, dispatcher: Option<Dispatcher>, s: &ClientSettings) -> Self {
+        if let Some(d) = &dispatcher {
+            d.permit_remote_open(s.permit_remote_open.clone());
+        }
         Self {
             client: client.clone(),
             dispatcher,
-            gateway_ports,
+            gateway_ports: s.gateway_ports,
+            stream_local_bind_unlink: s.stream_local_bind_unlink,
             locals: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -145,7 +153,8 @@ impl Forwarder {
             listen,
             target.map(ToString::to_string).unwrap_or("socks".into())
         );
-        let Some(listeners) = bind(listen, self.gateway_ports).await else {
+        let Some(listeners) = bind(listen, self.gateway_ports, self.stream_local_bind_unlink).await
+        else {
             return false;
         };
         let c = self.client.clone();
@@ -369,13 +378,22 @@ pub async fn session_extras(
         match std::env::var("DISPLAY").ok().filter(|d| !d.is_empty()) {
             None => tracing::debug!("X11 forwarding requested but DISPLAY not set"),
             Some(display) => {
-                match X11Forwarding::new(&display, s.forward_x11_trusted, &s.xauth_location).await {
+                let x = X11Forwarding::new(
+                    &display,
+                    s.forward_x11_trusted,
+                    &s.xauth_location,
+                    s.forward_x11_timeout,
+                )
+                .await;
+                match x {
                     Ok(x) => {
                         extras.x11 = Some(x.request());
                         d.enable_x11(x);
                     }
-                    // (A missing cookie is the library's warning: the
-                    // fake one is used, as ssh does.)
+                    // (The library logged why: a missing trusted cookie
+                    // is a warning and the fake one is used, a missing
+                    // untrusted one ends X11 forwarding, as in ssh.)
+                    Err(e) if e.to_string() == ssh_client_kit::x11::UNTRUSTED_FAILED => {}
                     Err(e) => tracing::error!("X11 forwarding: {}", io_message(&e)),
                 }
             }

@@ -261,7 +261,7 @@ async fn run_connected(
     // A session may add remote forwards with ~C: it has a dispatcher too.
     let dispatcher = (session || forwarding::needs_dispatcher(s, session))
         .then(|| ssh_client_kit::Dispatcher::start(client));
-    let forwarder = forwarding::Forwarder::new(client, dispatcher.clone(), s.gateway_ports);
+    let forwarder = forwarding::Forwarder::new(client, dispatcher.clone(), s);
     if forwarder.setup(s).await.is_err() {
         return FAIL;
     }

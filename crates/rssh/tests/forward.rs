@@ -400,7 +400,7 @@ fn agent_and_x11_requests_precede_the_command() {
     let r = rssh(
         &with(
             base_args(&srv, &dir, "yes"),
-            &["-X", "-A", "127.0.0.1", "exit", "2"],
+            &["-Y", "-A", "127.0.0.1", "exit", "2"],
         ),
         &env,
         b"",
@@ -418,6 +418,23 @@ fn agent_and_x11_requests_precede_the_command() {
         srv.seen.lock().unwrap().requests,
         vec!["x11-req", "agent-req", "exec"]
     );
+    // -X (untrusted): `xauth generate` fails without an X server, so ssh's
+    // warning and no x11-req (no fall back to the display's own cookie).
+    srv.seen.lock().unwrap().requests.clear();
+    let r = rssh(
+        &with(base_args(&srv, &dir, "yes"), &["-X", "127.0.0.1", "true"]),
+        &env,
+        b"",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "Warning: untrusted X11 forwarding setup failed: xauth key data not generated"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(srv.seen.lock().unwrap().requests, vec!["exec"]);
     // -x and -a win over the configuration; without DISPLAY no x11-req.
     srv.seen.lock().unwrap().requests.clear();
     let r = rssh(

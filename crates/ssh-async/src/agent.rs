@@ -19,6 +19,7 @@ use std::io;
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ssh_auth::agent::{AgentClient, AgentError, AgentResponse, Identity};
 use ssh_keys::SignatureAlgorithm;
+use ssh_wire::messages::agent::SessionBind;
 
 /// Read buffer size.
 const CHUNK: usize = 16 * 1024;
@@ -98,6 +99,15 @@ impl AgentConnection {
                 format!("unexpected agent answer {other:?}"),
             )),
         }
+    }
+
+    /// Binds this connection to a session with `session-bind@openssh.com`
+    /// (OpenSSH `PROTOCOL.agent`): true when the agent accepted it, false
+    /// when it refused or does not know the extension (it then serves as
+    /// before).
+    pub async fn session_bind(&mut self, bind: &SessionBind) -> io::Result<bool> {
+        self.codec.session_bind(bind).map_err(agent_err)?;
+        Ok(self.round_trip().await? == AgentResponse::Success)
     }
 
     /// A signature of `data` with the key `key_blob` (a complete signature

@@ -9,6 +9,8 @@ use ssh_auth::client::{ClientConfig, ClientEvent, ClientMethod};
 use ssh_connection::GlobalReply;
 use ssh_keys::{Certificate, PrivateKey, PublicKey, SignatureAlgorithm};
 use ssh_session::{ClientSession, ClientSessionEvent, KeepaliveConfig};
+use ssh_transport::Event as TransportEvent;
+use ssh_wire::messages::agent::SessionBind;
 use ssh_wire::messages::userauth::InfoPrompt;
 use ssh_wire::messages::{ChannelType, GlobalRequestKind};
 
@@ -80,6 +82,29 @@ pub trait ClientHandler: Send {
     fn auth_failure(&mut self, methods: &[String], partial_success: bool) {
         let _ = (methods, partial_success);
     }
+
+    /// The first key exchange is done: `bind` names this session (the
+    /// server's host key, the session id, the server's signature of it;
+    /// `is_forwarding` false) for `session-bind@openssh.com`. Called once,
+    /// before any authentication request. A handler that signs with an
+    /// agent binds its agent connection here, as `ssh` does, so that keys
+    /// added with destination constraints (`ssh-add -h`) may sign.
+    fn session_established(&mut self, bind: &SessionBind) -> impl Future<Output = ()> + Send {
+        let _ = bind;
+        async {}
+    }
+}
+
+/// The binding of the session `t` carries, once its first key exchange is
+/// done.
+fn binding_of(t: &ssh_transport::Transport, is_forwarding: bool) -> Option<SessionBind> {
+    t.session_binding()
+        .map(|(host_key, session_id, signature)| SessionBind {
+            host_key: host_key.to_vec(),
+            session_id: session_id.to_vec(),
+            signature: signature.to_vec(),
+            is_forwarding,
+        })
 }
 
 /// How [`Client::connect`] sets up the connection.
@@ -310,6 +335,13 @@ impl Client {
                         let m: Vec<String> = methods.iter().map(str::to_owned).collect();
                         handler.auth_failure(&m, partial_success);
                     }
+                    ClientSessionEvent::Transport(TransportEvent::KexDone {
+                        first: true, ..
+                    }) => {
+                        if let Some(bind) = binding_of(session.transport(), false) {
+                            handler.session_established(&bind).await;
+                        }
+                    }
                     ClientSessionEvent::Authenticated => authenticated = true,
                     other => tracing::debug!("session event: {other:?}"),
                 }
@@ -357,21 +389,8 @@ impl Client {
     /// connection to this session (OpenSSH `PROTOCOL.agent` §1): for
     /// authentication (`is_forwarding` false) or for a forwarded agent.
     /// `None` before the first key exchange completed.
-    pub fn session_bind(
-        &self,
-        is_forwarding: bool,
-    ) -> Option<ssh_wire::messages::agent::SessionBind> {
-        self.with_transport(|t| {
-            t.session_binding()
-                .map(
-                    |(host_key, session_id, signature)| ssh_wire::messages::agent::SessionBind {
-                        host_key: host_key.to_vec(),
-                        session_id: session_id.to_vec(),
-                        signature: signature.to_vec(),
-                        is_forwarding,
-                    },
-                )
-        })
+    pub fn session_bind(&self, is_forwarding: bool) -> Option<SessionBind> {
+        self.with_transport(|t| binding_of(t, is_forwarding))
     }
 
     /// The server understands RFC 9987's agent forwarding names

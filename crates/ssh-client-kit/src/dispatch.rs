@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::io::AsyncWriteExt;
+use ssh_config::client::RemoteOpenPermits;
 use ssh_config::forward::Endpoint;
 use ssh_wire::messages::agent::SessionBind;
 use ssh_wire::messages::{ChannelType, GlobalRequestKind, OpenFailureReason};
@@ -60,11 +61,26 @@ struct Routes {
     pending: usize,
     agent: Option<PathBuf>,
     x11: Option<X11Forwarding>,
+    /// `PermitRemoteOpen`: where remote dynamic forwards may connect.
+    remote_open: RemoteOpenPermits,
+}
+
+impl Routes {
+    /// The route to a forward's target: a dynamic one (no target) under
+    /// `PermitRemoteOpen`.
+    fn connect(&self, target: &Option<Endpoint>) -> Route {
+        match target {
+            Some(t) => Route::Connect(t.clone()),
+            None => Route::Dynamic(self.remote_open.clone()),
+        }
+    }
 }
 
 /// What to do with an incoming channel.
 enum Route {
-    Connect(Option<Endpoint>),
+    Connect(Endpoint),
+    /// A remote dynamic forward: SOCKS answered here, limited by these.
+    Dynamic(RemoteOpenPermits),
     Agent(PathBuf),
     X11(X11Forwarding),
     Refuse(OpenFailureReason, &'static str),
@@ -246,6 +262,13 @@ impl Dispatcher {
         self.routes().agent = Some(socket);
     }
 
+    /// `PermitRemoteOpen`: the destinations remote dynamic forwards may
+    /// connect to (any by default); others are refused and the channel
+    /// closed, as `ssh` does.
+    pub fn permit_remote_open(&self, permits: RemoteOpenPermits) {
+        self.routes().remote_open = permits;
+    }
+
     /// `-X`/`-Y`: `x11` channels are checked (fake cookie), rewritten
     /// (real cookie) and connected to the display.
     pub fn enable_x11(&self, x11: X11Forwarding) {
@@ -257,14 +280,14 @@ impl Dispatcher {
         match kind {
             ChannelType::ForwardedTcpip { address, port, .. } => {
                 if let Some(t) = r.tcp.get(&(address.clone(), *port)) {
-                    return Route::Connect(t.clone());
+                    return r.connect(t);
                 }
                 // Servers other than OpenSSH's may name the address
                 // differently ("127.0.0.1" for "localhost"): a forward
                 // that is the only one on this port is taken.
                 let mut on_port = r.tcp.iter().filter(|((_, p), _)| p == port);
                 if let (Some((_, t)), None) = (on_port.next(), on_port.next()) {
-                    return Route::Connect(t.clone());
+                    return r.connect(t);
                 }
                 if r.pending > 0 {
                     return Route::Wait;
@@ -275,7 +298,7 @@ impl Dispatcher {
                 )
             }
             ChannelType::ForwardedStreamlocal { socket_path } => match r.unix.get(socket_path) {
-                Some(t) => Route::Connect(t.clone()),
+                Some(t) => r.connect(t),
                 None => Route::Refuse(
                     OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
                     "no such forward",
@@ -327,9 +350,9 @@ impl Dispatcher {
                 let _ = incoming.reject(reason, text);
                 return;
             }
-            Route::Connect(Some(target)) => connect_and_splice(incoming, &target).await,
-            Route::Connect(None) => match incoming.accept() {
-                Ok(ch) => dynamic(ch).await,
+            Route::Connect(target) => connect_and_splice(incoming, &target).await,
+            Route::Dynamic(permits) => match incoming.accept() {
+                Ok(ch) => dynamic(ch, &permits).await,
                 Err(e) => Err(io::Error::other(e)),
             },
             Route::Agent(path) => {
@@ -440,8 +463,9 @@ fn accept(incoming: IncomingChannel) -> io::Result<Channel> {
 }
 
 /// Remote dynamic forwarding: SOCKS on the channel, the connection made
-/// here.
-async fn dynamic(mut ch: Channel) -> io::Result<()> {
+/// here if `permits` allow its destination (else the channel is closed
+/// without a reply, as `ssh`'s `rdynamic_connect_finish` does).
+async fn dynamic(mut ch: Channel, permits: &RemoteOpenPermits) -> io::Result<()> {
     let (req, rest) = match socks_handshake(&mut ch).await {
         Ok(r) => r,
         Err(e) => {
@@ -449,6 +473,15 @@ async fn dynamic(mut ch: Channel) -> io::Result<()> {
             return Err(e);
         }
     };
+    if !permits.allows(&req.host, req.port) {
+        tracing::debug!(
+            "rdynamic_connect_finish: requested forward to {} port {} not permitted",
+            req.host,
+            req.port
+        );
+        let _ = ch.close();
+        return Err(io::ErrorKind::PermissionDenied.into());
+    }
     let s = match TcpStream::connect((req.host.as_str(), req.port)).await {
         Ok(s) => s,
         Err(e) => {

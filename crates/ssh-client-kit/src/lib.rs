@@ -7,8 +7,9 @@
 //! - [`socks`]: the SOCKS4/4a/5 parser, without I/O;
 //! - [`Dispatcher`]: the server's channel opens for remote forwards
 //!   (`-R`, `forwarded-tcpip`), the agent (`-A`) and X11 (`-X`);
-//! - [`x11`]: the X11 relay (fake cookie checked, the real one from
-//!   `xauth list` put in its place).
+//! - [`x11`]: the X11 relay (fake cookie checked, a real one from `xauth`
+//!   put in its place: the display's own for `-Y`, an untrusted one made
+//!   by `xauth generate` for `-X`).
 //!
 //! The SSH protocol is `ssh-async`'s; sockets come from its default
 //! runtime (async-std).
@@ -18,6 +19,7 @@ mod local;
 pub mod sftp;
 pub mod socks;
 pub mod x11;
+mod xauth;
 
 pub use dispatch::Dispatcher;
 pub use local::{Listeners, serve_dynamic, serve_local};

@@ -87,8 +87,23 @@ impl Listeners {
     /// ones take the port the first got); failing addresses are skipped
     /// while one succeeds. Unix: the path, an error if it exists.
     pub async fn bind(listen: &Endpoint, gateway_ports: bool) -> io::Result<Listeners> {
+        Self::bind_with(listen, gateway_ports, false).await
+    }
+
+    /// [`Listeners::bind`], and with `stream_local_bind_unlink`
+    /// (`StreamLocalBindUnlink`) a socket file already at a Unix path is
+    /// removed first (only a socket: another kind of file stays, and the
+    /// bind fails).
+    pub async fn bind_with(
+        listen: &Endpoint,
+        gateway_ports: bool,
+        stream_local_bind_unlink: bool,
+    ) -> io::Result<Listeners> {
         match listen {
             Endpoint::Unix(path) => {
+                if stream_local_bind_unlink {
+                    remove_socket_file(path);
+                }
                 let l = UnixListener::bind(path).await?;
                 Ok(Listeners {
                     inner: Inner::Unix(l, path.clone()),
@@ -185,6 +200,15 @@ impl Listeners {
                 future::join_all(loops).await;
             }
         }
+    }
+}
+
+/// Removes `path` if it is a socket (`StreamLocalBindUnlink`).
+fn remove_socket_file(path: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    if is_socket && let Err(e) = std::fs::remove_file(path) {
+        tracing::error!("unlink({}): {e}", path.display());
     }
 }
 

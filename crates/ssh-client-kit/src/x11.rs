@@ -1,19 +1,21 @@
 //! X11 forwarding on the client (`-X`/`-Y`): the `x11-req` carries a
 //! fresh random MIT-MAGIC-COOKIE-1 (the fake cookie); each `x11` channel
 //! the server opens must start with an X connection setup that presents
-//! exactly that cookie, which is then replaced by the display's real
-//! cookie (from `xauth list`) before the connection reaches the local
-//! display. A wrong cookie closes the channel.
+//! exactly that cookie, which is then replaced by a real cookie before the
+//! connection reaches the local display. A wrong cookie closes the
+//! channel.
 //!
-//! Difference from OpenSSH's untrusted mode (`-X` without
-//! `ForwardX11Trusted`): OpenSSH asks `xauth generate ... untrusted` for a
-//! cookie that the X server restricts (the SECURITY extension); here both
-//! modes hand the real cookie of the display to checked connections, so
-//! `-X` behaves as `-Y`.
+//! The real cookie depends on the mode, as in OpenSSH's `ssh`: trusted
+//! (`-Y`, `ForwardX11Trusted yes`) hands on the display's own cookie
+//! (`xauth list`); untrusted (`-X`) a cookie that `xauth generate ...
+//! untrusted` made for the purpose, which the X server restricts (its
+//! SECURITY extension) and forgets `ForwardX11Timeout` plus a minute
+//! later. After `ForwardX11Timeout` new X11 connections are refused.
 
 use core::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use rand::rngs::StdRng;
@@ -21,12 +23,9 @@ use ssh_wire::messages::ChannelRequestKind;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use ssh_async::Channel;
 use ssh_async::runtime::net::{TcpStream, UnixStream};
 use ssh_async::splice;
-use ssh_async::{Channel, runtime};
-
-/// How long `xauth list` may take.
-const XAUTH_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(30);
 
 /// The only X authorization protocol forwarded.
 pub const MIT_MAGIC_COOKIE_1: &str = "MIT-MAGIC-COOKIE-1";
@@ -34,6 +33,15 @@ pub const MIT_MAGIC_COOKIE_1: &str = "MIT-MAGIC-COOKIE-1";
 /// What OpenSSH's `ssh` prints when the display has no cookie.
 pub const NO_XAUTH_DATA: &str =
     "Warning: No xauth data; using fake authentication data for X11 forwarding.";
+
+/// What OpenSSH's `ssh` says when `-X` got no untrusted cookie (X11
+/// forwarding is then not set up).
+pub const UNTRUSTED_FAILED: &str =
+    "Warning: untrusted X11 forwarding setup failed: xauth key data not generated";
+
+/// What OpenSSH's `ssh` logs for an X11 connection after
+/// `ForwardX11Timeout`.
+pub const TIMEOUT_EXPIRED: &str = "Rejected X11 connection after ForwardX11Timeout expired";
 
 /// What OpenSSH's `ssh` logs for a connection with the wrong cookie.
 pub const WRONG_AUTHENTICATION: &str = "X11 connection rejected because of wrong authentication.";
@@ -84,6 +92,9 @@ pub struct X11Forwarding {
     fake: Zeroizing<Vec<u8>>,
     trusted: bool,
     warning: Option<&'static str>,
+    /// Untrusted forwarding: no new X11 connection from then on
+    /// (`ForwardX11Timeout`).
+    refuse_at: Option<Instant>,
 }
 
 impl fmt::Debug for X11Forwarding {
@@ -152,15 +163,23 @@ pub fn parse_xauth_list(output: &str) -> Option<Vec<u8>> {
 }
 
 impl X11Forwarding {
-    /// Reads the real cookie of `display` (the local `DISPLAY`) with
-    /// `xauth list` (`xauth_location`, `/usr/bin/xauth` by default in
-    /// OpenSSH) and makes a fresh random fake cookie. With no cookie for
-    /// the display (or no `xauth`), [`NO_XAUTH_DATA`] is logged (and
-    /// returned by [`X11Forwarding::warning`]) and connections keep the
-    /// fake cookie, which a display without access control accepts.
-    /// `trusted` is recorded but does not change the cookie (see the
-    /// module's note).
-    pub async fn new(display: &str, trusted: bool, xauth_location: &Path) -> io::Result<Self> {
+    /// Gets the real cookie for `display` (the local `DISPLAY`) with
+    /// `xauth_location` (`XAuthLocation`) and makes a fresh random fake
+    /// cookie, as `ssh` does. Trusted: the display's own cookie (`xauth
+    /// list`); without one (or without `xauth`) [`NO_XAUTH_DATA`] is
+    /// logged (and returned by [`X11Forwarding::warning`]) and connections
+    /// keep the fake cookie, which a display without access control
+    /// accepts. Untrusted: a cookie from `xauth generate ... untrusted`,
+    /// valid for `timeout` (`ForwardX11Timeout`; zero: no limit) plus a
+    /// minute, X11 connections refused after `timeout`; when none is
+    /// generated, [`UNTRUSTED_FAILED`] is logged and is the error: there
+    /// is no fall back to the display's own cookie.
+    pub async fn new(
+        display: &str,
+        trusted: bool,
+        xauth_location: &Path,
+        timeout: Duration,
+    ) -> io::Result<Self> {
         let (target, screen) = parse_display(display).ok_or_else(|| bad_display(display))?;
         // As OpenSSH: "localhost:N" is looked up as "unix:N" (xauth keeps
         // local displays under the host's name with "/unix").
@@ -168,27 +187,32 @@ impl X11Forwarding {
             Some(rest) => format!("unix:{rest}"),
             None => display.to_owned(),
         };
-        let out = async_process::Command::new(xauth_location)
-            .arg("list")
-            .arg(&lookup)
-            .stdin(async_process::Stdio::null())
-            .stderr(async_process::Stdio::null())
-            .kill_on_drop(true)
-            .output();
-        let real = match runtime::timeout(XAUTH_TIMEOUT, out).await {
-            Some(Ok(o)) => parse_xauth_list(&String::from_utf8_lossy(&o.stdout)),
-            Some(Err(e)) => {
-                tracing::debug!("{}: {e}", xauth_location.display());
+        let have_xauth = std::fs::metadata(xauth_location).is_ok();
+        if !have_xauth {
+            tracing::debug!("No xauth program.");
+        }
+        let mut refuse_at = None;
+        let real = if trusted {
+            if have_xauth {
+                super::xauth::list(xauth_location, &lookup).await
+            } else {
                 None
             }
-            None => {
-                tracing::error!(
-                    "{} list {lookup}: no answer in {} s, killed",
-                    xauth_location.display(),
-                    XAUTH_TIMEOUT.as_secs()
-                );
-                None
+        } else {
+            if !timeout.is_zero() {
+                refuse_at =
+                    Instant::now().checked_add(timeout.saturating_add(Duration::from_secs(1)));
             }
+            let cookie = if have_xauth {
+                super::xauth::generate_untrusted(xauth_location, &lookup, timeout).await
+            } else {
+                None
+            };
+            if cookie.is_none() {
+                tracing::error!("{UNTRUSTED_FAILED}");
+                return Err(io::Error::other(UNTRUSTED_FAILED));
+            }
+            cookie
         };
         let warning = if real.is_none() {
             tracing::warn!("{}", NO_XAUTH_DATA);
@@ -203,6 +227,7 @@ impl X11Forwarding {
             fake: fresh_fake(),
             trusted,
             warning,
+            refuse_at,
         })
     }
 
@@ -218,7 +243,15 @@ impl X11Forwarding {
             fake: fresh_fake(),
             trusted: true,
             warning: None,
+            refuse_at: None,
         })
+    }
+
+    /// From `at` on, X11 connections are refused ([`TIMEOUT_EXPIRED`]);
+    /// `None`: never. [`X11Forwarding::new`] sets it for untrusted
+    /// forwarding with a `ForwardX11Timeout`.
+    pub fn set_refuse_time(&mut self, at: Option<Instant>) {
+        self.refuse_at = at;
     }
 
     /// The `x11-req` to send on the session channel before `shell` or
@@ -249,7 +282,8 @@ impl X11Forwarding {
     }
 
     /// Serves one `x11` channel: reads the X client's connection setup,
-    /// checks the fake cookie (constant time), puts the real one in its
+    /// refuses it after `ForwardX11Timeout` ([`TIMEOUT_EXPIRED`]), checks
+    /// the fake cookie (constant time), puts the real one in its
     /// place, connects to the display and splices. A wrong cookie logs
     /// [`WRONG_AUTHENTICATION`] and closes the channel.
     pub async fn serve_channel(&self, ch: Channel) -> io::Result<()> {
@@ -262,6 +296,15 @@ impl X11Forwarding {
             }
         };
         drop(r);
+        // As ssh's x11_open_helper: checked when the setup has come.
+        if self.refuse_at.is_some_and(|at| Instant::now() >= at) {
+            tracing::debug!("{TIMEOUT_EXPIRED}");
+            let _ = ch.close();
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                TIMEOUT_EXPIRED,
+            ));
+        }
         let name_ok = setup.name == MIT_MAGIC_COOKIE_1.as_bytes();
         let data_ok: bool = setup.data.len() == self.fake.len()
             && bool::from(setup.data.as_slice().ct_eq(self.fake.as_slice()));

@@ -12,6 +12,7 @@
 mod forward_common;
 
 use std::net::Shutdown;
+use std::time::Duration;
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use ssh_async::runtime::{
@@ -425,7 +426,10 @@ fn x11_without_xauth_data_passes_the_fake_cookie_through() {
         std::fs::write(&xauth, "#!/bin/sh\nexit 1\n").unwrap();
         set_executable(&xauth);
         let display = format!("{}:6", sock.display());
-        let x = X11Forwarding::new(&display, false, &xauth).await.unwrap();
+        // Trusted (-Y): ssh warns and uses the fake cookie.
+        let x = X11Forwarding::new(&display, true, &xauth, Duration::ZERO)
+            .await
+            .unwrap();
         assert_eq!(x.warning(), Some(ssh_client_kit::x11::NO_XAUTH_DATA));
         let fake = fake_cookie(&x);
         Dispatcher::start(&client).enable_x11(x);
@@ -454,7 +458,7 @@ fn x11_new_reads_the_cookie_from_xauth_list() {
         )
         .unwrap();
         set_executable(&xauth);
-        let x = X11Forwarding::new("localhost:7.1", true, &xauth)
+        let x = X11Forwarding::new("localhost:7.1", true, &xauth, Duration::from_secs(1200))
             .await
             .unwrap();
         assert_eq!(x.warning(), None);
@@ -509,5 +513,121 @@ fn listeners_follow_openssh_bind_rules() {
             .await
             .unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);
+    });
+}
+
+/// A fake `xauth` in `dir` logging its arguments (one line per run) to
+/// `dir/args`: `generate` succeeds when `generate_ok`; `-f FILE list`
+/// prints the untrusted cookie `0x11 * 16`, a plain `list` the display's
+/// own `0x22 * 16`.
+fn fake_xauth(dir: &std::path::Path, generate_ok: bool) -> std::path::PathBuf {
+    let xauth = dir.join("xauth");
+    let status = if generate_ok { 0 } else { 1 };
+    std::fs::write(
+        &xauth,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {dir}/args\n\
+             if [ \"$3\" = generate ]; then [ -d \"$(dirname \"$2\")\" ] || exit 2; exit {status}; fi\n\
+             if [ \"$1\" = -f ]; then echo 'h/unix:8  MIT-MAGIC-COOKIE-1  {u}'; \
+             else echo 'h/unix:8  MIT-MAGIC-COOKIE-1  {r}'; fi\n",
+            dir = dir.display(),
+            u = "11".repeat(16),
+            r = "22".repeat(16),
+        ),
+    )
+    .unwrap();
+    set_executable(&xauth);
+    xauth
+}
+
+#[test]
+fn x11_untrusted_forwards_a_generated_cookie() {
+    use futures::StreamExt;
+    block(async {
+        let (client, conn) = start().await;
+        let dir = temp_dir("x11untrusted");
+        let sock = dir.join("X8");
+        let mut seen = fake_x_server(&sock).await;
+        let xauth = fake_xauth(&dir, true);
+        let display = format!("{}:8", sock.display());
+        let x = X11Forwarding::new(&display, false, &xauth, Duration::from_secs(1200))
+            .await
+            .unwrap();
+        assert_eq!(x.warning(), None);
+        // generate into a private file (timeout: ForwardX11Timeout + 60 s),
+        // then list that file; the display's own cookie is never read.
+        let args = std::fs::read_to_string(dir.join("args")).unwrap();
+        let lines: Vec<&str> = args.lines().collect();
+        assert_eq!(lines.len(), 2, "{args}");
+        let file = lines[0].split(' ').nth(1).unwrap();
+        assert!(file.ends_with("/xauthfile"), "{file}");
+        assert_eq!(
+            lines[0],
+            format!("-f {file} generate {display} MIT-MAGIC-COOKIE-1 untrusted timeout 1260")
+        );
+        assert_eq!(lines[1], format!("-f {file} list {display}"));
+        let tmp = std::path::Path::new(file).parent().unwrap();
+        assert!(!tmp.exists(), "the private directory is removed");
+        // Connections get the untrusted cookie.
+        let fake = fake_cookie(&x);
+        Dispatcher::start(&client).enable_x11(x);
+        let got = server_roundtrip(&conn, x11_open(), &x11_setup(b'B', &fake))
+            .await
+            .unwrap();
+        assert_eq!(got, vec![0x11; 16]);
+        assert_eq!(seen.next().await.unwrap(), x11_setup(b'B', &[0x11; 16]));
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn x11_untrusted_without_a_generated_cookie_is_not_set_up() {
+    block(async {
+        let dir = temp_dir("x11nogen");
+        let xauth = fake_xauth(&dir, false);
+        let e = X11Forwarding::new(":8", false, &xauth, Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), ssh_client_kit::x11::UNTRUSTED_FAILED);
+        // ForwardX11Timeout 0: no timeout asked; and no fall back to the
+        // display's own cookie.
+        let args = std::fs::read_to_string(dir.join("args")).unwrap();
+        assert_eq!(args.lines().count(), 1, "{args}");
+        assert!(
+            args.trim_end()
+                .ends_with(" generate :8 MIT-MAGIC-COOKIE-1 untrusted")
+        );
+        // No xauth program at all: the same.
+        let e = X11Forwarding::new(":8", false, &dir.join("missing"), Duration::ZERO)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), ssh_client_kit::x11::UNTRUSTED_FAILED);
+        // Trusted (-Y) reads the display's own cookie.
+        let x = X11Forwarding::new(":8", true, &xauth, Duration::ZERO)
+            .await
+            .unwrap();
+        assert_eq!(x.warning(), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+#[test]
+fn x11_connections_after_forward_x11_timeout_are_refused() {
+    block(async {
+        let (client, conn) = start().await;
+        let dir = temp_dir("x11timeout");
+        let sock = dir.join("X9");
+        let mut seen = fake_x_server(&sock).await;
+        let mut x = X11Forwarding::with_cookie(&format!("{}:9", sock.display()), None).unwrap();
+        x.set_refuse_time(Some(std::time::Instant::now()));
+        let fake = fake_cookie(&x);
+        Dispatcher::start(&client).enable_x11(x);
+        let got = server_roundtrip(&conn, x11_open(), &x11_setup(b'B', &fake))
+            .await
+            .unwrap();
+        assert!(got.is_empty());
+        runtime::sleep(Duration::from_millis(100)).await;
+        assert!(seen.try_recv().is_err(), "the X server saw nothing");
+        let _ = std::fs::remove_dir_all(&dir);
     });
 }

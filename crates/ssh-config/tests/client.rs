@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use common::MapLoader;
 use ssh_config::client::{
-    ClientConfig, ClientEnv, ClientQuery, ClientSettings, ForwardAgent, RequestTty,
-    StrictHostKeyChecking, resolve, resolve_with_env,
+    ClientConfig, ClientEnv, ClientQuery, ClientSettings, ForwardAgent, RemoteOpenPermits,
+    RequestTty, StrictHostKeyChecking, resolve, resolve_with_env,
 };
 use ssh_config::{AlgorithmSpec, ConfigError, Endpoint, Forward};
 
@@ -626,5 +626,53 @@ fn refuse_connection_stops_only_where_it_applies() {
         e.message.contains("RefuseConnection: not from here"),
         "{}",
         e.message
+    );
+}
+
+#[test]
+fn stream_local_bind_unlink_and_permit_remote_open_are_read() {
+    let cfg = parse("Host h\n  StreamLocalBindUnlink yes\n  PermitRemoteOpen localhost:22 *:80\n")
+        .unwrap();
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    let s = settings(
+        "Host h\n  StreamLocalBindUnlink yes\n  PermitRemoteOpen localhost:22 *:80\nPermitRemoteOpen none\n",
+        "h",
+    );
+    assert!(s.stream_local_bind_unlink);
+    assert!(
+        s.dump(&|_, a| a.as_str().to_owned())
+            .contains("streamlocalbindunlink yes\n")
+    );
+    // The first value wins.
+    assert!(s.permit_remote_open.allows("localhost", 22));
+    assert!(s.permit_remote_open.allows("example.org", 80));
+    assert!(!s.permit_remote_open.allows("example.org", 443));
+    let d = settings("", "h");
+    assert!(!d.stream_local_bind_unlink);
+    assert_eq!(d.permit_remote_open, RemoteOpenPermits::Any);
+    let e = parse("PermitRemoteOpen localhost\n").unwrap_err();
+    assert!(e.to_string().contains("PermitRemoteOpen"), "{e}");
+}
+
+#[test]
+fn forward_x11_timeout_is_read_and_dumped() {
+    let d = settings("", "h");
+    assert_eq!(d.forward_x11_timeout, Duration::from_secs(1200));
+    let s = settings("ForwardX11Timeout 5m\nForwardX11Timeout 1h\n", "h");
+    assert_eq!(s.forward_x11_timeout, Duration::from_secs(300));
+    assert!(
+        s.dump(&|_, a| a.as_str().to_owned())
+            .contains("forwardx11timeout 300\n")
+    );
+    assert_eq!(
+        settings("ForwardX11Timeout 0\n", "h").forward_x11_timeout,
+        Duration::ZERO
+    );
+    assert!(parse("ForwardX11Timeout soon\n").is_err());
+    assert!(
+        parse("ForwardX11Timeout 5m\n")
+            .unwrap()
+            .warnings()
+            .is_empty()
     );
 }

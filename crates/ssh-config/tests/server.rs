@@ -692,3 +692,26 @@ fn chroot_directory_with_tokens_and_in_match() {
     let s = cfg.resolve(Some(&conn("bob", &[], "192.0.2.9")));
     assert_eq!(s.expand_chroot_directory("bob", home), None);
 }
+
+#[test]
+fn stream_local_bind_unlink_is_read_and_dumped() {
+    let cfg =
+        parse("StreamLocalBindUnlink no\nMatch User u\n  StreamLocalBindUnlink yes\n").unwrap();
+    assert!(cfg.warnings().is_empty(), "{:?}", cfg.warnings());
+    let g = cfg.resolve(None);
+    assert!(!g.stream_local_bind_unlink);
+    assert!(
+        g.dump(&|_, _| String::new())
+            .contains("streamlocalbindunlink no\n")
+    );
+    let s = cfg.resolve(Some(&conn("u", &[], "192.0.2.9")));
+    assert!(s.stream_local_bind_unlink);
+    assert!(
+        s.dump(&|_, _| String::new())
+            .contains("streamlocalbindunlink yes\n")
+    );
+    assert!(
+        !parse("").unwrap().resolve(None).stream_local_bind_unlink,
+        "no by default"
+    );
+}

@@ -660,3 +660,35 @@ fn streamlocal_forward_opens_forwarded_streamlocal_and_removes_the_socket() {
         std::fs::remove_dir_all(&dir).unwrap();
     });
 }
+
+#[test]
+fn streamlocal_forward_over_a_stale_socket_needs_stream_local_bind_unlink() {
+    block_on(async {
+        let dir = temp_dir("slu");
+        let path = dir.join("stale.sock");
+        let spath: String = path.to_str().unwrap().into();
+        // A socket file left behind by a listener that is gone.
+        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+        assert!(path.exists());
+        let request = GlobalRequestKind::StreamlocalForward {
+            socket_path: spath.clone(),
+        };
+
+        // StreamLocalBindUnlink no (the default): the bind fails, as sshd's.
+        let client = pair(ForwardPolicy::permissive(uid())).await;
+        let r = client.global_request(request.clone()).await.unwrap();
+        assert_eq!(r, GlobalReply::Failure);
+        assert!(path.exists());
+        client.disconnect().await.unwrap();
+
+        // yes: the stale socket is removed and the forward listens.
+        let mut policy = ForwardPolicy::permissive(uid());
+        policy.stream_local_bind_unlink = true;
+        let client = pair(policy).await;
+        let r = client.global_request(request).await.unwrap();
+        assert_eq!(r, GlobalReply::Success);
+        assert!(UnixStream::connect(&path).await.is_ok());
+        client.disconnect().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    });
+}

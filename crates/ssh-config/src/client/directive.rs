@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::permit::RemoteOpenPermits;
 use super::settings::{AddressFamily, ForwardAgent, RequestTty, StrictHostKeyChecking};
 use crate::forward::{Endpoint, Forward, ForwardKind, parse_forward_spec};
 use crate::lex::Lexed;
@@ -48,10 +49,13 @@ pub(crate) enum Directive {
     DynamicForward(Endpoint),
     GatewayPorts(bool),
     ExitOnForwardFailure(bool),
+    StreamLocalBindUnlink(bool),
+    PermitRemoteOpen(RemoteOpenPermits),
     ClearAllForwardings(bool),
     ForwardAgent(ForwardAgent),
     ForwardX11(bool),
     ForwardX11Trusted(bool),
+    ForwardX11Timeout(Duration),
     ProxyJump(String),
     ProxyCommand(String),
     AddressFamily(AddressFamily),
@@ -98,7 +102,6 @@ const UNSUPPORTED: &[&str] = &[
     "fallbacktorsh",
     "fingerprinthash",
     "forkafterauthentication",
-    "forwardx11timeout",
     "gssapiauthentication",
     "gssapiclientidentity",
     "gssapidelegatecredentials",
@@ -120,7 +123,6 @@ const UNSUPPORTED: &[&str] = &[
     "nohostauthenticationforlocalhost",
     "obscurekeystroketiming",
     "permitlocalcommand",
-    "permitremoteopen",
     "pkcs11provider",
     "protocol",
     "proxyusefdpass",
@@ -135,7 +137,6 @@ const UNSUPPORTED: &[&str] = &[
     "smartcarddevice",
     "stdinnull",
     "streamlocalbindmask",
-    "streamlocalbindunlink",
     "syslogfacility",
     "tisauthentication",
     "tunnel",
@@ -304,6 +305,8 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         "dynamicforward" => D::DynamicForward(forward(ForwardKind::Dynamic, a)?.listen),
         "gatewayports" => D::GatewayPorts(values::flag(one(a)?)?),
         "exitonforwardfailure" => D::ExitOnForwardFailure(values::flag(one(a)?)?),
+        "streamlocalbindunlink" => D::StreamLocalBindUnlink(values::flag(one(a)?)?),
+        "permitremoteopen" => D::PermitRemoteOpen(RemoteOpenPermits::from_config(some(a)?)?),
         "clearallforwardings" => D::ClearAllForwardings(values::flag(one(a)?)?),
         "forwardagent" => {
             let v = one(a)?;
@@ -315,6 +318,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         }
         "forwardx11" => D::ForwardX11(values::flag(one(a)?)?),
         "forwardx11trusted" => D::ForwardX11Trusted(values::flag(one(a)?)?),
+        "forwardx11timeout" => D::ForwardX11Timeout(values::duration(one(a)?)?),
         "proxyjump" => {
             let v = one(a)?;
             if v != "none" && v.split(',').any(str::is_empty) {

@@ -9,6 +9,7 @@
 //! where it starts, so that `Match host` sees a `HostName` set above it.
 
 mod directive;
+mod permit;
 mod resolve;
 mod settings;
 
@@ -18,6 +19,7 @@ use crate::lex::lex;
 use crate::{ConfigError, Loader, include};
 pub(crate) use directive::Directive;
 use directive::Parsed;
+pub use permit::RemoteOpenPermits;
 pub use resolve::{ClientEnv, ClientQuery, resolve, resolve_with_env};
 pub use settings::{
     AddressFamily, ClientSettings, ForwardAgent, RequestTty, StrictHostKeyChecking,

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha1::{Digest, Sha1};
 use ssh_auth::pattern::wildcard_match;
 
+use super::permit::RemoteOpenPermits;
 use super::settings::{
     AddressFamily, ClientSettings, ForwardAgent, RequestTty, StrictHostKeyChecking,
 };
@@ -342,10 +343,13 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
         dynamic_forward: acc.dynamic_forward.clone(),
         gateway_ports: false,
         exit_on_forward_failure: false,
+        stream_local_bind_unlink: false,
+        permit_remote_open: RemoteOpenPermits::Any,
         clear_all_forwardings: false,
         forward_agent: ForwardAgent::No,
         forward_x11: false,
         forward_x11_trusted: false,
+        forward_x11_timeout: Duration::from_secs(20 * 60),
         proxy_jump: None,
         proxy_command: None,
         address_family: AddressFamily::Any,
@@ -407,10 +411,13 @@ fn finish(acc: Acc, query: &ClientQuery, env: &ClientEnv) -> Result<ClientSettin
             D::XAuthLocation(v) => s.xauth_location = PathBuf::from(v),
             D::GatewayPorts(b) => s.gateway_ports = *b,
             D::ExitOnForwardFailure(b) => s.exit_on_forward_failure = *b,
+            D::StreamLocalBindUnlink(b) => s.stream_local_bind_unlink = *b,
+            D::PermitRemoteOpen(p) => s.permit_remote_open = p.clone(),
             D::ClearAllForwardings(b) => s.clear_all_forwardings = *b,
             D::ForwardAgent(v) => s.forward_agent = v.clone(),
             D::ForwardX11(b) => s.forward_x11 = *b,
             D::ForwardX11Trusted(b) => s.forward_x11_trusted = *b,
+            D::ForwardX11Timeout(d) => s.forward_x11_timeout = *d,
             D::ProxyJump(j) => s.proxy_jump = (j != "none").then(|| j.clone()),
             D::ProxyCommand(_) => proxy_raw = Some(g),
             D::AddressFamily(v) => s.address_family = *v,

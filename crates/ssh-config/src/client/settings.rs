@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::permit::RemoteOpenPermits;
 use crate::forward::{Endpoint, Forward};
 use crate::values::{LogLevel, Out, RekeyLimit};
 use crate::{AlgoKind, AlgorithmSpec};
@@ -159,6 +160,12 @@ pub struct ClientSettings {
     pub gateway_ports: bool,
     /// `ExitOnForwardFailure` (no).
     pub exit_on_forward_failure: bool,
+    /// `StreamLocalBindUnlink` (no): remove an existing socket file before
+    /// listening on it for a local (`-L`) Unix-socket forward.
+    pub stream_local_bind_unlink: bool,
+    /// `PermitRemoteOpen` (any): where connections of a remote dynamic
+    /// forward may go.
+    pub permit_remote_open: RemoteOpenPermits,
     /// `ClearAllForwardings` (no).
     pub clear_all_forwardings: bool,
     /// `ForwardAgent` (no).
@@ -167,6 +174,10 @@ pub struct ClientSettings {
     pub forward_x11: bool,
     /// `ForwardX11Trusted` (no).
     pub forward_x11_trusted: bool,
+    /// `ForwardX11Timeout` (20 minutes; zero: none): untrusted X11
+    /// connections are refused after it, and the untrusted cookie
+    /// expires a minute later.
+    pub forward_x11_timeout: Duration,
     /// `ProxyJump` (`none` = `None`).
     pub proxy_jump: Option<String>,
     /// `ProxyCommand`, `%` tokens expanded (`none` = `None`).
@@ -252,7 +263,12 @@ impl ClientSettings {
         o.line("exitonforwardfailure", yn(self.exit_on_forward_failure));
         o.line("forwardx11", yn(self.forward_x11));
         o.line("forwardx11trusted", yn(self.forward_x11_trusted));
+        o.line(
+            "forwardx11timeout",
+            &self.forward_x11_timeout.as_secs().to_string(),
+        );
         o.line("gatewayports", yn(self.gateway_ports));
+        o.line("streamlocalbindunlink", yn(self.stream_local_bind_unlink));
         o.line("hashknownhosts", yn(self.hash_known_hosts));
         o.line("identitiesonly", yn(self.identities_only));
         o.line(

@@ -69,6 +69,7 @@ pub(crate) enum Directive {
     X11Forwarding(bool),
     X11DisplayOffset(u32),
     X11UseLocalhost(bool),
+    StreamLocalBindUnlink(bool),
     PermitTunnel(String),
     StrictModes(bool),
     PrintMotd(bool),
@@ -135,7 +136,6 @@ const UNSUPPORTED: &[&str] = &[
     "sshdauthpath",
     "sshdsessionpath",
     "streamlocalbindmask",
-    "streamlocalbindunlink",
     "unusedconnectiontimeout",
     "usedns",
     "uselogin",
@@ -501,6 +501,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         "x11forwarding" => D::X11Forwarding(flag()?),
         "x11displayoffset" => D::X11DisplayOffset(values::int(one(a)?)?),
         "x11uselocalhost" => D::X11UseLocalhost(flag()?),
+        "streamlocalbindunlink" => D::StreamLocalBindUnlink(flag()?),
         "permittunnel" => {
             let v = one(a)?.to_ascii_lowercase();
             let v = match v.as_str() {

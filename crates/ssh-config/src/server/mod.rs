@@ -503,6 +503,7 @@ impl Acc {
                 D::X11Forwarding(b) => s.x11_forwarding = *b,
                 D::X11DisplayOffset(n) => s.x11_display_offset = *n,
                 D::X11UseLocalhost(b) => s.x11_use_localhost = *b,
+                D::StreamLocalBindUnlink(b) => s.stream_local_bind_unlink = *b,
                 D::PermitTunnel(v) => s.permit_tunnel = v.clone(),
                 D::StrictModes(b) => s.strict_modes = *b,
                 D::PrintMotd(b) => s.print_motd = *b,

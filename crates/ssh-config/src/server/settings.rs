@@ -237,6 +237,9 @@ pub struct ServerSettings {
     pub x11_display_offset: u32,
     /// `X11UseLocalhost` (yes).
     pub x11_use_localhost: bool,
+    /// `StreamLocalBindUnlink` (no): remove an existing socket file before
+    /// listening on it for a `streamlocal-forward`.
+    pub stream_local_bind_unlink: bool,
     /// `PermitTunnel` (no), accepted and reported only.
     pub permit_tunnel: String,
     /// `StrictModes` (yes).
@@ -315,6 +318,7 @@ impl Default for ServerSettings {
             x11_forwarding: false,
             x11_display_offset: 10,
             x11_use_localhost: true,
+            stream_local_bind_unlink: false,
             permit_tunnel: "no".into(),
             strict_modes: true,
             print_motd: true,
@@ -540,6 +544,7 @@ impl ServerSettings {
             "allowstreamlocalforwarding",
             self.allow_stream_local_forwarding.as_str(),
         );
+        o.line("streamlocalbindunlink", yn(self.stream_local_bind_unlink));
         o.line("pidfile", &opt_path(&self.pid_file));
         algos(&mut o, AlgoKind::Ciphers, &self.ciphers);
         algos(&mut o, AlgoKind::Macs, &self.macs);

@@ -229,7 +229,7 @@ impl ForwardPolicy {
             permit_open: PermitList::from_config(&s.permit_open, false),
             permit_listen: PermitList::from_config(&s.permit_listen, true),
             gateway_ports: s.gateway_ports,
-            stream_local_bind_unlink: false,
+            stream_local_bind_unlink: s.stream_local_bind_unlink,
             uid,
             peer,
             ..ForwardPolicy::permissive(uid)
@@ -542,6 +542,14 @@ mod tests {
         let p = ForwardPolicy::from_settings(&s, None, 0, None);
         assert!(p.check_direct_tcp("h", 80, "a", 1).is_err());
         assert!(p.check_remote_streamlocal("/x").is_err());
+    }
+
+    #[test]
+    fn stream_local_bind_unlink_comes_from_the_settings() {
+        let mut s = settings();
+        assert!(!ForwardPolicy::from_settings(&s, None, 1000, None).stream_local_bind_unlink);
+        s.stream_local_bind_unlink = true;
+        assert!(ForwardPolicy::from_settings(&s, None, 1000, None).stream_local_bind_unlink);
     }
 
     #[test]

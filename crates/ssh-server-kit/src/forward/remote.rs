@@ -235,7 +235,9 @@ impl RemoteForwards {
         if self.policy.stream_local_bind_unlink
             && std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_socket())
         {
-            // As sshd: only a socket is removed, as the user.
+            // sshd unlinks whatever is there; only a socket is removed
+            // here (as the user), so a file of another kind makes the
+            // bind fail.
             let _ = self.sockets.remove_path(&path).await;
         }
         let listener = match self.sockets.listen_unix(&path).await {

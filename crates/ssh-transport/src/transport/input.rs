@@ -446,7 +446,12 @@ impl Transport {
                     _ => Err(Error::protocol("unexpected SSH_MSG_SERVICE_ACCEPT")),
                 }
             }
-            TransportMessage::ExtInfo(e) => self.handle_ext_info(e),
+            TransportMessage::ExtInfo(e) => {
+                // Not a key exchange message: after the peer's KEXINIT it
+                // ends the connection, as OpenSSH 10.4 ends it.
+                self.check_not_in_kex(number)?;
+                self.handle_ext_info(e)
+            }
             TransportMessage::NewCompress(_) => Err(Error::protocol(
                 "SSH_MSG_NEWCOMPRESS without delay-compression negotiated",
             )),

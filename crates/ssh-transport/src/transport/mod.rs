@@ -151,6 +151,9 @@ pub struct Transport {
     events: VecDeque<Event>,
     authenticated: bool,
     rekey_timer: RekeyTimer,
+    /// Tests: the cipher's own volume limit, lowered to reach it.
+    #[cfg(test)]
+    hard_max_blocks: Option<u64>,
     failed: Option<Error>,
     /// Client: waiting for the application's verdict on the host key.
     host_key_pending: bool,
@@ -230,6 +233,8 @@ impl Transport {
             events: VecDeque::new(),
             authenticated: false,
             rekey_timer: RekeyTimer::default(),
+            #[cfg(test)]
+            hard_max_blocks: None,
             failed: None,
             host_key_pending: false,
             peer_ping: false,

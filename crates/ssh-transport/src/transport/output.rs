@@ -151,27 +151,61 @@ impl Transport {
     }
 
     /// Starts a re-key of our own when the keys have carried enough, only
-    /// after authentication (design.md; OpenSSH does the same).
+    /// after authentication (design.md; OpenSSH does the same). Before
+    /// authentication nobody re-keys, so keys that carried the cipher's
+    /// own limit end the connection instead (OpenSSH 10.3).
     pub(super) fn maybe_rekey(&mut self) -> Result<(), Error> {
-        if !self.authenticated || self.kex.is_some() || self.session_id.is_none() {
+        if self.kex.is_some() || self.session_id.is_none() {
             return Ok(());
         }
-        let limit = self.config.rekey.bytes;
-        let tx_max = crate::rekey::max_blocks(self.tx.key.cipher(), limit);
+        if !self.authenticated {
+            return self.check_preauth_volume();
+        }
+        let (tx_max, rx_max) = self.volume_limits(self.config.rekey.bytes);
         // A slightly higher limit inbound, so that both sides rarely start
         // at the same moment.
-        let rx_max = crate::rekey::max_blocks(self.rx.key.cipher(), limit);
         let rx_max = rx_max.saturating_add(rx_max / 16);
-        let (tx, rx) = (self.tx.key.counters(), self.rx.key.counters());
-        let by_volume = tx.blocks >= tx_max
-            || rx.blocks >= rx_max
-            || tx.packets >= crate::rekey::MAX_PACKETS
-            || rx.packets >= crate::rekey::MAX_PACKETS;
+        let by_volume = self.volume_reached(tx_max, rx_max);
         let by_time = self.now.is_some_and(|now| self.rekey_timer.due(now));
         if by_volume || by_time {
             self.start_kex()?;
         }
         Ok(())
+    }
+
+    /// The hard limits before authentication: the cipher's own volume and
+    /// 2^31 packets each way, not `RekeyLimit`'s (OpenSSH's
+    /// `ssh_packet_check_rekey_preauth`, which ends the connection).
+    fn check_preauth_volume(&self) -> Result<(), Error> {
+        let (tx_max, rx_max) = self.volume_limits(None);
+        if self.volume_reached(tx_max, rx_max) {
+            return Err(Error::protocol(
+                "RekeyLimit exceeded before authentication completed",
+            ));
+        }
+        Ok(())
+    }
+
+    /// True when either direction's keys carried `tx_max`/`rx_max` blocks,
+    /// or 2^31 packets (RFC 4344 §3.1).
+    fn volume_reached(&self, tx_max: u64, rx_max: u64) -> bool {
+        let (tx, rx) = (self.tx.key.counters(), self.rx.key.counters());
+        tx.blocks >= tx_max
+            || rx.blocks >= rx_max
+            || tx.packets >= crate::rekey::MAX_PACKETS
+            || rx.packets >= crate::rekey::MAX_PACKETS
+    }
+
+    /// Each direction's volume limit in blocks: the cipher's own, lowered
+    /// to `limit_bytes` when given.
+    fn volume_limits(&self, limit_bytes: Option<u64>) -> (u64, u64) {
+        let tx = crate::rekey::max_blocks(self.tx.key.cipher(), limit_bytes);
+        let rx = crate::rekey::max_blocks(self.rx.key.cipher(), limit_bytes);
+        #[cfg(test)]
+        if let Some(hard) = self.hard_max_blocks {
+            return (tx.min(hard), rx.min(hard));
+        }
+        (tx, rx)
     }
 }
 

@@ -21,6 +21,7 @@ use super::*;
 
 mod binding;
 mod host_certs;
+mod rekey_rules;
 mod strict_kex;
 
 fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
