@@ -213,6 +213,13 @@ impl Transport {
                 }));
             }
             let seq = self.rx.seq.wrapping_sub(1);
+            if layer == Layer::KeyExchange && self.take_skip_guess() {
+                // RFC 4253 §7: a wrong guess's packet "MUST be ignored". It
+                // is another method's message, which need not decode under
+                // the negotiated one: it is dropped unread.
+                tracing::debug!("ignored the peer's wrongly guessed key exchange packet");
+                continue;
+            }
             let (msg, raw_kexinit) = {
                 let payload = match &opened {
                     Opened::Raw(r) => self.rx.buf.get(r.clone()).unwrap_or_default(),

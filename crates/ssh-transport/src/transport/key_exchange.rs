@@ -269,18 +269,20 @@ impl Transport {
         }
     }
 
+    /// Whether the next method message is the peer's wrongly guessed one,
+    /// to be ignored; the flag is cleared as the packet is taken.
+    pub(super) fn take_skip_guess(&mut self) -> bool {
+        self.kex
+            .as_mut()
+            .is_some_and(|run| core::mem::take(&mut run.skip_guess))
+    }
+
     pub(super) fn handle_kex_message(&mut self, m: KexMessage) -> Result<(), Error> {
         let Some(run) = self.kex.as_mut() else {
             return Err(Error::protocol(
                 "key exchange message outside a key exchange",
             ));
         };
-        if run.skip_guess {
-            // RFC 4253 §7: a wrong guess's packet "MUST be ignored".
-            run.skip_guess = false;
-            tracing::debug!("ignored the peer's wrongly guessed key exchange packet");
-            return Ok(());
-        }
         let (Some(alg), Some(state)) = (run.alg, run.method.take()) else {
             return Err(Error::protocol("key exchange message before KEXINIT"));
         };

@@ -514,6 +514,41 @@ fn guessed_kex_packet_right_and_wrong() {
     exchange_data(&mut p, 2, 10);
 }
 
+/// A wrongly guessed packet is ignored unread: it belongs to another
+/// method, so under the negotiated one it may not even decode. dbclient
+/// guesses curve25519; a server that picks a DH group read its 32-byte
+/// `Q_C` as an mpint, and when that began with a zero byte before one
+/// below 0x80 (about one connection in 512) it disconnected with "invalid
+/// mpint: unnecessary leading byte" (seen in the interop table).
+#[test]
+fn wrongly_guessed_packet_is_ignored_without_decoding_it() {
+    let (mut c, mut s) = config_with(
+        "curve25519-sha256,diffie-hellman-group14-sha256",
+        "ssh-ed25519",
+        "aes128-ctr",
+        "hmac-sha2-256",
+    );
+    c.guess_kex = true;
+    s.algorithms.kex = list("diffie-hellman-group14-sha256");
+    let mut p = Pair::new(c, s, all_host_keys());
+    p.collect();
+    let version_end = p.c_to_s.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let len = u32::from_be_bytes(p.c_to_s[version_end..version_end + 4].try_into().unwrap());
+    let guessed = version_end + 4 + len as usize;
+    // The guessed packet: length, padding length, then its payload: the
+    // message number and the string Q_C.
+    assert_eq!(p.c_to_s[guessed + 5], 30, "the guessed KEX_ECDH_INIT");
+    let q_c = guessed + 5 + 1 + 4;
+    p.c_to_s[q_c] = 0;
+    p.c_to_s[q_c + 1] = 1;
+    p.handshake();
+    assert_eq!(
+        p.s.negotiated().unwrap().kex,
+        "diffie-hellman-group14-sha256"
+    );
+    exchange_data(&mut p, 2, 10);
+}
+
 #[test]
 fn rejected_host_key_ends_the_connection() {
     let mut p = Pair::default_pair();
