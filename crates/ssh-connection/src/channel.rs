@@ -91,6 +91,9 @@ pub(crate) struct Channel {
     /// The peer's maximum packet.
     pub(crate) send_max_packet: u32,
     pub(crate) recv: RecvWindow,
+    /// How far the receive window grew by itself (counted against the
+    /// connection's growth budget until the channel is freed).
+    pub(crate) grown: u32,
     pub(crate) data: VecDeque<u8>,
     pub(crate) ext: VecDeque<u8>,
     pub(crate) eof_sent: bool,
@@ -125,6 +128,7 @@ impl Channel {
             send: Window::new(0),
             send_max_packet: 0,
             recv,
+            grown: 0,
             data: VecDeque::new(),
             ext: VecDeque::new(),
             eof_sent: false,

@@ -2,6 +2,8 @@
 
 /// OpenSSH's default channel window (`CHAN_SES_WINDOW_DEFAULT`): 2 MiB.
 pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;
+/// The largest a channel's receive window grows to by itself: 16 MiB.
+pub const DEFAULT_MAX_WINDOW: u32 = 16 * 1024 * 1024;
 /// OpenSSH's default maximum packet (`CHAN_SES_PACKET_DEFAULT`): 32 KiB.
 pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
 
@@ -11,6 +13,16 @@ pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
 pub struct Config {
     /// The receive window we announce for each channel.
     pub window: u32,
+    /// The largest a channel's receive window grows to when the window,
+    /// not the peer or the reader, limits the rate (a path whose
+    /// bandwidth-delay product exceeds `window`); see
+    /// [`crate::window::RecvWindow::take_credit_growing`]. Equal to
+    /// `window` (or below it): the window never grows by itself.
+    pub max_window: u32,
+    /// The growth beyond `window` all channels of the connection may have
+    /// at once: what a peer can make the connection buffer on top of the
+    /// announced windows is bounded by it.
+    pub window_growth_budget: u32,
     /// The maximum data length per packet we announce (and accept).
     pub max_packet: u32,
     /// A WINDOW_ADJUST is sent once `window / window_divisor` bytes were
@@ -38,6 +50,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             window: DEFAULT_WINDOW,
+            max_window: DEFAULT_MAX_WINDOW,
+            window_growth_budget: DEFAULT_MAX_WINDOW,
             max_packet: DEFAULT_MAX_PACKET,
             window_divisor: 2,
             max_send_chunk: 32 * 1024,

@@ -61,7 +61,7 @@ mod id;
 pub mod window;
 
 pub use channel::{ChannelState, ExitStatus};
-pub use config::{Config, DEFAULT_MAX_PACKET, DEFAULT_WINDOW};
+pub use config::{Config, DEFAULT_MAX_PACKET, DEFAULT_MAX_WINDOW, DEFAULT_WINDOW};
 pub use connection::{ChannelInfo, Connection, Role};
 pub use error::{ApiError, Error, ProtocolError};
 pub use event::{Event, GlobalReply};

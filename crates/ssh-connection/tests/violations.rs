@@ -354,6 +354,7 @@ fn output_queue_is_bounded_and_drain_wakes_writers() {
 fn peek_and_consume_reopen_the_window() {
     let config = Config {
         window: 100,
+        max_window: 100,
         ..Config::default()
     };
     let mut p = Pair::with_config(config);

@@ -412,7 +412,10 @@ impl Connection {
             return Ok(());
         }
         let add = c.recv.set_target(size);
+        // The application chose this size: it no longer counts as growth.
+        let grown = std::mem::take(&mut c.grown);
         let remote = c.remote.map_or(0, |r| r.0);
+        self.grown = self.grown.saturating_sub(grown);
         if let Some(add) = add {
             self.queue(&ChannelWindowAdjust {
                 recipient: remote,

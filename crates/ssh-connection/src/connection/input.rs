@@ -312,10 +312,11 @@ impl Connection {
     }
 
     pub(super) fn free(&mut self, id: LocalId) {
-        if let Some(c) = self.channels.free(id)
-            && c.is_session
-        {
-            self.sessions = self.sessions.saturating_sub(1);
+        if let Some(c) = self.channels.free(id) {
+            self.grown = self.grown.saturating_sub(c.grown);
+            if c.is_session {
+                self.sessions = self.sessions.saturating_sub(1);
+            }
         }
     }
 
@@ -399,10 +400,17 @@ impl Connection {
             return;
         }
         let Some(remote) = c.remote else { return };
-        if let Some(add) = c.recv.take_credit() {
+        let may_grow = self
+            .config
+            .max_window
+            .saturating_sub(c.recv.target())
+            .min(self.config.window_growth_budget.saturating_sub(self.grown));
+        if let Some(credit) = c.recv.take_credit_growing(may_grow) {
+            c.grown = c.grown.saturating_add(credit.grown);
+            self.grown = self.grown.saturating_add(credit.grown);
             self.queue(&ChannelWindowAdjust {
                 recipient: remote.0,
-                bytes_to_add: add,
+                bytes_to_add: credit.add,
             });
         }
     }

@@ -95,6 +95,8 @@ pub struct Connection {
     config: Config,
     channels: Slab,
     sessions: usize,
+    /// The sum of the channels' [`crate::channel::Channel::grown`].
+    grown: u32,
     out: VecDeque<Vec<u8>>,
     out_bytes: usize,
     spare: Vec<Vec<u8>>,
@@ -122,6 +124,7 @@ impl Connection {
             config,
             channels: Slab::default(),
             sessions: 0,
+            grown: 0,
             out: VecDeque::new(),
             out_bytes: 0,
             spare: Vec::new(),
