@@ -40,7 +40,7 @@ mod signature;
 pub use algorithm::{EcdsaCurve, KeyType, SignatureAlgorithm};
 pub use cert::{CertError, CertType, Certificate, CertificateBuilder, CertifiedKey};
 pub use error::Error;
-pub use private::{PrivateKey, Signer};
+pub use private::{PrivateKey, RemoteKey, Signer};
 pub use public::{MAX_OPENSSH_LINE, PublicKey};
 pub use rsa::{RSA_DEFAULT_BITS, RSA_MAX_BITS, RSA_MIN_BITS, RSA_MIN_BITS_NEW};
 pub use signature::{

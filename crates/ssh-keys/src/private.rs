@@ -41,6 +41,57 @@ pub trait Signer {
     fn certificate(&self) -> Option<&Certificate> {
         None
     }
+
+    /// True for a key whose private half is held elsewhere, by a process
+    /// that is asked for signatures as an answerable event rather than
+    /// through [`Signer::sign`] (a host key in a privilege-separation
+    /// monitor: see [`RemoteKey`]).
+    fn signs_remotely(&self) -> bool {
+        false
+    }
+}
+
+/// The public half of a key whose private half is held by another
+/// process: a privilege-separated server's worker has its host keys only
+/// as these. [`Signer::sign`] refuses; a transport asks its caller for
+/// the signature instead (ssh-transport's `Event::SignExchangeHash`).
+#[derive(Debug, Clone)]
+pub struct RemoteKey {
+    public: PublicKey,
+    certificate: Option<Certificate>,
+}
+
+impl RemoteKey {
+    /// The key `public`, presenting `certificate` when given.
+    pub fn new(public: PublicKey, certificate: Option<Certificate>) -> Self {
+        Self {
+            public,
+            certificate,
+        }
+    }
+}
+
+impl Signer for RemoteKey {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    fn sign(
+        &self,
+        _alg: SignatureAlgorithm,
+        _data: &[u8],
+        _rng: &mut dyn CryptoRng,
+    ) -> Result<Vec<u8>, Error> {
+        Err(Error::Signing("the private key is held by another process"))
+    }
+
+    fn certificate(&self) -> Option<&Certificate> {
+        self.certificate.as_ref()
+    }
+
+    fn signs_remotely(&self) -> bool {
+        true
+    }
 }
 
 enum Secret {
@@ -175,6 +226,10 @@ impl<T: Signer + ?Sized> Signer for std::sync::Arc<T> {
 
     fn certificate(&self) -> Option<&Certificate> {
         (**self).certificate()
+    }
+
+    fn signs_remotely(&self) -> bool {
+        (**self).signs_remotely()
     }
 }
 

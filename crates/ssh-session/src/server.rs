@@ -231,6 +231,27 @@ impl ServerSession {
 
     // ---- answers ----
 
+    /// The exchange hash to sign after
+    /// `ServerSessionEvent::Transport(TransportEvent::SignExchangeHash)`,
+    /// for a host key held by another process (privilege separation).
+    pub fn exchange_hash_request(&self) -> Option<&ssh_transport::kex::ExchangeHashRequest> {
+        self.core.transport.exchange_hash_request()
+    }
+
+    /// Answers [`TransportEvent::SignExchangeHash`] with the key holder's
+    /// signature; the key exchange goes on (a signature that does not
+    /// verify ends the session).
+    pub fn answer_exchange_hash_signature(&mut self, signature: Vec<u8>) -> Result<(), Error> {
+        self.core.check()?;
+        let r = self
+            .core
+            .transport
+            .answer_exchange_hash_signature(signature)
+            .map_err(Error::from);
+        self.core.guard(r)?;
+        self.process()
+    }
+
     fn answer(
         &mut self,
         now: Instant,

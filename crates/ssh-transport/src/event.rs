@@ -32,6 +32,12 @@ pub enum Event {
         /// are the caller's to check).
         certificate: Option<Box<Certificate>>,
     },
+    /// Server only, for a host key that signs remotely
+    /// ([`ssh_keys::Signer::signs_remotely`]): the exchange hash must be
+    /// signed by the key's holder. Input processing pauses until the caller
+    /// answers with [`crate::Transport::answer_exchange_hash_signature`];
+    /// what to sign is [`crate::Transport::exchange_hash_request`].
+    SignExchangeHash,
     /// A key exchange finished in both directions.
     KexDone {
         /// What was negotiated.

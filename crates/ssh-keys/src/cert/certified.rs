@@ -58,4 +58,8 @@ impl<K: Signer> Signer for CertifiedKey<K> {
     fn certificate(&self) -> Option<&Certificate> {
         Some(&self.certificate)
     }
+
+    fn signs_remotely(&self) -> bool {
+        self.key.signs_remotely()
+    }
 }

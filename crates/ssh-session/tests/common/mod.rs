@@ -91,6 +91,10 @@ pub struct Options {
     /// The server presents a host certificate of its key, signed by
     /// [`host_ca`].
     pub host_certificate: bool,
+    /// The server holds only the public half of its host key
+    /// ([`ssh_keys::RemoteKey`]); the pair signs its exchange hashes as a
+    /// privilege-separation monitor would.
+    pub remote_host_key: bool,
 }
 
 /// The CA of [`Options::host_certificate`].
@@ -109,6 +113,7 @@ impl Default for Options {
             auto_auth: true,
             host_key_swap: None,
             host_certificate: false,
+            remote_host_key: false,
         }
     }
 }
@@ -151,19 +156,17 @@ impl Pair {
             Box::new(StdRng::seed_from_u64(1)),
         )
         .unwrap();
-        let host: ssh_transport::HostKey = match (o.host_key_swap, o.host_certificate) {
-            (Some(flag), _) => Box::new(HostKeySwap::new(flag)),
-            (None, true) => {
-                let cert = ssh_keys::CertificateBuilder::new(
-                    host_public.clone(),
-                    ssh_keys::CertType::Host,
-                )
+        let cert = o.host_certificate.then(|| {
+            ssh_keys::CertificateBuilder::new(host_public.clone(), ssh_keys::CertType::Host)
                 .principal("host.example")
                 .sign(&host_ca(), None, &mut StdRng::seed_from_u64(4))
-                .unwrap();
-                Box::new(ssh_keys::CertifiedKey::new(host, cert).unwrap())
-            }
-            (None, false) => Box::new(host),
+                .unwrap()
+        });
+        let host: ssh_transport::HostKey = match (o.host_key_swap, cert, o.remote_host_key) {
+            (Some(flag), _, _) => Box::new(HostKeySwap::new(flag)),
+            (None, cert, true) => Box::new(ssh_keys::RemoteKey::new(host_public.clone(), cert)),
+            (None, Some(cert), false) => Box::new(ssh_keys::CertifiedKey::new(host, cert).unwrap()),
+            (None, None, false) => Box::new(host),
         };
         let now = Instant::now();
         let s = ServerSession::new(
@@ -298,6 +301,23 @@ impl Pair {
                     let ok = *key == self.authorized;
                     self.s_events.push(ev);
                     self.s.answer_public_key(self.now, ok)?;
+                }
+                ServerSessionEvent::Transport(ssh_transport::Event::SignExchangeHash) => {
+                    // The monitor's part: H computed from the request, and
+                    // signed only for the key it holds.
+                    let request = self.s.exchange_hash_request().expect("a request");
+                    let sig = match request.host_key_algorithm().is_certificate() {
+                        true => {
+                            let cert =
+                                ssh_keys::Certificate::from_blob(request.host_key()).unwrap();
+                            let key = ssh_keys::CertifiedKey::new(host_key(), cert).unwrap();
+                            request.sign(&key, &mut self.sign_rng)
+                        }
+                        false => request.sign(&host_key(), &mut self.sign_rng),
+                    }
+                    .unwrap();
+                    self.s_events.push(ev);
+                    self.s.answer_exchange_hash_signature(sig)?;
                 }
                 other => self.s_events.push(other),
             }

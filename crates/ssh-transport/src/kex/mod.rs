@@ -44,6 +44,7 @@ mod kat;
 #[cfg(test)]
 mod proptests;
 mod secret;
+mod sign_request;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +56,7 @@ pub use gex::{GexRequest, Moduli, ModuliGroup, choose_group};
 pub use hash::{ExchangeHashInput, HashAlg, derive_key, exchange_hash};
 pub use hostkey::{sign_exchange_hash, verify_exchange_hash};
 pub use secret::{SecretEncoding, SharedSecret};
+pub use sign_request::ExchangeHashRequest;
 
 mod error;
 pub use error::KexError;

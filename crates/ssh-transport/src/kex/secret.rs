@@ -32,6 +32,12 @@ impl SharedSecret {
         }
     }
 
+    /// A second copy (for a request that leaves the transport), zeroized
+    /// on drop as well.
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::new(self.encoding, &self.bytes)
+    }
+
     /// How this secret is encoded.
     pub fn encoding(&self) -> SecretEncoding {
         self.encoding

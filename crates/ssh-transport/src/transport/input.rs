@@ -175,7 +175,7 @@ impl Transport {
         self.check_failed()?;
         self.rx.unlend();
         loop {
-            if self.host_key_pending {
+            if self.host_key_pending || self.signature_pending {
                 return Ok(None);
             }
             if self.peer_version.is_none() {

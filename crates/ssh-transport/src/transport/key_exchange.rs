@@ -48,6 +48,11 @@ pub(super) struct KexRun {
 }
 
 impl KexRun {
+    /// The method state of the running key exchange.
+    pub(super) fn method_state(&self) -> Option<&MethodState> {
+        self.method.as_ref()
+    }
+
     /// The peer sent KEXINIT and not yet NEWKEYS.
     pub fn peer_in_kex(&self) -> bool {
         self.peer_kexinit.is_some() && !self.got_newkeys
@@ -393,6 +398,10 @@ impl Transport {
                 "expected SSH_MSG_KEX_DH_GEX_GROUP, got message {}",
                 m.number()
             ))),
+            (MethodState::ServerAwaitSignature(_), m) => Err(Error::kex(format!(
+                "key exchange message {} before our reply",
+                m.number()
+            ))),
             (MethodState::Done, m) => Err(Error::kex(format!(
                 "key exchange message {} after the exchange hash",
                 m.number()
@@ -509,6 +518,28 @@ impl Transport {
             server_public: &reply.public,
         };
         let h = exchange_hash(alg, &input, &reply.secret);
+        if signer.signs_remotely() {
+            let request = crate::kex::ExchangeHashRequest {
+                kex: alg,
+                host_key_alg,
+                client_version: v_c,
+                server_version: v_s,
+                client_kexinit: i_c,
+                server_kexinit: i_s,
+                host_key: host_key.clone(),
+                gex,
+                client_public: client_public.to_vec(),
+                server_public: reply.public.clone(),
+                secret: reply.secret.duplicate(),
+                first: self.session_id.is_none(),
+            };
+            return self.ask_for_signature(super::remote_sign::PendingSignature {
+                h,
+                secret: reply.secret,
+                server_public: reply.public,
+                request,
+            });
+        }
         let signature = sign_exchange_hash(
             signer.as_ref(),
             host_key_alg.signature(),
@@ -516,16 +547,41 @@ impl Transport {
             &mut *self.rng,
         )
         .map_err(|e| Error::kex(format!("signing the exchange hash: {e}")))?;
+        self.finish_server_reply(alg, h, reply.secret, host_key, &reply.public, signature)
+    }
+
+    /// Server: sends the reply with the signature of `h`, and NEWKEYS.
+    pub(super) fn finish_server_reply(
+        &mut self,
+        alg: KexAlgorithm,
+        h: Vec<u8>,
+        secret: SharedSecret,
+        host_key: Vec<u8>,
+        server_public: &[u8],
+        signature: Vec<u8>,
+    ) -> Result<(), Error> {
         let proof = (host_key.clone(), signature.clone());
-        let payload = method::server_reply_payload(alg, host_key, &reply.public, signature);
+        let payload = method::server_reply_payload(alg, host_key, server_public, signature);
         self.seal_payload(&payload)?;
         if let Some(run) = self.kex.as_mut() {
             run.method = Some(MethodState::Done);
-            run.secret = Some(reply.secret);
+            run.secret = Some(secret);
             run.h = Some(h);
             run.proof = Some(proof);
         }
         self.send_newkeys()
+    }
+
+    /// The method state of the running key exchange, taken out.
+    pub(super) fn take_method_state(&mut self) -> Option<MethodState> {
+        self.kex.as_mut().and_then(|run| run.method.take())
+    }
+
+    /// Puts the method state of the running key exchange.
+    pub(super) fn set_method_state(&mut self, state: MethodState) {
+        if let Some(run) = self.kex.as_mut() {
+            run.method = Some(state);
+        }
     }
 
     /// Client: the application accepted the host key.

@@ -59,6 +59,9 @@ pub(super) enum MethodState {
     ServerAwaitGexRequest,
     /// Server: sent the group, waits for the client's init.
     ServerAwaitGexInit(GexRequest, DhGroup),
+    /// Server: the exchange hash waits for the signature of a host key
+    /// held by another process.
+    ServerAwaitSignature(Box<super::remote_sign::PendingSignature>),
     /// The exchange hash is known.
     Done,
 }

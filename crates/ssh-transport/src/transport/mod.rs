@@ -28,6 +28,7 @@ mod input;
 mod key_exchange;
 mod method;
 mod output;
+mod remote_sign;
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -157,6 +158,9 @@ pub struct Transport {
     failed: Option<Error>,
     /// Client: waiting for the application's verdict on the host key.
     host_key_pending: bool,
+    /// Server: waiting for the signature of the exchange hash by a host
+    /// key held elsewhere.
+    signature_pending: bool,
     /// The peer accepts `ping@openssh.com`.
     peer_ping: bool,
     /// The peer advertised `agent-forward` (RFC 9987 names).
@@ -237,6 +241,7 @@ impl Transport {
             hard_max_blocks: None,
             failed: None,
             host_key_pending: false,
+            signature_pending: false,
             peer_ping: false,
             peer_agent_forward: false,
             service_requested: None,

@@ -22,6 +22,7 @@ use super::*;
 mod binding;
 mod host_certs;
 mod rekey_rules;
+mod remote_sign;
 mod strict_kex;
 
 fn rng(seed: u64) -> Box<dyn CryptoRng + Send> {
