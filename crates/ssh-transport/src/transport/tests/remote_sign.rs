@@ -117,3 +117,45 @@ fn an_answer_nobody_asked_for_is_misuse() {
     assert!(p.s.exchange_hash_request().is_none());
     p.handshake();
 }
+
+/// The request crosses a process boundary in its encoded form: what is
+/// decoded there gives the same `H`, and a signature made from it
+/// completes the exchange, for each family of methods.
+#[test]
+fn the_encoded_request_gives_the_same_exchange_hash() {
+    for kex in [
+        "mlkem768x25519-sha256",
+        "curve25519-sha256",
+        "ecdh-sha2-nistp384",
+        "diffie-hellman-group14-sha256",
+        "diffie-hellman-group-exchange-sha256",
+    ] {
+        let (c, s) = config_with(
+            kex,
+            "ssh-ed25519",
+            "aes128-gcm@openssh.com",
+            "hmac-sha2-256",
+        );
+        let remote = RemoteKey::new(ed25519().public_key().clone(), None);
+        let mut p = Pair::new(c, s, vec![Box::new(remote) as HostKey]);
+        until_sign_request(&mut p);
+        let request = p.s.exchange_hash_request().unwrap();
+        let bytes = request.encode();
+        let decoded = crate::kex::ExchangeHashRequest::decode(&bytes).unwrap();
+        assert_eq!(decoded.kex().name(), kex);
+        assert_eq!(decoded.exchange_hash(), request.exchange_hash(), "{kex}");
+        assert_eq!(decoded.host_key(), request.host_key());
+        assert!(decoded.first());
+        // Damaged forms are refused, not misread.
+        for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(crate::kex::ExchangeHashRequest::decode(&bytes[..cut]).is_err());
+        }
+        let mut longer = bytes.to_vec();
+        longer.push(0);
+        assert!(crate::kex::ExchangeHashRequest::decode(&longer).is_err());
+        let signature = decoded.sign(&ed25519(), &mut *rng(9)).unwrap();
+        p.s.answer_exchange_hash_signature(signature).unwrap();
+        p.handshake();
+        assert_eq!(p.s.session_id(), Some(&decoded.exchange_hash()[..]));
+    }
+}

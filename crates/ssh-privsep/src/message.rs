@@ -1,0 +1,374 @@
+//! The messages between a worker and the monitor, and their byte form.
+//!
+//! A frame is `uint32 length || byte type || fields`, the fields in SSH's
+//! own encoding (RFC 4251 §5). Every frame is bounded by [`MAX_FRAME`]
+//! before anything is allocated for it, and a decoded frame must be read to
+//! its last byte. Frames that carry secrets (a password, a key exchange's
+//! shared secret) are built in buffers zeroized on drop.
+
+use core::fmt;
+
+use ssh_transport::kex::ExchangeHashRequest;
+use ssh_wire::DecodeError;
+use ssh_wire::codec::{Reader, put_bool, put_string, put_u32};
+use zeroize::Zeroizing;
+
+/// The largest frame either side accepts: room for a key exchange's
+/// inputs with two 8192-bit group exchange values and two KEXINITs, and
+/// for a USERAUTH_REQUEST within the transport's packet limit.
+pub const MAX_FRAME: usize = 512 * 1024;
+
+/// A worker's number for one of its connections (its own, not global: the
+/// monitor keys its ledger by worker and number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u32);
+
+/// What a worker asks the monitor.
+#[non_exhaustive]
+pub enum Request {
+    /// Sign this exchange: the monitor computes `H` from the inputs and
+    /// signs it with the host key `K_S` names.
+    SignExchangeHash {
+        /// The connection.
+        conn: ConnId,
+        /// The inputs of `H`.
+        request: Box<ExchangeHashRequest>,
+    },
+    /// Would this key be accepted for this user (a `publickey` query
+    /// without a signature, RFC 4252 §7)?
+    QueryPublicKey {
+        /// The connection.
+        conn: ConnId,
+        /// The user the client named.
+        user: String,
+        /// The public key algorithm the client named.
+        algorithm: String,
+        /// The public key blob.
+        key: Vec<u8>,
+    },
+    /// Verify this `publickey` USERAUTH_REQUEST, signature included, as
+    /// the client sent it: the monitor rebuilds the signed data from the
+    /// session identifier it computed itself.
+    VerifyPublicKey {
+        /// The connection.
+        conn: ConnId,
+        /// The whole SSH_MSG_USERAUTH_REQUEST payload.
+        userauth_request: Vec<u8>,
+    },
+    /// Check this password for this user.
+    Password {
+        /// The connection.
+        conn: ConnId,
+        /// The user the client named.
+        user: String,
+        /// The password.
+        password: Zeroizing<String>,
+    },
+    /// The worker considers the user authenticated: hand the connection
+    /// over to the user's session process. Granted only if the monitor
+    /// itself verified the proofs.
+    Authenticated {
+        /// The connection.
+        conn: ConnId,
+        /// The user.
+        user: String,
+    },
+    /// The connection ended in the worker.
+    Closed {
+        /// The connection.
+        conn: ConnId,
+    },
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SignExchangeHash { conn, request } => f
+                .debug_struct("SignExchangeHash")
+                .field("conn", conn)
+                .field("request", request)
+                .finish(),
+            Self::QueryPublicKey {
+                conn,
+                user,
+                algorithm,
+                ..
+            } => f
+                .debug_struct("QueryPublicKey")
+                .field("conn", conn)
+                .field("user", user)
+                .field("algorithm", algorithm)
+                .finish_non_exhaustive(),
+            Self::VerifyPublicKey { conn, .. } => f
+                .debug_struct("VerifyPublicKey")
+                .field("conn", conn)
+                .finish_non_exhaustive(),
+            Self::Password { conn, user, .. } => f
+                .debug_struct("Password")
+                .field("conn", conn)
+                .field("user", user)
+                .finish_non_exhaustive(),
+            Self::Authenticated { conn, user } => f
+                .debug_struct("Authenticated")
+                .field("conn", conn)
+                .field("user", user)
+                .finish(),
+            Self::Closed { conn } => f.debug_struct("Closed").field("conn", conn).finish(),
+        }
+    }
+}
+
+/// What the monitor answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// The signature blob over the exchange hash.
+    Signature(Vec<u8>),
+    /// The answer to a query or a check: the key would be accepted, the
+    /// signature verified for an authorized key, the password is right,
+    /// the hand-over is done.
+    Verdict(bool),
+    /// The request broke the monitor's rules for this connection (see
+    /// [`crate::Refusal`]); the monitor forgets the connection.
+    Refused(String),
+}
+
+const SIGN: u8 = 1;
+const QUERY_KEY: u8 = 2;
+const VERIFY_KEY: u8 = 3;
+const PASSWORD: u8 = 4;
+const AUTHENTICATED: u8 = 5;
+const CLOSED: u8 = 6;
+
+const SIGNATURE: u8 = 101;
+const VERDICT: u8 = 102;
+const REFUSED: u8 = 103;
+
+/// A frame that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// The announced length is above [`MAX_FRAME`] or below one byte.
+    Length(usize),
+    /// The frame's type is not one of the request (or reply) types.
+    UnknownType(u8),
+    /// The fields do not decode.
+    Decode(DecodeError),
+    /// The exchange hash request inside does not decode.
+    ExchangeHashRequest(String),
+}
+
+impl fmt::Display for FrameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Length(n) => write!(f, "frame of {n} bytes (at most {MAX_FRAME})"),
+            Self::UnknownType(t) => write!(f, "unknown frame type {t}"),
+            Self::Decode(e) => write!(f, "malformed frame: {e}"),
+            Self::ExchangeHashRequest(e) => write!(f, "malformed exchange hash request: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FrameError {}
+
+impl From<DecodeError> for FrameError {
+    fn from(e: DecodeError) -> Self {
+        Self::Decode(e)
+    }
+}
+
+/// Starts a frame of type `ty`; [`finish`] writes its length.
+fn start(ty: u8) -> Zeroizing<Vec<u8>> {
+    let mut out = Zeroizing::new(Vec::with_capacity(64));
+    put_u32(&mut out, 0);
+    out.push(ty);
+    out
+}
+
+fn finish(mut out: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>> {
+    let len = u32::try_from(out.len().saturating_sub(4)).unwrap_or(u32::MAX);
+    if let Some(head) = out.get_mut(..4) {
+        head.copy_from_slice(&len.to_be_bytes());
+    }
+    out
+}
+
+impl Request {
+    /// The frame, length included, in a buffer zeroized on drop.
+    pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let out = match self {
+            Self::SignExchangeHash { conn, request } => {
+                let mut out = start(SIGN);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, &request.encode());
+                out
+            }
+            Self::QueryPublicKey {
+                conn,
+                user,
+                algorithm,
+                key,
+            } => {
+                let mut out = start(QUERY_KEY);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, user.as_bytes());
+                put_string(&mut out, algorithm.as_bytes());
+                put_string(&mut out, key);
+                out
+            }
+            Self::VerifyPublicKey {
+                conn,
+                userauth_request,
+            } => {
+                let mut out = start(VERIFY_KEY);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, userauth_request);
+                out
+            }
+            Self::Password {
+                conn,
+                user,
+                password,
+            } => {
+                let mut out = start(PASSWORD);
+                out.reserve(user.len() + password.len() + 12);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, user.as_bytes());
+                put_string(&mut out, password.as_bytes());
+                out
+            }
+            Self::Authenticated { conn, user } => {
+                let mut out = start(AUTHENTICATED);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, user.as_bytes());
+                out
+            }
+            Self::Closed { conn } => {
+                let mut out = start(CLOSED);
+                put_u32(&mut out, conn.0);
+                out
+            }
+        };
+        finish(out)
+    }
+
+    /// Reads one frame's body (after the length: type and fields).
+    pub fn decode(body: &[u8]) -> Result<Self, FrameError> {
+        check_len(body.len())?;
+        let mut r = Reader::new(body);
+        let ty = r.u8("type")?;
+        let conn = ConnId(r.u32("connection")?);
+        let request = match ty {
+            SIGN => {
+                let bytes = r.string("exchange hash request")?;
+                let request = ExchangeHashRequest::decode(bytes)
+                    .map_err(|e| FrameError::ExchangeHashRequest(e.to_string()))?;
+                Self::SignExchangeHash {
+                    conn,
+                    request: Box::new(request),
+                }
+            }
+            QUERY_KEY => Self::QueryPublicKey {
+                conn,
+                user: r.utf8("user")?.to_owned(),
+                algorithm: r.ascii("algorithm")?.to_owned(),
+                key: r.string("key")?.to_vec(),
+            },
+            VERIFY_KEY => Self::VerifyPublicKey {
+                conn,
+                userauth_request: r.string("userauth request")?.to_vec(),
+            },
+            PASSWORD => Self::Password {
+                conn,
+                user: r.utf8("user")?.to_owned(),
+                password: Zeroizing::new(r.utf8("password")?.to_owned()),
+            },
+            AUTHENTICATED => Self::Authenticated {
+                conn,
+                user: r.utf8("user")?.to_owned(),
+            },
+            CLOSED => Self::Closed { conn },
+            other => return Err(FrameError::UnknownType(other)),
+        };
+        r.finish("request")?;
+        Ok(request)
+    }
+}
+
+impl Reply {
+    /// The frame, length included.
+    pub fn encode(&self) -> Vec<u8> {
+        let out = match self {
+            Self::Signature(sig) => {
+                let mut out = start(SIGNATURE);
+                put_string(&mut out, sig);
+                out
+            }
+            Self::Verdict(yes) => {
+                let mut out = start(VERDICT);
+                put_bool(&mut out, *yes);
+                out
+            }
+            Self::Refused(why) => {
+                let mut out = start(REFUSED);
+                put_string(&mut out, why.as_bytes());
+                out
+            }
+        };
+        finish(out).to_vec()
+    }
+
+    /// Reads one frame's body (after the length).
+    pub fn decode(body: &[u8]) -> Result<Self, FrameError> {
+        check_len(body.len())?;
+        let mut r = Reader::new(body);
+        let reply = match r.u8("type")? {
+            SIGNATURE => Self::Signature(r.string("signature")?.to_vec()),
+            VERDICT => Self::Verdict(r.bool("verdict")?),
+            REFUSED => Self::Refused(r.utf8("reason")?.to_owned()),
+            other => return Err(FrameError::UnknownType(other)),
+        };
+        r.finish("reply")?;
+        Ok(reply)
+    }
+}
+
+fn check_len(len: usize) -> Result<(), FrameError> {
+    if len == 0 || len > MAX_FRAME {
+        return Err(FrameError::Length(len));
+    }
+    Ok(())
+}
+
+/// Splits a byte stream into frame bodies, refusing an oversized length
+/// before buffering it.
+#[derive(Debug, Default)]
+pub struct FrameReader {
+    buf: Zeroizing<Vec<u8>>,
+}
+
+impl FrameReader {
+    /// Appends bytes read from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete frame's body, if there is one. An announced
+    /// length out of bounds is an error at once, with its bytes not yet
+    /// received.
+    pub fn next_frame(&mut self) -> Result<Option<Zeroizing<Vec<u8>>>, FrameError> {
+        let Some(head) = self.buf.get(..4) else {
+            return Ok(None);
+        };
+        let mut len = [0; 4];
+        len.copy_from_slice(head);
+        let len = usize::try_from(u32::from_be_bytes(len)).unwrap_or(usize::MAX);
+        check_len(len)?;
+        let Some(body) = self.buf.get(4..4 + len) else {
+            return Ok(None);
+        };
+        let body = Zeroizing::new(body.to_vec());
+        self.buf.drain(..4 + len);
+        Ok(Some(body))
+    }
+}
