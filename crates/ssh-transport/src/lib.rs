@@ -22,4 +22,4 @@ pub use config::{Algorithms, RekeyLimit};
 pub use error::Error;
 pub use event::Event;
 pub use host_key::HostKeyAlgorithm;
-pub use transport::{Config, GexConfig, HostKey, Role, Transport};
+pub use transport::{Config, GexConfig, HostKey, Role, Transport, TransportState};

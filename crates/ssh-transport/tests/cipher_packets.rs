@@ -523,3 +523,76 @@ fn dyn_rng_is_accepted() {
     assert_eq!(&buf[range], b"kexinit");
     assert_eq!(SealingKey::none().cipher(), CipherAlg::None);
 }
+
+/// A key exported mid-stream and made again (a connection handed to
+/// another process) goes on exactly where the first stopped: the packet it
+/// seals is the packet the original would have sealed, and it opens what
+/// the original would have opened, a packet whose length was already read
+/// included.
+#[test]
+fn exported_keys_go_on_where_they_stopped() {
+    use ssh_transport::cipher::KeyState;
+    for (c, m) in pairs() {
+        let (mut s1, mut o1) = keys(c, m);
+        let (mut s2, _) = keys(c, m);
+        let mut buf1 = Vec::new();
+        let mut buf2 = Vec::new();
+        for (i, n) in [100usize, 17, 35000].iter().enumerate() {
+            let p = payload(*n, i);
+            push_packet(
+                &mut s1,
+                i as u32,
+                &mut buf1,
+                &p,
+                &mut TestRng::seed_from_u64(1),
+            );
+            push_packet(
+                &mut s2,
+                i as u32,
+                &mut buf2,
+                &p,
+                &mut TestRng::seed_from_u64(1),
+            );
+        }
+        assert!(buf1 == buf2);
+        // The sealing side moves after three packets.
+        let state = s2.export_state().unwrap();
+        let mut bytes = Vec::new();
+        state.encode(&mut bytes);
+        let state = KeyState::decode(&mut ssh_wire::Reader::new(&bytes)).unwrap();
+        let mut s3 = SealingKey::from_state(&state).unwrap();
+        assert_eq!(s3.counters(), s1.counters());
+        let last = payload(5000, 9);
+        let at = buf1.len();
+        push_packet(&mut s1, 3, &mut buf1, &last, &mut TestRng::seed_from_u64(2));
+        push_packet(&mut s3, 3, &mut buf2, &last, &mut TestRng::seed_from_u64(2));
+        assert!(
+            buf1 == buf2,
+            "{c:?} {m:?}: the moved key seals the same packet"
+        );
+
+        // The opening side opens two packets, reads the third's length,
+        // and moves.
+        let mut wire = buf1.clone();
+        let mut pos = 0;
+        for seq in 0..2u32 {
+            let len = o1.packet_length(seq, &wire[pos..]).unwrap();
+            o1.open(seq, &mut wire[pos..pos + len]).unwrap();
+            pos += len;
+        }
+        let third = o1.packet_length(2, &wire[pos..]).unwrap();
+        let state = o1.export_state().unwrap();
+        let mut bytes = Vec::new();
+        state.encode(&mut bytes);
+        let state = KeyState::decode(&mut ssh_wire::Reader::new(&bytes)).unwrap();
+        let mut o2 = OpeningKey::from_state(&state).unwrap();
+        assert_eq!(o2.packet_length(2, &wire[pos..]).unwrap(), third);
+        let range = o2.open(2, &mut wire[pos..pos + third]).unwrap();
+        assert!(wire[pos..][range] == payload(35000, 2)[..], "{c:?} {m:?}");
+        pos += third;
+        assert_eq!(pos, at);
+        let len = o2.packet_length(3, &wire[pos..]).unwrap();
+        let range = o2.open(3, &mut wire[pos..pos + len]).unwrap();
+        assert!(wire[pos..][range] == last[..], "{c:?} {m:?}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use aes::{Aes128, Aes192, Aes256};
 use ctr::Ctr128BE;
-use ctr::cipher::{KeyIvInit, StreamCipher};
+use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 
 use super::{CipherAlg, CryptoError};
 
@@ -40,6 +40,26 @@ impl AesCtr {
             AesCtr::A128(c) => c.try_apply_keystream(data),
             AesCtr::A192(c) => c.try_apply_keystream(data),
             AesCtr::A256(c) => c.try_apply_keystream(data),
+        };
+        r.map_err(|_| CryptoError::KeystreamExhausted)
+    }
+
+    /// The keystream position in bytes since the key was made.
+    pub(crate) fn position(&self) -> Result<u64, CryptoError> {
+        let r = match self {
+            AesCtr::A128(c) => c.try_current_pos::<u64>(),
+            AesCtr::A192(c) => c.try_current_pos::<u64>(),
+            AesCtr::A256(c) => c.try_current_pos::<u64>(),
+        };
+        r.map_err(|_| CryptoError::KeystreamExhausted)
+    }
+
+    /// Moves the keystream to `pos` bytes since the key was made.
+    pub(crate) fn seek(&mut self, pos: u64) -> Result<(), CryptoError> {
+        let r = match self {
+            AesCtr::A128(c) => c.try_seek(pos),
+            AesCtr::A192(c) => c.try_seek(pos),
+            AesCtr::A256(c) => c.try_seek(pos),
         };
         r.map_err(|_| CryptoError::KeystreamExhausted)
     }

@@ -56,6 +56,16 @@ impl AesGcm {
         })
     }
 
+    /// The IV as of now: the fixed field and the next invocation counter
+    /// (a key made from it continues where this one is).
+    pub(crate) fn current_iv(&self) -> [u8; 12] {
+        let mut iv = [0u8; 12];
+        let (f, c) = iv.split_at_mut(4);
+        f.copy_from_slice(&self.fixed);
+        c.copy_from_slice(&self.invocation.to_be_bytes());
+        iv
+    }
+
     fn nonce(&self) -> Nonce<U12> {
         let mut n = [0u8; 12];
         let (f, c) = n.split_at_mut(4);

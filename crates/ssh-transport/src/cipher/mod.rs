@@ -27,9 +27,11 @@ mod ctr;
 mod gcm;
 mod mac;
 mod packet;
+mod state;
 
 pub use alg::{CipherAlg, MacAlg};
 pub use packet::{OpeningKey, SealingKey};
+pub use state::KeyState;
 
 use core::fmt;
 

@@ -4,12 +4,13 @@ use core::fmt;
 use core::ops::Range;
 
 use rand_core::CryptoRng;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::chacha::ChaChaPoly;
 use super::ctr::AesCtr;
 use super::gcm::AesGcm;
 use super::mac::{MAX_MAC_LEN, MacKey};
+use super::state::KeyState;
 use super::{
     CipherAlg, CryptoError, HEADER_LEN, MAX_PACKET_LEN, MIN_PACKET_LIMIT, MIN_PACKET_SIZE,
     MIN_PADDING, MacAlg, PacketCounters,
@@ -42,6 +43,11 @@ struct Keys {
     engine: Engine,
     mac: Option<MacKey>,
     layout: Layout,
+    /// The key material the engine and MAC were made from, kept for
+    /// [`KeyState`] (a connection handed to another process).
+    enc_key: Zeroizing<Vec<u8>>,
+    iv: Zeroizing<Vec<u8>>,
+    mac_key: Zeroizing<Vec<u8>>,
 }
 
 impl Keys {
@@ -101,7 +107,53 @@ impl Keys {
             engine,
             mac,
             layout,
+            enc_key: Zeroizing::new(enc_key.to_vec()),
+            iv: Zeroizing::new(iv.to_vec()),
+            mac_key: Zeroizing::new(if mac_alg == MacAlg::None {
+                Vec::new()
+            } else {
+                mac_key.to_vec()
+            }),
         })
+    }
+
+    /// The keys as data: for AES-GCM the IV carries the next invocation
+    /// counter, for AES-CTR the keystream position is given besides.
+    fn export(&self, counters: PacketCounters) -> Result<KeyState, CryptoError> {
+        let (iv, ctr_position) = match &self.engine {
+            Engine::Gcm(g) => (g.current_iv().to_vec(), 0),
+            Engine::Ctr(c) => (self.iv.to_vec(), c.position()?),
+            Engine::Plain | Engine::ChaCha(_) => (self.iv.to_vec(), 0),
+        };
+        Ok(KeyState {
+            cipher: self.cipher,
+            mac: self.mac_alg,
+            enc_key: self.enc_key.clone(),
+            iv: Zeroizing::new(iv),
+            mac_key: self.mac_key.clone(),
+            ctr_position,
+            counters,
+            pending: None,
+        })
+    }
+
+    fn import(state: &KeyState) -> Result<Self, CryptoError> {
+        if state.cipher == CipherAlg::None && state.mac == MacAlg::None {
+            return Ok(Self::none());
+        }
+        let mut keys = Self::new(
+            state.cipher,
+            state.mac,
+            &state.enc_key,
+            &state.iv,
+            &state.mac_key,
+        )?;
+        match &mut keys.engine {
+            Engine::Ctr(c) => c.seek(state.ctr_position)?,
+            _ if state.ctr_position != 0 => return Err(CryptoError::UnsupportedCombination),
+            _ => {}
+        }
+        Ok(keys)
     }
 
     fn none() -> Self {
@@ -111,6 +163,9 @@ impl Keys {
             engine: Engine::Plain,
             mac: None,
             layout: Layout::Classic,
+            enc_key: Zeroizing::new(Vec::new()),
+            iv: Zeroizing::new(Vec::new()),
+            mac_key: Zeroizing::new(Vec::new()),
         }
     }
 
@@ -207,6 +262,24 @@ impl SealingKey {
     /// What has been sealed since this key was made.
     pub fn counters(&self) -> PacketCounters {
         self.counters
+    }
+
+    /// This key as data, to go on sealing in another process
+    /// ([`SealingKey::from_state`]).
+    pub fn export_state(&self) -> Result<KeyState, CryptoError> {
+        self.keys.export(self.counters)
+    }
+
+    /// Goes on from [`SealingKey::export_state`]: the next packet sealed
+    /// is the one the exported key would have sealed.
+    pub fn from_state(state: &KeyState) -> Result<Self, CryptoError> {
+        if state.pending.is_some() {
+            return Err(CryptoError::UnsupportedCombination);
+        }
+        Ok(SealingKey {
+            keys: Keys::import(state)?,
+            counters: state.counters,
+        })
     }
 
     /// The padding a payload of `payload_len` bytes gets: at least 4 bytes,
@@ -444,6 +517,34 @@ impl OpeningKey {
     /// What has been opened since this key was made.
     pub fn counters(&self) -> PacketCounters {
         self.counters
+    }
+
+    /// This key as data, to go on opening in another process
+    /// ([`OpeningKey::from_state`]), a packet whose length was read
+    /// included. A failed key has no state to give.
+    pub fn export_state(&self) -> Result<KeyState, CryptoError> {
+        if self.failed {
+            return Err(CryptoError::Failed);
+        }
+        let mut state = self.keys.export(self.counters)?;
+        state.pending = self
+            .pending
+            .as_ref()
+            .map(|p| (p.seq, u32::try_from(p.len).unwrap_or(u32::MAX), p.first));
+        Ok(state)
+    }
+
+    /// Goes on from [`OpeningKey::export_state`], with the packet length
+    /// limit [`MAX_PACKET_LEN`] (see [`OpeningKey::with_max_packet_len`]).
+    pub fn from_state(state: &KeyState) -> Result<Self, CryptoError> {
+        let mut key = Self::from_keys(Keys::import(state)?);
+        key.counters = state.counters;
+        key.pending = state.pending.map(|(seq, len, first)| Pending {
+            seq,
+            len: usize::try_from(len).unwrap_or(usize::MAX),
+            first,
+        });
+        Ok(key)
     }
 
     /// Bytes [`OpeningKey::packet_length`] needs: the first cipher block for

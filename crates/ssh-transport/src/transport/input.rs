@@ -78,6 +78,19 @@ impl Rx {
         self.need = None;
     }
 
+    /// The input not yet processed, unless a loan is outstanding.
+    pub(super) fn unprocessed_input(&self) -> Option<&[u8]> {
+        self.lent.is_none().then(|| self.unprocessed())
+    }
+
+    /// Input carried over from another process's transport.
+    pub(super) fn import_input(&mut self, input: &[u8]) {
+        self.buf.clear();
+        self.buf.extend_from_slice(input);
+        self.pos = 0;
+        self.end = input.len();
+    }
+
     /// Forgets a loan never committed (what it lent holds no input).
     fn unlend(&mut self) {
         self.lent = None;

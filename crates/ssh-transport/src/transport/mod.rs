@@ -24,6 +24,7 @@
 //!         └────────── failed (stays failed; DISCONNECT sent) ──┘
 //! ```
 
+mod handover;
 mod input;
 mod key_exchange;
 mod method;
@@ -48,6 +49,7 @@ use crate::rekey::RekeyTimer;
 
 pub use method::GexConfig;
 
+pub use handover::TransportState;
 use input::Rx;
 use key_exchange::KexRun;
 use output::Tx;

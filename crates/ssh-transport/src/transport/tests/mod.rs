@@ -20,6 +20,7 @@ use ssh_wire::messages::transport::DisconnectReason;
 use super::*;
 
 mod binding;
+mod handover;
 mod host_certs;
 mod rekey_rules;
 mod remote_sign;
