@@ -82,6 +82,11 @@ pub(crate) struct Core {
     /// Server: SUCCESS went into the transport and the connection started;
     /// the session reports it once.
     pub(crate) just_authenticated: bool,
+    /// Server: at SUCCESS the connection goes to another process
+    /// (privilege separation); the connection layer is not started here.
+    pub(crate) hand_over: bool,
+    /// Server: SUCCESS went out in hand-over mode; nothing more is read.
+    pub(crate) handing_over: bool,
     keepalive: Option<Keepalive>,
     /// Our probes waiting for a reply, oldest first; their replies are
     /// consumed here, never reported. Each is also pending in the
@@ -106,6 +111,8 @@ impl Core {
             failed: None,
             now: None,
             just_authenticated: false,
+            hand_over: false,
+            handing_over: false,
             keepalive: None,
             probes: VecDeque::new(),
         }
@@ -302,7 +309,11 @@ impl Core {
             && number == Some(SSH_MSG_USERAUTH_SUCCESS)
             && self.connection.is_none()
         {
-            self.authenticated()?;
+            if self.hand_over {
+                self.handing_over = true;
+            } else {
+                self.authenticated()?;
+            }
             self.just_authenticated = true;
         }
         Ok(())

@@ -71,6 +71,7 @@
 
 mod client;
 mod error;
+mod handover;
 mod layers;
 mod server;
 

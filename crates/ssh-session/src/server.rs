@@ -89,6 +89,24 @@ impl ServerSession {
         })
     }
 
+    pub(crate) fn from_core(core: Core, events: VecDeque<ServerSessionEvent>) -> Self {
+        Self {
+            core,
+            login_deadline: None,
+            auth_config: None,
+            auth: None,
+            events,
+        }
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.core
+    }
+
+    pub(crate) fn core_mut(&mut self) -> &mut Core {
+        &mut self.core
+    }
+
     // ---- getters ----
 
     /// The transport, for its getters.
@@ -339,7 +357,7 @@ impl ServerSession {
 
     // ---- the machinery ----
 
-    fn process(&mut self) -> Result<(), Error> {
+    pub(crate) fn process(&mut self) -> Result<(), Error> {
         // An answer just given may have queued SUCCESS: out it goes, so
         // that the connection layer exists before the next payload. (Once
         // authenticated there is nothing of the kind: the packet path is
@@ -348,6 +366,11 @@ impl ServerSession {
             self.flush()?;
         }
         loop {
+            if self.core.handing_over {
+                // SUCCESS went out and the connection goes to another
+                // process: what the client sends next is its to read.
+                break;
+            }
             if self
                 .auth
                 .as_ref()
@@ -421,6 +444,17 @@ impl ServerSession {
         let number = payload.first().copied().unwrap_or_default();
         if Layer::of(number).is_userauth() {
             let (Some(auth), Some(now)) = (&mut self.auth, self.core.now) else {
+                if self.core.connection.is_some() {
+                    // A session taken over from another process
+                    // ([`ServerSession::from_state`]) has no auth machine
+                    // left: what ServerAuth does after success.
+                    if number == ssh_wire::msg::SSH_MSG_USERAUTH_REQUEST {
+                        return Ok(());
+                    }
+                    return Err(Error::protocol(format!(
+                        "authentication message {number} after success"
+                    )));
+                }
                 return Err(Error::protocol(format!(
                     "authentication message {number} before the ssh-userauth service was accepted"
                 )));
