@@ -225,6 +225,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
+    /// Writes everything the session has to send and flushes the stream.
+    pub(crate) async fn flush_all<T: SessionIo + ?Sized>(
+        &mut self,
+        sess: &mut T,
+    ) -> Result<(), Error> {
+        futures::future::poll_fn(|cx| {
+            self.write_out(sess, cx)?;
+            if self.out_pos >= self.out.len() && !self.need_flush {
+                Poll::Ready(Ok(()))
+            } else {
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// The stream, once the driver is done with it.
+    pub(crate) fn into_stream(self) -> S {
+        self.stream
+    }
+
     /// Waits until something moved. On an error, what the session still
     /// has to send (its DISCONNECT) is written if the stream takes it at
     /// once.
@@ -271,6 +292,7 @@ where
             st.driver_waker = Some(cx.waker().clone());
         }
         st.dispatch();
+        st.poll_signing(cx);
         let poll = driver.poll_io(&mut *st.session, cx);
         match poll {
             Poll::Ready(Ok(())) => {}

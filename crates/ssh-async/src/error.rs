@@ -45,6 +45,10 @@ pub enum Error {
     /// no runtime feature gives a default here (with only `tokio`, call
     /// from inside a Tokio runtime).
     NoRuntime,
+    /// A host key held by another process could not sign the exchange
+    /// hash (no [`crate::ExchangeHashSigner`], or it refused); the client
+    /// was sent DISCONNECT `KEY_EXCHANGE_FAILED`.
+    HostKeySignature(String),
 }
 
 impl fmt::Display for Error {
@@ -67,6 +71,7 @@ impl fmt::Display for Error {
             ),
             Self::RequestRefused(what) => write!(f, "the peer refused the {what} request"),
             Self::NoRuntime => f.write_str("no async runtime to run the connection on"),
+            Self::HostKeySignature(why) => write!(f, "host key signature: {why}"),
         }
     }
 }

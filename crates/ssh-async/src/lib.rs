@@ -92,6 +92,7 @@ mod client;
 mod driver;
 mod error;
 mod global;
+mod handover;
 pub mod runtime;
 mod server;
 mod splice;
@@ -102,6 +103,7 @@ pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck,
 pub use error::ConnectionError;
 pub use error::Error;
 pub use global::IncomingGlobalRequest;
+pub use handover::{ExchangeHashSigner, HandOver};
 pub use server::{IncomingChannel, Server, ServerConnection, ServerHandler, ServerOptions};
 pub use splice::splice;
 pub use ssh_connection::ExitStatus;

@@ -22,6 +22,7 @@ use crate::channel::{self, Channel};
 use crate::driver::Driver;
 use crate::error::ConnectionError;
 use crate::global::{self, IncomingGlobalRequest};
+use crate::handover::ExchangeHashSigner;
 use crate::runtime::{self, Runtime};
 use crate::state::{ChannelSlot, OpenState, Shared, Side, State, lock};
 
@@ -116,6 +117,10 @@ pub struct ServerOptions {
     /// [`ServerConnection::next_global_request`]; when false (the
     /// default) they are all refused.
     pub global_requests: bool,
+    /// Signs the exchange hashes of host keys held by another process
+    /// ([`ssh_keys::RemoteKey`] in `host_keys`); needed exactly when there
+    /// are such keys.
+    pub exchange_hash_signer: Option<Arc<dyn ExchangeHashSigner>>,
 }
 
 impl core::fmt::Debug for ServerOptions {
@@ -143,6 +148,7 @@ impl ServerOptions {
             keepalive: None,
             runtime: None,
             global_requests: false,
+            exchange_hash_signer: None,
         }
     }
 }
@@ -163,117 +169,163 @@ impl Server {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         H: ServerHandler,
     {
-        let keepalive = options.keepalive;
-        let rt = options
-            .runtime
-            .clone()
-            .or_else(runtime::default_runtime)
-            .ok_or(Error::NoRuntime)?;
-        let global_requests = options.global_requests;
-        let mut session = Box::new(ServerSession::new(
-            rt.now(),
-            options.transport,
-            options.host_keys,
-            options.auth,
-            options.connection,
-            Box::new(rand::make_rng::<StdRng>()),
-        )?);
-        let mut driver = Driver::new(stream, rt.clone());
-        let mut user = None;
-        let mut authenticated = false;
-        loop {
-            while let Some(ev) = session.poll_event() {
-                match ev {
-                    ServerSessionEvent::Auth(ServerEvent::VerifyPublicKey {
-                        user,
-                        key,
-                        query_only,
-                        certificate,
-                        ..
-                    }) => {
-                        let ok = handler
-                            .public_key(&user, &key, certificate.as_deref(), !query_only)
-                            .await;
-                        refuse_if(handler, &mut driver, &mut session)?;
-                        session
-                            .answer_public_key(driver.now(), ok)
-                            .map_err(|e| failed(&mut driver, &mut session, e))?;
-                    }
-                    ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
-                        user,
-                        password,
-                        new_password,
-                    }) => {
-                        // Changing a password over SSH is not offered.
-                        let ok = new_password.is_none() && handler.password(&user, &password).await;
-                        refuse_if(handler, &mut driver, &mut session)?;
-                        let verdict = if ok {
-                            PasswordVerdict::Accept
-                        } else {
-                            PasswordVerdict::Reject
-                        };
-                        session
-                            .answer_password(driver.now(), verdict)
-                            .map_err(|e| failed(&mut driver, &mut session, e))?;
-                    }
-                    ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive {
-                        user,
-                        submethods,
-                    }) => {
-                        let a = handler.keyboard_interactive(&user, &submethods).await;
-                        refuse_if(handler, &mut driver, &mut session)?;
-                        session
-                            .answer_keyboard_interactive(driver.now(), a)
-                            .map_err(|e| failed(&mut driver, &mut session, e))?;
-                    }
-                    ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
-                        let a = handler.info_response(&user, &responses).await;
-                        refuse_if(handler, &mut driver, &mut session)?;
-                        session
-                            .answer_keyboard_interactive(driver.now(), a)
-                            .map_err(|e| failed(&mut driver, &mut session, e))?;
-                    }
-                    ServerSessionEvent::Auth(ServerEvent::CheckAccount { user, method }) => {
-                        let verdict = handler.account(&user, &method).await;
-                        refuse_if(handler, &mut driver, &mut session)?;
-                        session
-                            .answer_account(driver.now(), verdict)
-                            .map_err(|e| failed(&mut driver, &mut session, e))?;
-                    }
-                    ServerSessionEvent::Auth(ServerEvent::Success {
-                        user: u, method, ..
-                    }) => {
-                        handler.authenticated(&u, &method);
-                        user = Some(u);
-                    }
-                    ServerSessionEvent::Authenticated => authenticated = true,
-                    other => tracing::debug!("session event: {other:?}"),
-                }
-            }
-            if authenticated {
-                break;
-            }
-            if let Some(e) = session.error().cloned() {
-                return Err(failed(&mut driver, &mut session, e));
-            }
-            if driver.eof {
-                return Err(Error::Connection(ConnectionError::StreamClosed));
-            }
-            driver.step(&mut *session).await?;
-        }
-        if let Some((interval, max_missed)) = keepalive {
+        let (driver, mut session, user, rest) = handshake(stream, options, handler, false).await?;
+        if let Some((interval, max_missed)) = rest.keepalive {
             session.set_keepalive(Some(KeepaliveConfig::new(interval, max_missed)))?;
         }
         let mut state = State::new(session, Side::Server);
         state.accept_incoming = true;
-        state.accept_global = global_requests;
+        state.accept_global = rest.global_requests;
+        state.signer = rest.signer;
         let shared: Shared = Arc::new(Mutex::new(state));
-        rt.spawn(Box::pin(crate::driver::drive(shared.clone(), driver)));
-        Ok(ServerConnection {
-            shared,
-            user: user.unwrap_or_default(),
-        })
+        rest.rt
+            .spawn(Box::pin(crate::driver::drive(shared.clone(), driver)));
+        Ok(ServerConnection { shared, user })
     }
+}
+
+/// What [`handshake`] leaves of the options for after authentication.
+pub(crate) struct AfterHandshake {
+    rt: Arc<dyn Runtime>,
+    keepalive: Option<(core::time::Duration, u32)>,
+    global_requests: bool,
+    signer: Option<Arc<dyn ExchangeHashSigner>>,
+}
+
+/// The handshake and authentication over `stream`, up to
+/// USERAUTH_SUCCESS (in hand-over mode, the session stops there).
+pub(crate) async fn handshake<S, H>(
+    stream: S,
+    options: ServerOptions,
+    handler: &mut H,
+    hand_over: bool,
+) -> Result<(Driver<S>, Box<ServerSession>, String, AfterHandshake), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: ServerHandler,
+{
+    let rt = options
+        .runtime
+        .clone()
+        .or_else(runtime::default_runtime)
+        .ok_or(Error::NoRuntime)?;
+    let signer = options.exchange_hash_signer.clone();
+    let rest = AfterHandshake {
+        rt: rt.clone(),
+        keepalive: options.keepalive,
+        global_requests: options.global_requests,
+        signer: signer.clone(),
+    };
+    let mut session = Box::new(ServerSession::new(
+        rt.now(),
+        options.transport,
+        options.host_keys,
+        options.auth,
+        options.connection,
+        Box::new(rand::make_rng::<StdRng>()),
+    )?);
+    session.set_hand_over(hand_over);
+    let mut driver = Driver::new(stream, rt.clone());
+    let mut user = None;
+    let mut authenticated = false;
+    loop {
+        while let Some(ev) = session.poll_event() {
+            match ev {
+                ServerSessionEvent::Auth(ServerEvent::VerifyPublicKey {
+                    user,
+                    key,
+                    query_only,
+                    certificate,
+                    ..
+                }) => {
+                    let ok = handler
+                        .public_key(&user, &key, certificate.as_deref(), !query_only)
+                        .await;
+                    refuse_if(handler, &mut driver, &mut session)?;
+                    session
+                        .answer_public_key(driver.now(), ok)
+                        .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
+                    user,
+                    password,
+                    new_password,
+                }) => {
+                    // Changing a password over SSH is not offered.
+                    let ok = new_password.is_none() && handler.password(&user, &password).await;
+                    refuse_if(handler, &mut driver, &mut session)?;
+                    let verdict = if ok {
+                        PasswordVerdict::Accept
+                    } else {
+                        PasswordVerdict::Reject
+                    };
+                    session
+                        .answer_password(driver.now(), verdict)
+                        .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::KeyboardInteractive { user, submethods }) => {
+                    let a = handler.keyboard_interactive(&user, &submethods).await;
+                    refuse_if(handler, &mut driver, &mut session)?;
+                    session
+                        .answer_keyboard_interactive(driver.now(), a)
+                        .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::InfoResponse { user, responses }) => {
+                    let a = handler.info_response(&user, &responses).await;
+                    refuse_if(handler, &mut driver, &mut session)?;
+                    session
+                        .answer_keyboard_interactive(driver.now(), a)
+                        .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::CheckAccount { user, method }) => {
+                    let verdict = handler.account(&user, &method).await;
+                    refuse_if(handler, &mut driver, &mut session)?;
+                    session
+                        .answer_account(driver.now(), verdict)
+                        .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::Success {
+                    user: u, method, ..
+                }) => {
+                    handler.authenticated(&u, &method);
+                    user = Some(u);
+                }
+                ServerSessionEvent::Transport(ssh_transport::Event::SignExchangeHash) => {
+                    let request = session.exchange_hash_request().map(|r| r.encode());
+                    let signed = match (&signer, request) {
+                        (Some(signer), Some(request)) => signer.sign(request).await,
+                        _ => Err("no signer for a host key held elsewhere".to_owned()),
+                    };
+                    match signed {
+                        Ok(sig) => session
+                            .answer_exchange_hash_signature(sig)
+                            .map_err(|e| failed(&mut driver, &mut session, e))?,
+                        Err(why) => {
+                            session.disconnect_with(
+                                DisconnectReason::KEY_EXCHANGE_FAILED,
+                                "key exchange failed",
+                            );
+                            driver.try_flush(&mut *session);
+                            return Err(Error::HostKeySignature(why));
+                        }
+                    }
+                }
+                ServerSessionEvent::Authenticated => authenticated = true,
+                other => tracing::debug!("session event: {other:?}"),
+            }
+        }
+        if authenticated {
+            break;
+        }
+        if let Some(e) = session.error().cloned() {
+            return Err(failed(&mut driver, &mut session, e));
+        }
+        if driver.eof {
+            return Err(Error::Connection(ConnectionError::StreamClosed));
+        }
+        driver.step(&mut *session).await?;
+    }
+    Ok((driver, session, user.unwrap_or_default(), rest))
 }
 
 /// Ends the handshake when the handler refuses the connection.
@@ -310,6 +362,10 @@ pub struct ServerConnection {
 }
 
 impl ServerConnection {
+    pub(crate) fn new(shared: Shared, user: String) -> Self {
+        Self { shared, user }
+    }
+
     /// The authenticated user.
     pub fn user(&self) -> &str {
         &self.user

@@ -10,7 +10,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
+
+use zeroize::Zeroizing;
 
 use ssh_connection::{ChannelHandle, Connection, Event, ExitStatus, GlobalReply, RequestId};
 use ssh_session::{ClientSession, ClientSessionEvent, ServerSession, ServerSessionEvent};
@@ -41,6 +43,16 @@ pub(crate) trait DrivenSession: SessionIo + Send {
     fn disconnect(&mut self, description: &str);
     fn force_rekey(&mut self) -> Result<(), ssh_session::Error>;
     fn transport(&self) -> &ssh_transport::Transport;
+    /// Server: the exchange hash a host key held elsewhere must sign, in
+    /// its byte form, while one waits.
+    fn exchange_hash_request(&self) -> Option<Zeroizing<Vec<u8>>> {
+        None
+    }
+    /// Server: the signature of [`DrivenSession::exchange_hash_request`].
+    fn answer_exchange_hash(&mut self, signature: Vec<u8>) -> Result<(), ssh_session::Error> {
+        let _ = signature;
+        Err(ssh_session::Error::Misuse("no exchange hash waits"))
+    }
 }
 
 impl DrivenSession for ClientSession {
@@ -96,6 +108,12 @@ impl DrivenSession for ServerSession {
     }
     fn transport(&self) -> &ssh_transport::Transport {
         ServerSession::transport(self)
+    }
+    fn exchange_hash_request(&self) -> Option<Zeroizing<Vec<u8>>> {
+        ServerSession::exchange_hash_request(self).map(|r| r.encode())
+    }
+    fn answer_exchange_hash(&mut self, signature: Vec<u8>) -> Result<(), ssh_session::Error> {
+        self.answer_exchange_hash_signature(signature)
     }
 }
 
@@ -244,6 +262,10 @@ pub(crate) struct State {
     pub(crate) end_wakers: Vec<Waker>,
     /// The application asked to disconnect.
     pub(crate) closing: bool,
+    /// Signs re-keys' exchange hashes for host keys held elsewhere.
+    pub(crate) signer: Option<Arc<dyn crate::handover::ExchangeHashSigner>>,
+    /// A signature being made.
+    signing: Option<futures::future::BoxFuture<'static, Result<Vec<u8>, String>>>,
 }
 
 impl core::fmt::Debug for State {
@@ -275,6 +297,8 @@ impl State {
             ended: None,
             end_wakers: Vec::new(),
             closing: false,
+            signer: None,
+            signing: None,
         }
     }
 
@@ -355,6 +379,42 @@ impl State {
     }
 
     /// Handles the session's events.
+    /// Starts signing an exchange hash the session waits for (a re-key
+    /// with a host key held elsewhere) and answers it once signed; no
+    /// signer, or a refusal, ends the connection.
+    pub(crate) fn poll_signing(&mut self, cx: &mut Context<'_>) {
+        if self.signing.is_none()
+            && let Some(request) = self.session.exchange_hash_request()
+        {
+            match &self.signer {
+                Some(signer) => self.signing = Some(signer.sign(request)),
+                None => {
+                    tracing::debug!("a re-key needs a host key signature and no signer is set");
+                    self.session.disconnect("key exchange failed");
+                    return;
+                }
+            }
+        }
+        let Some(signing) = self.signing.as_mut() else {
+            return;
+        };
+        let Poll::Ready(signed) = signing.as_mut().poll(cx) else {
+            return;
+        };
+        self.signing = None;
+        let answered = match signed {
+            Ok(signature) => self.session.answer_exchange_hash(signature),
+            Err(why) => {
+                tracing::debug!("host key signature refused: {why}");
+                self.session.disconnect("key exchange failed");
+                Ok(())
+            }
+        };
+        if let Err(e) = answered {
+            tracing::debug!("host key signature: {e}");
+        }
+    }
+
     pub(crate) fn dispatch(&mut self) {
         while let Some(ev) = self.session.next_event() {
             let Some(ev) = ev else { continue };
