@@ -45,6 +45,8 @@ pub mod password;
 pub mod process;
 #[cfg(unix)]
 pub mod pty;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
 #[cfg(unix)]
 pub mod service;
 #[cfg(target_os = "linux")]
