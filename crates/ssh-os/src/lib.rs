@@ -34,6 +34,8 @@
 
 pub mod chroot;
 pub mod config;
+#[cfg(unix)]
+pub mod fdpass;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub mod loginrec;
 pub mod memory;

@@ -11,8 +11,7 @@
 //! [`super::Sockets`]).
 
 use std::ffi::{OsStr, OsString};
-use std::io::{self, IoSlice, IoSliceMut};
-use std::mem::MaybeUninit;
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
@@ -23,13 +22,11 @@ use std::sync::{Arc, Mutex};
 
 use async_io::Async;
 use nix::unistd::{Gid, Uid};
-use rustix::net::{
-    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
-    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
-};
+use rustix::net::SocketType;
 
 use super::ops;
 use super::proto::{MAX_FDS, MAX_MESSAGE, Reply, Request};
+use crate::fdpass::{send_with_fds, seqpacket_pair};
 use crate::user::User;
 
 /// The environment variable that makes a program the helper: the ids to
@@ -55,65 +52,9 @@ struct Running {
     _child: async_process::Child,
 }
 
-fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::SEQPACKET,
-        SocketFlags::CLOEXEC,
-        None,
-    )?)
-}
-
-/// Sends `data` with `fds` (at most [`MAX_FDS`]) as one record.
-fn send_with_fds(sock: BorrowedFd<'_>, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut anc = SendAncillaryBuffer::new(&mut space);
-    if !fds.is_empty() && !anc.push(SendAncillaryMessage::ScmRights(fds)) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "too many descriptors",
-        ));
-    }
-    let n = rustix::net::sendmsg(sock, &[IoSlice::new(data)], &mut anc, SendFlags::NOSIGNAL)?;
-    if n != data.len() {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "short send"));
-    }
-    Ok(())
-}
-
-/// Receives one record and the descriptors that came with it. `Ok(None)`
-/// at end of file; records that were truncated (data or descriptors) are
-/// errors, their descriptors closed.
+/// Receives one helper record.
 fn recv_with_fds(sock: BorrowedFd<'_>) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
-    let mut buf = vec![0u8; MAX_MESSAGE];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
-    let mut anc = RecvAncillaryBuffer::new(&mut space);
-    let msg = rustix::net::recvmsg(
-        sock,
-        &mut [IoSliceMut::new(&mut buf)],
-        &mut anc,
-        RecvFlags::CMSG_CLOEXEC,
-    )?;
-    let mut fds = Vec::new();
-    for m in anc.drain() {
-        if let RecvAncillaryMessage::ScmRights(it) = m {
-            fds.extend(it);
-        }
-    }
-    if msg
-        .flags
-        .intersects(ReturnFlags::TRUNC | ReturnFlags::CTRUNC)
-    {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "oversized message",
-        ));
-    }
-    if msg.bytes == 0 && fds.is_empty() {
-        return Ok(None);
-    }
-    buf.truncate(msg.bytes);
-    Ok(Some((buf, fds)))
+    crate::fdpass::recv_with_fds(sock, MAX_MESSAGE)
 }
 
 impl Helper {

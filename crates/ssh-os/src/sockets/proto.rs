@@ -17,8 +17,9 @@ use std::path::PathBuf;
 pub(crate) const MAX_MESSAGE: usize = 8192;
 /// The longest string field (a path: `PATH_MAX`).
 const MAX_STRING: usize = 4096;
-/// The most descriptors a reply carries (a TCP listener per family).
-pub(crate) const MAX_FDS: usize = 4;
+/// The most descriptors a reply carries (a TCP listener per family): what
+/// one record carries.
+pub(crate) use crate::fdpass::MAX_FDS;
 
 const OP_CONNECT_TCP: u8 = 1;
 const OP_CONNECT_UNIX: u8 = 2;

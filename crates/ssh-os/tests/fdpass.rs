@@ -1,0 +1,51 @@
+//! Records with descriptors between two ends of a socket pair: the
+//! descriptor that arrives is the one sent (a pipe written through it),
+//! record boundaries hold, oversized records are refused on both sides.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+
+use ssh_os::fdpass::{RecordChannel, seqpacket_pair};
+
+#[test]
+fn a_descriptor_travels_with_its_record() {
+    async_io::block_on(async {
+        let (a, b) = seqpacket_pair().unwrap();
+        let (a, b) = (
+            RecordChannel::new(a, 1024).unwrap(),
+            RecordChannel::new(b, 1024).unwrap(),
+        );
+        let (mut reader, writer) = std::io::pipe().unwrap();
+        a.send(b"first", &[writer.as_fd()]).await.unwrap();
+        drop(writer);
+        a.send(b"second", &[]).await.unwrap();
+        let (data, fds) = b.recv().await.unwrap().unwrap();
+        assert_eq!(data, b"first");
+        assert_eq!(fds.len(), 1);
+        let mut passed = std::fs::File::from(fds.into_iter().next().unwrap());
+        passed.write_all(b"through the passed end").unwrap();
+        drop(passed);
+        let mut got = String::new();
+        reader.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "through the passed end");
+        let (data, fds) = b.recv().await.unwrap().unwrap();
+        assert_eq!((data.as_slice(), fds.len()), (&b"second"[..], 0));
+        drop(a);
+        assert!(b.recv().await.unwrap().is_none(), "end of file");
+    });
+}
+
+#[test]
+fn oversized_records_are_refused() {
+    async_io::block_on(async {
+        let (a, b) = seqpacket_pair().unwrap();
+        let big = RecordChannel::new(a, 4096).unwrap();
+        let small = RecordChannel::new(b, 100).unwrap();
+        assert!(small.send(&[0; 101], &[]).await.is_err(), "refused to send");
+        big.send(&[0; 200], &[]).await.unwrap();
+        let err = small.recv().await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    });
+}
