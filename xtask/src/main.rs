@@ -15,8 +15,10 @@
 
 mod bench;
 mod bench_idle;
+mod bench_proxy;
 mod bench_report;
 mod bench_run;
+mod bench_sftp;
 mod binaries;
 mod binary_account;
 mod binary_admin;
