@@ -18,6 +18,7 @@ mod bench_idle;
 mod bench_proxy;
 mod bench_report;
 mod bench_run;
+mod bench_setup;
 mod bench_sftp;
 mod binaries;
 mod binary_account;
