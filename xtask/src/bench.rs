@@ -31,18 +31,33 @@
 //! from its `/proc/PID/stat` (its own time and its reaped children's:
 //! per-connection processes and the remote command) before and after.
 //! The same numbers, every round of them, go to a JSON file.
+//!
+//! The sftp rows ([`crate::bench_sftp`]) time a `get` and a `put` of
+//! SIZE bytes with OpenSSH's `sftp` and our `rsftp` in batch mode, to
+//! `sshd` running `sftp-server` and `rsshd` running its `internal-sftp`.
+//!
+//! With `--rtt`, long-fat-path rows follow: the transfers of
+//! [`PATH_CIPHER`] and the sftp rows again, each client connecting to a
+//! delay proxy in front of its server ([`crate::bench_proxy`]: a fixed
+//! delay each way, optionally a link rate) instead of to the server;
+//! they take their turn in each round like the others.
 
 use std::fmt::Write as _;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bail;
+use crate::bench_proxy::{self, PathConfig, Proxy};
 use crate::bench_run::{Server, measured, run_timed, start_server, times_file};
+use crate::bench_setup::{
+    BENCH_SHELL, Scratch, bench_account, build_release, client_config, install, keygen,
+    server_config,
+};
+use crate::bench_sftp::{self, SftpFiles};
 use crate::images::{self, Release};
-use crate::peer::{Backend, Rootfs};
+use crate::peer::Rootfs;
 use crate::util::{self, Context, Result};
 
 /// `cargo xtask bench` options.
@@ -69,6 +84,25 @@ pub struct BenchArgs {
     /// A smoke run: 64 MiB, 5 connections, two cipher rows, one round.
     #[arg(long)]
     pub quick: bool,
+    /// Adds long-fat-path rows: the aes128-gcm upload and download and
+    /// the sftp get and put again, each client connecting through a
+    /// delay proxy on loopback that holds every byte for half this
+    /// round trip in each direction (100ms, 0.02s, ...).
+    #[arg(long, value_parser = bench_proxy::parse_duration)]
+    pub rtt: Option<Duration>,
+    /// With --rtt: the link rate of each direction of the path, in bits
+    /// per second (1G, 10Gbit, 500M); the link has 10 ms of queue in
+    /// front of it. Default: no cap.
+    #[arg(long, requires = "rtt", value_parser = bench_proxy::parse_rate)]
+    pub rate: Option<u64>,
+    /// With --rtt: the proxy's bound on bytes in flight per direction of
+    /// a connection (K, M or G suffix), default 64M. It must exceed the
+    /// path's bandwidth-delay product (1 Gbit/s x 100 ms = 12.5 MB).
+    #[arg(long, requires = "rtt", value_parser = parse_size)]
+    pub proxy_buffer: Option<u64>,
+    /// With --rtt: only the rows through the proxy (no loopback rows).
+    #[arg(long, requires = "rtt")]
+    pub path_only: bool,
 }
 
 /// The default transfer size: 1 GiB.
@@ -86,147 +120,16 @@ const QUICK_CIPHERS: usize = 2;
 /// Bytes in the MB of "MB/s".
 const MB: f64 = 1e6;
 
+/// One row of the run's plan.
+#[derive(Clone, Copy, Debug)]
+struct Planned {
+    cipher: Option<CipherRow>,
+    measure: Measure,
+    /// Through the delay proxy.
+    via_proxy: bool,
+}
+
 pub use crate::bench_report::*;
-
-/// Files of one run inside the image: keys and configurations. Removed
-/// on drop.
-struct Scratch {
-    host: PathBuf,
-    peer: String,
-}
-
-impl Scratch {
-    fn create(root: &Path) -> Result<Self> {
-        // Under /var/tmp, not /root: the servers read the authorized keys
-        // as the bench account.
-        let name = format!("var/tmp/xtask-bench-{}", std::process::id());
-        let host = root.join(&name);
-        if host.exists() {
-            fs::remove_dir_all(&host).context(format_args!("removing {}", host.display()))?;
-        }
-        fs::create_dir_all(&host).context(format_args!("creating {}", host.display()))?;
-        Ok(Self {
-            host,
-            peer: format!("/{name}"),
-        })
-    }
-
-    fn write(&self, name: &str, text: &str) -> Result<String> {
-        let path = self.host.join(name);
-        fs::write(&path, text).context(format_args!("writing {}", path.display()))?;
-        Ok(format!("{}/{name}", self.peer))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.host);
-    }
-}
-
-/// The account the clients log in to.
-const BENCH_USER: &str = "xbench";
-/// Its uid and gid.
-const BENCH_UID: u32 = 4250;
-/// Its login shell: no rc file runs around the remote command.
-const BENCH_SHELL: &str = "/bin/sh";
-
-/// Creates (or refreshes) the bench account in the image: `/bin/sh`,
-/// a home directory, no password (`*`: not locked, no password login).
-fn bench_account(backend: &Rootfs) -> Result<()> {
-    // Written directly: newer minimal images lack useradd.
-    let (u, id, sh) = (BENCH_USER, BENCH_UID, BENCH_SHELL);
-    let script = format!(
-        "set -e; \
-         sed -i '/^{u}:/d' /etc/passwd; echo '{u}:x:{id}:{id}:{u}:/home/{u}:{sh}' >> /etc/passwd; \
-         grep -q '^{u}:' /etc/group || echo '{u}:x:{id}:' >> /etc/group; \
-         sed -i '/^{u}:/d' /etc/shadow; echo '{u}:*:20000:0:99999:7:::' >> /etc/shadow; \
-         mkdir -p /home/{u}; chown {id}:{id} /home/{u}; chmod 755 /home/{u}"
-    );
-    util::checked_output(&mut backend.command("sh", &["-c", &script]))?;
-    Ok(())
-}
-
-/// The `sshd_config` both servers get; `extra` holds what must differ.
-fn server_config(dir: &str, extra: &[&str]) -> String {
-    let mut s = format!(
-        "# Written by cargo xtask bench.\n\
-         ListenAddress 127.0.0.1\n\
-         HostKey {dir}/host_ed25519_key\n\
-         PidFile none\n\
-         UsePAM no\n\
-         StrictModes no\n\
-         PermitRootLogin no\n\
-         PubkeyAuthentication yes\n\
-         PasswordAuthentication no\n\
-         KbdInteractiveAuthentication no\n\
-         AuthorizedKeysFile {dir}/authorized_keys\n\
-         Compression no\n\
-         LogLevel INFO\n"
-    );
-    for line in extra {
-        s.push_str(line);
-        s.push('\n');
-    }
-    s
-}
-
-/// The `ssh_config` both clients get.
-fn client_config(dir: &str) -> String {
-    format!(
-        "# Written by cargo xtask bench.\n\
-         Host *\n\
-         \x20 User {BENCH_USER}\n\
-         \x20 IdentityFile {dir}/id_ed25519\n\
-         \x20 IdentitiesOnly yes\n\
-         \x20 StrictHostKeyChecking no\n\
-         \x20 UserKnownHostsFile /dev/null\n\
-         \x20 GlobalKnownHostsFile /dev/null\n\
-         \x20 BatchMode yes\n\
-         \x20 Compression no\n\
-         \x20 LogLevel ERROR\n"
-    )
-}
-
-/// The cargo target directory the release binaries are built in.
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => util::workspace_target(),
-    }
-}
-
-/// Builds `package` in release mode; its binary, or why not.
-pub(crate) fn build_release(package: &str) -> std::result::Result<PathBuf, String> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("bench: cargo build --release -p {package}");
-    let status = Command::new(cargo)
-        .current_dir(util::workspace_root())
-        .args(["build", "--release", "-p", package])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    let bin = target_dir().join("release").join(package);
-    if !status.success() {
-        return Err(format!(
-            "cargo build --release -p {package} failed ({status})"
-        ));
-    }
-    if !bin.is_file() {
-        return Err(format!("{} missing after the build", bin.display()));
-    }
-    Ok(bin)
-}
-
-/// Copies `bin` to `/usr/local/bin/<name>` in the image; the path inside.
-fn install(root: &Path, bin: &Path, name: &str) -> Result<String> {
-    let dir = root.join("usr/local/bin");
-    fs::create_dir_all(&dir).context(format_args!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{name}.xtask-bench"));
-    fs::copy(bin, &tmp).context(format_args!("copying {} into the image", bin.display()))?;
-    let dest = dir.join(name);
-    fs::rename(&tmp, &dest).context(format_args!("installing {}", dest.display()))?;
-    Ok(format!("/usr/local/bin/{name}"))
-}
 
 /// The run: the image, the programs and the servers.
 struct Bench<'a> {
@@ -234,6 +137,14 @@ struct Bench<'a> {
     client_config: String,
     /// Where `rssh` is in the image, or why it is not.
     rssh: std::result::Result<String, String>,
+    /// Where `rsftp` is in the image, or why it is not.
+    rsftp: std::result::Result<String, String>,
+    /// The sftp rows' batch files, or why there are none.
+    sftp: std::result::Result<SftpFiles, String>,
+    /// The delay proxy in front of each server (`--rtt`), or why not.
+    proxies: [std::result::Result<Proxy, String>; 2],
+    /// What the proxies emulate.
+    path: Option<PathConfig>,
     /// Each server, or why it is not running.
     servers: [std::result::Result<&'a Server, String>; 2],
     /// Where measured clients leave their CPU times, in the image.
@@ -245,6 +156,48 @@ struct Bench<'a> {
 }
 
 impl Bench<'_> {
+    /// The port the client of pair `index` connects to: its server's,
+    /// or that of the proxy in front of it.
+    fn pair_port(&self, index: usize, via_proxy: bool) -> std::result::Result<u16, String> {
+        let server = self.pair_server(index)?;
+        if !via_proxy {
+            return Ok(server.port);
+        }
+        let (_, kind) = PAIRS.get(index).copied().ok_or("no such pair")?;
+        let slot = usize::from(kind == ServerKind::Rsshd);
+        match self.proxies.get(slot) {
+            Some(Ok(p)) => Ok(p.port),
+            Some(Err(why)) => Err(why.clone()),
+            None => Err("no proxy".to_owned()),
+        }
+    }
+
+    /// The sftp client command of a pair's client, or why it cannot run.
+    fn sftp_client(
+        &self,
+        client: ClientKind,
+        port: u16,
+        cipher: CipherRow,
+        measure: Measure,
+    ) -> std::result::Result<String, String> {
+        let files = self.sftp.as_ref().map_err(Clone::clone)?;
+        let program = match client {
+            ClientKind::Ssh => "sftp",
+            ClientKind::Rssh => self.rsftp.as_ref().map_err(Clone::clone)?.as_str(),
+        };
+        let batch = match measure {
+            Measure::SftpPut => &files.put_batch,
+            _ => &files.get_batch,
+        };
+        Ok(bench_sftp::sftp_command(
+            program,
+            &self.client_config,
+            port,
+            cipher,
+            batch,
+        ))
+    }
+
     fn client_command(&self, client: ClientKind, port: u16, cipher: Option<CipherRow>) -> String {
         let program = match (client, &self.rssh) {
             (ClientKind::Ssh, _) => "ssh",
@@ -313,26 +266,41 @@ impl Bench<'_> {
     }
 
     /// One round of one row: every pair once, in [`PAIRS`] order.
-    fn measure_round(
-        &self,
-        cipher: Option<CipherRow>,
-        measure: Measure,
-        round: u32,
-    ) -> Vec<std::result::Result<Sample, String>> {
+    fn measure_round(&self, plan: Planned, round: u32) -> Vec<std::result::Result<Sample, String>> {
+        let Planned {
+            cipher,
+            measure,
+            via_proxy,
+        } = plan;
         let mut out: Vec<std::result::Result<Sample, String>> = Vec::new();
         for (i, pair) in PAIRS.iter().enumerate() {
             // Once OpenSSH's pair is measured, a pair five times slower
             // (a stalled transfer) is stopped early.
             let baseline = out.first().and_then(|c| c.as_ref().ok()).map(|s| s.seconds);
             let name = pair_name(*pair);
-            let server = match self.pair_server(i) {
+            let (server, port) = match self.pair_server(i).and_then(|s| {
+                let port = self.pair_port(i, via_proxy)?;
+                Ok((s, port))
+            }) {
                 Ok(s) => s,
                 Err(why) => {
                     out.push(Err(why));
                     continue;
                 }
             };
-            let client = self.client_command(pair.0, server.port, cipher);
+            let client = match measure {
+                Measure::SftpGet | Measure::SftpPut => {
+                    match self.sftp_client(pair.0, port, cipher.unwrap_or(PATH_CIPHER), measure) {
+                        Ok(c) => c,
+                        Err(why) => {
+                            out.push(Err(why));
+                            continue;
+                        }
+                    }
+                }
+                _ => self.client_command(pair.0, port, cipher),
+            };
+            let path = self.path.filter(|_| via_proxy);
             let size = self.size;
             let n = self.connections;
             let t = &self.times;
@@ -342,7 +310,7 @@ impl Bench<'_> {
                         "head -c {size} /dev/zero | {}",
                         measured(&format!("{client} 'cat > /dev/null'"), t)
                     ),
-                    transfer_timeout(size, baseline),
+                    transfer_timeout(size, baseline, path),
                     size as f64 / MB,
                 ),
                 Measure::Download => (
@@ -350,7 +318,12 @@ impl Bench<'_> {
                         "{} > /dev/null",
                         measured(&format!("{client} 'head -c {size} /dev/zero'"), t)
                     ),
-                    transfer_timeout(size, baseline),
+                    transfer_timeout(size, baseline, path),
+                    size as f64 / MB,
+                ),
+                Measure::SftpGet | Measure::SftpPut => (
+                    measured(&client, t),
+                    transfer_timeout(size, baseline, path),
                     size as f64 / MB,
                 ),
                 Measure::Connections => (
@@ -364,7 +337,10 @@ impl Bench<'_> {
                     f64::from(n),
                 ),
             };
-            let label = cipher.map_or_else(String::new, |c| format!("{} ", c.label()));
+            let mut label = cipher.map_or_else(String::new, |c| format!("{} ", c.label()));
+            if let Some(p) = path {
+                label = format!("[{}] {label}", p.describe());
+            }
             let server_before = server.cpu_seconds();
             let result = run_timed(self.backend, &pipeline, t, timeout);
             let server_cpu = server_before.zip(server.cpu_seconds()).map(|(b, a)| a - b);
@@ -400,32 +376,52 @@ impl Bench<'_> {
 
 /// How long a transfer of `size` bytes may take: five times OpenSSH's
 /// own pair plus 10 s (at least 30 s) once that is known, else two
-/// minutes plus 5 MB/s.
-fn transfer_timeout(size: u64, baseline: Option<f64>) -> Duration {
+/// minutes plus 5 MB/s (through a path, at most 1 MiB per round trip:
+/// OpenSSH's 2 MiB window at half its rate).
+fn transfer_timeout(size: u64, baseline: Option<f64>, path: Option<PathConfig>) -> Duration {
+    let floor_rate = match path {
+        Some(p) => (f64::from(1u32 << 20) / p.rtt().as_secs_f64()).min(5e6),
+        None => 5e6,
+    };
     match baseline {
         Some(secs) => Duration::from_secs_f64((5.0 * secs + 10.0).max(30.0)),
-        None => Duration::from_secs(120 + size / 5_000_000),
+        None => Duration::from_secs(120 + (size as f64 / floor_rate) as u64),
     }
 }
 
-/// Generates an ed25519 key at `path` (inside the image) with the image's
-/// `ssh-keygen`.
-fn keygen(backend: &Rootfs, path: &str) -> Result<()> {
-    util::checked_output(&mut backend.command(
-        "ssh-keygen",
-        &[
-            "-q",
-            "-N",
-            "",
-            "-t",
-            "ed25519",
-            "-C",
-            "xtask-bench",
-            "-f",
-            path,
-        ],
-    ))?;
-    Ok(())
+/// The rows of a run, in order: the loopback rows (each cipher's upload
+/// and download, the sftp get and put, the connection rate) unless
+/// `path_only`, then with `via_proxy` the long-fat-path rows
+/// ([`PATH_CIPHER`]'s upload and download, sftp get and put).
+fn plan(ciphers: &[CipherRow], via_proxy: bool, path_only: bool) -> Vec<Planned> {
+    let row = |cipher: Option<CipherRow>, measure, via_proxy| Planned {
+        cipher,
+        measure,
+        via_proxy,
+    };
+    let mut plan = Vec::new();
+    if !(via_proxy && path_only) {
+        for cipher in ciphers {
+            for measure in [Measure::Upload, Measure::Download] {
+                plan.push(row(Some(*cipher), measure, false));
+            }
+        }
+        for measure in [Measure::SftpGet, Measure::SftpPut] {
+            plan.push(row(Some(PATH_CIPHER), measure, false));
+        }
+        plan.push(row(None, Measure::Connections, false));
+    }
+    if via_proxy {
+        for measure in [
+            Measure::Upload,
+            Measure::Download,
+            Measure::SftpGet,
+            Measure::SftpPut,
+        ] {
+            plan.push(row(Some(PATH_CIPHER), measure, true));
+        }
+    }
+    plan
 }
 
 /// `cargo xtask bench`.
@@ -456,8 +452,19 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
             .map_or(0, |d| d.as_secs()),
     );
 
+    let path = args.rtt.map(|rtt| {
+        PathConfig::with_rtt(
+            rtt,
+            args.rate,
+            args.proxy_buffer.map_or(bench_proxy::DEFAULT_BUFFER, |b| {
+                usize::try_from(b).unwrap_or(usize::MAX)
+            }),
+        )
+    });
+
     let rsshd_bin = build_release("rsshd");
     let rssh_bin = build_release("rssh");
+    let rsftp_bin = build_release("rsftp");
     let Some(image) = images::load(args.release) else {
         bail!(
             "no {} image: build it with `cargo xtask images {}` (root and mmdebstrap needed)",
@@ -472,14 +479,15 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     let root = image.rootfs();
     let rsshd = rsshd_bin.and_then(|b| install(&root, &b, "rsshd").map_err(|e| e.0));
     let rssh = rssh_bin.and_then(|b| install(&root, &b, "rssh").map_err(|e| e.0));
-    if let Err(e) = &rsshd {
-        eprintln!("bench: rsshd: {e}");
-    }
-    if let Err(e) = &rssh {
-        eprintln!("bench: rssh: {e}");
+    let rsftp = rsftp_bin.and_then(|b| install(&root, &b, "rsftp").map_err(|e| e.0));
+    for (name, r) in [("rsshd", &rsshd), ("rssh", &rssh), ("rsftp", &rsftp)] {
+        if let Err(e) = r {
+            eprintln!("bench: {name}: {e}");
+        }
     }
     let rsshd = rsshd.map_err(|_| "rsshd not built".to_owned());
     let rssh = rssh.map_err(|_| "rssh not built".to_owned());
+    let rsftp = rsftp.map_err(|_| "rsftp not built".to_owned());
 
     bench_account(&backend)?;
     let scratch = Scratch::create(&root)?;
@@ -491,8 +499,18 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     scratch.write("authorized_keys", &user_pub)?;
     let times = times_file(&dir);
     let client_config = scratch.write("ssh_config", &client_config(&dir))?;
-    let sshd_config = scratch.write("sshd_config", &server_config(&dir, &[]))?;
-    let rsshd_config = scratch.write("rsshd_config", &server_config(&dir, &[]))?;
+    let sshd_config = scratch.write(
+        "sshd_config",
+        &server_config(&dir, &[bench_sftp::SSHD_SUBSYSTEM]),
+    )?;
+    let rsshd_config = scratch.write(
+        "rsshd_config",
+        &server_config(&dir, &[bench_sftp::RSSHD_SUBSYSTEM]),
+    )?;
+    let sftp = bench_sftp::prepare(&scratch.host, &dir, size).map_err(|e| {
+        eprintln!("bench: no sftp rows: {e}");
+        e.0
+    });
 
     let sshd = start_server(&backend, "/usr/sbin/sshd", &sshd_config);
     let rsshd_server = match &rsshd {
@@ -512,11 +530,31 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    let servers = [server_of(&sshd, "sshd"), server_of(&rsshd_server, "rsshd")];
+    let proxies = servers.clone().map(|server| {
+        let path = path.ok_or("no --rtt")?;
+        let server = server?;
+        Proxy::start(
+            std::net::SocketAddr::from(([127, 0, 0, 1], server.port)),
+            path,
+        )
+        .map_err(|e| {
+            eprintln!("bench: the delay proxy did not start: {e}");
+            "proxy did not start".to_owned()
+        })
+    });
+    if let Some(p) = path {
+        eprintln!("bench: delay proxies for {}", p.describe());
+    }
     let mut bench = Bench {
         backend: &backend,
         client_config,
         rssh,
-        servers: [server_of(&sshd, "sshd"), server_of(&rsshd_server, "rsshd")],
+        rsftp,
+        sftp,
+        proxies,
+        path,
+        servers,
         times,
         broken: Vec::new(),
         size,
@@ -525,37 +563,46 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     bench.check_pairs();
 
     // Every row's rounds, each a sample per pair; rounds outermost.
-    let mut plan: Vec<(Option<CipherRow>, Measure)> = Vec::new();
-    for cipher in &ciphers {
-        for measure in [Measure::Upload, Measure::Download] {
-            plan.push((Some(*cipher), measure));
-        }
-    }
-    plan.push((None, Measure::Connections));
+    let plan = plan(&ciphers, path.is_some(), args.path_only);
     let mut results: Vec<Vec<Vec<std::result::Result<Sample, String>>>> =
         vec![vec![Vec::new(); PAIRS.len()]; plan.len()];
     for round in 1..=rounds {
-        for (row, (cipher, measure)) in results.iter_mut().zip(&plan) {
-            let samples = bench.measure_round(*cipher, *measure, round);
+        for (row, planned) in results.iter_mut().zip(&plan) {
+            let samples = bench.measure_round(*planned, round);
             for (cell, sample) in row.iter_mut().zip(samples) {
                 cell.push(sample);
             }
         }
     }
+    let path_report = path.map(|p| PathReport {
+        description: p.describe(),
+        rtt_ms: p.rtt().as_secs_f64() * 1e3,
+        rate_bits_per_second: p.rate_bits,
+        buffer_bytes: p.buffer as u64,
+        link_queue_ms: p
+            .rate_bits
+            .map(|_| bench_proxy::LINK_QUEUE.as_secs_f64() * 1e3),
+    });
     let rows = results
         .into_iter()
         .zip(&plan)
-        .map(|(row, (cipher, measure))| {
+        .map(|(row, planned)| {
+            let Planned {
+                cipher,
+                measure,
+                via_proxy,
+            } = planned;
             let basis = match measure {
                 Measure::Connections => CpuBasis::PerConnection { connections },
-                Measure::Upload | Measure::Download => CpuBasis::PerGb { bytes: size },
+                _ => CpuBasis::PerGb { bytes: size },
             };
             let cells = row
                 .into_iter()
                 .zip(PAIRS)
                 .map(|(rounds, pair)| Cell::from_rounds(pair_name(pair), rounds, basis))
                 .collect();
-            Row::new(*cipher, *measure, basis, cells)
+            let path = path_report.clone().filter(|_| *via_proxy);
+            Row::new(*cipher, *measure, path, basis, cells)
         })
         .collect();
 
@@ -570,6 +617,7 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         login_shell: BENCH_SHELL,
         mb_bytes: 1_000_000,
         pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+        path: path_report,
         rows,
     };
     print!("{}", render_table(&report));
@@ -599,9 +647,21 @@ mod tests {
 
     #[test]
     fn transfers_time_out_relative_to_openssh() {
-        assert_eq!(transfer_timeout(2 << 30, None).as_secs(), 120 + 429);
-        assert_eq!(transfer_timeout(2 << 30, Some(12.0)).as_secs(), 70);
-        assert_eq!(transfer_timeout(64 << 20, Some(0.5)).as_secs(), 30);
+        assert_eq!(transfer_timeout(2 << 30, None, None).as_secs(), 120 + 429);
+        assert_eq!(transfer_timeout(2 << 30, Some(12.0), None).as_secs(), 70);
+        assert_eq!(transfer_timeout(64 << 20, Some(0.5), None).as_secs(), 30);
+        // 1 MiB per 400 ms round trip: 819 s for 2 GiB.
+        let slow = PathConfig::with_rtt(Duration::from_millis(400), None, 1);
+        assert_eq!(
+            transfer_timeout(2 << 30, None, Some(slow)).as_secs(),
+            120 + 819
+        );
+        // Short round trips keep the 5 MB/s floor.
+        let fast = PathConfig::with_rtt(Duration::from_millis(20), None, 1);
+        assert_eq!(
+            transfer_timeout(2 << 30, None, Some(fast)).as_secs(),
+            120 + 429
+        );
         let basis = CpuBasis::PerGb { bytes: 1 };
         let cell = |why: &str| Cell::from_rounds("rssh>sshd", vec![Err(why.to_owned())], basis);
         let killed = cell("`x` ran longer than 70 s and was killed");
@@ -610,15 +670,37 @@ mod tests {
     }
 
     #[test]
-    fn configs_pick_the_bench_account_by_publickey_and_no_compression() {
-        let s = server_config("/d", &[]);
-        assert!(s.contains("LogLevel INFO\n"));
-        assert!(s.contains("Compression no\n"));
-        assert!(s.contains("AuthorizedKeysFile /d/authorized_keys\n"));
-        assert!(!s.contains("DEBUG"));
-        let c = client_config("/d");
-        assert!(c.contains("IdentityFile /d/id_ed25519\n"));
-        assert!(c.contains("User xbench\n"));
-        assert!(s.contains("PermitRootLogin no\n"));
+    fn the_plan_adds_path_rows_after_the_loopback_ones() {
+        let names = |p: Vec<Planned>| -> Vec<String> {
+            p.iter()
+                .map(|r| {
+                    let via = if r.via_proxy { " via" } else { "" };
+                    format!("{}{via}", r.measure.name())
+                })
+                .collect()
+        };
+        let two = &CIPHERS[..2];
+        let loopback = [
+            "upload",
+            "download",
+            "upload",
+            "download",
+            "sftp get",
+            "sftp put",
+            "connections/s",
+        ];
+        assert_eq!(names(plan(two, false, false)), loopback);
+        // --path-only needs --rtt; without it, it changes nothing.
+        assert_eq!(names(plan(two, false, true)), loopback);
+        let via = ["upload via", "download via", "sftp get via", "sftp put via"];
+        assert_eq!(names(plan(two, true, true)), via);
+        let both = names(plan(two, true, false));
+        assert_eq!(both[..7], loopback);
+        assert_eq!(both[7..], via);
+        assert!(
+            plan(two, true, true)
+                .iter()
+                .all(|r| r.cipher == Some(PATH_CIPHER))
+        );
     }
 }

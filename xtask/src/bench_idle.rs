@@ -146,7 +146,7 @@ pub fn cmd_idle(n: usize) -> Result<()> {
     if (nofile as usize) < n * 2 + 64 {
         bail!("the open-file limit ({nofile}) is too low for {n} connections");
     }
-    let rsshd = crate::bench::build_release("rsshd")?;
+    let rsshd = crate::bench_setup::build_release("rsshd")?;
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
     let dir = std::env::temp_dir().join(format!("xtask-idle-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);

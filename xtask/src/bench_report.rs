@@ -90,7 +90,14 @@ pub const CIPHERS: [CipherRow; 6] = [
     },
 ];
 
-/// A client program.
+/// The cipher of the sftp rows and of the long-fat-path rows.
+pub const PATH_CIPHER: CipherRow = CipherRow {
+    cipher: "aes128-gcm@openssh.com",
+    mac: None,
+};
+
+/// A client program: in the sftp rows, `Ssh` is OpenSSH's `sftp` and
+/// `Rssh` our `rsftp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientKind {
     /// OpenSSH's `ssh`.
@@ -99,7 +106,8 @@ pub enum ClientKind {
     Rssh,
 }
 
-/// A server program.
+/// A server program: in the sftp rows `Sshd` runs OpenSSH's
+/// `sftp-server`, `Rsshd` its own `internal-sftp`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerKind {
     /// OpenSSH's `sshd`.
@@ -128,7 +136,7 @@ pub fn pair_name((client, server): (ClientKind, ServerKind)) -> &'static str {
 
 /// What a row measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Measure {
     /// Client to server through one channel, in MB/s.
     Upload,
@@ -136,13 +144,17 @@ pub enum Measure {
     Download,
     /// Sequential `CLIENT host true`, in connections per second.
     Connections,
+    /// `sftp -b` with `get FILE /dev/null`, in MB/s.
+    SftpGet,
+    /// `sftp -b` with `put FILE /dev/null`, in MB/s.
+    SftpPut,
 }
 
 impl Measure {
     /// The unit of the row's values.
     pub const fn unit(self) -> &'static str {
         match self {
-            Self::Upload | Self::Download => "MB/s",
+            Self::Upload | Self::Download | Self::SftpGet | Self::SftpPut => "MB/s",
             Self::Connections => "connections/s",
         }
     }
@@ -152,8 +164,26 @@ impl Measure {
             Self::Upload => "upload",
             Self::Download => "download",
             Self::Connections => "connections/s",
+            Self::SftpGet => "sftp get",
+            Self::SftpPut => "sftp put",
         }
     }
+}
+
+/// The emulated long fat path of a row (`cargo xtask bench --rtt`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PathReport {
+    /// `100 ms RTT, 1 Gbit/s`.
+    pub description: String,
+    /// The round trip the delay proxy adds, in milliseconds.
+    pub rtt_ms: f64,
+    /// The link rate of each direction, if capped.
+    pub rate_bits_per_second: Option<u64>,
+    /// The proxy's in-flight bound per direction.
+    pub buffer_bytes: u64,
+    /// With a rate: the queue in front of the link, in milliseconds of
+    /// its time.
+    pub link_queue_ms: Option<f64>,
 }
 
 /// One pair's measurement in one round.
@@ -281,6 +311,8 @@ pub struct Row {
     pub mac: Option<&'static str>,
     /// What is measured.
     pub measure: Measure,
+    /// Through the delay proxy: the path it emulates. `None` on loopback.
+    pub path: Option<PathReport>,
     /// `MB/s` or `connections/s`.
     pub unit: &'static str,
     /// The unit of the cells' CPU figures.
@@ -297,13 +329,17 @@ impl Row {
     pub fn new(
         cipher: Option<CipherRow>,
         measure: Measure,
+        path: Option<PathReport>,
         basis: CpuBasis,
         cells: Vec<Cell>,
     ) -> Self {
-        let name = match cipher {
+        let mut name = match cipher {
             Some(c) => format!("{} {}", c.label(), measure.name()),
             None => measure.name().to_owned(),
         };
+        if let Some(p) = &path {
+            let _ = write!(name, " via {}", p.description);
+        }
         let ratios = match cells.split_first() {
             Some((base, ours)) => ours
                 .iter()
@@ -328,6 +364,7 @@ impl Row {
             cipher: cipher.map(|c| c.cipher),
             mac: cipher.and_then(|c| c.mac),
             measure,
+            path,
             unit: measure.unit(),
             cpu_unit: basis.unit(),
             cells,
@@ -360,6 +397,9 @@ pub struct Report {
     pub mb_bytes: u64,
     /// The pairs, in column order.
     pub pairs: Vec<&'static str>,
+    /// The path the delay proxy emulates for the rows through it
+    /// (`--rtt`).
+    pub path: Option<PathReport>,
     /// The rows, in table order.
     pub rows: Vec<Row>,
 }
@@ -392,6 +432,30 @@ pub fn render_table(report: &Report) -> String {
         report.rounds,
         report.login_shell,
     );
+    if report
+        .rows
+        .iter()
+        .any(|r| matches!(r.measure, Measure::SftpGet | Measure::SftpPut))
+    {
+        let _ = writeln!(
+            out,
+            "sftp rows: ssh is OpenSSH's sftp (sshd runs sftp-server), \
+             rssh is rsftp (rsshd runs its internal-sftp)"
+        );
+    }
+    if let Some(p) = &report.path {
+        let _ = write!(
+            out,
+            "rows \"via\" a path: through a delay proxy on loopback ({}), \
+             at most {} in flight per direction",
+            p.description,
+            format_size(p.buffer_bytes),
+        );
+        if let Some(q) = p.link_queue_ms {
+            let _ = write!(out, ", {q} ms of queue in front of the link");
+        }
+        out.push('\n');
+    }
     let label_width = report
         .rows
         .iter()
@@ -548,10 +612,12 @@ mod tests {
             login_shell: "/bin/sh",
             mb_bytes: 1_000_000,
             pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+            path: None,
             rows: vec![
                 Row::new(
                     Some(chacha),
                     Measure::Upload,
+                    None,
                     gb,
                     vec![
                         cell("ssh>sshd", &[Some(400.0), Some(100.0), Some(400.0)]),
@@ -563,6 +629,7 @@ mod tests {
                 Row::new(
                     Some(ctr),
                     Measure::Download,
+                    None,
                     gb,
                     vec![
                         cell("ssh>sshd", &[Some(300.0), Some(300.0), Some(300.0)]),
@@ -574,6 +641,7 @@ mod tests {
                 Row::new(
                     None,
                     Measure::Connections,
+                    None,
                     per_connection,
                     vec![
                         Cell::from_rounds("ssh>sshd", vec![Err("sshd did not start".into())], gb),

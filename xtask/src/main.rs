@@ -8,15 +8,19 @@
 //! - `tidy`: the architecture checks (also `#[test]`s): protocol crates do
 //!   no I/O, the async library's runtime stays in its runtime module and
 //!   no PAM reaches it or rssh, unsafe code only in ssh-os.
-//! - `bench`: throughput and connection rate of ssh/rssh against sshd/rsshd.
+//! - `bench`: throughput, sftp get/put and connection rate of ssh/rssh
+//!   against sshd/rsshd, on loopback and through a delay proxy (`--rtt`).
 //!
 //! This is tooling, not protocol code: it does I/O, spawns processes and
 //! reads the clock freely.
 
 mod bench;
 mod bench_idle;
+mod bench_proxy;
 mod bench_report;
 mod bench_run;
+mod bench_setup;
+mod bench_sftp;
 mod binaries;
 mod binary_account;
 mod binary_admin;
@@ -128,7 +132,8 @@ enum Cmd {
     /// ssh-async's runtime is injected, no PAM in ssh-async or rssh,
     /// unsafe code only in ssh-os.
     Tidy,
-    /// Throughput and connection rate of ssh/rssh against sshd/rsshd.
+    /// Throughput, sftp get/put and connection rate of ssh/rssh against
+    /// sshd/rsshd; with --rtt also through a delay proxy (a long fat path).
     Bench(bench::BenchArgs),
     /// What idle authenticated connections cost rsshd's memory, and what
     /// it keeps once they close.
