@@ -13,11 +13,10 @@ pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
 pub struct Config {
     /// The receive window we announce for each channel.
     pub window: u32,
-    /// The largest a channel's receive window grows to when the window,
-    /// not the peer or the reader, limits the rate (a path whose
-    /// bandwidth-delay product exceeds `window`); see
-    /// [`crate::window::RecvWindow::take_credit_growing`]. Equal to
-    /// `window` (or below it): the window never grows by itself.
+    /// The largest a channel's receive window grows to when the window
+    /// limits the rate (a path whose bandwidth-delay product exceeds
+    /// `window`); see [`crate::Connection::window_sample`]. Equal to
+    /// `window` (or below it): the window never grows.
     pub max_window: u32,
     /// The growth beyond `window` all channels of the connection may have
     /// at once: what a peer can make the connection buffer on top of the

@@ -92,18 +92,8 @@ pub struct RecvWindow {
     buffered: u32,
     target: u32,
     divisor: u32,
-    /// The peer came close to the end of the window since the last credit:
-    /// the window, not the peer, limited the rate.
-    starved: bool,
-}
-
-/// A credit to announce, and how much of it is growth of the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Credit {
-    /// The bytes to add to the peer's window (the WINDOW_ADJUST).
-    pub add: u32,
-    /// The bytes by which the target grew with this credit.
-    pub grown: u32,
+    /// Bytes received since the window was made (data and extended data).
+    received: u64,
 }
 
 impl RecvWindow {
@@ -115,7 +105,7 @@ impl RecvWindow {
             buffered: 0,
             target: size,
             divisor: if divisor == 0 { 1 } else { divisor },
-            starved: false,
+            received: 0,
         }
     }
 
@@ -137,13 +127,13 @@ impl RecvWindow {
     /// `len` bytes arrived and wait for the application.
     pub fn receive(&mut self, len: usize) -> Result<(), WindowError> {
         self.window.debit(len)?;
-        if self.window.available() <= self.target / 8 {
-            self.starved = true;
-        }
         // Cannot overflow: buffered + window <= u32::MAX is kept by credit().
         self.buffered = self
             .buffered
             .saturating_add(u32::try_from(len).unwrap_or(u32::MAX));
+        self.received = self
+            .received
+            .saturating_add(u64::try_from(len).unwrap_or(u64::MAX));
         Ok(())
     }
 
@@ -159,19 +149,6 @@ impl RecvWindow {
     /// it reaches `target / divisor` (h2's "half the window" rule). The
     /// credit is applied to the window here; the caller sends it.
     pub fn take_credit(&mut self) -> Option<u32> {
-        self.take_credit_growing(0).map(|c| c.add)
-    }
-
-    /// [`Self::take_credit`], first doubling the target (by at most
-    /// `may_grow`) when the window, not the peer or the application, set
-    /// the pace since the last credit: the peer ran down to the last
-    /// eighth of the window, and the application kept up (at most an
-    /// eighth of the target is left unread). On a path whose
-    /// bandwidth-delay product exceeds the window this is what happens at
-    /// every credit, and the window doubles until it covers the path (as
-    /// QUIC and HTTP/2 stacks auto-tune their stream windows); a slow
-    /// reader never grows it, so its buffer stays at the target.
-    pub fn take_credit_growing(&mut self, may_grow: u32) -> Option<Credit> {
         let used = u64::from(self.window.available()) + u64::from(self.buffered);
         let gap = u64::from(self.target).saturating_sub(used);
         let gap = u32::try_from(gap).unwrap_or(0);
@@ -179,16 +156,13 @@ impl RecvWindow {
         if gap == 0 || gap < threshold {
             return None;
         }
-        let mut grown = 0;
-        if self.starved && may_grow > 0 && self.buffered <= self.target / 8 {
-            let room = u32::MAX - u32::try_from(used).unwrap_or(u32::MAX);
-            grown = self.target.min(may_grow).min(room.saturating_sub(gap));
-        }
-        self.starved = false;
-        let add = gap.checked_add(grown)?;
-        self.window.credit(add).ok()?;
-        self.target += grown;
-        Some(Credit { add, grown })
+        self.window.credit(gap).ok()?;
+        Some(gap)
+    }
+
+    /// Bytes received since the window was made.
+    pub const fn received(&self) -> u64 {
+        self.received
     }
 
     /// Sets a new target size (the hook for growing the window, e.g. from
@@ -265,82 +239,12 @@ mod tests {
     }
 
     #[test]
-    fn recv_window_grows_when_the_window_sets_the_pace() {
-        // The peer empties the window and the reader keeps up: each credit
-        // doubles the target, within what the caller allows.
-        let mut r = RecvWindow::new(100, 2);
-        r.receive(100).unwrap();
-        r.consume(100);
-        assert_eq!(
-            r.take_credit_growing(1000),
-            Some(Credit {
-                add: 200,
-                grown: 100
-            })
-        );
-        assert_eq!((r.target(), r.available()), (200, 200));
-        r.receive(190).unwrap();
-        r.consume(190);
-        assert_eq!(
-            r.take_credit_growing(150),
-            Some(Credit {
-                add: 340,
-                grown: 150
-            }),
-            "growth is capped by the allowance"
-        );
-        assert_eq!((r.target(), r.available()), (350, 350));
-        // No growth allowed: a plain credit.
-        r.receive(350).unwrap();
-        r.consume(350);
-        assert_eq!(
-            r.take_credit_growing(0),
-            Some(Credit { add: 350, grown: 0 })
-        );
-    }
-
-    #[test]
-    fn recv_window_does_not_grow_for_a_slow_peer_or_a_slow_reader() {
-        // The peer never came near the end of the window: it, not the
-        // window, set the pace.
+    fn received_counts_every_byte() {
         let mut r = RecvWindow::new(100, 2);
         r.receive(60).unwrap();
         r.consume(60);
-        assert_eq!(
-            r.take_credit_growing(1000),
-            Some(Credit { add: 60, grown: 0 })
-        );
-        assert_eq!(r.target(), 100);
-        // The peer emptied the window but the reader is behind: more
-        // window would only buffer more.
-        r.receive(100).unwrap();
-        r.consume(60);
-        assert_eq!(
-            r.take_credit_growing(1000),
-            Some(Credit { add: 60, grown: 0 })
-        );
-        assert_eq!(r.target(), 100);
-        // Starvation is forgotten at each credit: the reader catches up
-        // with a peer that no longer runs dry.
-        r.consume(40);
-        assert_eq!(r.take_credit_growing(1000), None, "40 < 50");
-        r.receive(10).unwrap();
-        r.consume(10);
-        assert_eq!(
-            r.take_credit_growing(1000),
-            Some(Credit { add: 50, grown: 0 })
-        );
-        assert_eq!(r.target(), 100);
-    }
-
-    #[test]
-    fn recv_window_growth_never_passes_u32_max() {
-        let mut r = RecvWindow::new(u32::MAX - 10, 2);
-        r.receive(usize::try_from(u32::MAX - 10).unwrap()).unwrap();
-        r.consume(usize::try_from(u32::MAX - 10).unwrap());
-        let c = r.take_credit_growing(u32::MAX).unwrap();
-        assert_eq!(c.add, u32::MAX - 10 + c.grown);
-        assert_eq!(r.available(), c.add);
-        assert!(c.grown <= 10);
+        r.take_credit();
+        r.receive(30).unwrap();
+        assert_eq!(r.received(), 90);
     }
 }

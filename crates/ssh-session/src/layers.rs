@@ -92,6 +92,8 @@ pub(crate) struct Core {
     /// consumed here, never reported. Each is also pending in the
     /// connection, whose `max_pending_requests` bounds them.
     probes: VecDeque<RequestId>,
+    /// Grows receive windows to the path (when `max_window` allows).
+    tuner: Option<crate::tuner::Tuner>,
 }
 
 impl Core {
@@ -100,6 +102,8 @@ impl Core {
         conn_role: ssh_connection::Role,
         conn_config: ssh_connection::Config,
     ) -> Self {
+        let tuner =
+            (conn_config.max_window > conn_config.window).then(crate::tuner::Tuner::default);
         Self {
             transport,
             connection: None,
@@ -115,6 +119,7 @@ impl Core {
             handing_over: false,
             keepalive: None,
             probes: VecDeque::new(),
+            tuner,
         }
     }
 
@@ -251,6 +256,12 @@ impl Core {
         let c = self.connection.as_mut()?;
         loop {
             let ev = c.poll_event()?;
+            if let (Event::GlobalReply { id, .. }, Some(t), Some(now)) =
+                (&ev, self.tuner.as_mut(), self.now)
+                && t.on_reply(*id, now, c)
+            {
+                continue;
+            }
             if let Event::GlobalReply { id, .. } = &ev
                 && let Some(at) = self.probes.iter().position(|p| p == id)
             {
@@ -352,6 +363,8 @@ impl Core {
             connection,
             keepalive,
             rx,
+            tuner,
+            now,
             ..
         } = self;
         let Some(p) = transport.poll_incoming()? else {
@@ -366,6 +379,9 @@ impl Core {
                 None => Ok(()),
             };
             finish_connection_payload(transport, keepalive, r)?;
+            if let (Some(t), Some(c), Some(now)) = (tuner.as_mut(), connection.as_mut(), *now) {
+                t.on_input(now, c);
+            }
             return Ok(Incoming::Handled);
         }
         rx.clear();

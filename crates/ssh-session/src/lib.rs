@@ -74,6 +74,7 @@ mod error;
 mod handover;
 mod layers;
 mod server;
+mod tuner;
 
 pub use client::{ClientSession, ClientSessionEvent};
 pub use error::Error;

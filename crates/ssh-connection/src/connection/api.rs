@@ -399,6 +399,44 @@ impl Connection {
         self.maybe_adjust(h);
     }
 
+    /// A round-trip sample for a channel's receive window: the application
+    /// consumed `bytes` of it within one round trip (the caller measured
+    /// it, e.g. between a probe and its reply; what was consumed, not what
+    /// arrived, so that a reader that is behind never grows its buffer).
+    /// When that is two thirds of the window or more, the window, not the
+    /// peer or the reader, set the pace: the target doubles, within
+    /// [`crate::Config::max_window`] and what is left of the connection's
+    /// [`crate::Config::window_growth_budget`], and the growth is announced
+    /// at once (the BDP estimate of HTTP/2 stacks). Returns the new target
+    /// when it grew.
+    pub fn window_sample(&mut self, h: ChannelHandle, bytes: u64) -> Option<u32> {
+        let budget = self.config.window_growth_budget.saturating_sub(self.grown);
+        let max = self.config.max_window;
+        let c = self.channels.get_mut(h)?;
+        if c.state != ChannelState::Open || c.eof_received {
+            return None;
+        }
+        let target = c.recv.target();
+        if bytes.saturating_mul(3) < u64::from(target).saturating_mul(2) {
+            return None;
+        }
+        let grow = target.min(max.saturating_sub(target)).min(budget);
+        if grow == 0 {
+            return None;
+        }
+        let add = c.recv.set_target(target.saturating_add(grow));
+        c.grown = c.grown.saturating_add(grow);
+        let remote = c.remote.map_or(0, |r| r.0);
+        self.grown = self.grown.saturating_add(grow);
+        if let Some(add) = add {
+            self.queue(&ChannelWindowAdjust {
+                recipient: remote,
+                bytes_to_add: add,
+            });
+        }
+        Some(target.saturating_add(grow))
+    }
+
     /// Sets the receive window target of a channel: the hook for growing
     /// windows (e.g. from a bandwidth-delay estimate). Growth is announced
     /// at once; shrinking takes effect as data is consumed.

@@ -387,6 +387,9 @@ impl Connection {
         if ext_news {
             self.events.push_back(Event::ReadableExtended { handle: h });
         }
+        self.received = self
+            .received
+            .saturating_add(u64::try_from(data.len()).unwrap_or(u64::MAX));
         self.maybe_adjust(h);
         Ok(())
     }
@@ -400,17 +403,10 @@ impl Connection {
             return;
         }
         let Some(remote) = c.remote else { return };
-        let may_grow = self
-            .config
-            .max_window
-            .saturating_sub(c.recv.target())
-            .min(self.config.window_growth_budget.saturating_sub(self.grown));
-        if let Some(credit) = c.recv.take_credit_growing(may_grow) {
-            c.grown = c.grown.saturating_add(credit.grown);
-            self.grown = self.grown.saturating_add(credit.grown);
+        if let Some(add) = c.recv.take_credit() {
             self.queue(&ChannelWindowAdjust {
                 recipient: remote.0,
-                bytes_to_add: credit.add,
+                bytes_to_add: add,
             });
         }
     }

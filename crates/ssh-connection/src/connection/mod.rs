@@ -70,6 +70,11 @@ pub struct ChannelInfo {
     pub recv_window: u32,
     /// Bytes received and not read (data and extended data).
     pub buffered: u32,
+    /// Bytes received since the channel opened (data and extended data);
+    /// `received - buffered` is what the application consumed.
+    pub received: u64,
+    /// The receive window's target size.
+    pub recv_target: u32,
     /// We sent EOF.
     pub eof_sent: bool,
     /// The peer sent EOF.
@@ -97,6 +102,8 @@ pub struct Connection {
     sessions: usize,
     /// The sum of the channels' [`crate::channel::Channel::grown`].
     grown: u32,
+    /// Channel bytes received, all channels (data and extended data).
+    received: u64,
     out: VecDeque<Vec<u8>>,
     out_bytes: usize,
     spare: Vec<Vec<u8>>,
@@ -125,6 +132,7 @@ impl Connection {
             channels: Slab::default(),
             sessions: 0,
             grown: 0,
+            received: 0,
             out: VecDeque::new(),
             out_bytes: 0,
             spare: Vec::new(),
@@ -238,6 +246,12 @@ impl Connection {
         id
     }
 
+    /// Channel bytes received so far, all channels together (data and
+    /// extended data).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     /// A snapshot of a channel.
     pub fn channel_info(&self, h: ChannelHandle) -> Result<ChannelInfo, ApiError> {
         let c = self.channels.get(h).ok_or(ApiError::StaleHandle)?;
@@ -249,6 +263,8 @@ impl Connection {
             send_max_packet: c.send_max_packet,
             recv_window: c.recv.available(),
             buffered: c.recv.buffered(),
+            received: c.recv.received(),
+            recv_target: c.recv.target(),
             eof_sent: c.eof_sent,
             eof_received: c.eof_received,
         })

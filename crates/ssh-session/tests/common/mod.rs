@@ -137,6 +137,9 @@ pub struct Pair {
     pub bytes_c2s: u64,
     pub bytes_s2c: u64,
     pub rounds: u64,
+    /// Channels the server reads as data comes, inside `drive` (a reader
+    /// that keeps up), with what it read.
+    pub server_reads: Vec<(ChannelHandle, Vec<u8>)>,
 }
 
 impl Pair {
@@ -194,6 +197,7 @@ impl Pair {
             bytes_c2s: 0,
             bytes_s2c: 0,
             rounds: 0,
+            server_reads: Vec::new(),
         }
     }
 
@@ -281,6 +285,17 @@ impl Pair {
     }
 
     fn server_events(&mut self) -> Result<(), Error> {
+        if let Some(c) = self.s.connection_mut() {
+            let mut buf = vec![0u8; 64 * 1024];
+            for (h, sink) in &mut self.server_reads {
+                while let Ok(n) = c.read(*h, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    sink.extend_from_slice(&buf[..n]);
+                }
+            }
+        }
         while let Some(ev) = self.s.poll_event() {
             match ev {
                 ServerSessionEvent::Connection(e) => self.s_conn.push(e),
