@@ -21,6 +21,7 @@ use super::*;
 
 mod binding;
 mod host_certs;
+mod hostile;
 mod rekey_rules;
 mod strict_kex;
 
