@@ -42,6 +42,9 @@ pub struct Policy {
     account: Option<Account>,
     /// The key of the last verified signature and its options.
     pub proven_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
+    /// The key of the signed request being checked and its options: proven
+    /// only once `public_key_verified` names it.
+    offered_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
     pub authenticated: Option<(String, String)>,
     /// A method was tried (for PerSourcePenalties: authfail, not noauth).
     pub attempted: bool,
@@ -67,6 +70,7 @@ impl Policy {
             me,
             account: None,
             proven_key: None,
+            offered_key: None,
             authenticated: None,
             attempted: false,
             invalid_user: false,
@@ -300,10 +304,17 @@ impl ServerHandler for Policy {
             }
             return false;
         };
-        if proof {
-            self.proven_key = Some((key.clone(), certificate.cloned(), options));
-        }
+        // Not proven yet: the signature is checked after this answer.
+        self.offered_key = proof.then(|| (key.clone(), certificate.cloned(), options));
         true
+    }
+
+    fn public_key_verified(&mut self, _user: &str, key: &PublicKey) {
+        if let Some(offered) = self.offered_key.take()
+            && offered.0 == *key
+        {
+            self.proven_key = Some(offered);
+        }
     }
 
     async fn password(&mut self, user: &str, password: &str) -> bool {
@@ -466,5 +477,63 @@ pub fn short_type(key: &PublicKey) -> &'static str {
         KeyType::Ecdsa(_) => "ECDSA",
         KeyType::Rsa => "RSA",
         _ => "KEY",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use ssh_async::ssh_keys::PrivateKey;
+
+    use super::*;
+
+    /// Go x/crypto CVE-2024-45337 in the server's policy: the options
+    /// (`authorized_keys`) of the session are those of the key whose
+    /// signature verified, not of the last key asked about with a
+    /// signature. Here the client proves its own key, restricted, then
+    /// claims the victim's unrestricted key with a signature that does not
+    /// verify (`public_key` answered yes, `public_key_verified` never
+    /// called), and completes with another method.
+    #[test]
+    fn cve_2024_45337_go_authenticated_key_is_verified_key() {
+        let home =
+            std::env::temp_dir().join(format!("rsshd-cve-2024-45337-{}", std::process::id()));
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let victim = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let own = PrivateKey::from_ed25519_seed(&[2; 32]);
+        std::fs::write(
+            home.join(".ssh/authorized_keys"),
+            format!(
+                "{}\nrestrict {}\n",
+                victim.public().to_openssh("victim"),
+                own.public().to_openssh("attacker")
+            ),
+        )
+        .unwrap();
+        let mut me = User::current().unwrap();
+        me.home = home.clone();
+        let config = Arc::new(
+            ServerConfig::parse("", Path::new("(defaults)"), &mut ssh_os::config::FsLoader)
+                .unwrap(),
+        );
+        let addr: SocketAddr = "192.0.2.1:2222".parse().unwrap();
+        let mut policy = Policy::new(config.clone(), addr, addr, false, me.clone());
+        policy.account = Some(Account {
+            user: me.clone(),
+            settings: config.resolve(None),
+        });
+        let name = me.name.clone();
+        futures::executor::block_on(async {
+            assert!(policy.public_key(&name, own.public(), None, true).await);
+            policy.public_key_verified(&name, own.public());
+            // The victim's key, its signature forged: the policy said yes
+            // before the signature was checked, and it did not verify.
+            assert!(policy.public_key(&name, victim.public(), None, true).await);
+        });
+        policy.authenticated(&name, "password");
+        let (key, _, options) = policy.proven_key.clone().expect("a key was proven");
+        assert_eq!(key, *own.public());
+        assert!(!options.port_forwarding && !options.pty, "{options:?}");
+        let _ = std::fs::remove_dir_all(&home);
     }
 }
