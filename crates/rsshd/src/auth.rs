@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ssh_async::ServerHandler;
 use ssh_async::ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
-use ssh_async::ssh_auth::cert::{CertType, Certificate};
+use ssh_async::ssh_auth::cert::{Certificate, CertificateExt};
 use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
 use ssh_async::ssh_keys::{PublicKey, VerifyPolicy};
 use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
@@ -201,7 +201,7 @@ impl Policy {
                 .filter_map(|l| PublicKey::from_openssh(l.trim()).ok().map(|(k, _)| k))
                 .collect();
             if cert
-                .validate(CertType::User, &u.name, now, &cas, &policy)
+                .validate_user(&u.name, now, &cas, &policy, &addr)
                 .is_ok()
             {
                 return Some(KeyOptions::default());
@@ -215,7 +215,7 @@ impl Policy {
                 continue;
             };
             let entry = match cert {
-                Some(c) => keys.check_certificate(&u.name, c, now, &policy).ok(),
+                Some(c) => keys.check_certificate(&u.name, c, now, &policy, &addr).ok(),
                 None => keys.find(key),
             };
             let Some(entry) = entry else { continue };
@@ -494,22 +494,12 @@ mod tests {
     /// claims the victim's unrestricted key with a signature that does not
     /// verify (`public_key` answered yes, `public_key_verified` never
     /// called), and completes with another method.
-    #[test]
-    fn cve_2024_45337_go_authenticated_key_is_verified_key() {
-        let home =
-            std::env::temp_dir().join(format!("rsshd-cve-2024-45337-{}", std::process::id()));
+    /// A policy serving the current user with `authorized_keys` as its
+    /// file, for a client at 192.0.2.1; the user's name and home.
+    fn policy_with(tag: &str, authorized_keys: &str) -> (Policy, String, std::path::PathBuf) {
+        let home = std::env::temp_dir().join(format!("rsshd-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(home.join(".ssh")).unwrap();
-        let victim = PrivateKey::from_ed25519_seed(&[1; 32]);
-        let own = PrivateKey::from_ed25519_seed(&[2; 32]);
-        std::fs::write(
-            home.join(".ssh/authorized_keys"),
-            format!(
-                "{}\nrestrict {}\n",
-                victim.public().to_openssh("victim"),
-                own.public().to_openssh("attacker")
-            ),
-        )
-        .unwrap();
+        std::fs::write(home.join(".ssh/authorized_keys"), authorized_keys).unwrap();
         let mut me = User::current().unwrap();
         me.home = home.clone();
         let config = Arc::new(
@@ -522,7 +512,28 @@ mod tests {
             user: me.clone(),
             settings: config.resolve(None),
         });
-        let name = me.name.clone();
+        (policy, me.name, home)
+    }
+
+    /// Go x/crypto CVE-2024-45337 in the server's policy: the options
+    /// (`authorized_keys`) of the session are those of the key whose
+    /// signature verified, not of the last key asked about with a
+    /// signature. Here the client proves its own key, restricted, then
+    /// claims the victim's unrestricted key with a signature that does not
+    /// verify (`public_key` answered yes, `public_key_verified` never
+    /// called), and completes with another method.
+    #[test]
+    fn cve_2024_45337_go_authenticated_key_is_verified_key() {
+        let victim = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let own = PrivateKey::from_ed25519_seed(&[2; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cve-2024-45337",
+            &format!(
+                "{}\nrestrict {}\n",
+                victim.public().to_openssh("victim"),
+                own.public().to_openssh("attacker")
+            ),
+        );
         futures::executor::block_on(async {
             assert!(policy.public_key(&name, own.public(), None, true).await);
             policy.public_key_verified(&name, own.public());
@@ -534,6 +545,43 @@ mod tests {
         let (key, _, options) = policy.proven_key.clone().expect("a key was proven");
         assert_eq!(key, *own.public());
         assert!(!options.port_forwarding && !options.pty, "{options:?}");
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    /// A user certificate whose `source-address` critical option the
+    /// client is outside of (and, for comparison, one it is inside of):
+    /// refused, through `cert-authority` in `authorized_keys`.
+    #[test]
+    fn certificate_source_address_outside() {
+        use ssh_async::ssh_keys::CertificateBuilder;
+        let ca = PrivateKey::from_ed25519_seed(&[0xca; 32]);
+        let user = PrivateKey::from_ed25519_seed(&[3; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cert-source-address",
+            &format!("cert-authority {}\n", ca.public().to_openssh("ca")),
+        );
+        let cert = |source: &str| {
+            CertificateBuilder::new(user.public().clone(), ssh_async::ssh_keys::CertType::User)
+                .principal(&name)
+                .critical_option("source-address", source.as_bytes())
+                .sign(&ca, None, &mut rand::rng())
+                .unwrap()
+        };
+        let outside = cert("10.0.0.0/8,2001:db8::/32");
+        let inside = cert("10.0.0.0/8,192.0.2.0/24");
+        futures::executor::block_on(async {
+            assert!(
+                policy
+                    .public_key(&name, user.public(), Some(&inside), true)
+                    .await
+            );
+            assert!(
+                !policy
+                    .public_key(&name, user.public(), Some(&outside), true)
+                    .await,
+                "a certificate for 10.0.0.0/8 was accepted from 192.0.2.1"
+            );
+        });
         let _ = std::fs::remove_dir_all(&home);
     }
 }

@@ -17,6 +17,24 @@ pub trait CertificateExt {
     /// network or address (PROTOCOL.certkeys: "Comma-separated list of
     /// source addresses from which this certificate is accepted").
     fn source_address_allows(&self, address: &str) -> bool;
+
+    /// A user certificate presented from `address`: [`Certificate::validate`]
+    /// (CA, signature, type, principal, time, critical options known),
+    /// then the `source-address` critical option, which `validate` cannot
+    /// check without the address. A server checks user certificates with
+    /// this, not with `validate` alone.
+    ///
+    /// # Errors
+    /// The reason, as `validate`'s, or
+    /// [`CertError::SourceAddressNotAllowed`].
+    fn validate_user(
+        &self,
+        principal: &str,
+        now: u64,
+        trusted: &[ssh_keys::PublicKey],
+        policy: &ssh_keys::VerifyPolicy,
+        address: &str,
+    ) -> Result<(), CertError>;
 }
 
 impl CertificateExt for Certificate {
@@ -29,5 +47,20 @@ impl CertificateExt for Certificate {
         };
         list.split(',')
             .any(|cidr| crate::pattern::cidr_match(address, cidr.trim()) == Some(true))
+    }
+
+    fn validate_user(
+        &self,
+        principal: &str,
+        now: u64,
+        trusted: &[ssh_keys::PublicKey],
+        policy: &ssh_keys::VerifyPolicy,
+        address: &str,
+    ) -> Result<(), CertError> {
+        self.validate(CertType::User, principal, now, trusted, policy)?;
+        if !self.source_address_allows(address) {
+            return Err(CertError::SourceAddressNotAllowed);
+        }
+        Ok(())
     }
 }
