@@ -204,7 +204,8 @@ impl Policy {
                 .validate_user(&u.name, now, &cas, &policy, &addr)
                 .is_ok()
             {
-                return Some(KeyOptions::default());
+                // The certificate's force-command and permit-* extensions.
+                return cert.restrict_options(&KeyOptions::default());
             }
         }
         for path in account
@@ -232,7 +233,19 @@ impl Policy {
                 tracing::info!("{}: key options expired", path.display());
                 continue;
             }
-            return Some(entry.options.clone());
+            return match cert {
+                Some(c) => {
+                    let merged = c.restrict_options(&entry.options);
+                    if merged.is_none() {
+                        tracing::info!(
+                            "{}: forced command options do not match the certificate's",
+                            path.display()
+                        );
+                    }
+                    merged
+                }
+                None => Some(entry.options.clone()),
+            };
         }
         None
     }
@@ -545,6 +558,62 @@ mod tests {
         let (key, _, options) = policy.proven_key.clone().expect("a key was proven");
         assert_eq!(key, *own.public());
         assert!(!options.port_forwarding && !options.pty, "{options:?}");
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    /// A user certificate's own restrictions apply, as sshd applies them:
+    /// its `force-command` critical option, and only the permissions its
+    /// extensions grant (none here but `permit-pty`), merged with the
+    /// `authorized_keys` line's; a `command=` of the line that differs
+    /// from the certificate's `force-command` refuses the key.
+    #[test]
+    fn certificate_force_command_and_extensions_apply() {
+        use ssh_async::ssh_keys::CertificateBuilder;
+        let ca = PrivateKey::from_ed25519_seed(&[0xca; 32]);
+        let user = PrivateKey::from_ed25519_seed(&[3; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cert-force-command",
+            &format!("cert-authority {}\n", ca.public().to_openssh("ca")),
+        );
+        let cert =
+            CertificateBuilder::new(user.public().clone(), ssh_async::ssh_keys::CertType::User)
+                .principal(&name)
+                .critical_option("force-command", b"/usr/bin/backup")
+                .extension("permit-pty", b"")
+                .sign(&ca, None, &mut rand::rng())
+                .unwrap();
+        futures::executor::block_on(async {
+            assert!(
+                policy
+                    .public_key(&name, user.public(), Some(&cert), true)
+                    .await
+            );
+        });
+        policy.public_key_verified(&name, user.public());
+        let (_, _, options) = policy.proven_key.clone().expect("proven");
+        assert_eq!(options.command.as_deref(), Some("/usr/bin/backup"));
+        assert!(options.pty);
+        assert!(
+            !options.port_forwarding && !options.agent_forwarding && !options.x11_forwarding,
+            "{options:?}"
+        );
+        assert!(!options.user_rc);
+        // A line forcing another command: refused.
+        std::fs::write(
+            home.join(".ssh/authorized_keys"),
+            format!(
+                "cert-authority,command=\"/bin/sh\" {}\n",
+                ca.public().to_openssh("ca")
+            ),
+        )
+        .unwrap();
+        futures::executor::block_on(async {
+            assert!(
+                !policy
+                    .public_key(&name, user.public(), Some(&cert), true)
+                    .await
+            );
+        });
         let _ = std::fs::remove_dir_all(&home);
     }
 

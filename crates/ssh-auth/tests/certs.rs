@@ -225,7 +225,7 @@ fn user_certificates_through_authorized_keys() {
     );
 }
 
-/// Certificate classes a server must refuse, made here with a CA in
+/// Certificate classes a server must refuse (or restrict), made with a CA in
 /// `authorized_keys` (`cert-authority`): what `check_certificate` refuses
 /// never reaches a "yes" to the key.
 mod refused {
@@ -334,5 +334,40 @@ mod refused {
             CertError::SourceAddressNotAllowed.to_string(),
             "Certificate invalid: not from a permitted source address"
         );
+    }
+
+    /// A certificate's own restrictions: `force-command` becomes the
+    /// command, permissions only as its `permit-*` extensions grant (and
+    /// the line allows); two different forced commands refuse the key.
+    #[test]
+    fn certificate_force_command_and_extensions_restrict() {
+        use ssh_auth::authorized_keys::KeyOptions;
+        let bare = sign(builder().principal("alice"));
+        let o = bare.restrict_options(&KeyOptions::default()).unwrap();
+        assert!(!o.pty && !o.port_forwarding && !o.agent_forwarding);
+        assert!(!o.x11_forwarding && !o.user_rc && o.command.is_none());
+        let cert = sign(
+            builder()
+                .principal("alice")
+                .critical_option("force-command", b"/usr/bin/backup")
+                .extension("permit-port-forwarding", b"")
+                .extension("permit-pty", b""),
+        );
+        let o = cert.restrict_options(&KeyOptions::default()).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/usr/bin/backup"));
+        assert!(o.pty && o.port_forwarding && !o.agent_forwarding);
+        let line = AuthorizedKeys::parse(&format!(
+            "cert-authority,no-pty,command=\"/usr/bin/backup\" {}",
+            ca().public().to_openssh("ca")
+        ));
+        let entry = line.cert_authorities().next().unwrap();
+        let o = cert.restrict_options(&entry.options).unwrap();
+        assert!(!o.pty && o.port_forwarding);
+        let other = AuthorizedKeys::parse(&format!(
+            "cert-authority,command=\"/bin/sh\" {}",
+            ca().public().to_openssh("ca")
+        ));
+        let entry = other.cert_authorities().next().unwrap();
+        assert_eq!(cert.restrict_options(&entry.options), None);
     }
 }
