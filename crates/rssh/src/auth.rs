@@ -536,8 +536,21 @@ mod tests {
         assert_eq!(got.last(), Some(&0), "is_forwarding false");
     }
 
+    /// Terminal escape sequences in a server's text (banner, keyboard-
+    /// interactive name, instruction and prompts, disconnect message):
+    /// ESC, the 8-bit CSI, BEL ending an OSC, carriage returns that
+    /// would overwrite a line, all removed; the text stays readable.
     #[test]
-    fn banner_text_loses_control_characters() {
+    fn terminal_escapes_in_server_banner_are_sanitized() {
         assert_eq!(sanitize("hi\x1b[2J\tthere\r\n"), "hi[2J\tthere\n");
+        let hostile = "Welcome\x1b]0;pwned\x07\u{9b}31m\rroot# \x1bP+q\x1b\\\x08\x7f!\n";
+        let shown = sanitize(hostile);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{shown:?}"
+        );
+        assert_eq!(shown, "Welcome]0;pwned31mroot# P+q\\!\n");
     }
 }

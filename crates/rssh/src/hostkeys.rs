@@ -132,9 +132,14 @@ pub fn known_key_types(files: &[PathBuf], host: &str, port: u16) -> Vec<KeyType>
     types
 }
 
-/// The `[host]:port` (or `host`) form used in messages.
+/// The `[host]:port` (or `host`) form used in messages, without control
+/// characters: a name can come from anywhere (`HostKeyAlias`, a DNS
+/// answer) and is printed to the terminal.
 pub fn display_name(host: &str, port: u16) -> String {
     known_hosts::host_port_name(host, port)
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect()
 }
 
 /// OpenSSH's question for an unknown key.
@@ -336,6 +341,25 @@ fn append(file: &Path, line: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use ssh_keys::PrivateKey;
+
+    /// Terminal escape sequences in host names printed to the user (a
+    /// name from the command line, `HostKeyAlias`, a canonicalized DNS
+    /// name): the questions and warnings show them without control
+    /// characters, so that no name rewrites the terminal or forges a line
+    /// of the question.
+    #[test]
+    fn terminal_escapes_in_host_names_are_sanitized() {
+        let k = PrivateKey::from_ed25519_seed(&[1; 32]).public().clone();
+        let host = "evil\x1b]0;pwned\x07\x1b[2K\rgood.example\nAre you sure";
+        let name = display_name(host, 22);
+        assert!(!name.chars().any(char::is_control), "{name:?}");
+        assert_eq!(name, "evil]0;pwned[2kgood.exampleare you sure");
+        let q = unknown_question(host, "192.0.2.1", 22, &k);
+        assert!(!q.chars().any(|c| c.is_control() && c != '\n'), "{q:?}");
+        // The question keeps its own four lines only.
+        assert_eq!(q.lines().count(), 4, "{q}");
+        assert!(display_name(host, 2222).starts_with("[evil]0;pwned"));
+    }
 
     #[test]
     fn lookup_across_files_and_messages() {

@@ -75,7 +75,20 @@ where
         if !ours {
             write!(writer, "{}: ", meta.target())?;
         }
-        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        // Messages carry what servers send (certificate key ids and
+        // principals, version strings, ...). tracing-subscriber escapes
+        // ESC and the like; a carriage return (which lets a line overwrite
+        // itself) and the rest of the control characters go here, as
+        // OpenSSH's log passes everything through strnvis. Newlines and
+        // tabs stay: our own messages have several lines.
+        let mut text = String::new();
+        ctx.field_format()
+            .format_fields(Writer::new(&mut text), event)?;
+        let clean: String = text
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect();
+        writer.write_str(&clean)?;
         writer.write_str(eol())
     }
 }
@@ -121,3 +134,50 @@ pub fn init(level: LogLevel, file: Option<&Path>) -> std::io::Result<()> {
 }
 
 use tracing_subscriber::Layer as _;
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::SshFormat;
+
+    #[derive(Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Terminal escapes in what a server sends that reaches a log line (a
+    /// host certificate's key id and principals, at debug level): shown
+    /// escaped (tracing-subscriber's field formatting since 0.3.20,
+    /// RUSTSEC-2025-0055) or removed (a carriage return, by our
+    /// formatter), never raw.
+    #[test]
+    fn terminal_escapes_in_log_lines_are_sanitized() {
+        let out = Capture::default();
+        let sink = out.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .event_format(SshFormat);
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let key_id = "host\x1b]0;pwned\x07\x1b[2J\u{9b}1m\rroot#";
+            tracing::debug!(target: "rssh", "Server host certificate ID \"{key_id}\"");
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let line = text.strip_suffix('\n').unwrap();
+        assert!(line.starts_with("debug1: Server host certificate ID"));
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+    }
+}

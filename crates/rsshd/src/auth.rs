@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ssh_async::ServerHandler;
 use ssh_async::ssh_auth::authorized_keys::{AuthorizedKeys, KeyOptions};
-use ssh_async::ssh_auth::cert::{CertType, Certificate};
+use ssh_async::ssh_auth::cert::{Certificate, CertificateExt};
 use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
 use ssh_async::ssh_keys::{PublicKey, VerifyPolicy};
 use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
@@ -42,6 +42,9 @@ pub struct Policy {
     account: Option<Account>,
     /// The key of the last verified signature and its options.
     pub proven_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
+    /// The key of the signed request being checked and its options: proven
+    /// only once `public_key_verified` names it.
+    offered_key: Option<(PublicKey, Option<Certificate>, KeyOptions)>,
     pub authenticated: Option<(String, String)>,
     /// A method was tried (for PerSourcePenalties: authfail, not noauth).
     pub attempted: bool,
@@ -67,6 +70,7 @@ impl Policy {
             me,
             account: None,
             proven_key: None,
+            offered_key: None,
             authenticated: None,
             attempted: false,
             invalid_user: false,
@@ -197,10 +201,11 @@ impl Policy {
                 .filter_map(|l| PublicKey::from_openssh(l.trim()).ok().map(|(k, _)| k))
                 .collect();
             if cert
-                .validate(CertType::User, &u.name, now, &cas, &policy)
+                .validate_user(&u.name, now, &cas, &policy, &addr)
                 .is_ok()
             {
-                return Some(KeyOptions::default());
+                // The certificate's force-command and permit-* extensions.
+                return cert.restrict_options(&KeyOptions::default());
             }
         }
         for path in account
@@ -211,7 +216,7 @@ impl Policy {
                 continue;
             };
             let entry = match cert {
-                Some(c) => keys.check_certificate(&u.name, c, now, &policy).ok(),
+                Some(c) => keys.check_certificate(&u.name, c, now, &policy, &addr).ok(),
                 None => keys.find(key),
             };
             let Some(entry) = entry else { continue };
@@ -228,7 +233,19 @@ impl Policy {
                 tracing::info!("{}: key options expired", path.display());
                 continue;
             }
-            return Some(entry.options.clone());
+            return match cert {
+                Some(c) => {
+                    let merged = c.restrict_options(&entry.options);
+                    if merged.is_none() {
+                        tracing::info!(
+                            "{}: forced command options do not match the certificate's",
+                            path.display()
+                        );
+                    }
+                    merged
+                }
+                None => Some(entry.options.clone()),
+            };
         }
         None
     }
@@ -300,10 +317,17 @@ impl ServerHandler for Policy {
             }
             return false;
         };
-        if proof {
-            self.proven_key = Some((key.clone(), certificate.cloned(), options));
-        }
+        // Not proven yet: the signature is checked after this answer.
+        self.offered_key = proof.then(|| (key.clone(), certificate.cloned(), options));
         true
+    }
+
+    fn public_key_verified(&mut self, _user: &str, key: &PublicKey) {
+        if let Some(offered) = self.offered_key.take()
+            && offered.0 == *key
+        {
+            self.proven_key = Some(offered);
+        }
     }
 
     async fn password(&mut self, user: &str, password: &str) -> bool {
@@ -466,5 +490,167 @@ pub fn short_type(key: &PublicKey) -> &'static str {
         KeyType::Ecdsa(_) => "ECDSA",
         KeyType::Rsa => "RSA",
         _ => "KEY",
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use ssh_async::ssh_keys::PrivateKey;
+
+    use super::*;
+
+    /// Go x/crypto CVE-2024-45337 in the server's policy: the options
+    /// (`authorized_keys`) of the session are those of the key whose
+    /// signature verified, not of the last key asked about with a
+    /// signature. Here the client proves its own key, restricted, then
+    /// claims the victim's unrestricted key with a signature that does not
+    /// verify (`public_key` answered yes, `public_key_verified` never
+    /// called), and completes with another method.
+    /// A policy serving the current user with `authorized_keys` as its
+    /// file, for a client at 192.0.2.1; the user's name and home.
+    fn policy_with(tag: &str, authorized_keys: &str) -> (Policy, String, std::path::PathBuf) {
+        let home = std::env::temp_dir().join(format!("rsshd-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/authorized_keys"), authorized_keys).unwrap();
+        let mut me = User::current().unwrap();
+        me.home = home.clone();
+        let config = Arc::new(
+            ServerConfig::parse("", Path::new("(defaults)"), &mut ssh_os::config::FsLoader)
+                .unwrap(),
+        );
+        let addr: SocketAddr = "192.0.2.1:2222".parse().unwrap();
+        let mut policy = Policy::new(config.clone(), addr, addr, false, me.clone());
+        policy.account = Some(Account {
+            user: me.clone(),
+            settings: config.resolve(None),
+        });
+        (policy, me.name, home)
+    }
+
+    /// Go x/crypto CVE-2024-45337 in the server's policy: the options
+    /// (`authorized_keys`) of the session are those of the key whose
+    /// signature verified, not of the last key asked about with a
+    /// signature. Here the client proves its own key, restricted, then
+    /// claims the victim's unrestricted key with a signature that does not
+    /// verify (`public_key` answered yes, `public_key_verified` never
+    /// called), and completes with another method.
+    #[test]
+    fn cve_2024_45337_go_authenticated_key_is_verified_key() {
+        let victim = PrivateKey::from_ed25519_seed(&[1; 32]);
+        let own = PrivateKey::from_ed25519_seed(&[2; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cve-2024-45337",
+            &format!(
+                "{}\nrestrict {}\n",
+                victim.public().to_openssh("victim"),
+                own.public().to_openssh("attacker")
+            ),
+        );
+        futures::executor::block_on(async {
+            assert!(policy.public_key(&name, own.public(), None, true).await);
+            policy.public_key_verified(&name, own.public());
+            // The victim's key, its signature forged: the policy said yes
+            // before the signature was checked, and it did not verify.
+            assert!(policy.public_key(&name, victim.public(), None, true).await);
+        });
+        policy.authenticated(&name, "password");
+        let (key, _, options) = policy.proven_key.clone().expect("a key was proven");
+        assert_eq!(key, *own.public());
+        assert!(!options.port_forwarding && !options.pty, "{options:?}");
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    /// A user certificate's own restrictions apply, as sshd applies them:
+    /// its `force-command` critical option, and only the permissions its
+    /// extensions grant (none here but `permit-pty`), merged with the
+    /// `authorized_keys` line's; a `command=` of the line that differs
+    /// from the certificate's `force-command` refuses the key.
+    #[test]
+    fn certificate_force_command_and_extensions_apply() {
+        use ssh_async::ssh_keys::CertificateBuilder;
+        let ca = PrivateKey::from_ed25519_seed(&[0xca; 32]);
+        let user = PrivateKey::from_ed25519_seed(&[3; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cert-force-command",
+            &format!("cert-authority {}\n", ca.public().to_openssh("ca")),
+        );
+        let cert =
+            CertificateBuilder::new(user.public().clone(), ssh_async::ssh_keys::CertType::User)
+                .principal(&name)
+                .critical_option("force-command", b"/usr/bin/backup")
+                .extension("permit-pty", b"")
+                .sign(&ca, None, &mut rand::rng())
+                .unwrap();
+        futures::executor::block_on(async {
+            assert!(
+                policy
+                    .public_key(&name, user.public(), Some(&cert), true)
+                    .await
+            );
+        });
+        policy.public_key_verified(&name, user.public());
+        let (_, _, options) = policy.proven_key.clone().expect("proven");
+        assert_eq!(options.command.as_deref(), Some("/usr/bin/backup"));
+        assert!(options.pty);
+        assert!(
+            !options.port_forwarding && !options.agent_forwarding && !options.x11_forwarding,
+            "{options:?}"
+        );
+        assert!(!options.user_rc);
+        // A line forcing another command: refused.
+        std::fs::write(
+            home.join(".ssh/authorized_keys"),
+            format!(
+                "cert-authority,command=\"/bin/sh\" {}\n",
+                ca.public().to_openssh("ca")
+            ),
+        )
+        .unwrap();
+        futures::executor::block_on(async {
+            assert!(
+                !policy
+                    .public_key(&name, user.public(), Some(&cert), true)
+                    .await
+            );
+        });
+        let _ = std::fs::remove_dir_all(&home);
+    }
+
+    /// A user certificate whose `source-address` critical option the
+    /// client is outside of (and, for comparison, one it is inside of):
+    /// refused, through `cert-authority` in `authorized_keys`.
+    #[test]
+    fn certificate_source_address_outside() {
+        use ssh_async::ssh_keys::CertificateBuilder;
+        let ca = PrivateKey::from_ed25519_seed(&[0xca; 32]);
+        let user = PrivateKey::from_ed25519_seed(&[3; 32]);
+        let (mut policy, name, home) = policy_with(
+            "cert-source-address",
+            &format!("cert-authority {}\n", ca.public().to_openssh("ca")),
+        );
+        let cert = |source: &str| {
+            CertificateBuilder::new(user.public().clone(), ssh_async::ssh_keys::CertType::User)
+                .principal(&name)
+                .critical_option("source-address", source.as_bytes())
+                .sign(&ca, None, &mut rand::rng())
+                .unwrap()
+        };
+        let outside = cert("10.0.0.0/8,2001:db8::/32");
+        let inside = cert("10.0.0.0/8,192.0.2.0/24");
+        futures::executor::block_on(async {
+            assert!(
+                policy
+                    .public_key(&name, user.public(), Some(&inside), true)
+                    .await
+            );
+            assert!(
+                !policy
+                    .public_key(&name, user.public(), Some(&outside), true)
+                    .await,
+                "a certificate for 10.0.0.0/8 was accepted from 192.0.2.1"
+            );
+        });
+        let _ = std::fs::remove_dir_all(&home);
     }
 }

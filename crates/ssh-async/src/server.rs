@@ -43,6 +43,16 @@ pub trait ServerHandler: Send {
         async { false }
     }
 
+    /// The signature of `user`'s `publickey` request by `key` verified:
+    /// the key is proven. The only call naming a key that authenticated;
+    /// [`ServerHandler::public_key`] is asked before a signature is
+    /// checked (and for queries), so the last key it was asked about is
+    /// not the authenticated one (Go's CVE-2024-45337). Per-key policy
+    /// (`authorized_keys` options) belongs to this key.
+    fn public_key_verified(&mut self, user: &str, key: &PublicKey) {
+        let _ = (user, key);
+    }
+
     /// Is `password` right for `user`?
     fn password(&mut self, user: &str, password: &str) -> impl Future<Output = bool> + Send {
         let _ = (user, password);
@@ -245,6 +255,9 @@ where
                     session
                         .answer_public_key(driver.now(), ok)
                         .map_err(|e| failed(&mut driver, &mut session, e))?;
+                }
+                ServerSessionEvent::Auth(ServerEvent::PublicKeyVerified { user, key }) => {
+                    handler.public_key_verified(&user, &key);
                 }
                 ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
                     user,

@@ -8,7 +8,7 @@
 
 use ssh_keys::{PublicKey, VerifyPolicy};
 
-use crate::cert::{CertError, CertType, Certificate};
+use crate::cert::{CertError, Certificate, CertificateExt};
 use crate::pattern::{ListMatch, match_host_and_address};
 
 /// The longest line accepted (sshd: 8 KiB for keys, more for RSA 16k).
@@ -476,14 +476,16 @@ impl AuthorizedKeys {
     /// with `principals="..."` one of the certificate's principals must be
     /// in that list, otherwise `user` must be among them (sshd's rules).
     /// Returns the matching line, whose options apply. The caller still
-    /// checks `from=` and `expiry-time` from its options and the
-    /// certificate's critical options.
+    /// checks `from=` and `expiry-time` from its options; the
+    /// certificate's `source-address` is checked here against `address`
+    /// (the client's), and `force-command` is the caller's to apply.
     pub fn check_certificate(
         &self,
         user: &str,
         cert: &Certificate,
         now: u64,
         policy: &VerifyPolicy,
+        address: &str,
     ) -> Result<&AuthorizedKey, CertError> {
         let mut last = CertError::UntrustedCa;
         for entry in self
@@ -504,12 +506,12 @@ impl AuthorizedKeys {
                 },
                 None => user,
             };
-            match cert.validate(
-                CertType::User,
+            match cert.validate_user(
                 principal,
                 now,
                 core::slice::from_ref(&entry.key),
                 policy,
+                address,
             ) {
                 Ok(()) => return Ok(entry),
                 Err(e) => last = e,

@@ -401,3 +401,100 @@ fn repeated_none_requests_count_toward_max_tries() {
     }
     assert_eq!(answered, 6, "1 free + 5 counted FAILUREs, then the end");
 }
+
+/// Go x/crypto CVE-2024-45337: a server application that took "the last
+/// key its callback was asked about" for the key that authenticated could
+/// be fooled by a client offering the victim's key (a query, or a
+/// signature that does not verify) next to its own. Here the key that
+/// authenticated is named by [`ServerEvent::PublicKeyVerified`], sent only
+/// when its signature verified, and only for that key.
+#[test]
+fn cve_2024_45337_go_authenticated_key_is_verified_key() {
+    let (victim, attacker) = (ed25519(1), ed25519(2));
+    let now = Instant::now();
+    let approved = [victim.public().clone(), attacker.public().clone()];
+    let mut s = ServerAuth::new(ServerConfig::default(), SID, now);
+    let mut events = Vec::new();
+    // One request; the application approves `approved`; the events and
+    // the first byte of the last reply.
+    fn send(
+        s: &mut ServerAuth,
+        now: Instant,
+        approved: &[PublicKey],
+        events: &mut Vec<ServerEvent>,
+        req: &UserauthRequest,
+    ) -> u8 {
+        s.handle_payload(now, &req.to_bytes()).unwrap();
+        while let Some(ev) = s.poll_event() {
+            if let ServerEvent::VerifyPublicKey { key, .. } = &ev {
+                s.answer_public_key(now, approved.contains(key)).unwrap();
+            }
+            events.push(ev);
+        }
+        s.handle_timeout(now + Duration::from_secs(1)).unwrap();
+        let mut last = Vec::new();
+        while let Some(p) = s.poll_outgoing(now + Duration::from_secs(1)) {
+            last = p;
+        }
+        last[0]
+    }
+    let query = |key: &PublicKey| UserauthRequest {
+        user: "alice".into(),
+        service: "ssh-connection".into(),
+        method: AuthMethod::PublicKey {
+            algorithm: "ssh-ed25519".into(),
+            public_key: key.to_blob(),
+            signature: None,
+        },
+    };
+    // The victim's key offered (a query the application approves), then
+    // claimed with the attacker's signature: the application was asked
+    // about the victim's key with a signature, and said yes.
+    assert_eq!(
+        send(&mut s, now, &approved, &mut events, &query(victim.public())),
+        PK_OK
+    );
+    let forged = signed_request("alice", victim.public(), &attacker, SID);
+    assert_eq!(send(&mut s, now, &approved, &mut events, &forged), FAILURE);
+    assert!(events.iter().any(|e| matches!(e,
+        ServerEvent::VerifyPublicKey { key, query_only: false, .. } if key == victim.public())));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, ServerEvent::PublicKeyVerified { .. })),
+        "{events:?}"
+    );
+    // The attacker's own key, offered after a query of the victim's again:
+    // the victim's was the last one queried, the attacker's authenticates.
+    assert_eq!(
+        send(
+            &mut s,
+            now,
+            &approved,
+            &mut events,
+            &query(attacker.public())
+        ),
+        PK_OK
+    );
+    assert_eq!(
+        send(&mut s, now, &approved, &mut events, &query(victim.public())),
+        PK_OK
+    );
+    let own = signed_request("alice", attacker.public(), &attacker, SID);
+    assert_eq!(send(&mut s, now, &approved, &mut events, &own), SUCCESS);
+    assert!(s.is_authenticated());
+    let verified: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::PublicKeyVerified { user, key } => Some((user.as_str(), key)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(verified, [("alice", attacker.public())]);
+    // Told before the success it led to.
+    let at = |f: &dyn Fn(&ServerEvent) -> bool| events.iter().position(f).unwrap();
+    assert!(
+        at(&|e| matches!(e, ServerEvent::PublicKeyVerified { .. }))
+            < at(&|e| matches!(e, ServerEvent::Success { .. }))
+    );
+}

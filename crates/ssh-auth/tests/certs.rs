@@ -197,27 +197,177 @@ fn user_certificates_through_authorized_keys() {
     let ca = fixture("certs/ca_ed25519.pub");
     let policy = VerifyPolicy::default();
     let ak = AuthorizedKeys::parse(&format!("cert-authority,no-pty {ca}"));
-    let entry = ak.check_certificate("alice", &cert, NOW, &policy).unwrap();
+    let entry = ak
+        .check_certificate("alice", &cert, NOW, &policy, "10.1.2.3")
+        .unwrap();
     assert!(!entry.options.pty);
     assert_eq!(
-        ak.check_certificate("carol", &cert, NOW, &policy)
+        ak.check_certificate("carol", &cert, NOW, &policy, "10.1.2.3")
             .unwrap_err(),
         CertError::PrincipalNotListed
     );
     // principals="..." maps certificate principals to this account.
     let ak = AuthorizedKeys::parse(&format!("cert-authority,principals=\"bob,ops\" {ca}"));
-    ak.check_certificate("carol", &cert, NOW, &policy).unwrap();
+    ak.check_certificate("carol", &cert, NOW, &policy, "10.1.2.3")
+        .unwrap();
     let ak = AuthorizedKeys::parse(&format!("cert-authority,principals=\"ops\" {ca}"));
     assert_eq!(
-        ak.check_certificate("alice", &cert, NOW, &policy)
+        ak.check_certificate("alice", &cert, NOW, &policy, "10.1.2.3")
             .unwrap_err(),
         CertError::PrincipalNotListed
     );
     // The CA as a plain key line is not a cert-authority.
     let ak = AuthorizedKeys::parse(&ca);
     assert_eq!(
-        ak.check_certificate("alice", &cert, NOW, &policy)
+        ak.check_certificate("alice", &cert, NOW, &policy, "10.1.2.3")
             .unwrap_err(),
         CertError::UntrustedCa
     );
+}
+
+/// Certificate classes a server must refuse (or restrict), made with a CA in
+/// `authorized_keys` (`cert-authority`): what `check_certificate` refuses
+/// never reaches a "yes" to the key.
+mod refused {
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use ssh_auth::authorized_keys::AuthorizedKeys;
+    use ssh_auth::cert::{CertError, CertType, Certificate, CertificateBuilder, CertificateExt};
+    use ssh_keys::{PrivateKey, VerifyPolicy};
+
+    use super::NOW;
+
+    fn ca() -> PrivateKey {
+        PrivateKey::from_ed25519_seed(&[0xca; 32])
+    }
+
+    fn builder() -> CertificateBuilder {
+        CertificateBuilder::new(
+            PrivateKey::from_ed25519_seed(&[3; 32]).public().clone(),
+            CertType::User,
+        )
+        .valid(NOW - 60, NOW + 60)
+    }
+
+    fn sign(b: CertificateBuilder) -> Certificate {
+        b.sign(&ca(), None, &mut StdRng::seed_from_u64(1)).unwrap()
+    }
+
+    fn check(cert: &Certificate, user: &str, address: &str) -> Result<(), CertError> {
+        let ak = AuthorizedKeys::parse(&format!(
+            "cert-authority {}",
+            ca().public().to_openssh("ca")
+        ));
+        ak.check_certificate(user, cert, NOW, &VerifyPolicy::default(), address)
+            .map(|_| ())
+    }
+
+    /// A certificate with no principals: once "valid for any principal",
+    /// since OpenSSH 10.3 valid for none; also not through a
+    /// `principals="..."` mapping.
+    #[test]
+    fn certificate_with_empty_principals() {
+        let cert = sign(builder());
+        assert!(cert.principals.is_empty());
+        assert_eq!(
+            check(&cert, "alice", "192.0.2.1"),
+            Err(CertError::NoPrincipals)
+        );
+        let ak = AuthorizedKeys::parse(&format!(
+            "cert-authority,principals=\"alice\" {}",
+            ca().public().to_openssh("ca")
+        ));
+        assert!(
+            ak.check_certificate("alice", &cert, NOW, &VerifyPolicy::default(), "192.0.2.1")
+                .is_err()
+        );
+    }
+
+    /// Expired by a second, or not yet valid: refused; the time is the
+    /// caller's.
+    #[test]
+    fn certificate_expired() {
+        let expired = sign(builder().principal("alice").valid(NOW - 60, NOW));
+        assert_eq!(
+            check(&expired, "alice", "192.0.2.1"),
+            Err(CertError::Expired)
+        );
+        let early = sign(builder().principal("alice").valid(NOW + 1, NOW + 60));
+        assert_eq!(
+            check(&early, "alice", "192.0.2.1"),
+            Err(CertError::NotYetValid)
+        );
+        let fine = sign(builder().principal("alice"));
+        check(&fine, "alice", "192.0.2.1").unwrap();
+    }
+
+    /// A client outside the certificate's `source-address`: refused. An
+    /// option that does not parse allows nobody.
+    #[test]
+    fn certificate_source_address_outside() {
+        let cert = sign(
+            builder()
+                .principal("alice")
+                .critical_option("source-address", b"10.0.0.0/8,2001:db8::/32"),
+        );
+        assert_eq!(
+            check(&cert, "alice", "192.0.2.1"),
+            Err(CertError::SourceAddressNotAllowed)
+        );
+        assert_eq!(
+            check(&cert, "alice", "2001:db9::1"),
+            Err(CertError::SourceAddressNotAllowed)
+        );
+        check(&cert, "alice", "10.9.8.7").unwrap();
+        check(&cert, "alice", "2001:db8::1").unwrap();
+        assert!(!cert.source_address_allows("192.0.2.1"));
+        let garbled = sign(
+            builder()
+                .principal("alice")
+                .critical_option("source-address", b"10.0.0.0/99"),
+        );
+        assert_eq!(
+            check(&garbled, "alice", "10.0.0.1"),
+            Err(CertError::SourceAddressNotAllowed)
+        );
+        assert_eq!(
+            CertError::SourceAddressNotAllowed.to_string(),
+            "Certificate invalid: not from a permitted source address"
+        );
+    }
+
+    /// A certificate's own restrictions: `force-command` becomes the
+    /// command, permissions only as its `permit-*` extensions grant (and
+    /// the line allows); two different forced commands refuse the key.
+    #[test]
+    fn certificate_force_command_and_extensions_restrict() {
+        use ssh_auth::authorized_keys::KeyOptions;
+        let bare = sign(builder().principal("alice"));
+        let o = bare.restrict_options(&KeyOptions::default()).unwrap();
+        assert!(!o.pty && !o.port_forwarding && !o.agent_forwarding);
+        assert!(!o.x11_forwarding && !o.user_rc && o.command.is_none());
+        let cert = sign(
+            builder()
+                .principal("alice")
+                .critical_option("force-command", b"/usr/bin/backup")
+                .extension("permit-port-forwarding", b"")
+                .extension("permit-pty", b""),
+        );
+        let o = cert.restrict_options(&KeyOptions::default()).unwrap();
+        assert_eq!(o.command.as_deref(), Some("/usr/bin/backup"));
+        assert!(o.pty && o.port_forwarding && !o.agent_forwarding);
+        let line = AuthorizedKeys::parse(&format!(
+            "cert-authority,no-pty,command=\"/usr/bin/backup\" {}",
+            ca().public().to_openssh("ca")
+        ));
+        let entry = line.cert_authorities().next().unwrap();
+        let o = cert.restrict_options(&entry.options).unwrap();
+        assert!(!o.pty && o.port_forwarding);
+        let other = AuthorizedKeys::parse(&format!(
+            "cert-authority,command=\"/bin/sh\" {}",
+            ca().public().to_openssh("ca")
+        ));
+        let entry = other.cert_authorities().next().unwrap();
+        assert_eq!(cert.restrict_options(&entry.options), None);
+    }
 }

@@ -176,7 +176,7 @@ fn refused_when_it_is_a_user_certificate() {
 }
 
 #[test]
-fn refused_when_expired_or_not_yet_valid() {
+fn host_certificate_expired() {
     let expired = sign(builder().valid(NOW - 60, NOW));
     assert_eq!(
         check(&ca_line("*"), "host.example", &expired),
@@ -205,7 +205,7 @@ fn refused_when_the_name_is_not_a_principal() {
 }
 
 #[test]
-fn refused_when_it_has_no_principals() {
+fn host_certificate_with_empty_principals() {
     let cert = sign(
         CertificateBuilder::new(host_key().public().clone(), CertType::Host)
             .valid(NOW - 60, NOW + 60),

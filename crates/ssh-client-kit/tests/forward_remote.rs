@@ -276,6 +276,69 @@ fn agent_channels_reach_the_agent_socket_once_enabled() {
     });
 }
 
+/// A server opening channels the client never asked for: the agent
+/// (`auth-agent@openssh.com`, `agent-connect`) without `-A`, `x11` without
+/// `-X`, `forwarded-tcpip` and `forwarded-streamlocal@openssh.com` for
+/// forwards never requested, and the types only a client opens
+/// (`session`, `direct-tcpip`, even to a port that listens). Each is
+/// refused, before the dispatcher runs and after, with nothing connected
+/// for it; the requested forward and the connection go on.
+#[test]
+fn unsolicited_agent_x11_and_forwarded_channels_are_refused() {
+    block(async {
+        let (client, conn) = start().await;
+        let echo = echo_server().await;
+        let refused = |e: Error| match e {
+            Error::ChannelOpenFailed { reason, .. } => reason,
+            other => panic!("{other:?}"),
+        };
+        // No one takes the server's opens yet.
+        let e = conn.open_channel(ChannelType::AuthAgent).await.unwrap_err();
+        assert_eq!(refused(e), OpenFailureReason::ADMINISTRATIVELY_PROHIBITED);
+        let d = Dispatcher::start(&client);
+        d.request_remote(&tcp("127.0.0.1", 7101), Some(tcp("127.0.0.1", echo)))
+            .await
+            .unwrap();
+        let prohibited = [
+            ChannelType::AuthAgent,
+            ChannelType::AgentConnect,
+            x11_open(),
+            forwarded("127.0.0.1", 7102),
+            forwarded("", 22),
+            ChannelType::ForwardedStreamlocal {
+                socket_path: "/run/user/0/ssh-agent.sock".into(),
+            },
+        ];
+        for kind in prohibited {
+            let e = conn.open_channel(kind.clone()).await.unwrap_err();
+            assert_eq!(
+                refused(e),
+                OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                "{kind:?}"
+            );
+        }
+        for kind in [ChannelType::Session, direct(echo)] {
+            let e = conn.open_channel(kind.clone()).await.unwrap_err();
+            assert!(
+                [
+                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                    OpenFailureReason::UNKNOWN_CHANNEL_TYPE
+                ]
+                .contains(&refused(e)),
+                "{kind:?}"
+            );
+        }
+        // The requested forward still works, and the client's own channels.
+        let got = server_roundtrip(&conn, forwarded("127.0.0.1", 7101), b"asked for")
+            .await
+            .unwrap();
+        assert_eq!(got, b"asked for");
+        let ch = client.open_channel(direct(echo)).await.unwrap();
+        let got = send_and_collect(ch.reader(), ch.writer(), b"still here").await;
+        assert_eq!(got, b"still here");
+    });
+}
+
 /// A fake agent on a Unix socket: per connection, reads the first frame
 /// (sent on the channel of its body), answers SSH_AGENT_SUCCESS, then
 /// echoes.

@@ -111,9 +111,15 @@ fn oversized_data_packet_is_a_protocol_error() {
     ));
 }
 
+/// russh's window-adjust overflow (GHSA-cqvm-j2r2-hwpg class): a
+/// WINDOW_ADJUST that takes the send window past 2^32 - 1 is a protocol
+/// error, never a wrapped (small) or panicking window, and nothing is sent
+/// or delivered for it.
 #[test]
-fn window_adjust_overflow_is_a_protocol_error() {
-    let (mut p, local) = opened();
+fn russh_window_adjust_overflow() {
+    let mut p = Pair::new();
+    let (_, s) = p.open_session();
+    let local = p.server.channel_info(s).unwrap().local.get();
     let adj = |n| {
         ChannelWindowAdjust {
             recipient: local,
@@ -125,6 +131,8 @@ fn window_adjust_overflow_is_a_protocol_error() {
     p.server
         .handle_payload(&adj(u32::MAX - 2 * 1024 * 1024))
         .unwrap();
+    p.pump();
+    p.server_events.clear();
     let e = expect_protocol(p.server.handle_payload(&adj(1)));
     assert!(matches!(
         e,
@@ -136,10 +144,17 @@ fn window_adjust_overflow_is_a_protocol_error() {
             ..
         }
     ));
+    assert_failed(&mut p.server, &e);
+    assert_nothing_done(&mut p.server);
+    // The refused adjust left the window as it was.
+    assert_eq!(p.server.channel_info(s).unwrap().send_window, u32::MAX);
 }
 
+/// A peer's maximum packet size of 0 (in CHANNEL_OPEN or its
+/// confirmation) would make every send an endless loop of empty packets:
+/// a protocol error, no channel opened, no confirmation sent, no event.
 #[test]
-fn zero_max_packet_is_a_protocol_error() {
+fn channel_max_packet_zero() {
     let mut server = Connection::new(Role::Server, Config::default());
     let open = ChannelOpen {
         sender: 0,
@@ -149,9 +164,13 @@ fn zero_max_packet_is_a_protocol_error() {
     };
     let e = expect_protocol(server.handle_payload(&open.to_bytes()));
     assert_eq!(e, ProtocolError::ZeroMaxPacket);
+    assert_failed(&mut server, &e);
+    assert_nothing_done(&mut server);
 
     let mut client = Connection::new(Role::Client, Config::default());
     let h = client.open_channel(ChannelType::Session).unwrap();
+    let mut buf = Vec::new();
+    assert!(client.poll_outgoing(&mut buf), "the CHANNEL_OPEN");
     let conf = ChannelOpenConfirmation {
         recipient: h.local_id().get(),
         sender: 5,
@@ -161,6 +180,17 @@ fn zero_max_packet_is_a_protocol_error() {
     };
     let e = expect_protocol(client.handle_payload(&conf.to_bytes()));
     assert_eq!(e, ProtocolError::ZeroMaxPacket);
+    assert_nothing_done(&mut client);
+    assert!(!client.is_open(h), "the channel never opened");
+    assert!(client.send_data(h, b"x").is_err());
+}
+
+/// Nothing was queued for the peer and nothing delivered to the
+/// application.
+fn assert_nothing_done(conn: &mut Connection) {
+    let mut buf = Vec::new();
+    assert!(!conn.poll_outgoing(&mut buf), "queued {buf:?}");
+    assert_eq!(conn.poll_event(), None);
 }
 
 #[test]

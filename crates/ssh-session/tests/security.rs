@@ -15,10 +15,13 @@ mod common;
 use common::{Options, Pair, Side};
 use ssh_auth::AuthError;
 use ssh_auth::client::ClientEvent;
+use ssh_session::ServerSessionEvent;
 use ssh_session::{ClientSessionEvent, Error};
 use ssh_wire::Encode;
 use ssh_wire::messages::userauth::{AuthMethod, UserauthRequest};
-use ssh_wire::messages::{ChannelOpen, ChannelType, DisconnectReason};
+use ssh_wire::messages::{
+    ChannelOpen, ChannelRequest, ChannelRequestKind, ChannelType, DisconnectReason,
+};
 
 fn channel_open() -> Vec<u8> {
     ChannelOpen {
@@ -28,6 +31,41 @@ fn channel_open() -> Vec<u8> {
         channel_type: ChannelType::Session,
     }
     .to_bytes()
+}
+
+/// The Erlang/OTP exploit's request: `exec` on channel 0.
+fn channel_exec() -> Vec<u8> {
+    ChannelRequest {
+        recipient: 0,
+        want_reply: true,
+        request: ChannelRequestKind::Exec {
+            command: "touch /tmp/pwned".into(),
+        },
+    }
+    .to_bytes()
+}
+
+/// The server did nothing for the client: not authenticated, no
+/// connection layer, no channel or request reached the application.
+fn assert_server_did_nothing(p: &mut Pair) {
+    assert!(!p.s.is_authenticated());
+    assert!(p.s.connection().is_none());
+    assert!(p.s.connection_mut().is_none());
+    while let Some(ev) = p.s.poll_event() {
+        p.s_events.push(ev);
+    }
+    assert!(p.s_conn.is_empty(), "{:?}", p.s_conn);
+    for ev in &p.s_events {
+        assert!(
+            !matches!(
+                ev,
+                ServerSessionEvent::Connection(_)
+                    | ServerSessionEvent::Authenticated
+                    | ServerSessionEvent::Auth(ssh_auth::server::ServerEvent::Success { .. })
+            ),
+            "{ev:?}"
+        );
+    }
 }
 
 /// A pair stopped at the client's password prompt: keys exchanged, the
@@ -88,10 +126,15 @@ fn channel_open_before_auth_fails_the_server() {
     assert_eq!(peer_disconnected(&cerr), DisconnectReason::PROTOCOL_ERROR);
 }
 
+/// libssh CVE-2018-10933: a client that sends USERAUTH_SUCCESS instead
+/// of a request is not authenticated; the server disconnects with
+/// PROTOCOL_ERROR, and no connection layer exists.
 #[test]
-fn client_sent_userauth_success_fails_the_server() {
+fn cve_2018_10933_client_sent_userauth_success() {
     let mut p = waiting_for_password();
     p.c.transport_mut().send_payload(&[52]).unwrap();
+    // A channel right behind it, as the exploit does.
+    p.c.transport_mut().send_payload(&channel_open()).unwrap();
     let (side, err) = p.drive().unwrap_err();
     assert_eq!(side, Side::Server);
     assert!(
@@ -102,9 +145,74 @@ fn client_sent_userauth_success_fails_the_server() {
         err.disconnect_reason(),
         Some(DisconnectReason::PROTOCOL_ERROR)
     );
-    assert!(!p.s.is_authenticated());
+    assert_server_did_nothing(&mut p);
+    // The only thing the client gets is the DISCONNECT.
     let cerr = deliver(&mut p, Side::Server).unwrap();
     assert_eq!(peer_disconnected(&cerr), DisconnectReason::PROTOCOL_ERROR);
+    assert!(!p.c.is_authenticated());
+}
+
+/// Erlang/OTP CVE-2025-32433: connection-layer messages (CHANNEL_OPEN,
+/// then CHANNEL_REQUEST `exec`) sent before authentication, both once the
+/// service is accepted and in plaintext straight behind the client's
+/// KEXINIT. Each ends the connection; no channel, no request, nothing
+/// executed.
+#[test]
+fn cve_2025_32433_erlang_exec_before_auth() {
+    // Waiting for the password: the messages are encrypted and well
+    // formed, but unauthenticated.
+    let mut p = waiting_for_password();
+    p.c.transport_mut().send_payload(&channel_open()).unwrap();
+    p.c.transport_mut().send_payload(&channel_exec()).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Server);
+    assert_eq!(
+        err.disconnect_reason(),
+        Some(DisconnectReason::PROTOCOL_ERROR),
+        "{err:?}"
+    );
+    assert_server_did_nothing(&mut p);
+    let cerr = deliver(&mut p, Side::Server).unwrap();
+    assert_eq!(peer_disconnected(&cerr), DisconnectReason::PROTOCOL_ERROR);
+
+    // The exploit's shape: plaintext packets during the first key
+    // exchange, with and without strict kex.
+    for strict in [true, false] {
+        let mut o = Options {
+            auto_auth: false,
+            ..Options::default()
+        };
+        o.transport_client.strict_kex = strict;
+        o.transport_server.strict_kex = strict;
+        let mut p = Pair::new(o);
+        let mut wire = Vec::new();
+        p.c.poll_transmit(&mut wire);
+        for payload in [channel_open(), channel_exec()] {
+            // RFC 4253 §6: length + padding length + payload + padding a
+            // multiple of 8, at least 4 bytes of padding.
+            let mut pad = 8 - (5 + payload.len()) % 8;
+            if pad < 4 {
+                pad += 8;
+            }
+            ssh_wire::packet::write_plain(&mut wire, &payload, &vec![0; pad]);
+        }
+        // Whatever the server answers first (its version and KEXINIT),
+        // the injected packets end the connection.
+        let r = p.s.handle_input(p.now, &wire);
+        let err = r.err().or_else(|| p.s.error().cloned());
+        let err = err.unwrap_or_else(|| panic!("strict {strict}: accepted"));
+        assert_eq!(
+            err.disconnect_reason(),
+            Some(DisconnectReason::PROTOCOL_ERROR),
+            "strict {strict}: {err:?}"
+        );
+        assert!(
+            err.to_string()
+                .contains("CHANNEL_OPEN before the first key exchange finished"),
+            "{err}"
+        );
+        assert_server_did_nothing(&mut p);
+    }
 }
 
 #[test]

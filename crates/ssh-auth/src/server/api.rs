@@ -109,6 +109,21 @@ pub enum ServerEvent {
         /// One response per prompt.
         responses: Vec<String>,
     },
+    /// The signature of a `publickey` request by `key` verified: `key` is
+    /// proven, and the method succeeded (a [`ServerEvent::Success`], a
+    /// [`ServerEvent::CheckAccount`] or, with more methods required, a
+    /// partial success follows). The only event naming a key that
+    /// authenticated: [`ServerEvent::VerifyPublicKey`] is asked for
+    /// queries and before a signature is checked, so the last key asked
+    /// about is not necessarily the key that authenticated (Go's
+    /// CVE-2024-45337). Per-key policy (`authorized_keys` options) is the
+    /// one of this key.
+    PublicKeyVerified {
+        /// The user.
+        user: String,
+        /// The key (for a certificate, the certified key).
+        key: PublicKey,
+    },
     /// `user` has passed every method it needs (`method` last): may the
     /// account log in now (expired, locked, `/etc/nologin`, ...)? Asked
     /// only with [`ServerConfig::check_account`]; answer with

@@ -549,6 +549,9 @@ impl ServerAuth {
                     &self.config.verify_policy,
                 );
                 if verified.is_ok() {
+                    let user = self.user.clone().unwrap_or_default().0;
+                    self.events
+                        .push_back(ServerEvent::PublicKeyVerified { user, key });
                     self.method_succeeded(now, &method)
                 } else {
                     self.reject(now, true)

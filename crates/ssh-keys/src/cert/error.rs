@@ -34,6 +34,9 @@ pub enum CertError {
     UnknownCriticalOption(String),
     /// The CA signed with an algorithm outside `CASignatureAlgorithms`.
     DisallowedSignatureAlgorithm(String),
+    /// The client's address is outside the certificate's `source-address`
+    /// critical option (or the option cannot be read).
+    SourceAddressNotAllowed,
 }
 
 pub(super) fn malformed(e: impl fmt::Display) -> CertError {
@@ -55,6 +58,9 @@ impl fmt::Display for CertError {
                 f.write_str("Certificate invalid: not a user certificate")
             }
             Self::NoPrincipals => f.write_str("Certificate lacks principal list"),
+            Self::SourceAddressNotAllowed => {
+                f.write_str("Certificate invalid: not from a permitted source address")
+            }
             Self::PrincipalNotListed => {
                 f.write_str("Certificate invalid: name is not a listed principal")
             }

@@ -22,6 +22,7 @@ use super::*;
 mod binding;
 mod handover;
 mod host_certs;
+mod hostile;
 mod rekey_rules;
 mod remote_sign;
 mod strict_kex;

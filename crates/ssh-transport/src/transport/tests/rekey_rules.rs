@@ -162,3 +162,95 @@ fn rekey_limits_count_from_the_first_newkeys() {
     p.drive().unwrap();
     assert_eq!(p.c.kex_count(), 2);
 }
+
+/// OpenSSH CVE-2025-26466: PINGs (or anything needing an answer) sent
+/// while a key exchange is running had their replies queued until it
+/// finished, without limit. Here a flood during a re-key after
+/// authentication (when PING is otherwise answered) queues nothing: PING
+/// is dropped, IGNORE needs nothing, and an unknown message gets its one
+/// UNIMPLEMENTED written out at once (allowed during a key exchange), never
+/// into the queue held until NEWKEYS; no PONG ever follows.
+#[test]
+fn cve_2025_26466_ping_flood_during_kex_bounded() {
+    use ssh_wire::messages::transport::{Ignore, Ping};
+
+    const FLOOD: usize = 5_000;
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.c.set_authenticated().unwrap();
+    p.s.set_authenticated().unwrap();
+    // The server re-keys; the client (the attacker) floods before it
+    // answers with its own KEXINIT.
+    p.s.force_rekey().unwrap();
+    p.collect();
+    for _ in 0..FLOOD {
+        p.c.seal_message(&Ping {
+            data: vec![0x50; 64],
+        })
+        .unwrap();
+        p.c.seal_message(&Ignore {
+            data: vec![0x49; 64],
+        })
+        .unwrap();
+    }
+    let flood = core::mem::take(&mut p.c_to_s);
+    let mut flood_wire = Vec::new();
+    p.c.poll_transmit(&mut flood_wire);
+    let flood = [flood, flood_wire].concat();
+    let mut at = 0;
+    while at < flood.len() {
+        at += p.s.handle_input(p.now, &flood[at..]).unwrap();
+        p.pump_server().unwrap();
+    }
+    assert!(p.s.in_kex());
+    assert!(p.s.tx.buf.is_empty(), "{} bytes queued", p.s.tx.buf.len());
+    assert!(p.s.tx.held.is_empty() && p.s.tx.held_bytes == 0);
+    assert!(p.s_got.is_empty());
+
+    // Unknown messages, each answered by one UNIMPLEMENTED written at
+    // once: as much as came in, nothing held.
+    for _ in 0..FLOOD {
+        p.c.seal_payload(&[15, 0, 0, 0, 0]).unwrap();
+    }
+    let mut wire = Vec::new();
+    p.c.poll_transmit(&mut wire);
+    let mut at = 0;
+    while at < wire.len() {
+        at += p.s.handle_input(p.now, &wire[at..]).unwrap();
+        p.pump_server().unwrap();
+    }
+    assert!(p.s.tx.held.is_empty() && p.s.tx.held_bytes == 0);
+    assert!(
+        p.s.tx.buf.len() <= wire.len(),
+        "{} bytes of replies for {} bytes of input",
+        p.s.tx.buf.len(),
+        wire.len()
+    );
+
+    // The re-key completes; not one PONG reached the client, only the
+    // UNIMPLEMENTED answers.
+    p.drive().unwrap();
+    assert_eq!(p.s.kex_count(), 2);
+    assert!(
+        !p.c_events.iter().any(|e| matches!(e, Event::Pong(_))),
+        "a ping of the flood was answered"
+    );
+    assert_eq!(
+        p.c_events
+            .iter()
+            .filter(|e| matches!(e, Event::Unimplemented(_)))
+            .count(),
+        FLOOD
+    );
+    // Outside a key exchange a ping is answered: the drop above was the
+    // key exchange's doing.
+    p.c.seal_message(&Ping { data: vec![1] }).unwrap();
+    p.drive().unwrap();
+    assert_eq!(
+        p.c_events
+            .iter()
+            .filter(|e| matches!(e, Event::Pong(_)))
+            .count(),
+        1
+    );
+}
