@@ -484,6 +484,7 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
             continue;
         }
         tracing::info!("Connection from {} port {}", peer.ip(), peer.port());
+        prepare_stream(&stream);
         let conn = connection(
             stream,
             peer,
@@ -530,6 +531,18 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         runtime::sleep(Duration::from_millis(200)).await;
     }
     Ok(())
+}
+
+/// An accepted client's socket before the first byte: small packets (a
+/// WINDOW_ADJUST behind an sftp status reply) go at once. With Nagle the
+/// second waited for the client's delayed ACK while the client's window
+/// was spent: sftp put into internal-sftp ran at 84 MB/s on loopback,
+/// 516 MB/s with TCP_NODELAY (256 MiB, OpenSSH's sftp). `ssh` and `rssh`
+/// set it on their side too.
+fn prepare_stream(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!("TCP_NODELAY: {e}");
+    }
 }
 
 /// Counts a connection until it authenticates or ends.
@@ -712,5 +725,28 @@ async fn connection(
             peer.ip(),
             peer.port()
         ),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic)]
+mod stream_tests {
+    use super::*;
+
+    #[test]
+    fn accepted_streams_send_small_packets_at_once() {
+        runtime::block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            let _client = TcpStream::connect(addr)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let (stream, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+            assert!(!stream.nodelay().unwrap_or(true), "Nagle is on by default");
+            prepare_stream(&stream);
+            assert!(stream.nodelay().unwrap_or(false));
+        });
     }
 }
