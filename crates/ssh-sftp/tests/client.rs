@@ -186,6 +186,33 @@ fn ten_mib_download_with_many_reads_in_flight() {
 }
 
 #[test]
+fn a_pipeline_that_is_the_limit_grows_to_its_bound() {
+    let mut fs = MemFs::new();
+    let file = pattern(24 * 1024 * 1024);
+    fs.put_file(b"/big", &file).unwrap();
+    // Grows from 64 requests while every one is in flight at each reply,
+    // up to 8 MiB worth of 32 KiB requests.
+    let config = ClientConfig {
+        max_bytes_in_flight: 8 * 1024 * 1024,
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(fs.clone(), ServerOptions::default(), config);
+    let (data, result) = p.download(b"/big");
+    assert_eq!(result, Ok(file.len() as u64));
+    assert!(data == file);
+    assert_eq!(p.max_in_flight_seen, 256, "8 MiB / 32 KiB");
+    // A bound of 64 requests: the pipeline stays as sftp -R 64 has it.
+    let config = ClientConfig {
+        max_bytes_in_flight: 64 * 32 * 1024,
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(fs, ServerOptions::default(), config);
+    let (data, _) = p.download(b"/big");
+    assert!(data == file);
+    assert_eq!(p.max_in_flight_seen, 64);
+}
+
+#[test]
 fn ten_mib_download_with_replies_out_of_order() {
     let mut fs = MemFs::new();
     let file = pattern(10 * 1024 * 1024);
@@ -363,6 +390,7 @@ fn client_after_version(extensions: Vec<ExtensionPair>) -> Client {
     let mut c = Client::new(ClientConfig {
         chunk_size: 1 << 20,
         max_in_flight: 4,
+        max_bytes_in_flight: 0,
     });
     let mut out = Vec::new();
     assert!(c.poll_transmit(&mut out));

@@ -30,8 +30,10 @@ use crate::numbers::{MAX_DATA_LEN, OpenFlags, SFTP_VERSION, StatusCode};
 
 /// OpenSSH's `sftp` defaults: `-B 32768`, `-R 64`.
 pub const DEFAULT_CHUNK_SIZE: u32 = 32 * 1024;
-/// Requests in flight per transfer by default.
+/// Requests in flight per transfer at the start by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// The most bytes of READs or WRITEs a transfer's pipeline grows to.
+pub const DEFAULT_MAX_BYTES_IN_FLIGHT: u64 = 16 * 1024 * 1024;
 
 /// How the client transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +41,15 @@ pub struct ClientConfig {
     /// Bytes per READ or WRITE of a transfer; lowered to the server's
     /// `limits@openssh.com` values when it offers them.
     pub chunk_size: u32,
-    /// READs or WRITEs in flight per transfer.
+    /// READs or WRITEs in flight per transfer at its start.
     pub max_in_flight: usize,
+    /// What the pipeline may grow to, in bytes: while every request the
+    /// transfer may have is in flight when a reply comes (the pipeline,
+    /// not the server or the application, sets the pace), each reply lets
+    /// one more go, which doubles the requests in flight per round trip
+    /// (TCP's slow start), up to this many bytes' worth. At or below
+    /// `max_in_flight` chunks: a fixed pipeline, as `sftp -R`.
+    pub max_bytes_in_flight: u64,
 }
 
 impl Default for ClientConfig {
@@ -48,6 +57,37 @@ impl Default for ClientConfig {
         Self {
             chunk_size: DEFAULT_CHUNK_SIZE,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_bytes_in_flight: DEFAULT_MAX_BYTES_IN_FLIGHT,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The requests in flight a transfer of `chunk`-byte requests starts
+    /// with and may grow to.
+    pub(crate) fn pipeline(&self, chunk: u32) -> Pipeline {
+        let start = self.max_in_flight.max(1);
+        let limit = usize::try_from(self.max_bytes_in_flight / u64::from(chunk.max(1)))
+            .unwrap_or(usize::MAX)
+            .max(start);
+        Pipeline { now: start, limit }
+    }
+}
+
+/// The requests a transfer may have in flight, growing while it is the
+/// limit (see [`ClientConfig::max_bytes_in_flight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pipeline {
+    pub(crate) now: usize,
+    pub(crate) limit: usize,
+}
+
+impl Pipeline {
+    /// A reply came while `in_flight` requests (this one included) were
+    /// out: if that was all the pipeline allows, it grows by one.
+    pub(crate) fn on_reply(&mut self, in_flight: usize) {
+        if in_flight >= self.now && self.now < self.limit {
+            self.now += 1;
         }
     }
 }
@@ -554,12 +594,13 @@ impl Client {
     ) -> Result<TransferId, ApiError> {
         self.check_ready()?;
         let id = self.new_transfer_id();
+        let chunk = self.read_chunk();
         let mut d = Download::new(
             handle.clone(),
             offset,
             len,
-            self.read_chunk(),
-            self.config.max_in_flight,
+            chunk,
+            self.config.pipeline(chunk),
         );
         if !d.progress(id, &mut self.out, &mut self.events) {
             self.transfers.insert(id, Transfer::Download(d));
@@ -572,12 +613,8 @@ impl Client {
     pub fn upload(&mut self, handle: &Handle, offset: u64) -> Result<TransferId, ApiError> {
         self.check_ready()?;
         let id = self.new_transfer_id();
-        let u = Upload::new(
-            handle.clone(),
-            offset,
-            self.write_chunk(),
-            self.config.max_in_flight,
-        );
+        let chunk = self.write_chunk();
+        let u = Upload::new(handle.clone(), offset, chunk, self.config.pipeline(chunk));
         self.transfers.insert(id, Transfer::Upload(u));
         Ok(id)
     }

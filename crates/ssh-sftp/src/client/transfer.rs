@@ -1,10 +1,11 @@
 //! Pipelined whole-file transfers: many READs or WRITEs of one chunk size in
-//! flight at once, as OpenSSH's `sftp` does (64 requests of 32 KiB by
-//! default), as state machines the client drives by reply.
+//! flight at once, as OpenSSH's `sftp` does (64 requests of 32 KiB to
+//! start), growing while the pipeline is the limit (a long path), as state
+//! machines the client drives by reply.
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{Event, Outgoing, Pending, ProtocolError, Status, TransferId};
+use super::{Event, Outgoing, Pending, Pipeline, ProtocolError, Status, TransferId};
 use crate::message::{Handle, Request};
 use crate::numbers::StatusCode;
 
@@ -14,7 +15,7 @@ use crate::numbers::StatusCode;
 pub(super) struct Download {
     handle: Handle,
     chunk: u32,
-    max_in_flight: usize,
+    pipeline: Pipeline,
     /// The next offset no READ has asked for yet.
     next_offset: u64,
     /// Where reading stops (exclusive), when the caller gave a length.
@@ -38,12 +39,12 @@ impl Download {
         offset: u64,
         len: Option<u64>,
         chunk: u32,
-        max_in_flight: usize,
+        pipeline: Pipeline,
     ) -> Self {
         Self {
             handle,
             chunk: chunk.max(1),
-            max_in_flight: max_in_flight.max(1),
+            pipeline,
             next_offset: offset,
             end: len.map(|l| offset.saturating_add(l)),
             in_flight: 0,
@@ -60,8 +61,8 @@ impl Download {
     /// in flight: a server answering one early READ last must not make us
     /// buffer the rest of the file.
     pub(super) fn pump(&mut self, id: TransferId, out: &mut Outgoing) {
-        let window = self.max_in_flight as u64 * u64::from(self.chunk);
-        while self.in_flight < self.max_in_flight
+        let window = self.pipeline.now as u64 * u64::from(self.chunk);
+        while self.in_flight < self.pipeline.now
             && self.eof_at.is_none()
             && self.error.is_none()
             && self.next_offset.saturating_sub(self.delivered) < window
@@ -111,6 +112,7 @@ impl Download {
         data: Vec<u8>,
         request_id: u32,
     ) -> Result<(), ProtocolError> {
+        self.pipeline.on_reply(self.in_flight);
         self.in_flight = self.in_flight.saturating_sub(1);
         let n = data.len();
         if n > len as usize {
@@ -197,7 +199,7 @@ impl Download {
 pub(super) struct Upload {
     handle: Handle,
     chunk: u32,
-    max_in_flight: usize,
+    pipeline: Pipeline,
     next_offset: u64,
     in_flight: usize,
     /// Bytes accepted and not yet a full chunk.
@@ -211,11 +213,11 @@ pub(super) struct Upload {
 }
 
 impl Upload {
-    pub(super) fn new(handle: Handle, offset: u64, chunk: u32, max_in_flight: usize) -> Self {
+    pub(super) fn new(handle: Handle, offset: u64, chunk: u32, pipeline: Pipeline) -> Self {
         Self {
             handle,
             chunk: chunk.max(1),
-            max_in_flight: max_in_flight.max(1),
+            pipeline,
             next_offset: offset,
             in_flight: 0,
             buffer: Vec::new(),
@@ -231,7 +233,7 @@ impl Upload {
         if self.error.is_some() || self.finishing {
             return 0;
         }
-        let free = self.max_in_flight.saturating_sub(self.in_flight);
+        let free = self.pipeline.now.saturating_sub(self.in_flight);
         (free * self.chunk as usize).saturating_sub(self.buffer.len())
     }
 
@@ -285,6 +287,9 @@ impl Upload {
 
     /// STATUS for one of our WRITEs.
     pub(super) fn on_status(&mut self, len: u32, status: Status) {
+        if status.code == StatusCode::OK {
+            self.pipeline.on_reply(self.in_flight);
+        }
         self.in_flight = self.in_flight.saturating_sub(1);
         if status.code == StatusCode::OK {
             self.acked = self.acked.saturating_add(u64::from(len));
