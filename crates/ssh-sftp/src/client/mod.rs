@@ -43,8 +43,9 @@ pub struct ClientConfig {
     pub chunk_size: u32,
     /// READs or WRITEs in flight per transfer at its start.
     pub max_in_flight: usize,
-    /// What the pipeline may grow to, in bytes: while every request the
-    /// transfer may have is in flight when a reply comes (the pipeline,
+    /// What a download's pipeline may grow to, in bytes (an upload's stays
+    /// at `max_in_flight`): while every READ the transfer may have is in
+    /// flight when a reply comes (the pipeline,
     /// not the server or the application, sets the pace), each reply lets
     /// one more go, which doubles the requests in flight per round trip
     /// (TCP's slow start), up to this many bytes' worth. At or below
