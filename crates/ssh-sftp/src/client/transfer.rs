@@ -5,9 +5,39 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::{Event, Outgoing, Pending, Pipeline, ProtocolError, Status, TransferId};
+use super::{ClientConfig, Event, Outgoing, Pending, ProtocolError, Status, TransferId};
 use crate::message::{Handle, Request};
 use crate::numbers::StatusCode;
+
+impl ClientConfig {
+    /// The requests in flight a transfer of `chunk`-byte requests starts
+    /// with and may grow to.
+    pub(crate) fn pipeline(&self, chunk: u32) -> Pipeline {
+        let start = self.max_in_flight.max(1);
+        let limit = usize::try_from(self.max_bytes_in_flight / u64::from(chunk.max(1)))
+            .unwrap_or(usize::MAX)
+            .max(start);
+        Pipeline { now: start, limit }
+    }
+}
+
+/// The requests a transfer may have in flight, growing while it is the
+/// limit (see [`ClientConfig::max_bytes_in_flight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Pipeline {
+    pub(crate) now: usize,
+    pub(crate) limit: usize,
+}
+
+impl Pipeline {
+    /// A reply came while `in_flight` requests (this one included) were
+    /// out: if that was all the pipeline allows, it grows by one.
+    pub(crate) fn on_reply(&mut self, in_flight: usize) {
+        if in_flight >= self.now && self.now < self.limit {
+            self.now += 1;
+        }
+    }
+}
 
 /// A download: READs ahead of the data delivered, the data handed out in
 /// file order.
