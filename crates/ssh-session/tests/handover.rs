@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Flow, Options, Pair, app_round, host_key};
+use common::{Flow, Options, Pair, flows_with_rekeys, host_key};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use ssh_session::{ServerSession, ServerSessionEvent};
@@ -94,24 +94,7 @@ fn a_session_moved_at_success_serves_the_connection() {
     p.sc().accept(opened[0]).unwrap();
     p.drive().unwrap();
     let mut flows = vec![Flow::new(0, early, opened[0], 300 * 1024)];
-    let mut round = 0;
-    loop {
-        let moved = app_round(&mut p, &mut flows);
-        round += 1;
-        if round == 3 {
-            p.c.force_rekey().unwrap();
-        }
-        if round == 6 {
-            p.s.force_rekey().unwrap();
-        }
-        p.drive().unwrap();
-        if !moved && round > 6 && !app_round(&mut p, &mut flows) {
-            break;
-        }
-        assert!(round < 100_000, "no end");
-    }
-    assert!(flows[0].done());
-    assert!(flows[0].c_got == flows[0].to_client && flows[0].s_got == flows[0].to_server);
+    flows_with_rekeys(&mut p, &mut flows);
     assert_eq!(p.s.transport().kex_count(), 3);
     assert_eq!(
         p.s.transport().negotiated().unwrap().comp_c2s,

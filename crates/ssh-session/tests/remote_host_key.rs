@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Flow, Options, Pair, app_round};
+use common::{Flow, Options, Pair, flows_with_rekeys};
 use ssh_session::ServerSessionEvent;
 use ssh_transport::Event as TransportEvent;
 
@@ -39,24 +39,7 @@ fn session_with_rekeys(host_certificate: bool) {
     let handles = p.open_channels(1);
     let (c, s) = handles[0];
     let mut flows = vec![Flow::new(0, c, s, 256 * 1024)];
-    let mut round = 0;
-    loop {
-        let moved = app_round(&mut p, &mut flows);
-        round += 1;
-        if round == 3 {
-            p.c.force_rekey().unwrap();
-        }
-        if round == 6 {
-            p.s.force_rekey().unwrap();
-        }
-        p.drive().unwrap();
-        if !moved && round > 6 && !app_round(&mut p, &mut flows) {
-            break;
-        }
-        assert!(round < 100_000, "no end");
-    }
-    assert!(flows[0].done());
-    assert!(flows[0].c_got == flows[0].to_client && flows[0].s_got == flows[0].to_server);
+    flows_with_rekeys(&mut p, &mut flows);
     assert_eq!(p.s.transport().kex_count(), 3);
     assert_eq!(sign_requests(&p), 3, "one signature per key exchange");
 }
