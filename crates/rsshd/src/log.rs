@@ -111,6 +111,97 @@ impl Drop for SyslogEvent {
     }
 }
 
+/// A privilege-separated worker's log: each event one line on standard
+/// output (a pipe the monitor reads, [`relay`]), its level first (`E`,
+/// `W`, `I`, `D`, `T`), escaped. The worker's sandbox has no system log
+/// to reach.
+pub(crate) struct Pipe;
+
+/// One event, written as a line when the subscriber is done with it.
+pub(crate) struct PipeEvent {
+    level: u8,
+    text: Vec<u8>,
+}
+
+impl<'a> MakeWriter<'a> for Pipe {
+    type Writer = PipeEvent;
+
+    fn make_writer(&'a self) -> PipeEvent {
+        PipeEvent {
+            level: b'I',
+            text: Vec::new(),
+        }
+    }
+
+    fn make_writer_for(&'a self, meta: &Metadata<'_>) -> PipeEvent {
+        let level = match *meta.level() {
+            Level::ERROR => b'E',
+            Level::WARN => b'W',
+            Level::INFO => b'I',
+            Level::DEBUG => b'D',
+            Level::TRACE => b'T',
+        };
+        PipeEvent {
+            level,
+            text: Vec::new(),
+        }
+    }
+}
+
+impl Write for PipeEvent {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PipeEvent {
+    /// The line for the pipe: level, escaped text, newline.
+    fn line(&self) -> Vec<u8> {
+        let body = self.text.strip_suffix(b"\n").unwrap_or(&self.text);
+        let mut line = vec![self.level];
+        line.extend_from_slice(&escape(body));
+        line.push(b'\n');
+        line
+    }
+}
+
+impl Drop for PipeEvent {
+    fn drop(&mut self) {
+        if !self.text.is_empty() {
+            let _ = io::stdout().lock().write_all(&self.line());
+        }
+    }
+}
+
+/// Sends a worker's log events to its standard output ([`Pipe`]).
+pub(crate) fn init_pipe(filter: &str) {
+    let _ = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_level(false)
+        .with_ansi(false)
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(Pipe)
+        .try_init();
+}
+
+/// Logs a line a worker wrote ([`Pipe`]) here, at its level.
+pub(crate) fn relay(line: &str) {
+    let (level, text) = line.split_at_checked(1).unwrap_or(("I", line));
+    match level {
+        "E" => tracing::error!("{text}"),
+        "W" => tracing::warn!("{text}"),
+        "I" => tracing::info!("{text}"),
+        "D" => tracing::debug!("{text}"),
+        _ => tracing::trace!("{text}"),
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -140,6 +231,17 @@ mod tests {
             .write_all(b"Invalid user a\nb from 10.0.0.1\n")
             .unwrap();
         assert_eq!(event.message(), "Invalid user a\\012b from 10.0.0.1");
+        event.text.clear();
+    }
+
+    #[test]
+    fn a_worker_line_carries_its_level_and_is_escaped() {
+        let mut event = PipeEvent {
+            level: b'W',
+            text: Vec::new(),
+        };
+        event.write_all(b"Invalid user a\nb\n").unwrap();
+        assert_eq!(event.line(), b"WInvalid user a\\012b\n");
         event.text.clear();
     }
 

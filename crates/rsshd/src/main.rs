@@ -13,9 +13,11 @@
 //! listens (`READY=1`).
 
 mod auth;
+mod connection;
 mod hostkeys;
 mod internal_sftp;
 mod log;
+mod privsep;
 mod session;
 
 use std::net::SocketAddr;
@@ -28,19 +30,11 @@ use std::time::Duration;
 use clap::Parser;
 use futures::StreamExt as _;
 use ssh_async::runtime::{self, net::TcpListener, net::TcpStream};
-use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
-use ssh_async::{Server, ServerOptions};
 use ssh_config::server::{ServerConfig, ServerSettings};
 use ssh_config::{AlgoKind, LogLevel};
 use ssh_os::config::{FsLoader, apply_algorithms};
-use ssh_os::sockets::Sockets;
 use ssh_os::user::User;
-use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
-use ssh_server_kit::penalties::{Penalties, Penalty};
-use ssh_server_kit::session::serve_session;
-
-use crate::auth::Policy;
-use crate::session::session_policy;
+use ssh_server_kit::penalties::Penalties;
 
 /// The SSH server.
 #[derive(Parser, Debug)]
@@ -96,6 +90,8 @@ fn main() -> ExitCode {
     ssh_os::sockets::run_helper_if_requested();
     // Started again as a session's internal-sftp (as the user).
     internal_sftp::run_if_requested();
+    // Started again by the monitor as a pre-authentication worker.
+    privsep::worker::run_if_requested();
     let args = Args::parse();
     // Resolved now, before any session runs (see the function).
     let _ = session::internal_sftp_program();
@@ -112,20 +108,24 @@ fn main() -> ExitCode {
     }
 }
 
+/// The tracing filter for sshd's `LogLevel` and `-d`/`-q`.
+fn log_filter(level: LogLevel, args: &Args) -> &'static str {
+    if args.quiet {
+        return "off";
+    }
+    match (args.debug, level) {
+        (3.., _) | (_, LogLevel::Debug3) => "trace",
+        (1..=2, _) | (_, LogLevel::Debug | LogLevel::Debug1 | LogLevel::Debug2) => "debug",
+        (_, LogLevel::Quiet) => "off",
+        (_, LogLevel::Fatal | LogLevel::Error) => "error",
+        _ => "info",
+    }
+}
+
 /// Logs to stderr with `-e` or `-d`, otherwise to the system log under
 /// `facility`, as sshd does.
 fn init_logging(level: LogLevel, facility: &str, args: &Args) {
-    let filter = if args.quiet {
-        "off"
-    } else {
-        match (args.debug, level) {
-            (3.., _) | (_, LogLevel::Debug3) => "trace",
-            (1..=2, _) | (_, LogLevel::Debug | LogLevel::Debug1 | LogLevel::Debug2) => "debug",
-            (_, LogLevel::Quiet) => "off",
-            (_, LogLevel::Fatal | LogLevel::Error) => "error",
-            _ => "info",
-        }
-    };
+    let filter = log_filter(level, args);
     let builder = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
@@ -183,7 +183,17 @@ struct Setup {
     penalties: std::sync::Mutex<Penalties>,
 }
 
-fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
+/// The configuration as files and command line give it (no host keys).
+struct Configured {
+    config: ServerConfig,
+    settings: ServerSettings,
+    /// The configuration file read, if any.
+    path: Option<PathBuf>,
+    /// A user's server without a configuration (loopback, port 2222).
+    personal: bool,
+}
+
+fn configure(args: &Args, root: bool) -> Result<Configured, String> {
     let default_path = Path::new("/etc/ssh/sshd_config");
     let path = match &args.config {
         Some(p) => Some(p.clone()),
@@ -219,6 +229,41 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
             settings.listen_addresses = vec![("127.0.0.1".into(), None)];
         }
     }
+    Ok(Configured {
+        config,
+        settings,
+        path,
+        personal,
+    })
+}
+
+/// The transport's algorithms and re-key limits from the settings.
+fn transport_config(settings: &ServerSettings) -> Result<ssh_async::ssh_transport::Config, String> {
+    let mut transport = ssh_async::ssh_transport::Config::server_default();
+    transport.software_version = format!("rsshd_{}", env!("CARGO_PKG_VERSION"));
+    for (kind, spec) in [
+        (AlgoKind::Kex, &settings.kex_algorithms),
+        (AlgoKind::Ciphers, &settings.ciphers),
+        (AlgoKind::Macs, &settings.macs),
+        (AlgoKind::HostKey, &settings.host_key_algorithms),
+    ] {
+        apply_algorithms(&mut transport, kind, spec, true)?;
+    }
+    if !settings.compression {
+        transport.algorithms.compression = ["none"].into_iter().collect();
+    }
+    transport.rekey.bytes = settings.rekey_limit.bytes.filter(|b| *b > 0);
+    transport.rekey.interval = settings.rekey_limit.time;
+    Ok(transport)
+}
+
+fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
+    let Configured {
+        config,
+        mut settings,
+        path,
+        personal,
+    } = configure(args, root)?;
     // Without a file, sshd's default host keys are root's: a user's
     // server uses its own unless told otherwise (-h, -o HostKey=).
     let hostkey_option = args
@@ -262,21 +307,7 @@ fn setup(args: &Args, root: bool, me: &User) -> Result<Setup, String> {
         .cloned()
         .collect();
     hostkeys::attach_certificates(&mut keys, &cert_paths)?;
-    let mut transport = ssh_async::ssh_transport::Config::server_default();
-    transport.software_version = format!("rsshd_{}", env!("CARGO_PKG_VERSION"));
-    for (kind, spec) in [
-        (AlgoKind::Kex, &settings.kex_algorithms),
-        (AlgoKind::Ciphers, &settings.ciphers),
-        (AlgoKind::Macs, &settings.macs),
-        (AlgoKind::HostKey, &settings.host_key_algorithms),
-    ] {
-        apply_algorithms(&mut transport, kind, spec, true)?;
-    }
-    if !settings.compression {
-        transport.algorithms.compression = ["none"].into_iter().collect();
-    }
-    transport.rekey.bytes = settings.rekey_limit.bytes.filter(|b| *b > 0);
-    transport.rekey.interval = settings.rekey_limit.time;
+    let transport = transport_config(&settings)?;
     // sshd's default pid file belongs to sshd: ours is rsshd.pid, and a
     // user's server writes none unless configured.
     if settings.pid_file.as_deref() == Some(Path::new("/run/sshd.pid")) {
@@ -350,12 +381,37 @@ fn run(args: Args) -> Result<(), String> {
     runtime::block_on(serve(args.debug > 0, root, me, setup))
 }
 
-/// The connection workers: a thread per core (see [`serve`]).
-fn start_workers() -> Result<Vec<runtime::CurrentThread>, String> {
+/// Runs each connection's task on one of `threads` in turn, counted in
+/// `live` while it runs and in `ended` when it is done.
+fn served_spawner(
+    threads: Vec<runtime::CurrentThread>,
+    live: Arc<AtomicUsize>,
+    ended: Arc<AtomicUsize>,
+) -> privsep::monitor::SpawnServed {
+    let next = AtomicUsize::new(0);
+    Arc::new(move |conn: futures::future::BoxFuture<'static, ()>| {
+        let live = live.clone();
+        let ended = ended.clone();
+        live.fetch_add(1, Ordering::SeqCst);
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let task = Box::pin(async move {
+            conn.await;
+            live.fetch_sub(1, Ordering::SeqCst);
+            ended.fetch_add(1, Ordering::SeqCst);
+        });
+        match threads.get(i % threads.len().max(1)) {
+            Some(t) => runtime::Runtime::spawn(t, task),
+            None => drop(runtime::spawn(task)),
+        }
+    })
+}
+
+/// The connection threads: one per core (see [`serve`]).
+fn start_threads() -> Result<Vec<runtime::CurrentThread>, String> {
     let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     (0..n)
         .map(|i| {
-            runtime::CurrentThread::start_thread(&format!("worker-{i}"))
+            runtime::CurrentThread::start_thread(&format!("conn-{i}"))
                 .map_err(|e| format!("cannot start a worker thread: {e}"))
         })
         .collect()
@@ -409,12 +465,36 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     // idle`).
     let ended = Arc::new(AtomicUsize::new(0));
     drop(runtime::spawn(release_memory(ended.clone())));
-    // One worker thread per core, each running its connections' every
+    // One thread per core, each running its connections' every
     // task (driver, session pumps, forwards) on itself: a buffer moves
     // from socket to program without waking another thread (perf stat of
     // a 1 GiB download before this: 156,000 context switches in rsshd).
-    let workers = start_workers()?;
-    let mut next_worker = 0usize;
+    let threads = start_threads()?;
+    let spawn_served = served_spawner(threads, live.clone(), ended.clone());
+    // As root, privilege separation: the clients' bytes are read by
+    // sandboxed workers until they authenticate ([`privsep`]).
+    let monitor = if root && !single {
+        let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let monitor = privsep::monitor::Monitor::start(
+            setup.clone(),
+            (*me).clone(),
+            active.clone(),
+            spawn_served.clone(),
+            n,
+        )?;
+        tracing::info!(
+            "privilege separation: a monitor and {n} sandboxed pre-authentication worker(s)"
+        );
+        Some(monitor)
+    } else {
+        let why = if root {
+            "debug mode"
+        } else {
+            "not running as root"
+        };
+        tracing::info!("single process ({why}): no privilege separation");
+        None
+    };
     let (tx, mut rx) = futures::channel::mpsc::unbounded::<(TcpStream, SocketAddr)>();
     for l in listeners {
         let tx = tx.clone();
@@ -485,7 +565,11 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
         }
         tracing::info!("Connection from {} port {}", peer.ip(), peer.port());
         prepare_stream(&stream);
-        let conn = connection(
+        if let Some(monitor) = &monitor {
+            monitor.assign(stream, peer).await;
+            continue;
+        }
+        let conn = connection::connection(
             stream,
             peer,
             root,
@@ -497,20 +581,7 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
             conn.await;
             return Ok(());
         }
-        let live = live.clone();
-        let ended = ended.clone();
-        live.fetch_add(1, Ordering::SeqCst);
-        let worker = workers.get(next_worker % workers.len().max(1));
-        next_worker = next_worker.wrapping_add(1);
-        let task = Box::pin(async move {
-            conn.await;
-            live.fetch_sub(1, Ordering::SeqCst);
-            ended.fetch_add(1, Ordering::SeqCst);
-        });
-        match worker {
-            Some(w) => runtime::Runtime::spawn(w, task),
-            None => drop(runtime::spawn(task)),
-        }
+        spawn_served(Box::pin(conn));
     }
     // SIGTERM stops accepting; the connections running go on to their end.
     // The listening daemon is gone: its pid file too (as sshd 10), and the
@@ -542,189 +613,6 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
 fn prepare_stream(stream: &TcpStream) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!("TCP_NODELAY: {e}");
-    }
-}
-
-/// Counts a connection until it authenticates or ends.
-struct Startup(Arc<AtomicUsize>, bool);
-
-impl Startup {
-    fn done(&mut self) {
-        if !self.1 {
-            self.1 = true;
-            self.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Drop for Startup {
-    fn drop(&mut self) {
-        self.done();
-    }
-}
-
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    root: bool,
-    me: Arc<User>,
-    setup: Arc<Setup>,
-    active: Arc<AtomicUsize>,
-) {
-    active.fetch_add(1, Ordering::SeqCst);
-    let mut startup = Startup(active, false);
-    let mut local = stream.local_addr().unwrap_or(peer);
-    local.set_ip(local.ip().to_canonical());
-    let s = &setup.settings;
-    let mut options =
-        ServerOptions::new(setup.keys.iter().map(hostkeys::Loaded::host_key).collect());
-    options.transport = setup.transport.clone();
-    let mut methods = Vec::new();
-    if s.pubkey_authentication {
-        methods.push("publickey".to_owned());
-    }
-    if root && s.kbd_interactive_authentication {
-        methods.push("keyboard-interactive".to_owned());
-    }
-    if root && s.password_authentication {
-        methods.push("password".to_owned());
-    }
-    options.auth.methods = methods;
-    options.auth.required = s.authentication_methods.clone();
-    options.auth.max_tries = s.max_auth_tries;
-    // LoginGraceTime 0: no limit (a deadline past the end of time).
-    options.auth.deadline = s.login_grace_time.unwrap_or(Duration::MAX);
-    if let Some(b) = &s.banner {
-        options.auth.banner = std::fs::read_to_string(b).ok();
-    }
-    options.connection.max_sessions = usize::try_from(s.max_sessions).unwrap_or(usize::MAX);
-    if !s.client_alive_interval.is_zero() {
-        options.keepalive = Some((s.client_alive_interval, s.client_alive_count_max));
-    }
-    // tcpip-forward and streamlocal-forward@openssh.com reach us.
-    options.global_requests = true;
-    let mut policy = Policy::new(setup.config.clone(), peer, local, root, (*me).clone());
-    let accepted = Server::accept(stream, options, &mut policy).await;
-    startup.done();
-    let conn = match accepted {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::info!(
-                "Connection closed by {} port {}: {e}",
-                peer.ip(),
-                peer.port()
-            );
-            let penalty = if matches!(
-                &e,
-                ssh_async::Error::Session(ssh_async::ssh_session::Error::Auth(
-                    ssh_async::ssh_auth::AuthError::Timeout
-                ))
-            ) {
-                Penalty::GraceExceeded
-            } else if policy.refused.is_some() {
-                Penalty::RefuseConnection
-            } else if policy.invalid_user {
-                Penalty::InvalidUser
-            } else if policy.attempted {
-                Penalty::AuthFail
-            } else {
-                Penalty::NoAuth
-            };
-            setup
-                .penalties
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .penalise(peer.ip(), penalty, std::time::Instant::now());
-            return;
-        }
-    };
-    let user = conn.user().to_owned();
-    let Some(account) = policy.account(&user) else {
-        conn.disconnect();
-        return;
-    };
-    let key_options = policy.proven_key.as_ref().map(|(_, _, o)| o.clone());
-    let forward_policy = Arc::new(ForwardPolicy::from_settings(
-        &account.settings,
-        key_options.as_ref(),
-        account.user.uid,
-        Some(peer),
-    ));
-    // Everything forwarded is connected and listened to as the user: a
-    // helper process running as the user when we are root.
-    let sockets = if root {
-        match Sockets::for_user(&account.user) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::error!("forwarding for {user} is off: {e}");
-                None
-            }
-        }
-    } else {
-        Some(Sockets::direct())
-    };
-    let mut session_policy = session_policy(&account, key_options, peer, local);
-    // One helper per connection: sessions' agent and X11 sockets too.
-    session_policy.sockets = sockets.clone();
-    let session_policy = Arc::new(session_policy);
-    let remote = sockets.as_ref().map(|sockets| {
-        runtime::spawn(
-            RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),
-        )
-    });
-    while let Some(incoming) = conn.next_channel().await {
-        match &incoming.channel_type {
-            ChannelType::Session => match incoming.accept() {
-                Ok(ch) => {
-                    let p = session_policy.clone();
-                    let c = conn.clone();
-                    drop(runtime::spawn(async move {
-                        if let Err(e) = serve_session(ch, p, c).await {
-                            tracing::debug!("session: {e}");
-                        }
-                    }));
-                }
-                Err(e) => tracing::debug!("accept channel: {e}"),
-            },
-            ChannelType::DirectTcpip { .. } | ChannelType::DirectStreamlocal { .. } => {
-                let Some(sockets) = sockets.clone() else {
-                    let _ = incoming.reject(
-                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                        "forwarding unavailable",
-                    );
-                    continue;
-                };
-                let p = forward_policy.clone();
-                drop(runtime::spawn(async move {
-                    if let Err(e) = handle_direct(incoming, &p, &sockets).await {
-                        tracing::debug!("forwarded channel: {e}");
-                    }
-                }));
-            }
-            other => {
-                tracing::info!("refused channel of type {}", other.name());
-                let _ = incoming.reject(
-                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                    "unknown channel type",
-                );
-            }
-        }
-    }
-    // The remote forwards' listeners are closed once the connection ended.
-    if let Some(remote) = remote {
-        remote.await;
-    }
-    match conn.closed().await {
-        Ok(()) => tracing::info!(
-            "Disconnected from user {user} {} port {}",
-            peer.ip(),
-            peer.port()
-        ),
-        Err(e) => tracing::info!(
-            "Connection from user {user} {} port {} ended: {e}",
-            peer.ip(),
-            peer.port()
-        ),
     }
 }
 

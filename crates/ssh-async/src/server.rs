@@ -53,6 +53,14 @@ pub trait ServerHandler: Send {
         let _ = (user, key);
     }
 
+    /// The signed USERAUTH_REQUEST behind [`ServerHandler::public_key_verified`],
+    /// as the client sent it: for a privilege-separated server's worker,
+    /// whose monitor checks the signature again over its own session
+    /// identifier before it believes the worker.
+    fn public_key_proof(&mut self, userauth_request: &[u8]) {
+        let _ = userauth_request;
+    }
+
     /// Is `password` right for `user`?
     fn password(&mut self, user: &str, password: &str) -> impl Future<Output = bool> + Send {
         let _ = (user, password);
@@ -256,8 +264,9 @@ where
                         .answer_public_key(driver.now(), ok)
                         .map_err(|e| failed(&mut driver, &mut session, e))?;
                 }
-                ServerSessionEvent::Auth(ServerEvent::PublicKeyVerified { user, key }) => {
+                ServerSessionEvent::Auth(ServerEvent::PublicKeyVerified { user, key, request }) => {
                     handler.public_key_verified(&user, &key);
+                    handler.public_key_proof(&request);
                 }
                 ServerSessionEvent::Auth(ServerEvent::VerifyPassword {
                     user,

@@ -486,11 +486,14 @@ fn cve_2024_45337_go_authenticated_key_is_verified_key() {
     let verified: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            ServerEvent::PublicKeyVerified { user, key } => Some((user.as_str(), key)),
+            ServerEvent::PublicKeyVerified { user, key, request } => {
+                Some((user.as_str(), key, request))
+            }
             _ => None,
         })
         .collect();
-    assert_eq!(verified, [("alice", attacker.public())]);
+    // The proof handed on is the request as it came, signature included.
+    assert_eq!(verified, [("alice", attacker.public(), &own.to_bytes())]);
     // Told before the success it led to.
     let at = |f: &dyn Fn(&ServerEvent) -> bool| events.iter().position(f).unwrap();
     assert!(

@@ -127,8 +127,12 @@ pub struct PublicKeyProof {
     pub user: String,
     /// The public key algorithm named.
     pub algorithm: String,
-    /// The public key blob.
+    /// The public key blob (a certificate's, for a certificate).
     pub key: Vec<u8>,
+    /// For `publickey-hostbound-v00@openssh.com`, the host key blob the
+    /// client bound the signature to: the monitor checks it is one of its
+    /// own.
+    pub host_key: Option<Vec<u8>>,
     /// The data the signature must cover, built from the monitor's own
     /// session identifier.
     pub signed_data: Vec<u8>,
@@ -215,13 +219,19 @@ impl Ledger {
             .get(&conn)
             .map(|c| c.session_id.clone())
             .unwrap_or_default();
-        let AuthMethod::PublicKey {
-            algorithm,
-            public_key,
-            signature: Some(signature),
-        } = &request.method
-        else {
-            return Err(self.refuse(conn, Refusal::NotASignedPublicKeyRequest));
+        let (algorithm, public_key, signature, host_key) = match &request.method {
+            AuthMethod::PublicKey {
+                algorithm,
+                public_key,
+                signature: Some(signature),
+            } => (algorithm, public_key, signature, None),
+            AuthMethod::PublicKeyHostBound {
+                algorithm,
+                public_key,
+                host_key,
+                signature: Some(signature),
+            } => (algorithm, public_key, signature, Some(host_key.clone())),
+            _ => return Err(self.refuse(conn, Refusal::NotASignedPublicKeyRequest)),
         };
         if request.service != "ssh-connection" {
             return Err(self.refuse(conn, Refusal::NotASignedPublicKeyRequest));
@@ -234,6 +244,7 @@ impl Ledger {
             user: request.user.clone(),
             algorithm: algorithm.clone(),
             key: public_key.clone(),
+            host_key,
             signed_data,
             signature: signature.clone(),
         })

@@ -28,4 +28,6 @@ mod ledger;
 mod message;
 
 pub use ledger::{Ledger, Limits, Method, PublicKeyProof, Refusal};
-pub use message::{ConnId, FrameError, FrameReader, MAX_FRAME, Reply, Request};
+pub use message::{
+    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, Reply, Request, WorkerFrame,
+};

@@ -43,8 +43,11 @@ pub enum Request {
         user: String,
         /// The public key algorithm the client named.
         algorithm: String,
-        /// The public key blob.
+        /// The public key blob (a certificate's, for a certificate).
         key: Vec<u8>,
+        /// Asked before a signature is checked (not a bare query): a
+        /// refusal is logged as a failed attempt.
+        proof: bool,
     },
     /// Verify this `publickey` USERAUTH_REQUEST, signature included, as
     /// the client sent it: the monitor rebuilds the signed data from the
@@ -63,20 +66,38 @@ pub enum Request {
         user: String,
         /// The password.
         password: Zeroizing<String>,
+        /// Given as the answer to a keyboard-interactive prompt (the
+        /// method it proves), not by the `password` method.
+        keyboard_interactive: bool,
     },
-    /// The worker considers the user authenticated: hand the connection
-    /// over to the user's session process. Granted only if the monitor
-    /// itself verified the proofs.
+    /// `user` passed every method the worker saw: may the account log in
+    /// (PAM account management, expiry, nologin)? Asked before the
+    /// worker sends USERAUTH_SUCCESS.
+    Account {
+        /// The connection.
+        conn: ConnId,
+        /// The user.
+        user: String,
+        /// The method that completed authentication.
+        method: String,
+    },
+    /// The worker sent USERAUTH_SUCCESS: take the connection (its socket
+    /// travels with this frame) and serve it. Granted only if the monitor
+    /// itself verified the proofs; otherwise the socket is closed.
     Authenticated {
         /// The connection.
         conn: ConnId,
         /// The user.
         user: String,
+        /// The transport's state (`TransportState::encode`).
+        state: Zeroizing<Vec<u8>>,
     },
     /// The connection ended in the worker.
     Closed {
         /// The connection.
         conn: ConnId,
+        /// It ended because LoginGraceTime passed.
+        grace_exceeded: bool,
     },
 }
 
@@ -108,12 +129,25 @@ impl fmt::Debug for Request {
                 .field("conn", conn)
                 .field("user", user)
                 .finish_non_exhaustive(),
-            Self::Authenticated { conn, user } => f
+            Self::Account { conn, user, method } => f
+                .debug_struct("Account")
+                .field("conn", conn)
+                .field("user", user)
+                .field("method", method)
+                .finish(),
+            Self::Authenticated { conn, user, .. } => f
                 .debug_struct("Authenticated")
                 .field("conn", conn)
                 .field("user", user)
+                .finish_non_exhaustive(),
+            Self::Closed {
+                conn,
+                grace_exceeded,
+            } => f
+                .debug_struct("Closed")
+                .field("conn", conn)
+                .field("grace_exceeded", grace_exceeded)
                 .finish(),
-            Self::Closed { conn } => f.debug_struct("Closed").field("conn", conn).finish(),
         }
     }
 }
@@ -128,10 +162,49 @@ pub enum Reply {
     /// signature verified for an authorized key, the password is right,
     /// the hand-over is done.
     Verdict(bool),
+    /// The account may not log in: the message is for the user (a
+    /// banner), and the connection ends.
+    Denied(String),
+    /// The server's policy ends the connection (sshd's
+    /// `RefuseConnection`): DISCONNECT with this reason.
+    Disconnect(String),
     /// The request broke the monitor's rules for this connection (see
     /// [`crate::Refusal`]); the monitor forgets the connection.
     Refused(String),
 }
+
+/// What the monitor sends a worker: its start, each connection it is
+/// given, and the replies to its requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WorkerFrame {
+    /// The first frame: the public halves of the host keys (the blob of
+    /// each, and of its certificate if it has one). The private halves
+    /// stay with the monitor.
+    Start {
+        /// `(public key blob, certificate blob)` per host key.
+        host_keys: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    },
+    /// A new client's socket travels with this frame.
+    Connection {
+        /// The monitor's number for it.
+        conn: ConnId,
+        /// The client's address (`ip:port`).
+        peer: String,
+        /// The address it connected to.
+        local: String,
+    },
+    /// The answer to the connection's pending request.
+    Reply {
+        /// The connection.
+        conn: ConnId,
+        /// The answer.
+        reply: Reply,
+    },
+}
+
+/// Host keys in a [`WorkerFrame::Start`], at most.
+pub const MAX_HOST_KEYS: usize = 32;
 
 const SIGN: u8 = 1;
 const QUERY_KEY: u8 = 2;
@@ -139,10 +212,17 @@ const VERIFY_KEY: u8 = 3;
 const PASSWORD: u8 = 4;
 const AUTHENTICATED: u8 = 5;
 const CLOSED: u8 = 6;
+const ACCOUNT: u8 = 7;
 
 const SIGNATURE: u8 = 101;
 const VERDICT: u8 = 102;
 const REFUSED: u8 = 103;
+const DENIED: u8 = 104;
+const DISCONNECT: u8 = 105;
+
+const START: u8 = 201;
+const CONNECTION: u8 = 202;
+const REPLY: u8 = 203;
 
 /// A frame that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,12 +288,14 @@ impl Request {
                 user,
                 algorithm,
                 key,
+                proof,
             } => {
                 let mut out = start(QUERY_KEY);
                 put_u32(&mut out, conn.0);
                 put_string(&mut out, user.as_bytes());
                 put_string(&mut out, algorithm.as_bytes());
                 put_string(&mut out, key);
+                put_bool(&mut out, *proof);
                 out
             }
             Self::VerifyPublicKey {
@@ -229,23 +311,38 @@ impl Request {
                 conn,
                 user,
                 password,
+                keyboard_interactive,
             } => {
                 let mut out = start(PASSWORD);
-                out.reserve(user.len() + password.len() + 12);
+                out.reserve(user.len() + password.len() + 13);
                 put_u32(&mut out, conn.0);
                 put_string(&mut out, user.as_bytes());
                 put_string(&mut out, password.as_bytes());
+                put_bool(&mut out, *keyboard_interactive);
                 out
             }
-            Self::Authenticated { conn, user } => {
-                let mut out = start(AUTHENTICATED);
+            Self::Account { conn, user, method } => {
+                let mut out = start(ACCOUNT);
                 put_u32(&mut out, conn.0);
                 put_string(&mut out, user.as_bytes());
+                put_string(&mut out, method.as_bytes());
                 out
             }
-            Self::Closed { conn } => {
+            Self::Authenticated { conn, user, state } => {
+                let mut out = start(AUTHENTICATED);
+                out.reserve(user.len() + state.len() + 12);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, user.as_bytes());
+                put_string(&mut out, state);
+                out
+            }
+            Self::Closed {
+                conn,
+                grace_exceeded,
+            } => {
                 let mut out = start(CLOSED);
                 put_u32(&mut out, conn.0);
+                put_bool(&mut out, *grace_exceeded);
                 out
             }
         };
@@ -273,6 +370,7 @@ impl Request {
                 user: r.utf8("user")?.to_owned(),
                 algorithm: r.ascii("algorithm")?.to_owned(),
                 key: r.string("key")?.to_vec(),
+                proof: r.bool("proof")?,
             },
             VERIFY_KEY => Self::VerifyPublicKey {
                 conn,
@@ -282,12 +380,22 @@ impl Request {
                 conn,
                 user: r.utf8("user")?.to_owned(),
                 password: Zeroizing::new(r.utf8("password")?.to_owned()),
+                keyboard_interactive: r.bool("keyboard-interactive")?,
+            },
+            ACCOUNT => Self::Account {
+                conn,
+                user: r.utf8("user")?.to_owned(),
+                method: r.ascii("method")?.to_owned(),
             },
             AUTHENTICATED => Self::Authenticated {
                 conn,
                 user: r.utf8("user")?.to_owned(),
+                state: Zeroizing::new(r.string("state")?.to_vec()),
             },
-            CLOSED => Self::Closed { conn },
+            CLOSED => Self::Closed {
+                conn,
+                grace_exceeded: r.bool("grace exceeded")?,
+            },
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish("request")?;
@@ -298,20 +406,84 @@ impl Request {
 impl Reply {
     /// The frame, length included.
     pub fn encode(&self) -> Vec<u8> {
-        let out = match self {
+        let mut out = Zeroizing::new(Vec::with_capacity(64));
+        put_u32(&mut out, 0);
+        self.put(&mut out);
+        finish(out).to_vec()
+    }
+
+    /// Type and fields, appended to `out`.
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
             Self::Signature(sig) => {
-                let mut out = start(SIGNATURE);
-                put_string(&mut out, sig);
-                out
+                out.push(SIGNATURE);
+                put_string(out, sig);
             }
             Self::Verdict(yes) => {
-                let mut out = start(VERDICT);
-                put_bool(&mut out, *yes);
-                out
+                out.push(VERDICT);
+                put_bool(out, *yes);
             }
             Self::Refused(why) => {
-                let mut out = start(REFUSED);
-                put_string(&mut out, why.as_bytes());
+                out.push(REFUSED);
+                put_string(out, why.as_bytes());
+            }
+            Self::Denied(why) => {
+                out.push(DENIED);
+                put_string(out, why.as_bytes());
+            }
+            Self::Disconnect(why) => {
+                out.push(DISCONNECT);
+                put_string(out, why.as_bytes());
+            }
+        }
+    }
+
+    /// Reads one frame's body (after the length).
+    pub fn decode(body: &[u8]) -> Result<Self, FrameError> {
+        check_len(body.len())?;
+        let mut r = Reader::new(body);
+        let reply = Self::take(&mut r)?;
+        r.finish("reply")?;
+        Ok(reply)
+    }
+
+    fn take(r: &mut Reader<'_>) -> Result<Self, FrameError> {
+        Ok(match r.u8("type")? {
+            SIGNATURE => Self::Signature(r.string("signature")?.to_vec()),
+            VERDICT => Self::Verdict(r.bool("verdict")?),
+            REFUSED => Self::Refused(r.utf8("reason")?.to_owned()),
+            DENIED => Self::Denied(r.utf8("message")?.to_owned()),
+            DISCONNECT => Self::Disconnect(r.utf8("reason")?.to_owned()),
+            other => return Err(FrameError::UnknownType(other)),
+        })
+    }
+}
+
+impl WorkerFrame {
+    /// The frame, length included.
+    pub fn encode(&self) -> Vec<u8> {
+        let out = match self {
+            Self::Start { host_keys } => {
+                let mut out = start(START);
+                put_u32(&mut out, u32::try_from(host_keys.len()).unwrap_or(u32::MAX));
+                for (key, cert) in host_keys {
+                    put_string(&mut out, key);
+                    put_bool(&mut out, cert.is_some());
+                    put_string(&mut out, cert.as_deref().unwrap_or_default());
+                }
+                out
+            }
+            Self::Connection { conn, peer, local } => {
+                let mut out = start(CONNECTION);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, peer.as_bytes());
+                put_string(&mut out, local.as_bytes());
+                out
+            }
+            Self::Reply { conn, reply } => {
+                let mut out = start(REPLY);
+                put_u32(&mut out, conn.0);
+                reply.put(&mut out);
                 out
             }
         };
@@ -322,14 +494,34 @@ impl Reply {
     pub fn decode(body: &[u8]) -> Result<Self, FrameError> {
         check_len(body.len())?;
         let mut r = Reader::new(body);
-        let reply = match r.u8("type")? {
-            SIGNATURE => Self::Signature(r.string("signature")?.to_vec()),
-            VERDICT => Self::Verdict(r.bool("verdict")?),
-            REFUSED => Self::Refused(r.utf8("reason")?.to_owned()),
+        let frame = match r.u8("type")? {
+            START => {
+                let n = usize::try_from(r.u32("host key count")?).unwrap_or(usize::MAX);
+                if n == 0 || n > MAX_HOST_KEYS {
+                    return Err(FrameError::Length(n));
+                }
+                let mut host_keys = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let key = r.string("host key")?.to_vec();
+                    let has_cert = r.bool("has certificate")?;
+                    let cert = r.string("certificate")?;
+                    host_keys.push((key, has_cert.then(|| cert.to_vec())));
+                }
+                Self::Start { host_keys }
+            }
+            CONNECTION => Self::Connection {
+                conn: ConnId(r.u32("connection")?),
+                peer: r.ascii("peer")?.to_owned(),
+                local: r.ascii("local")?.to_owned(),
+            },
+            REPLY => Self::Reply {
+                conn: ConnId(r.u32("connection")?),
+                reply: Reply::take(&mut r)?,
+            },
             other => return Err(FrameError::UnknownType(other)),
         };
-        r.finish("reply")?;
-        Ok(reply)
+        r.finish("frame")?;
+        Ok(frame)
     }
 }
 

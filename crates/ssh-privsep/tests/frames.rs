@@ -7,7 +7,9 @@
     clippy::panic
 )]
 
-use ssh_privsep::{ConnId, FrameError, FrameReader, MAX_FRAME, Reply, Request};
+use ssh_privsep::{
+    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, Reply, Request, WorkerFrame,
+};
 use zeroize::Zeroizing;
 
 fn requests() -> Vec<Request> {
@@ -17,6 +19,7 @@ fn requests() -> Vec<Request> {
             user: "alice".into(),
             algorithm: "ssh-ed25519".into(),
             key: vec![1, 2, 3],
+            proof: true,
         },
         Request::VerifyPublicKey {
             conn: ConnId(8),
@@ -26,13 +29,54 @@ fn requests() -> Vec<Request> {
             conn: ConnId(u32::MAX),
             user: "bob".into(),
             password: Zeroizing::new("hunter2".into()),
+            keyboard_interactive: true,
+        },
+        Request::Account {
+            conn: ConnId(3),
+            user: "dave".into(),
+            method: "publickey".into(),
         },
         Request::Authenticated {
             conn: ConnId(0),
             user: "carol".into(),
+            state: Zeroizing::new(vec![9; 300]),
         },
-        Request::Closed { conn: ConnId(9) },
+        Request::Closed {
+            conn: ConnId(9),
+            grace_exceeded: true,
+        },
     ]
+}
+
+fn replies() -> Vec<Reply> {
+    vec![
+        Reply::Signature(vec![0; 83]),
+        Reply::Verdict(true),
+        Reply::Verdict(false),
+        Reply::Refused("user change not allowed".into()),
+        Reply::Denied("Your account has expired".into()),
+        Reply::Disconnect("administratively prohibited connection".into()),
+    ]
+}
+
+fn worker_frames() -> Vec<WorkerFrame> {
+    let mut frames = vec![
+        WorkerFrame::Start {
+            host_keys: vec![(vec![1; 51], None), (vec![2; 279], Some(vec![3; 500]))],
+        },
+        WorkerFrame::Connection {
+            conn: ConnId(12),
+            peer: "192.0.2.1:40000".into(),
+            local: "[2001:db8::1]:22".into(),
+        },
+    ];
+    for reply in replies() {
+        frames.push(WorkerFrame::Reply {
+            conn: ConnId(5),
+            reply,
+        });
+    }
+    frames
 }
 
 /// Splits a frame into its body through the reader.
@@ -49,15 +93,41 @@ fn requests_and_replies_round_trip() {
         let again = Request::decode(&body(&frame)).unwrap();
         assert_eq!(again.encode(), frame, "{request:?}");
     }
-    for reply in [
-        Reply::Signature(vec![0; 83]),
-        Reply::Verdict(true),
-        Reply::Verdict(false),
-        Reply::Refused("user change not allowed".into()),
-    ] {
+    for reply in replies() {
         let frame = reply.encode();
         assert_eq!(Reply::decode(&body(&frame)).unwrap(), reply);
     }
+    for f in worker_frames() {
+        let frame = f.encode();
+        assert_eq!(WorkerFrame::decode(&body(&frame)).unwrap(), f);
+    }
+}
+
+#[test]
+fn damaged_worker_frames_are_refused() {
+    for f in worker_frames() {
+        let b = body(&f.encode());
+        for cut in 1..b.len() {
+            assert!(
+                WorkerFrame::decode(&b[..cut]).is_err(),
+                "{f:?} cut at {cut}"
+            );
+        }
+        let mut longer = b.to_vec();
+        longer.push(0);
+        assert!(WorkerFrame::decode(&longer).is_err(), "trailing byte");
+    }
+    // No host key, or more than the bound: refused before allocating.
+    let none = WorkerFrame::Start { host_keys: vec![] }.encode();
+    assert!(WorkerFrame::decode(&body(&none)).is_err());
+    let many = WorkerFrame::Start {
+        host_keys: vec![(vec![1], None); MAX_HOST_KEYS + 1],
+    }
+    .encode();
+    assert_eq!(
+        WorkerFrame::decode(&body(&many)),
+        Err(FrameError::Length(MAX_HOST_KEYS + 1))
+    );
 }
 
 #[test]
@@ -81,7 +151,11 @@ fn damaged_frames_are_refused() {
     );
     // A reply type is not a request, and the other way round.
     assert!(Request::decode(&body(&Reply::Verdict(true).encode())).is_err());
-    assert!(Reply::decode(&body(&Request::Closed { conn: ConnId(1) }.encode())).is_err());
+    let closed = Request::Closed {
+        conn: ConnId(1),
+        grace_exceeded: false,
+    };
+    assert!(Reply::decode(&body(&closed.encode())).is_err());
     assert_eq!(Request::decode(&[]).unwrap_err(), FrameError::Length(0));
 }
 

@@ -123,6 +123,11 @@ pub enum ServerEvent {
         user: String,
         /// The key (for a certificate, the certified key).
         key: PublicKey,
+        /// The signed SSH_MSG_USERAUTH_REQUEST payload, as decoded: a
+        /// proof another process can check for itself (the signature
+        /// covers the session identifier; a privilege-separated server's
+        /// monitor verifies it again before it believes the worker).
+        request: Vec<u8>,
     },
     /// `user` has passed every method it needs (`method` last): may the
     /// account log in now (expired, locked, `/etc/nologin`, ...)? Asked

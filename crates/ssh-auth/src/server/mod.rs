@@ -42,6 +42,9 @@ struct KeyAttempt {
     echo: (String, Vec<u8>),
     /// The signed data and the signature (`None` for a query).
     signed: Option<(Vec<u8>, Vec<u8>)>,
+    /// The USERAUTH_REQUEST itself, for a signed one: what
+    /// [`ServerEvent::PublicKeyVerified`] hands on as the proof.
+    request: Vec<u8>,
     /// The method name for the required lists.
     method: String,
 }
@@ -466,11 +469,17 @@ impl ServerAuth {
                     None => None,
                 };
                 let query_only = signed.is_none();
+                let proof = if query_only {
+                    Vec::new()
+                } else {
+                    request.to_bytes()
+                };
                 self.waiting = Waiting::PublicKey(Box::new(KeyAttempt {
                     key: key.clone(),
                     algorithm,
                     echo: (request_algorithm(&request.method), public_key.clone()),
                     signed,
+                    request: proof,
                     method: method_name,
                 }));
                 self.events.push_back(ServerEvent::VerifyPublicKey {
@@ -521,6 +530,7 @@ impl ServerAuth {
             algorithm,
             echo: (algorithm_name, blob),
             signed,
+            request,
             method,
         } = *attempt;
         if !acceptable {
@@ -551,7 +561,7 @@ impl ServerAuth {
                 if verified.is_ok() {
                     let user = self.user.clone().unwrap_or_default().0;
                     self.events
-                        .push_back(ServerEvent::PublicKeyVerified { user, key });
+                        .push_back(ServerEvent::PublicKeyVerified { user, key, request });
                     self.method_succeeded(now, &method)
                 } else {
                     self.reject(now, true)

@@ -1,0 +1,253 @@
+//! One client connection: the server options from sshd_config, the
+//! handshake and authentication in this process (the single-process mode),
+//! and serving an authenticated connection, whichever process
+//! authenticated it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use ssh_async::runtime::{self, net::TcpStream};
+use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
+use ssh_async::{HostKey, Server, ServerConnection, ServerOptions};
+use ssh_config::server::ServerSettings;
+use ssh_os::sockets::Sockets;
+use ssh_os::user::User;
+use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
+use ssh_server_kit::penalties::Penalty;
+use ssh_server_kit::session::serve_session;
+
+use crate::Setup;
+use crate::auth::Policy;
+use crate::session::session_policy;
+
+/// Counts a connection until it authenticates or ends.
+pub(crate) struct Startup(Arc<AtomicUsize>, bool);
+
+impl Startup {
+    /// Counts one more connection in `active`.
+    pub(crate) fn new(active: Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::SeqCst);
+        Self(active, false)
+    }
+
+    /// The connection authenticated (or ended): it no longer counts.
+    pub(crate) fn done(&mut self) {
+        if !self.1 {
+            self.1 = true;
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Startup {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// The options of a connection up to authentication, from sshd_config:
+/// `host_keys` are the private keys (single process) or their public
+/// halves signed for by the monitor (a worker).
+pub(crate) fn server_options(
+    s: &ServerSettings,
+    transport: &ssh_async::ssh_transport::Config,
+    root: bool,
+    host_keys: Vec<HostKey>,
+    banner: Option<String>,
+) -> ServerOptions {
+    let mut options = ServerOptions::new(host_keys);
+    options.transport = transport.clone();
+    let mut methods = Vec::new();
+    if s.pubkey_authentication {
+        methods.push("publickey".to_owned());
+    }
+    if root && s.kbd_interactive_authentication {
+        methods.push("keyboard-interactive".to_owned());
+    }
+    if root && s.password_authentication {
+        methods.push("password".to_owned());
+    }
+    options.auth.methods = methods;
+    options.auth.required = s.authentication_methods.clone();
+    options.auth.max_tries = s.max_auth_tries;
+    // LoginGraceTime 0: no limit (a deadline past the end of time).
+    options.auth.deadline = s.login_grace_time.unwrap_or(Duration::MAX);
+    options.auth.banner = banner;
+    options.connection.max_sessions = usize::try_from(s.max_sessions).unwrap_or(usize::MAX);
+    if !s.client_alive_interval.is_zero() {
+        options.keepalive = Some((s.client_alive_interval, s.client_alive_count_max));
+    }
+    // tcpip-forward and streamlocal-forward@openssh.com reach us.
+    options.global_requests = true;
+    options
+}
+
+/// The banner file's text (sshd's `Banner`), if one is configured.
+pub(crate) fn banner(s: &ServerSettings) -> Option<String> {
+    s.banner
+        .as_ref()
+        .and_then(|b| std::fs::read_to_string(b).ok())
+}
+
+/// The PerSourcePenalties class of a connection that ended before it
+/// authenticated.
+pub(crate) fn penalty(grace_exceeded: bool, policy: &Policy) -> Penalty {
+    if grace_exceeded {
+        Penalty::GraceExceeded
+    } else if policy.refused.is_some() {
+        Penalty::RefuseConnection
+    } else if policy.invalid_user {
+        Penalty::InvalidUser
+    } else if policy.attempted {
+        Penalty::AuthFail
+    } else {
+        Penalty::NoAuth
+    }
+}
+
+/// A connection served from its first byte to its end in this process.
+pub(crate) async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    root: bool,
+    me: Arc<User>,
+    setup: Arc<Setup>,
+    active: Arc<AtomicUsize>,
+) {
+    let mut startup = Startup::new(active);
+    let mut local = stream.local_addr().unwrap_or(peer);
+    local.set_ip(local.ip().to_canonical());
+    let s = &setup.settings;
+    let host_keys = setup
+        .keys
+        .iter()
+        .map(crate::hostkeys::Loaded::host_key)
+        .collect();
+    let options = server_options(s, &setup.transport, root, host_keys, banner(s));
+    let mut policy = Policy::new(setup.config.clone(), peer, local, root, (*me).clone());
+    let accepted = Server::accept(stream, options, &mut policy).await;
+    startup.done();
+    let conn = match accepted {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::info!(
+                "Connection closed by {} port {}: {e}",
+                peer.ip(),
+                peer.port()
+            );
+            let grace = matches!(
+                &e,
+                ssh_async::Error::Session(ssh_async::ssh_session::Error::Auth(
+                    ssh_async::ssh_auth::AuthError::Timeout
+                ))
+            );
+            setup
+                .penalties
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .penalise(
+                    peer.ip(),
+                    penalty(grace, &policy),
+                    std::time::Instant::now(),
+                );
+            return;
+        }
+    };
+    serve_authenticated(conn, policy, root).await;
+}
+
+/// Serves an authenticated connection: its sessions, forwarding, and the
+/// log line at its end. `policy` is the one that authenticated it.
+pub(crate) async fn serve_authenticated(conn: ServerConnection, mut policy: Policy, root: bool) {
+    let (peer, local) = (policy.peer, policy.local);
+    let user = conn.user().to_owned();
+    let Some(account) = policy.account(&user) else {
+        conn.disconnect();
+        return;
+    };
+    let key_options = policy.proven_key.as_ref().map(|(_, _, o)| o.clone());
+    let forward_policy = Arc::new(ForwardPolicy::from_settings(
+        &account.settings,
+        key_options.as_ref(),
+        account.user.uid,
+        Some(peer),
+    ));
+    // Everything forwarded is connected and listened to as the user: a
+    // helper process running as the user when we are root.
+    let sockets = if root {
+        match Sockets::for_user(&account.user) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!("forwarding for {user} is off: {e}");
+                None
+            }
+        }
+    } else {
+        Some(Sockets::direct())
+    };
+    let mut session_policy = session_policy(&account, key_options, peer, local);
+    // One helper per connection: sessions' agent and X11 sockets too.
+    session_policy.sockets = sockets.clone();
+    let session_policy = Arc::new(session_policy);
+    let remote = sockets.as_ref().map(|sockets| {
+        runtime::spawn(
+            RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),
+        )
+    });
+    while let Some(incoming) = conn.next_channel().await {
+        match &incoming.channel_type {
+            ChannelType::Session => match incoming.accept() {
+                Ok(ch) => {
+                    let p = session_policy.clone();
+                    let c = conn.clone();
+                    drop(runtime::spawn(async move {
+                        if let Err(e) = serve_session(ch, p, c).await {
+                            tracing::debug!("session: {e}");
+                        }
+                    }));
+                }
+                Err(e) => tracing::debug!("accept channel: {e}"),
+            },
+            ChannelType::DirectTcpip { .. } | ChannelType::DirectStreamlocal { .. } => {
+                let Some(sockets) = sockets.clone() else {
+                    let _ = incoming.reject(
+                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                        "forwarding unavailable",
+                    );
+                    continue;
+                };
+                let p = forward_policy.clone();
+                drop(runtime::spawn(async move {
+                    if let Err(e) = handle_direct(incoming, &p, &sockets).await {
+                        tracing::debug!("forwarded channel: {e}");
+                    }
+                }));
+            }
+            other => {
+                tracing::info!("refused channel of type {}", other.name());
+                let _ = incoming.reject(
+                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                    "unknown channel type",
+                );
+            }
+        }
+    }
+    // The remote forwards' listeners are closed once the connection ended.
+    if let Some(remote) = remote {
+        remote.await;
+    }
+    match conn.closed().await {
+        Ok(()) => tracing::info!(
+            "Disconnected from user {user} {} port {}",
+            peer.ip(),
+            peer.port()
+        ),
+        Err(e) => tracing::info!(
+            "Connection from user {user} {} port {} ended: {e}",
+            peer.ip(),
+            peer.port()
+        ),
+    }
+}

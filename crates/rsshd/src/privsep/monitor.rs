@@ -1,0 +1,601 @@
+//! The monitor's side: starting the workers (and starting another when one
+//! dies), giving them the accepted clients, answering their requests after
+//! the [`Ledger`] allowed each, and taking back the authenticated
+//! connections.
+
+use std::collections::HashMap;
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use ssh_async::runtime::{self, net::TcpStream};
+use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
+use ssh_async::ssh_keys::{
+    Certificate, PublicKey, SignatureAlgorithm, VerifyPolicy, cert::cert_signature_algorithm,
+};
+use ssh_async::ssh_transport::TransportState;
+use ssh_async::{Server, ServerHandler as _};
+use ssh_os::fdpass::RecordChannel;
+use ssh_os::user::User;
+use ssh_privsep::{ConnId, Ledger, Limits, Method, Reply, Request, WorkerFrame};
+
+use super::{MAX_RECORD, WORKER_FLAG, frame_body};
+use crate::Setup;
+use crate::auth::Policy;
+use crate::connection::{self, Startup};
+
+/// Runs a served connection's task where the server wants it (one of its
+/// threads).
+pub(crate) type SpawnServed = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
+
+/// The monitor: the workers and what it needs to answer them.
+pub(crate) struct Monitor {
+    setup: Arc<Setup>,
+    me: User,
+    /// Unauthenticated connections (MaxStartups).
+    active: Arc<AtomicUsize>,
+    spawn_served: SpawnServed,
+    program: std::path::PathBuf,
+    /// The live worker of each slot (`None` while one is being started).
+    slots: Vec<Mutex<Option<Arc<WorkerLink>>>>,
+    next_conn: AtomicU32,
+    next_slot: AtomicUsize,
+}
+
+/// One worker process, as the monitor knows it.
+struct WorkerLink {
+    pid: u32,
+    chan: RecordChannel,
+    ledger: Mutex<Ledger>,
+    conns: Mutex<HashMap<ConnId, Entry>>,
+}
+
+/// One of a worker's connections.
+struct Entry {
+    /// The connection's policy; `None` while a request uses it.
+    policy: Option<Policy>,
+    /// Counts the connection as unauthenticated until it goes.
+    _startup: Startup,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Monitor {
+    /// Starts `workers` workers, each watched by a task that starts
+    /// another when it dies.
+    pub(crate) fn start(
+        setup: Arc<Setup>,
+        me: User,
+        active: Arc<AtomicUsize>,
+        spawn_served: SpawnServed,
+        workers: usize,
+    ) -> Result<Arc<Self>, String> {
+        super::make_empty_root()?;
+        super::worker_account()?;
+        let program = crate::session::internal_sftp_program()
+            .ok_or("cannot find rsshd's own binary to start the workers")?;
+        let monitor = Arc::new(Self {
+            setup,
+            me,
+            active,
+            spawn_served,
+            program,
+            slots: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
+            next_conn: AtomicU32::new(0),
+            next_slot: AtomicUsize::new(0),
+        });
+        for slot in 0..monitor.slots.len() {
+            drop(runtime::spawn(monitor.clone().keep_worker(slot)));
+        }
+        Ok(monitor)
+    }
+
+    /// Keeps a worker running in `slot`: starts it, answers it until it
+    /// ends, forgets its connections, and starts another.
+    async fn keep_worker(self: Arc<Self>, slot: usize) {
+        let Some(slot) = self.slots.get(slot) else {
+            return;
+        };
+        loop {
+            match self.spawn_worker().await {
+                Ok((mut child, link)) => {
+                    tracing::debug!("worker {} started", link.pid);
+                    *lock(slot) = Some(link.clone());
+                    self.answer_worker(&link).await;
+                    *lock(slot) = None;
+                    let _ = child.kill();
+                    let status = child.wait();
+                    let dropped = lock(&link.conns).len();
+                    tracing::error!(
+                        "worker {} ended ({}); {dropped} unauthenticated connection(s) dropped",
+                        link.pid,
+                        status.map_or_else(|e| e.to_string(), |s| s.to_string())
+                    );
+                }
+                Err(e) => tracing::error!("cannot start a worker: {e}"),
+            }
+            runtime::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn spawn_worker(&self) -> Result<(Child, Arc<WorkerLink>), String> {
+        let (ours, theirs) =
+            ssh_os::fdpass::seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
+        let mut child = Command::new(&self.program)
+            .arg(WORKER_FLAG)
+            .args(std::env::args_os().skip(1))
+            .env_clear()
+            .stdin(Stdio::from(theirs))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", self.program.display()))?;
+        if let Some(out) = child.stdout.take() {
+            // The worker's log lines, written here as they come.
+            let spawned = std::thread::Builder::new()
+                .name("worker-log".into())
+                .spawn(move || {
+                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                        crate::log::relay(&line);
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!("worker log thread: {e}");
+            }
+        }
+        let chan = RecordChannel::new(ours, MAX_RECORD).map_err(|e| format!("socket: {e}"))?;
+        let host_keys = self
+            .setup
+            .keys
+            .iter()
+            .map(|k| {
+                let cert = k.certified.as_ref().map(|(_, c)| c.cert().blob().to_vec());
+                (k.public.to_blob(), cert)
+            })
+            .collect();
+        chan.send(&WorkerFrame::Start { host_keys }.encode(), &[])
+            .await
+            .map_err(|e| format!("starting the worker: {e}"))?;
+        let link = Arc::new(WorkerLink {
+            pid: child.id(),
+            chan,
+            ledger: Mutex::new(Ledger::new(Limits {
+                max_attempts: self.setup.settings.max_auth_tries,
+                ..Limits::default()
+            })),
+            conns: Mutex::new(HashMap::new()),
+        });
+        Ok((child, link))
+    }
+
+    /// Gives an accepted client to a worker (round robin over the live
+    /// ones); the monitor keeps no copy of its socket.
+    pub(crate) async fn assign(&self, stream: TcpStream, peer: SocketAddr) {
+        let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1);
+        let (later, earlier) = self.slots.split_at(start);
+        let link = earlier.iter().chain(later).find_map(|s| lock(s).clone());
+        let Some(link) = link else {
+            tracing::error!(
+                "no worker to serve {} port {}: dropped",
+                peer.ip(),
+                peer.port()
+            );
+            return;
+        };
+        let mut local = stream.local_addr().unwrap_or(peer);
+        local.set_ip(local.ip().to_canonical());
+        let conn = ConnId(self.next_conn.fetch_add(1, Ordering::Relaxed));
+        let policy = Policy::new(
+            self.setup.config.clone(),
+            peer,
+            local,
+            true,
+            self.me.clone(),
+        );
+        lock(&link.conns).insert(
+            conn,
+            Entry {
+                policy: Some(policy),
+                _startup: Startup::new(self.active.clone()),
+            },
+        );
+        let frame = WorkerFrame::Connection {
+            conn,
+            peer: peer.to_string(),
+            local: local.to_string(),
+        };
+        if let Err(e) = link.chan.send(&frame.encode(), &[stream.as_fd()]).await {
+            tracing::error!("giving a connection to worker {}: {e}", link.pid);
+            lock(&link.conns).remove(&conn);
+        }
+    }
+
+    /// Reads the worker's requests until it ends; each is answered by a
+    /// task of its own, so that one slow answer (PAM's delay after a wrong
+    /// password) holds up no other connection. A frame that does not
+    /// decode ends the worker.
+    async fn answer_worker(self: &Arc<Self>, link: &Arc<WorkerLink>) {
+        loop {
+            let (record, fds) = match link.chan.recv().await {
+                Ok(Some(r)) => r,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!("worker {}: {e}", link.pid);
+                    return;
+                }
+            };
+            let request = match frame_body(&record)
+                .and_then(|b| Request::decode(b).map_err(|e| e.to_string()))
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!("worker {}: {e}", link.pid);
+                    return;
+                }
+            };
+            let (monitor, link) = (self.clone(), link.clone());
+            drop(runtime::spawn(async move {
+                monitor.answer(&link, request, fds).await;
+            }));
+        }
+    }
+
+    async fn answer(&self, link: &Arc<WorkerLink>, request: Request, fds: Vec<OwnedFd>) {
+        let reply = match request {
+            Request::SignExchangeHash { conn, request } => {
+                let reply = self.sign(link, conn, &request);
+                Some((conn, reply))
+            }
+            Request::QueryPublicKey {
+                conn,
+                user,
+                algorithm,
+                key,
+                proof,
+            } => {
+                let reply = self
+                    .query_public_key(link, conn, &user, &algorithm, &key, proof)
+                    .await;
+                Some((conn, reply))
+            }
+            Request::VerifyPublicKey {
+                conn,
+                userauth_request,
+            } => {
+                let reply = self.verify_public_key(link, conn, &userauth_request).await;
+                Some((conn, reply))
+            }
+            Request::Password {
+                conn,
+                user,
+                password,
+                keyboard_interactive,
+            } => {
+                let reply = self
+                    .password(link, conn, &user, &password, keyboard_interactive)
+                    .await;
+                Some((conn, reply))
+            }
+            Request::Account { conn, user, method } => {
+                Some((conn, self.account(link, conn, &user, &method).await))
+            }
+            Request::Authenticated { conn, user, state } => {
+                self.take_over(link, conn, user, &state, fds).await;
+                None
+            }
+            Request::Closed {
+                conn,
+                grace_exceeded,
+            } => {
+                lock(&link.ledger).closed(conn);
+                let entry = lock(&link.conns).remove(&conn);
+                if let Some(policy) = entry.and_then(|e| e.policy) {
+                    lock(&self.setup.penalties).penalise(
+                        policy.peer.ip(),
+                        connection::penalty(grace_exceeded, &policy),
+                        Instant::now(),
+                    );
+                }
+                None
+            }
+            other => {
+                tracing::error!("worker {}: unexpected {other:?}", link.pid);
+                None
+            }
+        };
+        if let Some((conn, reply)) = reply {
+            if matches!(reply, Reply::Refused(_)) {
+                // The connection is forgotten (the ledger already did).
+                lock(&link.conns).remove(&conn);
+                lock(&link.ledger).closed(conn);
+            }
+            let frame = WorkerFrame::Reply { conn, reply };
+            if let Err(e) = link.chan.send(&frame.encode(), &[]).await {
+                tracing::debug!("worker {}: {e}", link.pid);
+            }
+        }
+    }
+
+    /// Signs the exchange hash the request's inputs give, with the host
+    /// key its `K_S` names.
+    fn sign(
+        &self,
+        link: &WorkerLink,
+        conn: ConnId,
+        request: &ssh_async::ssh_transport::kex::ExchangeHashRequest,
+    ) -> Reply {
+        if !lock(&link.conns).contains_key(&conn) {
+            return refused(link, "unknown connection");
+        }
+        if let Err(e) = lock(&link.ledger).sign_exchange_hash(conn, request) {
+            return refused(link, &e.to_string());
+        }
+        let mut rng = rand::rng();
+        for k in &self.setup.keys {
+            if let Ok(sig) = request.sign(&*k.host_key(), &mut rng) {
+                return Reply::Signature(sig);
+            }
+        }
+        refused(link, "an exchange naming none of the host keys")
+    }
+
+    async fn query_public_key(
+        &self,
+        link: &WorkerLink,
+        conn: ConnId,
+        user: &str,
+        algorithm: &str,
+        blob: &[u8],
+        proof: bool,
+    ) -> Reply {
+        if let Err(e) = lock(&link.ledger).query_public_key(conn, user) {
+            return refused(link, &e.to_string());
+        }
+        let Some((key, cert)) = offered_key(algorithm, blob) else {
+            return Reply::Verdict(false);
+        };
+        let Some(mut policy) = take_policy(link, conn) else {
+            return refused(link, "unknown or busy connection");
+        };
+        let ok = policy.public_key(user, &key, cert.as_ref(), proof).await;
+        finish(link, conn, policy, Reply::Verdict(ok))
+    }
+
+    /// Verifies a `publickey` request's signature over data built from the
+    /// monitor's own session identifier, and that the key is authorized:
+    /// only then is the key proven.
+    async fn verify_public_key(&self, link: &WorkerLink, conn: ConnId, request: &[u8]) -> Reply {
+        let proof = match lock(&link.ledger).public_key_proof(conn, request) {
+            Ok(p) => p,
+            Err(e) => return refused(link, &e.to_string()),
+        };
+        if let Some(bound) = &proof.host_key
+            && !self.setup.keys.iter().any(|k| k.public.to_blob() == *bound)
+        {
+            lock(&link.ledger).record(conn, Method::PublicKey, false);
+            return Reply::Verdict(false);
+        }
+        let algorithm = cert_signature_algorithm(&proof.algorithm).map_or_else(
+            || SignatureAlgorithm::from_name(&proof.algorithm).ok(),
+            Some,
+        );
+        let (Some(algorithm), Some((key, cert))) =
+            (algorithm, offered_key(&proof.algorithm, &proof.key))
+        else {
+            lock(&link.ledger).record(conn, Method::PublicKey, false);
+            return Reply::Verdict(false);
+        };
+        let signed = algorithm.key_type() == key.key_type()
+            && ssh_async::ssh_keys::verify_with_policy(
+                &key,
+                algorithm,
+                &proof.signed_data,
+                &proof.signature,
+                &VerifyPolicy::default(),
+            )
+            .is_ok();
+        let Some(mut policy) = take_policy(link, conn) else {
+            return refused(link, "unknown or busy connection");
+        };
+        let ok = signed
+            && policy
+                .public_key(&proof.user, &key, cert.as_ref(), true)
+                .await;
+        if ok {
+            policy.public_key_verified(&proof.user, &key);
+        }
+        lock(&link.ledger).record(conn, Method::PublicKey, ok);
+        finish(link, conn, policy, Reply::Verdict(ok))
+    }
+
+    async fn password(
+        &self,
+        link: &WorkerLink,
+        conn: ConnId,
+        user: &str,
+        password: &str,
+        keyboard_interactive: bool,
+    ) -> Reply {
+        if let Err(e) = lock(&link.ledger).password(conn, user) {
+            return refused(link, &e.to_string());
+        }
+        let Some(mut policy) = take_policy(link, conn) else {
+            return refused(link, "unknown or busy connection");
+        };
+        let (ok, method) = if keyboard_interactive {
+            let answer = policy.info_response(user, &[password.to_owned()]).await;
+            (
+                matches!(answer, KeyboardInteractiveAnswer::Accept),
+                Method::KeyboardInteractive,
+            )
+        } else {
+            (policy.password(user, password).await, Method::Password)
+        };
+        lock(&link.ledger).record(conn, method, ok);
+        finish(link, conn, policy, Reply::Verdict(ok))
+    }
+
+    /// sshd's account checks once the methods passed; an allowed account
+    /// is logged as accepted here, where the decision is.
+    async fn account(&self, link: &WorkerLink, conn: ConnId, user: &str, method: &str) -> Reply {
+        if lock(&link.ledger).session_id(conn).is_none() {
+            return refused(link, "account check before the key exchange");
+        }
+        let Some(mut policy) = take_policy(link, conn) else {
+            return refused(link, "unknown or busy connection");
+        };
+        if policy.authenticated.is_some() {
+            put_policy(link, conn, policy);
+            return refused(link, "a second account check");
+        }
+        let reply = match ssh_async::ServerHandler::account(&mut policy, user, method).await {
+            AccountVerdict::Allow => {
+                policy.authenticated(user, method);
+                Reply::Verdict(true)
+            }
+            AccountVerdict::Deny { message } => Reply::Denied(message),
+        };
+        finish(link, conn, policy, reply)
+    }
+
+    /// The worker sent USERAUTH_SUCCESS: if the monitor's own record says
+    /// the proofs are there, the connection is resumed here and served.
+    async fn take_over(
+        &self,
+        link: &WorkerLink,
+        conn: ConnId,
+        user: String,
+        state: &[u8],
+        fds: Vec<OwnedFd>,
+    ) {
+        let entry = lock(&link.conns).remove(&conn);
+        let Some(mut policy) = entry.and_then(|e| e.policy) else {
+            tracing::error!("worker {}: hand-over of an unknown connection", link.pid);
+            lock(&link.ledger).closed(conn);
+            return;
+        };
+        let required = policy
+            .account(&user)
+            .map(|a| required_methods(&a.settings.authentication_methods));
+        let granted = match required {
+            Some(Some(required)) => lock(&link.ledger).hand_over(conn, &user, &required),
+            _ => Err(ssh_privsep::Refusal::NotAuthenticated),
+        };
+        lock(&link.ledger).closed(conn);
+        if let Err(e) = granted {
+            tracing::error!("worker {}: hand-over of {user} refused: {e}", link.pid);
+            return;
+        }
+        let (Some(fd), Ok(state)) = (fds.into_iter().next(), TransportState::decode(state)) else {
+            tracing::error!(
+                "worker {}: a hand-over without its socket or state",
+                link.pid
+            );
+            return;
+        };
+        let stream = TcpStream::from(std::net::TcpStream::from(fd));
+        let s = &self.setup.settings;
+        let host_keys = self
+            .setup
+            .keys
+            .iter()
+            .map(crate::hostkeys::Loaded::host_key)
+            .collect();
+        let options = connection::server_options(s, &self.setup.transport, true, host_keys, None);
+        match Server::resume(stream, options, state, user).await {
+            Ok(served) => (self.spawn_served)(Box::pin(connection::serve_authenticated(
+                served, policy, true,
+            ))),
+            Err(e) => tracing::error!("resuming a connection: {e}"),
+        }
+    }
+}
+
+/// The key a `publickey` request names: a plain key, or a certificate
+/// and the key it certifies.
+fn offered_key(algorithm: &str, blob: &[u8]) -> Option<(PublicKey, Option<Certificate>)> {
+    if algorithm.ends_with("-cert-v01@openssh.com") {
+        let cert = Certificate::from_blob(blob).ok()?;
+        Some((cert.key.clone(), Some(cert)))
+    } else {
+        Some((PublicKey::from_blob(blob).ok()?, None))
+    }
+}
+
+/// sshd's `AuthenticationMethods` as the ledger checks them; a list
+/// naming a method the monitor cannot verify (hostbased) can never be
+/// satisfied, and is left out; `None` when none is left of a non-empty
+/// setting (no hand-over can be granted).
+fn required_methods(lists: &[Vec<String>]) -> Option<Vec<Vec<Method>>> {
+    let required: Vec<Vec<Method>> = lists
+        .iter()
+        .filter_map(|list| {
+            list.iter()
+                .map(|m| match m.split(':').next() {
+                    Some("publickey") => Some(Method::PublicKey),
+                    Some("password") => Some(Method::Password),
+                    Some("keyboard-interactive") => Some(Method::KeyboardInteractive),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    (lists.is_empty() || !required.is_empty()).then_some(required)
+}
+
+fn take_policy(link: &WorkerLink, conn: ConnId) -> Option<Policy> {
+    lock(&link.conns).get_mut(&conn)?.policy.take()
+}
+
+fn put_policy(link: &WorkerLink, conn: ConnId, policy: Policy) {
+    if let Some(e) = lock(&link.conns).get_mut(&conn) {
+        e.policy = Some(policy);
+    }
+}
+
+/// Puts the policy back and gives `reply`, or the policy's refusal of the
+/// connection (sshd's `RefuseConnection`).
+fn finish(link: &WorkerLink, conn: ConnId, policy: Policy, reply: Reply) -> Reply {
+    let refusal = policy.refused.clone();
+    put_policy(link, conn, policy);
+    match refusal {
+        Some(why) => Reply::Disconnect(why),
+        None => reply,
+    }
+}
+
+fn refused(link: &WorkerLink, why: &str) -> Reply {
+    tracing::error!("worker {}: refused: {why}", link.pid);
+    Reply::Refused(why.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_methods_map_sshd_names() {
+        let lists = vec![
+            vec!["publickey".to_owned(), "password".to_owned()],
+            vec!["keyboard-interactive:pam".to_owned()],
+            vec!["hostbased".to_owned()],
+        ];
+        assert_eq!(
+            required_methods(&lists),
+            Some(vec![
+                vec![Method::PublicKey, Method::Password],
+                vec![Method::KeyboardInteractive]
+            ])
+        );
+        // Any one proof when unset; none at all when only hostbased.
+        assert_eq!(required_methods(&[]), Some(vec![]));
+        assert_eq!(required_methods(&[vec!["hostbased".to_owned()]]), None);
+    }
+}
