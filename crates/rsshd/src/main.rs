@@ -418,6 +418,47 @@ fn start_threads() -> Result<Vec<runtime::CurrentThread>, String> {
 }
 
 async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), String> {
+    let setup = Arc::new(setup);
+    let me = Arc::new(me);
+    let active = Arc::new(AtomicUsize::new(0));
+    let live = Arc::new(AtomicUsize::new(0));
+    // Memory the ended connections freed goes back to the system, at most
+    // once per interval (glibc would keep it for the life of the server:
+    // 32 MiB after 300 connections closed, measured with `cargo xtask
+    // idle`).
+    let ended = Arc::new(AtomicUsize::new(0));
+    drop(runtime::spawn(release_memory(ended.clone())));
+    // One thread per core, each running its connections' every
+    // task (driver, session pumps, forwards) on itself: a buffer moves
+    // from socket to program without waking another thread (perf stat of
+    // a 1 GiB download before this: 156,000 context switches in rsshd).
+    let threads = start_threads()?;
+    let spawn_served = served_spawner(threads, live.clone(), ended.clone());
+    // As root, privilege separation (its workers up before we listen): the clients' bytes are read by
+    // sandboxed workers until they authenticate ([`privsep`]).
+    let monitor = if root && !single {
+        let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let monitor = privsep::monitor::Monitor::start(
+            setup.clone(),
+            (*me).clone(),
+            active.clone(),
+            spawn_served.clone(),
+            n,
+        )
+        .await?;
+        tracing::info!(
+            "privilege separation: a monitor and {n} sandboxed pre-authentication worker(s)"
+        );
+        Some(monitor)
+    } else {
+        let why = if root {
+            "debug mode"
+        } else {
+            "not running as root"
+        };
+        tracing::info!("single process ({why}): no privilege separation");
+        None
+    };
     let mut listeners = Vec::new();
     for (addr, port) in &setup.listen {
         let host = if addr.contains(':') {
@@ -455,46 +496,6 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     if let Err(e) = ssh_os::service::notify("READY=1") {
         tracing::error!("sd_notify: {e}");
     }
-    let setup = Arc::new(setup);
-    let me = Arc::new(me);
-    let active = Arc::new(AtomicUsize::new(0));
-    let live = Arc::new(AtomicUsize::new(0));
-    // Memory the ended connections freed goes back to the system, at most
-    // once per interval (glibc would keep it for the life of the server:
-    // 32 MiB after 300 connections closed, measured with `cargo xtask
-    // idle`).
-    let ended = Arc::new(AtomicUsize::new(0));
-    drop(runtime::spawn(release_memory(ended.clone())));
-    // One thread per core, each running its connections' every
-    // task (driver, session pumps, forwards) on itself: a buffer moves
-    // from socket to program without waking another thread (perf stat of
-    // a 1 GiB download before this: 156,000 context switches in rsshd).
-    let threads = start_threads()?;
-    let spawn_served = served_spawner(threads, live.clone(), ended.clone());
-    // As root, privilege separation: the clients' bytes are read by
-    // sandboxed workers until they authenticate ([`privsep`]).
-    let monitor = if root && !single {
-        let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let monitor = privsep::monitor::Monitor::start(
-            setup.clone(),
-            (*me).clone(),
-            active.clone(),
-            spawn_served.clone(),
-            n,
-        )?;
-        tracing::info!(
-            "privilege separation: a monitor and {n} sandboxed pre-authentication worker(s)"
-        );
-        Some(monitor)
-    } else {
-        let why = if root {
-            "debug mode"
-        } else {
-            "not running as root"
-        };
-        tracing::info!("single process ({why}): no privilege separation");
-        None
-    };
     let (tx, mut rx) = futures::channel::mpsc::unbounded::<(TcpStream, SocketAddr)>();
     for l in listeners {
         let tx = tx.clone();

@@ -29,6 +29,9 @@ use crate::Setup;
 use crate::auth::Policy;
 use crate::connection::{self, Startup};
 
+/// How long the monitor waits for a worker to be up.
+const WORKER_WAIT: Duration = Duration::from_secs(10);
+
 /// Runs a served connection's task where the server wants it (one of its
 /// threads).
 pub(crate) type SpawnServed = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
@@ -69,8 +72,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Monitor {
     /// Starts `workers` workers, each watched by a task that starts
-    /// another when it dies.
-    pub(crate) fn start(
+    /// another when it dies, and waits (up to [`WORKER_WAIT`]) until they
+    /// all run.
+    pub(crate) async fn start(
         setup: Arc<Setup>,
         me: User,
         active: Arc<AtomicUsize>,
@@ -94,7 +98,31 @@ impl Monitor {
         for slot in 0..monitor.slots.len() {
             drop(runtime::spawn(monitor.clone().keep_worker(slot)));
         }
+        let deadline = Instant::now() + WORKER_WAIT;
+        while monitor.slots.iter().any(|s| lock(s).is_none()) {
+            if Instant::now() > deadline {
+                return Err("the pre-authentication workers did not start".into());
+            }
+            runtime::sleep(Duration::from_millis(10)).await;
+        }
         Ok(monitor)
+    }
+
+    /// A live worker, the next in turn; while none is (one is being
+    /// started again), waits up to [`WORKER_WAIT`].
+    async fn live_worker(&self) -> Option<Arc<WorkerLink>> {
+        let deadline = Instant::now() + WORKER_WAIT;
+        loop {
+            let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1);
+            let (later, earlier) = self.slots.split_at(start);
+            if let Some(link) = earlier.iter().chain(later).find_map(|s| lock(s).clone()) {
+                return Some(link);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            runtime::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Keeps a worker running in `slot`: starts it, answers it until it
@@ -178,10 +206,7 @@ impl Monitor {
     /// Gives an accepted client to a worker (round robin over the live
     /// ones); the monitor keeps no copy of its socket.
     pub(crate) async fn assign(&self, stream: TcpStream, peer: SocketAddr) {
-        let start = self.next_slot.fetch_add(1, Ordering::Relaxed) % self.slots.len().max(1);
-        let (later, earlier) = self.slots.split_at(start);
-        let link = earlier.iter().chain(later).find_map(|s| lock(s).clone());
-        let Some(link) = link else {
+        let Some(link) = self.live_worker().await else {
             tracing::error!(
                 "no worker to serve {} port {}: dropped",
                 peer.ip(),

@@ -1,0 +1,275 @@
+//! Privilege separation of a root rsshd, from outside: the workers'
+//! confinement and ids (through /proc), no host private key in a worker's
+//! memory (read through /proc/PID/mem, with the monitor's as the control),
+//! and a killed worker costing only its own unauthenticated connections.
+//! Needs root (skipped otherwise).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpStream;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use ssh_os::user;
+
+/// The server's live worker processes: pids of its children started as
+/// `rsshd --privsep-worker`.
+fn workers(server: &Server) -> Vec<u32> {
+    let parent = server.running.0.id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let (Ok(status), Ok(cmdline)) = (
+            std::fs::read_to_string(e.path().join("status")),
+            std::fs::read(e.path().join("cmdline")),
+        ) else {
+            continue;
+        };
+        let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"));
+        let zombie = status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'));
+        let is_worker = cmdline.split(|b| *b == 0).any(|a| a == b"--privsep-worker");
+        if ppid.map(str::trim) == Some(parent.as_str()) && is_worker && !zombie {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Waits until the server has `n` workers.
+fn wait_workers(server: &Server, n: usize) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let w = workers(server);
+        if w.len() == n {
+            return w;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} workers, not {n}: {}",
+            w.len(),
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn expected_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+fn field(status: &str, name: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name))
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// The ed25519 seed in an unencrypted openssh-key-v1 file: the private
+/// key is `string(seed || public)`, the public key's 32 bytes known.
+fn ed25519_seed(file: &Path, public: &[u8]) -> [u8; 32] {
+    use base64ct::{Base64, Encoding};
+    let text = std::fs::read_to_string(file).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    let blob = Base64::decode_vec(&b64).unwrap();
+    let at = blob
+        .windows(68)
+        .position(|w| w[..4] == [0, 0, 0, 64] && w[36..] == *public)
+        .expect("the private key in the file");
+    blob[at + 4..at + 36].try_into().unwrap()
+}
+
+/// Whether `needle` is anywhere in the readable memory of `pid`.
+fn memory_holds(pid: u32, needle: &[u8]) -> bool {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).unwrap();
+    for line in maps.lines() {
+        let mut parts = line.split_whitespace();
+        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
+            continue;
+        }
+        let (a, b) = range.split_once('-').unwrap();
+        let (a, b) = (
+            u64::from_str_radix(a, 16).unwrap(),
+            u64::from_str_radix(b, 16).unwrap(),
+        );
+        let mut buf = vec![0; usize::try_from(b - a).unwrap()];
+        if mem.read_exact_at(&mut buf, a).is_err() {
+            continue;
+        }
+        if buf.windows(needle.len()).any(|w| w == needle) {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn workers_are_confined_and_hold_no_host_private_key() {
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    let server = Server::start("privsep-confined", "");
+    assert!(server.wait_log("privilege separation"), "{}", server.log());
+    let pids = wait_workers(&server, expected_workers());
+    // A login through a worker: its key exchange was signed by the monitor.
+    let out = server.exec("echo through", b"").expect("login");
+    assert_eq!(out.stdout, b"through\n");
+    let worker_account = ["sshd", "nobody"]
+        .iter()
+        .find_map(|n| user::User::by_name(n).ok().flatten())
+        .unwrap();
+    for pid in &pids {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let u = worker_account.uid;
+        assert_eq!(field(&status, "Uid:"), format!("{u}\t{u}\t{u}\t{u}"));
+        assert_eq!(field(&status, "NoNewPrivs:"), "1");
+        assert_eq!(field(&status, "Seccomp:"), "2");
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+            Path::new("/run/rsshd")
+        );
+    }
+    // The host key's secret: in the monitor (the control: the search can
+    // find it), in no worker.
+    let dir = std::env::temp_dir().join(format!(
+        "rsshd-test-privsep-confined-{}",
+        std::process::id()
+    ));
+    let public = server.host_public.to_blob();
+    let seed = ed25519_seed(&dir.join("host_key"), &public[public.len() - 32..]);
+    assert!(
+        memory_holds(server.running.0.id(), &seed),
+        "the search does not find the key in the monitor"
+    );
+    for pid in &pids {
+        assert!(
+            !memory_holds(*pid, &seed),
+            "worker {pid} holds the host key"
+        );
+    }
+}
+
+/// Connects and reads the server's version line.
+fn unauthenticated(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut line = Vec::new();
+    let mut b = [0];
+    while !line.ends_with(b"\n") {
+        s.read_exact(&mut b).unwrap();
+        line.push(b[0]);
+    }
+    assert!(line.starts_with(b"SSH-2.0-"));
+    s
+}
+
+/// Whether the server still holds the connection: what it already sent
+/// (its KEXINIT) is read, then a closed connection ends (EOF or reset)
+/// while a live one waits for us (the read times out).
+fn still_served(mut s: TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return false,
+            Ok(_) => {}
+            Err(e) => {
+                return matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_killed_worker_costs_only_its_own_unauthenticated_connections() {
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    let n = expected_workers();
+    let server = Server::start("privsep-kill", "");
+    let pids = wait_workers(&server, n);
+    // An authenticated connection, served by the monitor from now on.
+    let me = user::User::current().unwrap().name;
+    let host_public = server.host_public.clone();
+    let port = server.port;
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        ssh_async::runtime::block_on(async move {
+            let stream = ssh_async::runtime::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let mut handler = ssh_async::SimpleHandler {
+                host_key_check: Box::new(move |k| *k == host_public),
+                keys: vec![ssh_async::ssh_keys::PrivateKey::from_ed25519_seed(
+                    &common::USER_SEED,
+                )],
+                password: None,
+            };
+            let options = ssh_async::ClientOptions::new(&me, handler.methods());
+            let client = ssh_async::Client::connect(stream, options, &mut handler)
+                .await
+                .unwrap();
+            let first = client.exec("echo before").await.unwrap();
+            done_tx.send(first.stdout).unwrap();
+            // After the worker is killed: the same connection goes on.
+            rx.recv().unwrap();
+            let second = client.exec("echo after").await.unwrap();
+            done_tx.send(second.stdout).unwrap();
+            client.disconnect().await.unwrap();
+        });
+    });
+    let wait = Duration::from_secs(30);
+    assert_eq!(done_rx.recv_timeout(wait).unwrap(), b"before\n");
+    // One unauthenticated connection per worker (given out in turn).
+    let waiting: Vec<TcpStream> = (0..n).map(|_| unauthenticated(server.port)).collect();
+    let victim = pids[0];
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(
+        server.wait_log(&format!("worker {victim} ended")),
+        "{}",
+        server.log()
+    );
+    // Exactly the killed worker's connection is gone.
+    let served = waiting
+        .into_iter()
+        .filter(|s| still_served(s.try_clone().unwrap()))
+        .count();
+    assert_eq!(served, n - 1, "{}", server.log());
+    tx.send(()).unwrap();
+    assert_eq!(done_rx.recv_timeout(wait).unwrap(), b"after\n");
+    // A new worker takes the dead one's place, and new logins work.
+    let again = wait_workers(&server, n);
+    assert!(!again.contains(&victim));
+    let out = server.exec("echo new", b"").expect("a new login");
+    assert_eq!(out.stdout, b"new\n");
+}
