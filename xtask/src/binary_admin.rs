@@ -1,6 +1,8 @@
-//! What an administrator reads about logins (`ssh>rsshd:admin-*`): the
-//! system log when the server runs without `-e`, and the login records of
-//! a terminal session (utmp while it runs, wtmp and lastlog after).
+//! What an administrator sees of logins (`ssh>rsshd:admin-*`): the
+//! system log when the server runs without `-e`, the login records of a
+//! terminal session (utmp while it runs, wtmp and lastlog after), and the
+//! identity of the server's process that serves an authenticated
+//! connection (the user's, never root's: privilege separation).
 //!
 //! Validated with OpenSSH's `sshd` in place of `rsshd`
 //! (`XTASK_RSSHD=peer:/usr/sbin/sshd`): the same rows pass.
@@ -265,6 +267,36 @@ fn login_records(ctx: &mut Ctx<'_>) -> Result<()> {
     }
 }
 
+/// The program's parent is the server's process for the connection
+/// (OpenSSH's unprivileged session child; rsshd's session process of the
+/// user): every uid and gid it has is the user's.
+fn session_as_user(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = Setup::new(ctx, true)?;
+    let line = setup.keygen("id", "ed25519", "")?;
+    setup.account(ctx, &line)?;
+    let server = setup.start(ctx, &Srv::default())?;
+    let call = Call::remote("grep -E '^(Uid|Gid):' /proc/$PPID/status; id -u; id -g")
+        .opt("-i")
+        .opt(&setup.client("id"));
+    let out = setup.run(ctx, server.port(), &call)?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let (Some(uids), Some(gids), Some(uid), Some(gid)) =
+        (lines.next(), lines.next(), lines.next(), lines.next())
+    else {
+        bail!("unexpected output {text:?}: {}", tail(&out.stderr));
+    };
+    let all = |line: &str, label: &str, id: &str| {
+        line.strip_prefix(label).is_some_and(|ids| {
+            ids.split_whitespace().all(|i| i == id) && ids.split_whitespace().count() == 4
+        })
+    };
+    if uid != UID.to_string() || !all(uids, "Uid:", uid) || !all(gids, "Gid:", gid) {
+        bail!("the session's parent is not the user's alone (user {uid}:{gid}): {uids:?} {gids:?}");
+    }
+    Ok(())
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -279,5 +311,10 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "admin-login-records",
         "ssh -tt: utmp has the user on pts/N from 127.0.0.1 while it runs; wtmp login and logout, lastlog after",
         login_records,
+    ),
+    (
+        "admin-session-as-user",
+        "ssh host: the program's parent, the server's process for the connection, has only the user's uids and gids",
+        session_as_user,
     ),
 ];

@@ -31,6 +31,41 @@ pub struct Account {
     pub settings: ServerSettings,
 }
 
+impl Account {
+    /// The account of `user`, authenticated elsewhere (the monitor), with
+    /// its settings for this connection (`Match` blocks applied).
+    pub fn authenticated(
+        config: &ServerConfig,
+        user: User,
+        peer: SocketAddr,
+        local: SocketAddr,
+    ) -> Self {
+        let groups = user.groups().unwrap_or_default();
+        let settings = resolve(config, &user.name, groups, peer, local);
+        Self { user, settings }
+    }
+}
+
+/// The settings for `user` (in `groups`) on a connection from `peer` to
+/// `local`.
+fn resolve(
+    config: &ServerConfig,
+    user: &str,
+    groups: Vec<String>,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> ServerSettings {
+    let query = ConnectionQuery {
+        user: user.to_owned(),
+        groups,
+        address: peer.ip(),
+        host: None,
+        local_address: local.ip(),
+        local_port: local.port(),
+    };
+    config.resolve(Some(&query))
+}
+
 pub struct Policy {
     pub config: Arc<ServerConfig>,
     pub peer: SocketAddr,
@@ -145,15 +180,7 @@ impl Policy {
             return None;
         }
         let groups = user.groups().unwrap_or_default();
-        let query = ConnectionQuery {
-            user: name.to_owned(),
-            groups: groups.clone(),
-            address: self.peer.ip(),
-            host: None,
-            local_address: self.local.ip(),
-            local_port: self.local.port(),
-        };
-        let settings = self.config.resolve(Some(&query));
+        let settings = resolve(&self.config, name, groups.clone(), self.peer, self.local);
         if let Err(why) = account_usable(&user, settings.use_pam) {
             tracing::info!("{why}");
             return None;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ssh_async::runtime::{self, net::TcpStream};
+use ssh_async::ssh_auth::authorized_keys::KeyOptions;
 use ssh_async::ssh_wire::messages::{ChannelType, OpenFailureReason};
 use ssh_async::{HostKey, Server, ServerConnection, ServerOptions};
 use ssh_config::server::ServerSettings;
@@ -16,10 +17,10 @@ use ssh_os::sockets::Sockets;
 use ssh_os::user::User;
 use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
 use ssh_server_kit::penalties::Penalty;
-use ssh_server_kit::session::serve_session;
+use ssh_server_kit::session::{LoginRecorder, RemoteHost, serve_session};
 
 use crate::Setup;
-use crate::auth::Policy;
+use crate::auth::{Account, Policy};
 use crate::session::session_policy;
 
 /// Counts a connection until it authenticates or ends.
@@ -155,19 +156,51 @@ pub(crate) async fn connection(
             return;
         }
     };
-    serve_authenticated(conn, policy, root).await;
+    let user = conn.user().to_owned();
+    match Authenticated::from_policy(&mut policy, &user) {
+        Some(auth) => serve_authenticated(conn, auth, root).await,
+        None => conn.disconnect(),
+    }
+}
+
+/// What serving an authenticated connection needs to know of it.
+pub(crate) struct Authenticated {
+    pub(crate) peer: SocketAddr,
+    pub(crate) local: SocketAddr,
+    /// The user, with the settings for this connection.
+    pub(crate) account: Account,
+    /// The options of the key that authenticated, if one did.
+    pub(crate) key_options: Option<KeyOptions>,
+    /// Who writes the login records of PTY sessions, when this process
+    /// cannot (a user's session process asks the monitor).
+    pub(crate) login_recorder: Option<Arc<dyn LoginRecorder>>,
+}
+
+impl Authenticated {
+    /// From the policy that authenticated `user` in this process.
+    pub(crate) fn from_policy(policy: &mut Policy, user: &str) -> Option<Self> {
+        Some(Self {
+            peer: policy.peer,
+            local: policy.local,
+            account: policy.account(user)?,
+            key_options: policy.proven_key.as_ref().map(|(_, _, o)| o.clone()),
+            login_recorder: None,
+        })
+    }
 }
 
 /// Serves an authenticated connection: its sessions, forwarding, and the
-/// log line at its end. `policy` is the one that authenticated it.
-pub(crate) async fn serve_authenticated(conn: ServerConnection, mut policy: Policy, root: bool) {
-    let (peer, local) = (policy.peer, policy.local);
+/// log line at its end. `root`: forwarding goes through a helper running
+/// as the user (we are root, not the user).
+pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authenticated, root: bool) {
+    let Authenticated {
+        peer,
+        local,
+        account,
+        key_options,
+        login_recorder,
+    } = auth;
     let user = conn.user().to_owned();
-    let Some(account) = policy.account(&user) else {
-        conn.disconnect();
-        return;
-    };
-    let key_options = policy.proven_key.as_ref().map(|(_, _, o)| o.clone());
     let forward_policy = Arc::new(ForwardPolicy::from_settings(
         &account.settings,
         key_options.as_ref(),
@@ -190,6 +223,13 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, mut policy: Poli
     let mut session_policy = session_policy(&account, key_options, peer, local);
     // One helper per connection: sessions' agent and X11 sockets too.
     session_policy.sockets = sockets.clone();
+    if let Some(recorder) = login_recorder {
+        session_policy.login_records = Some(RemoteHost {
+            name: peer.ip().to_string(),
+            addr: peer.ip(),
+        });
+        session_policy.login_recorder = Some(recorder);
+    }
     let session_policy = Arc::new(session_policy);
     let remote = sockets.as_ref().map(|sockets| {
         runtime::spawn(

@@ -92,6 +92,7 @@ fn main() -> ExitCode {
     internal_sftp::run_if_requested();
     // Started again by the monitor as a pre-authentication worker.
     privsep::worker::run_if_requested();
+    privsep::user_process::run_if_requested();
     let args = Args::parse();
     // Resolved now, before any session runs (see the function).
     let _ = session::internal_sftp_program();

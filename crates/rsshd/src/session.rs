@@ -90,6 +90,7 @@ pub(crate) fn session_policy(
             name: peer.ip().to_string(),
             addr: peer.ip(),
         }),
+        login_recorder: None,
     }
 }
 

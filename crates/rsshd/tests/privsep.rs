@@ -1,7 +1,8 @@
 //! Privilege separation of a root rsshd, from outside: the workers'
 //! confinement and ids (through /proc), no host private key in a worker's
 //! memory (read through /proc/PID/mem, with the monitor's as the control),
-//! and a killed worker costing only its own unauthenticated connections.
+//! a killed worker costing only its own unauthenticated connections, and
+//! authenticated connections served by one session process of their user.
 //! Needs root (skipped otherwise).
 
 #![allow(
@@ -213,7 +214,8 @@ fn a_killed_worker_costs_only_its_own_unauthenticated_connections() {
     let n = expected_workers();
     let server = Server::start("privsep-kill", "");
     let pids = wait_workers(&server, n);
-    // An authenticated connection, served by the monitor from now on.
+    // An authenticated connection, served by the user's session process
+    // from now on.
     let me = user::User::current().unwrap().name;
     let host_public = server.host_public.clone();
     let port = server.port;
@@ -272,4 +274,70 @@ fn a_killed_worker_costs_only_its_own_unauthenticated_connections() {
     assert!(!again.contains(&victim));
     let out = server.exec("echo new", b"").expect("a new login");
     assert_eq!(out.stdout, b"new\n");
+}
+
+/// The cmdline of `pid`, its arguments joined by spaces.
+fn cmdline(pid: u32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&raw).replace('\0', " ")
+}
+
+#[test]
+fn authenticated_connections_are_served_by_one_process_of_their_user() {
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    // Re-keys every MiB: the session process asks the monitor to sign.
+    let server = Server::start("privsep-user", "RekeyLimit 1M\n");
+    let me = user::User::current().unwrap();
+    let parent_of = |out: &[u8]| -> u32 {
+        let text = String::from_utf8_lossy(out);
+        text.lines().next().unwrap().trim().parse().unwrap()
+    };
+    std::thread::scope(|scope| {
+        let first = scope.spawn(|| server.exec("echo $PPID; sleep 6", b"").unwrap());
+        std::thread::sleep(Duration::from_secs(1));
+        let second = server
+            .exec("echo $PPID; head -c 3000000 /dev/zero", b"")
+            .unwrap();
+        // That process is the user's session process, a child of the
+        // monitor, with the user's ids (root's here: the tests' user);
+        // looked at while the first connection keeps it.
+        let b = parent_of(&second.stdout);
+        let line = cmdline(b);
+        let status = std::fs::read_to_string(format!("/proc/{b}/status")).unwrap_or_default();
+        let first = first.join().unwrap();
+        let a = parent_of(&first.stdout);
+        assert_eq!(a, b, "two connections of one user, one process");
+        assert_eq!(
+            second.stdout.len(),
+            "\n".len() + b.to_string().len() + 3_000_000
+        );
+        assert!(
+            line.contains(&format!("--privsep-user {}", me.name)),
+            "{line}"
+        );
+        assert_eq!(
+            field(&status, "PPid:"),
+            server.running.0.id().to_string(),
+            "{}",
+            server.log()
+        );
+        assert_eq!(
+            field(&status, "Uid:"),
+            format!("{0}\t{0}\t{0}\t{0}", me.uid)
+        );
+        // Its user's last connection ended: it finishes.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Path::new(&format!("/proc/{a}/cmdline")).exists()
+            && cmdline(a).contains("--privsep-user")
+        {
+            assert!(Instant::now() < deadline, "still there: {}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A new connection gets a new process.
+        let out = server.exec("echo $PPID", b"").unwrap();
+        assert_ne!(parent_of(&out.stdout), a);
+    });
 }

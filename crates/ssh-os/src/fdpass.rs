@@ -112,6 +112,13 @@ impl RecordChannel {
             .await
     }
 
+    /// Sends no more: the other end's [`RecordChannel::recv`] gives `None`
+    /// once it has read what was sent before.
+    pub fn shutdown_send(&self) -> io::Result<()> {
+        rustix::net::shutdown(self.sock.get_ref(), rustix::net::Shutdown::Write)?;
+        Ok(())
+    }
+
     /// The next record; `None` once the other end is closed.
     pub async fn recv(&self) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
         self.sock

@@ -91,6 +91,38 @@ impl User {
     }
 }
 
+/// Becomes the user: supplementary groups, group, user, as for the user's
+/// sessions; a dropped root must not come back. Not root: only the
+/// identity we already have is accepted.
+pub fn become_ids(uid: Uid, gid: Gid, groups: &[Gid]) -> io::Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::setgroups(groups)?;
+        nix::unistd::setgid(gid)?;
+        nix::unistd::setuid(uid)?;
+        if !uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                "root could be regained",
+            ));
+        }
+        return Ok(());
+    }
+    if nix::unistd::geteuid() == uid && nix::unistd::getuid() == uid {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        "not root: cannot become another user",
+    ))
+}
+
+/// Becomes `user` for good, as [`become_ids`] with the user's groups
+/// (looked up first: NSS needs what is given up).
+pub fn become_user(user: &User) -> io::Result<()> {
+    let groups: Vec<Gid> = user.group_ids()?.into_iter().map(Gid::from_raw).collect();
+    become_ids(Uid::from_raw(user.uid), Gid::from_raw(user.gid), &groups)
+}
+
 /// Whether this process runs with effective uid 0.
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()

@@ -49,3 +49,25 @@ fn oversized_records_are_refused() {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     });
 }
+
+#[test]
+fn a_shut_down_sender_ends_the_other_side_but_still_hears_it() {
+    async_io::block_on(async {
+        let (a, b) = seqpacket_pair().unwrap();
+        let (a, b) = (
+            RecordChannel::new(a, 1024).unwrap(),
+            RecordChannel::new(b, 1024).unwrap(),
+        );
+        a.send(b"last", &[]).await.unwrap();
+        a.shutdown_send().unwrap();
+        let (data, _) = b.recv().await.unwrap().unwrap();
+        assert_eq!(data, b"last");
+        assert!(
+            b.recv().await.unwrap().is_none(),
+            "end of file after the last"
+        );
+        // The other direction stays open.
+        b.send(b"reply", &[]).await.unwrap();
+        assert_eq!(a.recv().await.unwrap().unwrap().0, b"reply");
+    });
+}

@@ -301,6 +301,30 @@ impl Ledger {
         Ok(())
     }
 
+    /// Takes on record a connection authenticated elsewhere (handed over
+    /// to a user's session process): with its session identifier (the
+    /// monitor's own, from the worker's record), so that its re-keys can
+    /// be signed, and nothing else: no authentication request is allowed
+    /// for it. The number must be new to this ledger.
+    pub fn adopt(&mut self, conn: ConnId, session_id: Vec<u8>, user: &str) -> Result<(), Refusal> {
+        if self.conns.contains_key(&conn) {
+            return Err(self.refuse(conn, Refusal::SecondFirstExchange));
+        }
+        if self.conns.len() >= self.limits.max_connections {
+            return Err(Refusal::TooManyConnections);
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                session_id,
+                user: Some(user.to_owned()),
+                handed_over: true,
+                ..Conn::default()
+            },
+        );
+        Ok(())
+    }
+
     /// The session identifier of a connection, once known.
     pub fn session_id(&self, conn: ConnId) -> Option<&[u8]> {
         self.conns.get(&conn).map(|c| &c.session_id[..])

@@ -29,5 +29,6 @@ mod message;
 
 pub use ledger::{Ledger, Limits, Method, PublicKeyProof, Refusal};
 pub use message::{
-    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, Reply, Request, WorkerFrame,
+    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, MAX_KEY_OPTION_LISTS, Reply,
+    Request, WorkerFrame,
 };

@@ -8,6 +8,7 @@
 
 use core::fmt;
 
+use ssh_auth::authorized_keys::KeyOptions;
 use ssh_transport::kex::ExchangeHashRequest;
 use ssh_wire::DecodeError;
 use ssh_wire::codec::{Reader, put_bool, put_string, put_u32};
@@ -92,7 +93,22 @@ pub enum Request {
         /// The transport's state (`TransportState::encode`).
         state: Zeroizing<Vec<u8>>,
     },
-    /// The connection ended in the worker.
+    /// From a user's session process: a session on the terminal `line`
+    /// (`pts/N`) began (`login`) or ended, for the login records (utmp,
+    /// wtmp, lastlog), which only root writes. `pid` is the session's
+    /// program. No reply.
+    LoginRecord {
+        /// The connection.
+        conn: ConnId,
+        /// Began, or ended.
+        login: bool,
+        /// The terminal without `/dev/`.
+        line: String,
+        /// The session's program.
+        pid: u32,
+    },
+    /// The connection ended in the worker (or in a user's session
+    /// process).
     Closed {
         /// The connection.
         conn: ConnId,
@@ -140,6 +156,18 @@ impl fmt::Debug for Request {
                 .field("conn", conn)
                 .field("user", user)
                 .finish_non_exhaustive(),
+            Self::LoginRecord {
+                conn,
+                login,
+                line,
+                pid,
+            } => f
+                .debug_struct("LoginRecord")
+                .field("conn", conn)
+                .field("login", login)
+                .field("line", line)
+                .field("pid", pid)
+                .finish(),
             Self::Closed {
                 conn,
                 grace_exceeded,
@@ -173,9 +201,9 @@ pub enum Reply {
     Refused(String),
 }
 
-/// What the monitor sends a worker: its start, each connection it is
-/// given, and the replies to its requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the monitor sends a worker or a user's session process: its
+/// start, each connection it is given, and the replies to its requests.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum WorkerFrame {
     /// The first frame: the public halves of the host keys (the blob of
@@ -193,6 +221,23 @@ pub enum WorkerFrame {
         peer: String,
         /// The address it connected to.
         local: String,
+    },
+    /// To a user's session process: an authenticated connection, whose
+    /// socket travels with this frame, to resume from `state` and serve.
+    Serve {
+        /// The monitor's number for it.
+        conn: ConnId,
+        /// The authenticated user.
+        user: String,
+        /// The client's address (`ip:port`).
+        peer: String,
+        /// The address it connected to.
+        local: String,
+        /// The options of the key that authenticated it (`authorized_keys`
+        /// options and a certificate's restrictions), if a key did.
+        key_options: Option<Box<KeyOptions>>,
+        /// The transport's state (`TransportState::encode`).
+        state: Zeroizing<Vec<u8>>,
     },
     /// The answer to the connection's pending request.
     Reply {
@@ -213,6 +258,7 @@ const PASSWORD: u8 = 4;
 const AUTHENTICATED: u8 = 5;
 const CLOSED: u8 = 6;
 const ACCOUNT: u8 = 7;
+const LOGIN_RECORD: u8 = 8;
 
 const SIGNATURE: u8 = 101;
 const VERDICT: u8 = 102;
@@ -223,6 +269,11 @@ const DISCONNECT: u8 = 105;
 const START: u8 = 201;
 const CONNECTION: u8 = 202;
 const REPLY: u8 = 203;
+const SERVE: u8 = 204;
+
+/// Strings (`permitopen`, `permitlisten`, `environment`) a key's options
+/// carry in a frame, at most.
+pub const MAX_KEY_OPTION_LISTS: usize = 1024;
 
 /// A frame that could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -336,6 +387,19 @@ impl Request {
                 put_string(&mut out, state);
                 out
             }
+            Self::LoginRecord {
+                conn,
+                login,
+                line,
+                pid,
+            } => {
+                let mut out = start(LOGIN_RECORD);
+                put_u32(&mut out, conn.0);
+                put_bool(&mut out, *login);
+                put_string(&mut out, line.as_bytes());
+                put_u32(&mut out, *pid);
+                out
+            }
             Self::Closed {
                 conn,
                 grace_exceeded,
@@ -391,6 +455,12 @@ impl Request {
                 conn,
                 user: r.utf8("user")?.to_owned(),
                 state: Zeroizing::new(r.string("state")?.to_vec()),
+            },
+            LOGIN_RECORD => Self::LoginRecord {
+                conn,
+                login: r.bool("login")?,
+                line: r.ascii("line")?.to_owned(),
+                pid: r.u32("pid")?,
             },
             CLOSED => Self::Closed {
                 conn,
@@ -480,6 +550,27 @@ impl WorkerFrame {
                 put_string(&mut out, local.as_bytes());
                 out
             }
+            Self::Serve {
+                conn,
+                user,
+                peer,
+                local,
+                key_options,
+                state,
+            } => {
+                let mut out = start(SERVE);
+                out.reserve(state.len() + 64);
+                put_u32(&mut out, conn.0);
+                put_string(&mut out, user.as_bytes());
+                put_string(&mut out, peer.as_bytes());
+                put_string(&mut out, local.as_bytes());
+                put_bool(&mut out, key_options.is_some());
+                if let Some(o) = key_options {
+                    put_key_options(&mut out, o);
+                }
+                put_string(&mut out, state);
+                out
+            }
             Self::Reply { conn, reply } => {
                 let mut out = start(REPLY);
                 put_u32(&mut out, conn.0);
@@ -518,11 +609,127 @@ impl WorkerFrame {
                 conn: ConnId(r.u32("connection")?),
                 reply: Reply::take(&mut r)?,
             },
+            SERVE => Self::Serve {
+                conn: ConnId(r.u32("connection")?),
+                user: r.utf8("user")?.to_owned(),
+                peer: r.ascii("peer")?.to_owned(),
+                local: r.ascii("local")?.to_owned(),
+                key_options: if r.bool("has key options")? {
+                    Some(Box::new(take_key_options(&mut r)?))
+                } else {
+                    None
+                },
+                state: Zeroizing::new(r.string("state")?.to_vec()),
+            },
             other => return Err(FrameError::UnknownType(other)),
         };
         r.finish("frame")?;
         Ok(frame)
     }
+}
+
+impl fmt::Debug for WorkerFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Start { host_keys } => f
+                .debug_struct("Start")
+                .field("host_keys", &host_keys.len())
+                .finish(),
+            Self::Connection { conn, peer, local } => f
+                .debug_struct("Connection")
+                .field("conn", conn)
+                .field("peer", peer)
+                .field("local", local)
+                .finish(),
+            // The state holds the session's keys: never printed.
+            Self::Serve {
+                conn, user, peer, ..
+            } => f
+                .debug_struct("Serve")
+                .field("conn", conn)
+                .field("user", user)
+                .field("peer", peer)
+                .finish_non_exhaustive(),
+            Self::Reply { conn, reply } => f
+                .debug_struct("Reply")
+                .field("conn", conn)
+                .field("reply", reply)
+                .finish(),
+        }
+    }
+}
+
+/// A key's options as a session needs them after authentication. Left
+/// out: `from=`, `expiry-time=`, `principals=` and `cert-authority`,
+/// which were applied before the key was accepted.
+fn put_key_options(out: &mut Vec<u8>, o: &KeyOptions) {
+    let opt = |out: &mut Vec<u8>, s: &Option<String>| {
+        put_bool(out, s.is_some());
+        put_string(out, s.as_deref().unwrap_or_default().as_bytes());
+    };
+    opt(out, &o.command);
+    for flag in [
+        o.pty,
+        o.port_forwarding,
+        o.agent_forwarding,
+        o.x11_forwarding,
+        o.user_rc,
+        o.no_touch_required,
+        o.verify_required,
+    ] {
+        put_bool(out, flag);
+    }
+    for list in [&o.permit_open, &o.permit_listen] {
+        put_u32(out, u32::try_from(list.len()).unwrap_or(u32::MAX));
+        for s in list {
+            put_string(out, s.as_bytes());
+        }
+    }
+    put_u32(out, u32::try_from(o.environment.len()).unwrap_or(u32::MAX));
+    for (k, v) in &o.environment {
+        put_string(out, k.as_bytes());
+        put_string(out, v.as_bytes());
+    }
+    put_bool(out, o.tunnel.is_some());
+    put_u32(out, o.tunnel.unwrap_or(0));
+}
+
+fn take_key_options(r: &mut Reader<'_>) -> Result<KeyOptions, FrameError> {
+    let opt = |r: &mut Reader<'_>, what| -> Result<Option<String>, FrameError> {
+        let present = r.bool(what)?;
+        let s = r.utf8(what)?;
+        Ok(present.then(|| s.to_owned()))
+    };
+    let count = |r: &mut Reader<'_>, what| -> Result<usize, FrameError> {
+        let n = usize::try_from(r.u32(what)?).unwrap_or(usize::MAX);
+        if n > MAX_KEY_OPTION_LISTS {
+            return Err(FrameError::Length(n));
+        }
+        Ok(n)
+    };
+    let mut o = KeyOptions::default();
+    o.command = opt(r, "command")?;
+    o.pty = r.bool("pty")?;
+    o.port_forwarding = r.bool("port-forwarding")?;
+    o.agent_forwarding = r.bool("agent-forwarding")?;
+    o.x11_forwarding = r.bool("x11-forwarding")?;
+    o.user_rc = r.bool("user-rc")?;
+    o.no_touch_required = r.bool("no-touch-required")?;
+    o.verify_required = r.bool("verify-required")?;
+    for list in [&mut o.permit_open, &mut o.permit_listen] {
+        for _ in 0..count(r, "permission count")? {
+            list.push(r.utf8("permission")?.to_owned());
+        }
+    }
+    for _ in 0..count(r, "environment count")? {
+        let k = r.utf8("environment name")?.to_owned();
+        let v = r.utf8("environment value")?.to_owned();
+        o.environment.push((k, v));
+    }
+    let has_tunnel = r.bool("has tunnel")?;
+    let tunnel = r.u32("tunnel")?;
+    o.tunnel = has_tunnel.then_some(tunnel);
+    Ok(o)
 }
 
 fn check_len(len: usize) -> Result<(), FrameError> {

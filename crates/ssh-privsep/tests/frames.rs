@@ -7,13 +7,21 @@
     clippy::panic
 )]
 
+use ssh_auth::authorized_keys::KeyOptions;
 use ssh_privsep::{
-    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, Reply, Request, WorkerFrame,
+    ConnId, FrameError, FrameReader, MAX_FRAME, MAX_HOST_KEYS, MAX_KEY_OPTION_LISTS, Reply,
+    Request, WorkerFrame,
 };
 use zeroize::Zeroizing;
 
 fn requests() -> Vec<Request> {
     vec![
+        Request::LoginRecord {
+            conn: ConnId(8),
+            login: true,
+            line: "pts/12".into(),
+            pid: 4242,
+        },
         Request::QueryPublicKey {
             conn: ConnId(7),
             user: "alice".into(),
@@ -69,6 +77,15 @@ fn worker_frames() -> Vec<WorkerFrame> {
             peer: "192.0.2.1:40000".into(),
             local: "[2001:db8::1]:22".into(),
         },
+        serve(None),
+        serve(Some(Box::default())),
+        serve(Some(Box::new(
+            KeyOptions::parse(
+                "restrict,pty,command=\"echo \\\"hi\\\"\",permitopen=\"h:1\",permitopen=\"*:2\",\
+                 permitlisten=\"3\",environment=\"A=b c\",tunnel=\"4\",no-touch-required",
+            )
+            .unwrap(),
+        ))),
     ];
     for reply in replies() {
         frames.push(WorkerFrame::Reply {
@@ -77,6 +94,18 @@ fn worker_frames() -> Vec<WorkerFrame> {
         });
     }
     frames
+}
+
+/// An authenticated connection for a user's session process.
+fn serve(key_options: Option<Box<KeyOptions>>) -> WorkerFrame {
+    WorkerFrame::Serve {
+        conn: ConnId(77),
+        user: "alice".into(),
+        peer: "192.0.2.1:40000".into(),
+        local: "192.0.2.2:22".into(),
+        key_options,
+        state: Zeroizing::new(vec![9; 300]),
+    }
 }
 
 /// Splits a frame into its body through the reader.
@@ -127,6 +156,23 @@ fn damaged_worker_frames_are_refused() {
     assert_eq!(
         WorkerFrame::decode(&body(&many)),
         Err(FrameError::Length(MAX_HOST_KEYS + 1))
+    );
+    // A key's option lists are bounded too.
+    let mut options = KeyOptions::default();
+    options.permit_open = vec!["h:1".into(); MAX_KEY_OPTION_LISTS + 1];
+    let long = serve(Some(Box::new(options))).encode();
+    assert_eq!(
+        WorkerFrame::decode(&body(&long)),
+        Err(FrameError::Length(MAX_KEY_OPTION_LISTS + 1))
+    );
+}
+
+#[test]
+fn a_served_connection_never_shows_its_state() {
+    let shown = format!("{:?}", serve(None));
+    assert!(
+        shown.contains("alice") && !shown.contains("state") && !shown.contains("9, 9"),
+        "{shown}"
     );
 }
 

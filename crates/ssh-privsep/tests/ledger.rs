@@ -177,6 +177,37 @@ fn a_rekey_needs_the_first_exchange() {
     // On its own: allowed, and the session id stays the first H.
     ledger.sign_exchange_hash(conn, &rekey).unwrap();
     assert_eq!(ledger.session_id(conn), Some(&first.exchange_hash()[..]));
+
+    // Handed over to a user's session process, whose ledger adopts it:
+    // its re-keys are signed there, never a second first exchange, and
+    // no authentication is asked for it.
+    let mut session = Ledger::default();
+    let moved = ConnId(40);
+    session
+        .adopt(moved, first.exchange_hash(), "alice")
+        .unwrap();
+    session.sign_exchange_hash(moved, &rekey).unwrap();
+    assert_eq!(session.session_id(moved), Some(&first.exchange_hash()[..]));
+    assert_eq!(
+        session.password(moved, "alice"),
+        Err(Refusal::AlreadyHandedOver)
+    );
+    session
+        .adopt(moved, first.exchange_hash(), "alice")
+        .unwrap();
+    assert_eq!(
+        session.sign_exchange_hash(moved, &first),
+        Err(Refusal::SecondFirstExchange)
+    );
+    assert_eq!(session.adopt(moved, first.exchange_hash(), "alice"), Ok(()));
+    assert_eq!(
+        session.adopt(moved, first.exchange_hash(), "alice"),
+        Err(Refusal::SecondFirstExchange)
+    );
+    assert_eq!(
+        session.sign_exchange_hash(moved, &rekey),
+        Err(Refusal::UnknownConnection)
+    );
 }
 
 #[test]

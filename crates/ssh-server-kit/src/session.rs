@@ -84,6 +84,18 @@ pub struct SessionPolicy {
     /// Login records (utmp, wtmp, lastlog) of sessions with a terminal, as
     /// from this remote host; `None`: none kept (only root can write them).
     pub login_records: Option<RemoteHost>,
+    /// Who writes those records: `None`, this process (it must be root);
+    /// otherwise the process that can (rsshd's monitor, for a user's
+    /// session process).
+    pub login_recorder: Option<Arc<dyn LoginRecorder>>,
+}
+
+/// Writes login records for a process that cannot.
+pub trait LoginRecorder: Send + Sync + std::fmt::Debug {
+    /// The session on `record.line` began.
+    fn login(&self, record: &LoginRecord) -> std::io::Result<()>;
+    /// The session on `record.line` ended.
+    fn logout(&self, record: &LoginRecord) -> std::io::Result<()>;
 }
 
 /// Where a session's user comes from, as the login records name it.
@@ -119,6 +131,7 @@ impl SessionPolicy {
             nologin: None,
             sockets: None,
             login_records: None,
+            login_recorder: None,
         }
     }
 
@@ -438,8 +451,9 @@ fn is_env_name(name: &str) -> bool {
 struct Running {
     child: process::Child,
     io: Io,
-    /// The terminal session's login records, to close when it ends.
-    record: Option<LoginRecord>,
+    /// The terminal session's login records, to close when it ends, and
+    /// who writes them.
+    record: Option<(LoginRecord, Option<Arc<dyn LoginRecorder>>)>,
 }
 
 enum Io {
@@ -620,10 +634,15 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
                     Some(from.addr),
                     child.pid(),
                 );
-                if let Err(e) = record.login() {
+                let recorder = policy.login_recorder.clone();
+                let written = match &recorder {
+                    Some(r) => r.login(&record),
+                    None => record.login(),
+                };
+                if let Err(e) = written {
                     tracing::info!("login records for {}: {e}", record.line);
                 }
-                record
+                (record, recorder)
             });
             let (r, w) = pty.into_master();
             return Ok(Running {
@@ -752,10 +771,14 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
         o.await;
     }
     drop(requests);
-    if let Some(record) = &running.record
-        && let Err(e) = record.logout()
-    {
-        tracing::info!("logout records for {}: {e}", record.line);
+    if let Some((record, recorder)) = &running.record {
+        let written = match recorder {
+            Some(r) => r.logout(record),
+            None => record.logout(),
+        };
+        if let Err(e) = written {
+            tracing::info!("logout records for {}: {e}", record.line);
+        }
     }
     match status {
         Ok(ExitStatus::Code(c)) => ch.exit_status(c).await?,

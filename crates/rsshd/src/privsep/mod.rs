@@ -24,10 +24,22 @@
 //!
 //! [`Ledger`]: ssh_privsep::Ledger
 
+pub(crate) mod link;
 pub(crate) mod monitor;
+pub(crate) mod user_process;
+pub(crate) mod users;
 pub(crate) mod worker;
 
+use std::ffi::OsStr;
+use std::io::BufRead as _;
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use ssh_async::ssh_transport::kex::ExchangeHashRequest;
+use ssh_os::fdpass::RecordChannel;
+use ssh_privsep::{ConnId, Ledger, WorkerFrame};
+
+use crate::hostkeys::Loaded;
 
 /// The first argument that starts a worker.
 pub(crate) const WORKER_FLAG: &str = "--privsep-worker";
@@ -81,4 +93,74 @@ pub(crate) fn frame_body(record: &[u8]) -> Result<&[u8], String> {
         ));
     }
     Ok(body)
+}
+
+/// Starts `program FLAGS... ARGS` (ARGS: the monitor's own arguments),
+/// its standard input a record socket to us and its standard output a
+/// pipe of log lines (relayed by a thread named `log_thread`), and sends
+/// it the host keys' public halves.
+pub(crate) async fn start_process(
+    program: &Path,
+    flags: &[&OsStr],
+    log_thread: &str,
+    keys: &[Loaded],
+) -> Result<(Child, RecordChannel), String> {
+    let (ours, theirs) =
+        ssh_os::fdpass::seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
+    let mut child = Command::new(program)
+        .args(flags)
+        .args(std::env::args_os().skip(1))
+        .env_clear()
+        .stdin(Stdio::from(theirs))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    if let Some(out) = child.stdout.take() {
+        // Its log lines, written here as they come.
+        let spawned = std::thread::Builder::new()
+            .name(log_thread.into())
+            .spawn(move || {
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    crate::log::relay(&line);
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("{log_thread} thread: {e}");
+        }
+    }
+    let chan = RecordChannel::new(ours, MAX_RECORD).map_err(|e| format!("socket: {e}"))?;
+    let host_keys = keys
+        .iter()
+        .map(|k| {
+            let cert = k.certified.as_ref().map(|(_, c)| c.cert().blob().to_vec());
+            (k.public.to_blob(), cert)
+        })
+        .collect();
+    if let Err(e) = chan
+        .send(&WorkerFrame::Start { host_keys }.encode(), &[])
+        .await
+    {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("starting {}: {e}", program.display()));
+    }
+    Ok((child, chan))
+}
+
+/// Signs the exchange hash `request`'s inputs give, with the host key its
+/// `K_S` names, if `ledger` allows it for `conn`.
+pub(crate) fn sign_exchange(
+    keys: &[Loaded],
+    ledger: &mut Ledger,
+    conn: ConnId,
+    request: &ExchangeHashRequest,
+) -> Result<Vec<u8>, String> {
+    ledger
+        .sign_exchange_hash(conn, request)
+        .map_err(|e| e.to_string())?;
+    let mut rng = rand::rng();
+    keys.iter()
+        .find_map(|k| request.sign(&*k.host_key(), &mut rng).ok())
+        .ok_or_else(|| "an exchange naming none of the host keys".to_owned())
 }

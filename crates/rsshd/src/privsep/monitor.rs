@@ -4,10 +4,9 @@
 //! connections.
 
 use std::collections::HashMap;
-use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd as _, OwnedFd};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -23,8 +22,10 @@ use ssh_async::{Server, ServerHandler as _};
 use ssh_os::fdpass::RecordChannel;
 use ssh_os::user::User;
 use ssh_privsep::{ConnId, Ledger, Limits, Method, Reply, Request, WorkerFrame};
+use zeroize::Zeroizing;
 
-use super::{MAX_RECORD, WORKER_FLAG, frame_body};
+use super::users::{HandOver, UserProcesses};
+use super::{WORKER_FLAG, frame_body};
 use crate::Setup;
 use crate::auth::Policy;
 use crate::connection::{self, Startup};
@@ -48,6 +49,8 @@ pub(crate) struct Monitor {
     slots: Vec<Mutex<Option<Arc<WorkerLink>>>>,
     next_conn: AtomicU32,
     next_slot: AtomicUsize,
+    /// The users' session processes.
+    users: Arc<UserProcesses>,
 }
 
 /// One worker process, as the monitor knows it.
@@ -85,6 +88,7 @@ impl Monitor {
         super::worker_account()?;
         let program = crate::session::internal_sftp_program()
             .ok_or("cannot find rsshd's own binary to start the workers")?;
+        let users = UserProcesses::new(setup.clone(), program.clone());
         let monitor = Arc::new(Self {
             setup,
             me,
@@ -94,6 +98,7 @@ impl Monitor {
             slots: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             next_conn: AtomicU32::new(0),
             next_slot: AtomicUsize::new(0),
+            users,
         });
         for slot in 0..monitor.slots.len() {
             drop(runtime::spawn(monitor.clone().keep_worker(slot)));
@@ -154,43 +159,13 @@ impl Monitor {
     }
 
     async fn spawn_worker(&self) -> Result<(Child, Arc<WorkerLink>), String> {
-        let (ours, theirs) =
-            ssh_os::fdpass::seqpacket_pair().map_err(|e| format!("socketpair: {e}"))?;
-        let mut child = Command::new(&self.program)
-            .arg(WORKER_FLAG)
-            .args(std::env::args_os().skip(1))
-            .env_clear()
-            .stdin(Stdio::from(theirs))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", self.program.display()))?;
-        if let Some(out) = child.stdout.take() {
-            // The worker's log lines, written here as they come.
-            let spawned = std::thread::Builder::new()
-                .name("worker-log".into())
-                .spawn(move || {
-                    for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-                        crate::log::relay(&line);
-                    }
-                });
-            if let Err(e) = spawned {
-                tracing::error!("worker log thread: {e}");
-            }
-        }
-        let chan = RecordChannel::new(ours, MAX_RECORD).map_err(|e| format!("socket: {e}"))?;
-        let host_keys = self
-            .setup
-            .keys
-            .iter()
-            .map(|k| {
-                let cert = k.certified.as_ref().map(|(_, c)| c.cert().blob().to_vec());
-                (k.public.to_blob(), cert)
-            })
-            .collect();
-        chan.send(&WorkerFrame::Start { host_keys }.encode(), &[])
-            .await
-            .map_err(|e| format!("starting the worker: {e}"))?;
+        let (child, chan) = super::start_process(
+            &self.program,
+            &[WORKER_FLAG.as_ref()],
+            "worker-log",
+            &self.setup.keys,
+        )
+        .await?;
         let link = Arc::new(WorkerLink {
             pid: child.id(),
             chan,
@@ -312,7 +287,7 @@ impl Monitor {
                 Some((conn, self.account(link, conn, &user, &method).await))
             }
             Request::Authenticated { conn, user, state } => {
-                self.take_over(link, conn, user, &state, fds).await;
+                self.take_over(link, conn, user, state, fds).await;
                 None
             }
             Request::Closed {
@@ -359,16 +334,10 @@ impl Monitor {
         if !lock(&link.conns).contains_key(&conn) {
             return refused(link, "unknown connection");
         }
-        if let Err(e) = lock(&link.ledger).sign_exchange_hash(conn, request) {
-            return refused(link, &e.to_string());
+        match super::sign_exchange(&self.setup.keys, &mut lock(&link.ledger), conn, request) {
+            Ok(sig) => Reply::Signature(sig),
+            Err(why) => refused(link, &why),
         }
-        let mut rng = rand::rng();
-        for k in &self.setup.keys {
-            if let Ok(sig) = request.sign(&*k.host_key(), &mut rng) {
-                return Reply::Signature(sig);
-            }
-        }
-        refused(link, "an exchange naming none of the host keys")
     }
 
     async fn query_public_key(
@@ -491,13 +460,14 @@ impl Monitor {
     }
 
     /// The worker sent USERAUTH_SUCCESS: if the monitor's own record says
-    /// the proofs are there, the connection is resumed here and served.
+    /// the proofs are there, the connection goes to its user's session
+    /// process (or, with a `ChrootDirectory`, is resumed and served here).
     async fn take_over(
         &self,
         link: &WorkerLink,
         conn: ConnId,
         user: String,
-        state: &[u8],
+        state: Zeroizing<Vec<u8>>,
         fds: Vec<OwnedFd>,
     ) {
         let entry = lock(&link.conns).remove(&conn);
@@ -509,34 +479,73 @@ impl Monitor {
         let required = policy
             .account(&user)
             .map(|a| required_methods(&a.settings.authentication_methods));
-        let granted = match required {
-            Some(Some(required)) => lock(&link.ledger).hand_over(conn, &user, &required),
-            _ => Err(ssh_privsep::Refusal::NotAuthenticated),
+        let granted = {
+            let mut ledger = lock(&link.ledger);
+            let granted = match required {
+                Some(Some(required)) => ledger.hand_over(conn, &user, &required),
+                _ => Err(ssh_privsep::Refusal::NotAuthenticated),
+            };
+            let session_id = ledger.session_id(conn).map(<[u8]>::to_vec);
+            ledger.closed(conn);
+            granted.map(|()| session_id)
         };
-        lock(&link.ledger).closed(conn);
-        if let Err(e) = granted {
-            tracing::error!("worker {}: hand-over of {user} refused: {e}", link.pid);
+        let session_id = match granted {
+            Ok(Some(id)) => id,
+            Ok(None) | Err(_) => {
+                let why = granted
+                    .err()
+                    .map_or_else(|| "no session".into(), |e| e.to_string());
+                tracing::error!("worker {}: hand-over of {user} refused: {why}", link.pid);
+                return;
+            }
+        };
+        let Some(socket) = fds.into_iter().next() else {
+            tracing::error!("worker {}: a hand-over without its socket", link.pid);
+            return;
+        };
+        let Some(auth) = connection::Authenticated::from_policy(&mut policy, &user) else {
+            return;
+        };
+        let u = &auth.account.user;
+        if auth
+            .account
+            .settings
+            .expand_chroot_directory(&u.name, &u.home)
+            .is_none()
+        {
+            let h = HandOver {
+                user: u.clone(),
+                session_id,
+                peer: auth.peer.to_string(),
+                local: auth.local.to_string(),
+                key_options: auth.key_options,
+                state,
+                socket,
+            };
+            if let Err(e) = self.users.hand_over(h).await {
+                tracing::error!("handing {user}'s connection to its session process: {e}");
+            }
             return;
         }
-        let (Some(fd), Ok(state)) = (fds.into_iter().next(), TransportState::decode(state)) else {
-            tracing::error!(
-                "worker {}: a hand-over without its socket or state",
-                link.pid
-            );
+        // A session process cannot chroot (it is the user already): a
+        // chrooted account's connection is served here, where internal-sftp
+        // is started as root and confines itself.
+        let Ok(state) = TransportState::decode(&state) else {
+            tracing::error!("worker {}: a hand-over with a damaged state", link.pid);
             return;
         };
-        let stream = TcpStream::from(std::net::TcpStream::from(fd));
-        let s = &self.setup.settings;
+        let stream = TcpStream::from(std::net::TcpStream::from(socket));
         let host_keys = self
             .setup
             .keys
             .iter()
             .map(crate::hostkeys::Loaded::host_key)
             .collect();
+        let s = &self.setup.settings;
         let options = connection::server_options(s, &self.setup.transport, true, host_keys, None);
         match Server::resume(stream, options, state, user).await {
             Ok(served) => (self.spawn_served)(Box::pin(connection::serve_authenticated(
-                served, policy, true,
+                served, auth, true,
             ))),
             Err(e) => tracing::error!("resuming a connection: {e}"),
         }

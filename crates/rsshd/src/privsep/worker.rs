@@ -14,25 +14,22 @@
 //! configuration its user can read, then waits for frames on its standard
 //! input; it holds no key, and it is chosen by the first argument only.
 
-use std::collections::HashMap;
 use std::os::fd::{AsFd as _, OwnedFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::Parser as _;
-use futures::channel::oneshot;
-use futures::future::BoxFuture;
 use ssh_async::runtime::{CurrentThread, net::TcpStream};
 use ssh_async::ssh_auth::cert::Certificate;
 use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
 use ssh_async::ssh_keys::{PublicKey, RemoteKey};
-use ssh_async::ssh_transport::kex::ExchangeHashRequest;
 use ssh_async::ssh_wire::messages::userauth::InfoPrompt;
-use ssh_async::{ExchangeHashSigner, HostKey, Server, ServerHandler};
+use ssh_async::{HostKey, Server, ServerHandler};
 use ssh_config::server::ServerSettings;
 use ssh_os::fdpass::RecordChannel;
 use ssh_privsep::{ConnId, Reply, Request, WorkerFrame};
 use zeroize::Zeroizing;
 
+use super::link::{Link, MonitorSigner};
 use super::{EMPTY_ROOT, MAX_RECORD, WORKER_FLAG};
 use crate::connection;
 
@@ -65,7 +62,7 @@ struct Context {
     banner: Option<String>,
     /// The host keys' public halves (and certificates), from the monitor.
     keys: Vec<(PublicKey, Option<Certificate>)>,
-    link: Link,
+    link: Arc<Link>,
 }
 
 fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
@@ -91,46 +88,17 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
     CurrentThread::new().block_on(async move {
         let chan = RecordChannel::new(monitor, MAX_RECORD)
             .map_err(|e| format!("the monitor's socket: {e}"))?;
-        let keys = match recv(&chan).await? {
-            Some((WorkerFrame::Start { host_keys }, _)) => host_keys
-                .iter()
-                .map(|(key, cert)| {
-                    let key = PublicKey::from_blob(key).map_err(|e| e.to_string())?;
-                    let cert = match cert {
-                        Some(c) => Some(Certificate::from_blob(c).map_err(|e| e.to_string())?),
-                        None => None,
-                    };
-                    Ok((key, cert))
-                })
-                .collect::<Result<Vec<_>, String>>()?,
-            _ => return Err("the monitor did not start with the host keys".to_owned()),
-        };
+        let keys = super::link::host_keys(&chan).await?;
         tracing::debug!("worker {} serving", std::process::id());
         let ctx = Arc::new(Context {
             settings,
             transport,
             banner,
             keys,
-            link: Link {
-                chan,
-                pending: Mutex::new(HashMap::new()),
-            },
+            link: Arc::new(Link::new(chan)),
         });
         serve(ctx).await
     })
-}
-
-/// Reads one frame from the monitor (`None`: it is gone).
-async fn recv(chan: &RecordChannel) -> Result<Option<(WorkerFrame, Vec<OwnedFd>)>, String> {
-    let Some((record, fds)) = chan
-        .recv()
-        .await
-        .map_err(|e| format!("the monitor's socket: {e}"))?
-    else {
-        return Ok(None);
-    };
-    let frame = WorkerFrame::decode(super::frame_body(&record)?).map_err(|e| e.to_string())?;
-    Ok(Some((frame, fds)))
 }
 
 /// Takes the monitor's frames until it goes: each new client is served
@@ -138,7 +106,7 @@ async fn recv(chan: &RecordChannel) -> Result<Option<(WorkerFrame, Vec<OwnedFd>)
 /// it.
 async fn serve(ctx: Arc<Context>) -> Result<(), String> {
     loop {
-        match recv(&ctx.link.chan).await? {
+        match super::link::recv(&ctx.link.chan).await? {
             None => return Ok(()),
             Some((WorkerFrame::Connection { conn, peer, .. }, fds)) => {
                 let Some(fd) = fds.into_iter().next() else {
@@ -148,18 +116,7 @@ async fn serve(ctx: Arc<Context>) -> Result<(), String> {
                 let ctx = ctx.clone();
                 drop(ssh_async::runtime::spawn(handle(conn, stream, peer, ctx)));
             }
-            Some((WorkerFrame::Reply { conn, reply }, _)) => {
-                let waiter = ctx
-                    .link
-                    .pending
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&conn);
-                match waiter {
-                    Some(tx) => drop(tx.send(reply)),
-                    None => return Err(format!("a reply for {conn:?}, which asked nothing")),
-                }
-            }
+            Some((WorkerFrame::Reply { conn, reply }, _)) => ctx.link.answered(conn, reply)?,
             Some((WorkerFrame::Start { .. }, _)) => return Err("a second start".to_owned()),
             Some((other, _)) => return Err(format!("unexpected frame {other:?}")),
         }
@@ -183,7 +140,7 @@ async fn handle(conn: ConnId, stream: TcpStream, peer: String, ctx: Arc<Context>
     );
     options.exchange_hash_signer = Some(Arc::new(MonitorSigner {
         conn,
-        ctx: ctx.clone(),
+        link: ctx.link.clone(),
     }));
     let mut policy = WorkerPolicy {
         conn,
@@ -223,53 +180,6 @@ async fn handle(conn: ConnId, stream: TcpStream, peer: String, ctx: Arc<Context>
                 tracing::error!("closing {conn:?}: {e}");
             }
         }
-    }
-}
-
-/// The record socket to the monitor, and the tasks waiting for a reply
-/// (one per connection at a time).
-struct Link {
-    chan: RecordChannel,
-    pending: Mutex<HashMap<ConnId, oneshot::Sender<Reply>>>,
-}
-
-impl Link {
-    /// Sends `request` for `conn` and waits for the monitor's reply.
-    async fn ask(&self, conn: ConnId, request: Request) -> Result<Reply, String> {
-        let (tx, rx) = oneshot::channel();
-        self.pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(conn, tx);
-        self.chan
-            .send(&request.encode(), &[])
-            .await
-            .map_err(|e| format!("the monitor's socket: {e}"))?;
-        rx.await.map_err(|_| "the monitor went away".to_owned())
-    }
-}
-
-/// Signs exchange hashes through the monitor.
-struct MonitorSigner {
-    conn: ConnId,
-    ctx: Arc<Context>,
-}
-
-impl ExchangeHashSigner for MonitorSigner {
-    fn sign(&self, request: Zeroizing<Vec<u8>>) -> BoxFuture<'static, Result<Vec<u8>, String>> {
-        let (conn, ctx) = (self.conn, self.ctx.clone());
-        Box::pin(async move {
-            let request = ExchangeHashRequest::decode(&request).map_err(|e| e.to_string())?;
-            let request = Request::SignExchangeHash {
-                conn,
-                request: Box::new(request),
-            };
-            match ctx.link.ask(conn, request).await? {
-                Reply::Signature(sig) => Ok(sig),
-                Reply::Refused(why) => Err(format!("the monitor refused: {why}")),
-                other => Err(format!("the monitor answered {other:?}")),
-            }
-        })
     }
 }
 

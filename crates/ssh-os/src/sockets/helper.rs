@@ -173,31 +173,6 @@ fn parse_spec(spec: &OsStr) -> Option<(Uid, Gid, Vec<Gid>)> {
     Some((Uid::from_raw(uid), Gid::from_raw(gid), gids))
 }
 
-/// Becomes the user: supplementary groups, group, user, as for the user's
-/// sessions; a dropped root must not come back. Not root: only the
-/// identity we already have is accepted.
-fn become_user(uid: Uid, gid: Gid, groups: &[Gid]) -> io::Result<()> {
-    if nix::unistd::geteuid().is_root() {
-        nix::unistd::setgroups(groups)?;
-        nix::unistd::setgid(gid)?;
-        nix::unistd::setuid(uid)?;
-        if !uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "root could be regained",
-            ));
-        }
-        return Ok(());
-    }
-    if nix::unistd::geteuid() == uid && nix::unistd::getuid() == uid {
-        return Ok(());
-    }
-    Err(io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        "not root: cannot become another user",
-    ))
-}
-
 /// Runs the helper: never returns.
 pub(super) fn helper_main(spec: &OsStr) -> ! {
     let code = match serve(spec) {
@@ -220,7 +195,7 @@ fn serve(spec: &OsStr) -> io::Result<()> {
             "stdin is not the server's socket",
         ));
     }
-    become_user(uid, gid, &groups)?;
+    crate::user::become_ids(uid, gid, &groups)?;
     // Unix sockets are made mode 0600 (sshd's StreamLocalBindMask 0177);
     // directories are given their mode explicitly.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));

@@ -45,6 +45,7 @@ pub fn policy() -> SessionPolicy {
         nologin: None,
         sockets: None,
         login_records: None,
+        login_recorder: None,
     }
 }
 

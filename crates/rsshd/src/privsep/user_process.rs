@@ -1,0 +1,258 @@
+//! A user's session process: rsshd started again by the monitor as
+//! `rsshd --privsep-user NAME ARGS` (the monitor's own arguments), with
+//! its standard input the record socket to the monitor and its standard
+//! output a pipe for log lines.
+//!
+//! It reads the configuration while still root, becomes the user for good
+//! (groups, group, user; root cannot be regained), and only then takes the
+//! connections the monitor hands it: each is resumed from the transport
+//! state the worker exported and served as in the single-process mode,
+//! its re-keys signed by the monitor. When the monitor sends no more (the
+//! user's last connection ended) it exits once what it serves is done.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd as _, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use clap::Parser as _;
+use ssh_async::runtime::{self, net::TcpStream};
+use ssh_async::ssh_auth::authorized_keys::KeyOptions;
+use ssh_async::ssh_auth::cert::Certificate;
+use ssh_async::ssh_keys::{PublicKey, RemoteKey};
+use ssh_async::ssh_transport::TransportState;
+use ssh_async::{HostKey, Server};
+use ssh_config::server::{ServerConfig, ServerSettings};
+use ssh_os::fdpass::RecordChannel;
+use ssh_os::loginrec::LoginRecord;
+use ssh_os::user::User;
+use ssh_privsep::{ConnId, Request, WorkerFrame};
+use ssh_server_kit::session::LoginRecorder;
+use zeroize::Zeroizing;
+
+use super::MAX_RECORD;
+use super::link::{self, Link, MonitorSigner};
+use super::users::USER_FLAG;
+use crate::auth::Account;
+use crate::connection::{self, Authenticated};
+
+/// When started as `rsshd --privsep-user NAME ARGS`, serves as that
+/// user's session process and exits; otherwise returns.
+pub(crate) fn run_if_requested() {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_none_or(|a| a != USER_FLAG) {
+        return;
+    }
+    let code = match run(&argv) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!("session process: {e}");
+            eprintln!("rsshd session process: {e}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+/// What every connection of the process shares.
+struct Context {
+    config: Arc<ServerConfig>,
+    settings: ServerSettings,
+    transport: ssh_async::ssh_transport::Config,
+    user: User,
+    keys: Vec<(PublicKey, Option<Certificate>)>,
+    link: Arc<Link>,
+}
+
+fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
+    let name = argv
+        .get(2)
+        .and_then(|n| n.to_str())
+        .ok_or("no user named")?
+        .to_owned();
+    let args = crate::Args::try_parse_from(
+        argv.first()
+            .into_iter()
+            .chain(argv.get(3..).unwrap_or_default()),
+    )
+    .map_err(|e| e.to_string())?;
+    let configured = crate::configure(&args, true)?;
+    let settings = configured.settings;
+    crate::log::init_pipe(crate::log_filter(settings.log_level, &args));
+    let transport = crate::transport_config(&settings)?;
+    let user = User::by_name(&name)
+        .map_err(|e| format!("{name}: {e}"))?
+        .ok_or_else(|| format!("no user {name}"))?;
+    let monitor: OwnedFd = std::io::stdin()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("the monitor's socket: {e}"))?;
+    // rsshd's own binary (internal-sftp) is found before it could become
+    // unreadable to the user.
+    let _ = crate::session::internal_sftp_program();
+    ssh_os::user::become_user(&user).map_err(|e| format!("becoming {name}: {e}"))?;
+    std::env::set_current_dir("/").map_err(|e| format!("/: {e}"))?;
+    let live = Arc::new(AtomicUsize::new(0));
+    let ended = Arc::new(AtomicUsize::new(0));
+    let spawn_served = crate::served_spawner(crate::start_threads()?, live.clone(), ended.clone());
+    runtime::block_on(async move {
+        drop(runtime::spawn(crate::release_memory(ended)));
+        let chan = RecordChannel::new(monitor, MAX_RECORD)
+            .map_err(|e| format!("the monitor's socket: {e}"))?;
+        let keys = link::host_keys(&chan).await?;
+        tracing::debug!("session process {} of {name} serving", std::process::id());
+        let ctx = Arc::new(Context {
+            config: Arc::new(configured.config),
+            settings,
+            transport,
+            user,
+            keys,
+            link: Arc::new(Link::new(chan)),
+        });
+        loop {
+            match link::recv(&ctx.link.chan).await? {
+                None => break,
+                Some((
+                    WorkerFrame::Serve {
+                        conn,
+                        user,
+                        peer,
+                        local,
+                        key_options,
+                        state,
+                    },
+                    fds,
+                )) => {
+                    if user != ctx.user.name {
+                        return Err(format!("a connection of {user}, not of {name}"));
+                    }
+                    let socket = fds
+                        .into_iter()
+                        .next()
+                        .ok_or("a connection without its socket")?;
+                    let key_options = key_options.map(|o| *o);
+                    let served =
+                        serve(ctx.clone(), conn, (peer, local), key_options, state, socket);
+                    spawn_served(Box::pin(served));
+                }
+                Some((WorkerFrame::Reply { conn, reply }, _)) => ctx.link.answered(conn, reply)?,
+                Some((other, _)) => return Err(format!("unexpected frame {other:?}")),
+            }
+        }
+        // The monitor sends no more: what is served finishes.
+        while live.load(Ordering::SeqCst) > 0 {
+            runtime::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    })
+}
+
+/// Resumes and serves one connection, then tells the monitor it ended.
+async fn serve(
+    ctx: Arc<Context>,
+    conn: ConnId,
+    (peer, local): (String, String),
+    key_options: Option<KeyOptions>,
+    state: Zeroizing<Vec<u8>>,
+    socket: OwnedFd,
+) {
+    if let Err(e) = resume_and_serve(&ctx, conn, (&peer, &local), key_options, &state, socket).await
+    {
+        tracing::error!("resuming a connection from {peer}: {e}");
+    }
+    let frame = Request::Closed {
+        conn,
+        grace_exceeded: false,
+    };
+    if let Err(e) = ctx.link.chan.send(&frame.encode(), &[]).await {
+        tracing::debug!("closing {conn:?}: {e}");
+    }
+}
+
+async fn resume_and_serve(
+    ctx: &Arc<Context>,
+    conn: ConnId,
+    (peer, local): (&str, &str),
+    key_options: Option<KeyOptions>,
+    state: &[u8],
+    socket: OwnedFd,
+) -> Result<(), String> {
+    let peer: SocketAddr = peer.parse().map_err(|_| format!("peer {peer}"))?;
+    let local: SocketAddr = local.parse().map_err(|_| format!("local {local}"))?;
+    let state = TransportState::decode(state).map_err(|e| e.to_string())?;
+    let host_keys: Vec<HostKey> = ctx
+        .keys
+        .iter()
+        .map(|(k, c)| Box::new(RemoteKey::new(k.clone(), c.clone())) as HostKey)
+        .collect();
+    let mut options =
+        connection::server_options(&ctx.settings, &ctx.transport, true, host_keys, None);
+    options.exchange_hash_signer = Some(Arc::new(MonitorSigner {
+        conn,
+        link: ctx.link.clone(),
+    }));
+    let stream = TcpStream::from(std::net::TcpStream::from(socket));
+    let served = Server::resume(stream, options, state, ctx.user.name.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let account = Account::authenticated(&ctx.config, ctx.user.clone(), peer, local);
+    let recorder = MonitorRecorder {
+        conn,
+        link: ctx.link.clone(),
+    };
+    let auth = Authenticated {
+        peer,
+        local,
+        account,
+        key_options,
+        login_recorder: Some(Arc::new(recorder)),
+    };
+    connection::serve_authenticated(served, auth, false).await;
+    Ok(())
+}
+
+/// Login records of a connection's PTY sessions, written by the monitor
+/// (utmp, wtmp and lastlog are root's).
+struct MonitorRecorder {
+    conn: ConnId,
+    link: Arc<Link>,
+}
+
+impl std::fmt::Debug for MonitorRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorRecorder")
+            .field("conn", &self.conn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorRecorder {
+    fn send(&self, login: bool, record: &LoginRecord) {
+        let frame = Request::LoginRecord {
+            conn: self.conn,
+            login,
+            line: record.line.clone(),
+            pid: record.pid,
+        }
+        .encode();
+        let link = self.link.clone();
+        drop(runtime::spawn(async move {
+            if let Err(e) = link.chan.send(&frame, &[]).await {
+                tracing::info!("login records: {e}");
+            }
+        }));
+    }
+}
+
+impl LoginRecorder for MonitorRecorder {
+    fn login(&self, record: &LoginRecord) -> std::io::Result<()> {
+        self.send(true, record);
+        Ok(())
+    }
+
+    fn logout(&self, record: &LoginRecord) -> std::io::Result<()> {
+        self.send(false, record);
+        Ok(())
+    }
+}
