@@ -39,19 +39,31 @@ impl Server {
     }
 
     /// CPU seconds the server has used and reaped so far (its own time
-    /// and that of the children it waited for: per-connection processes
-    /// and the commands they ran), once it has no child left (so a
-    /// session that is still ending is counted; at most 5 s of waiting).
+    /// and that of the children it waited for: per-connection or per-user
+    /// processes and the commands they ran), once no such child is left
+    /// (so a session that is still ending is counted; at most 5 s of
+    /// waiting), plus the time of its long-lived children, read live
+    /// (rsshd's pre-authentication workers, never reaped while it runs).
     pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         let pid = self.pid()?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !children(pid).is_empty() && Instant::now() < deadline {
+        while children(pid).into_iter().any(|c| !long_lived(c)) && Instant::now() < deadline {
             thread::sleep(Duration::from_millis(10));
         }
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let ticks = stat_times(&stat)?;
+        let read = |p: u32| fs::read_to_string(format!("/proc/{p}/stat")).ok();
+        let mut ticks = stat_times(&read(pid)?)?;
+        for c in children(pid).into_iter().filter(|c| long_lived(*c)) {
+            ticks += read(c).and_then(|s| stat_times(&s)).unwrap_or(0);
+        }
         Some(ticks as f64 / TICKS_PER_SECOND)
     }
+}
+
+/// A server's child that lives as long as the server: rsshd's
+/// pre-authentication workers (`--privsep-worker`).
+fn long_lived(pid: u32) -> bool {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--privsep-worker"))
 }
 
 impl Drop for Server {

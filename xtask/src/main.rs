@@ -141,6 +141,12 @@ enum Cmd {
         /// How many connections (default 5000).
         #[arg(long, default_value_t = 5000)]
         connections: usize,
+        /// Spread over this many users (default 1). Run as root, rsshd is
+        /// privilege-separated and the users are accounts made for the
+        /// run (`xidle-0`...) and removed after it; otherwise the only
+        /// user is the current one.
+        #[arg(long, default_value_t = 1)]
+        users: usize,
     },
 }
 
@@ -169,7 +175,7 @@ fn run(cli: Cli) -> util::Result<()> {
         } => fuzz::cmd_fuzz(smoke, seconds, long),
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
-        Cmd::Idle { connections } => bench_idle::cmd_idle(connections),
+        Cmd::Idle { connections, users } => bench_idle::cmd_idle(connections, users),
         Cmd::Tidy => {
             let root = util::workspace_root();
             let mut found = tidy::violations(&root);
