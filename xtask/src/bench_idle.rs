@@ -64,7 +64,7 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn start(rsshd: &Path, dir: &Path, users: &str) -> Result<(Server, u16)> {
+fn start(rsshd: &Path, dir: &Path, users: &str, single: bool) -> Result<(Server, u16)> {
     let key = dir.join("host_key");
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -93,15 +93,17 @@ fn start(rsshd: &Path, dir: &Path, users: &str) -> Result<(Server, u16)> {
         ),
     )?;
     let port = crate::peer::free_port()?;
-    let child = Command::new(rsshd)
-        .args(["-D", "-e", "-f"])
+    let mut cmd = Command::new(rsshd);
+    cmd.args(["-D", "-e", "-f"])
         .arg(&cfg)
         .args(["-p", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting rsshd")?;
+        .stderr(Stdio::inherit());
+    if single {
+        cmd.arg("-d").stderr(Stdio::null());
+    }
+    let child = cmd.spawn().context("starting rsshd")?;
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -118,7 +120,10 @@ fn start(rsshd: &Path, dir: &Path, users: &str) -> Result<(Server, u16)> {
 async fn open(port: u16, users: &[String], n: usize) -> std::result::Result<Vec<Client>, String> {
     let results: Vec<_> = futures::stream::iter(0..n)
         .map(|i| {
-            let user = users.get(i % users.len().max(1)).cloned().unwrap_or_default();
+            let user = users
+                .get(i % users.len().max(1))
+                .cloned()
+                .unwrap_or_default();
             async move {
                 let tcp = ssh_async::runtime::net::TcpStream::connect(("127.0.0.1", port))
                     .await
@@ -173,6 +178,26 @@ fn processes(pid: u32) -> Vec<u32> {
     all
 }
 
+/// The CPU time of the server in seconds: each live process's user and
+/// system time, and the reaped children's its parent counted.
+fn cpu_seconds(pid: u32) -> f64 {
+    let ticks: u64 = processes(pid)
+        .into_iter()
+        .filter_map(|p| {
+            let stat = fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(')')?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // utime is field 14 (index 11 after the state), cstime 17.
+            let mut sum = 0u64;
+            for i in 11..=14 {
+                sum += f.get(i)?.parse::<u64>().ok()?;
+            }
+            Some(sum)
+        })
+        .sum();
+    ticks as f64 / 100.0
+}
+
 /// One reading: the proportional set size of all the server's processes
 /// (KiB), and how many processes it has.
 fn memory(pid: u32) -> Result<(u64, usize)> {
@@ -202,9 +227,21 @@ impl Accounts {
         let mut made = Self(Vec::new());
         for k in 0..n {
             let name = format!("xidle-{k}");
-            let _ = Command::new("userdel").arg(&name).stderr(Stdio::null()).status();
+            let _ = Command::new("userdel")
+                .arg(&name)
+                .stderr(Stdio::null())
+                .status();
             let st = Command::new("useradd")
-                .args(["-M", "-d", "/nonexistent", "-s", "/bin/sh", "-p", "*", &name])
+                .args([
+                    "-M",
+                    "-d",
+                    "/nonexistent",
+                    "-s",
+                    "/bin/sh",
+                    "-p",
+                    "*",
+                    &name,
+                ])
                 .status()
                 .context("useradd")?;
             if !st.success() {
@@ -225,7 +262,7 @@ impl Drop for Accounts {
 }
 
 /// Runs the measurement with `n` connections over `users` users.
-pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
+pub fn cmd_idle(n: usize, users: usize, single: bool) -> Result<()> {
     let nofile = raise_nofile();
     if (nofile as usize) < n * 2 + 64 {
         bail!("the open-file limit ({nofile}) is too low for {n} connections");
@@ -249,7 +286,7 @@ pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
     fs::create_dir_all(&dir).context("scratch directory")?;
     // The session processes (as the users) read nothing here; the
     // monitor reads the keys file as root.
-    let (server, port) = start(&rsshd, &dir, &names.join(" "))?;
+    let (server, port) = start(&rsshd, &dir, &names.join(" "), single)?;
     let pid = server.0.id();
     // Longer than rsshd's memory release interval (5 s).
     let settle = || std::thread::sleep(Duration::from_secs(7));
@@ -265,12 +302,15 @@ pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
         rows.push(reading("after one connection".to_owned())?);
         for round in 1..=2 {
             let started = Instant::now();
+            let cpu = cpu_seconds(pid);
             let clients = open(port, &names, n).await?;
             let took = started.elapsed();
+            let cpu = cpu_seconds(pid) - cpu;
             settle();
             rows.push(reading(format!(
-                "round {round}: {n} open ({:.1} s to open)",
-                took.as_secs_f64()
+                "round {round}: {n} open ({:.1} s, server CPU {:.2} ms each)",
+                took.as_secs_f64(),
+                cpu * 1000.0 / n as f64
             ))?);
             close(clients).await;
             settle();
@@ -283,7 +323,7 @@ pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
     drop(accounts);
     let _ = fs::remove_dir_all(&dir);
     let base = rows.first().map_or(0, |r| r.1);
-    let mode = if root {
+    let mode = if root && !single {
         "privilege-separated"
     } else {
         "single process"

@@ -341,3 +341,41 @@ fn authenticated_connections_are_served_by_one_process_of_their_user() {
         assert_ne!(parent_of(&out.stdout), a);
     });
 }
+
+#[test]
+fn a_worker_that_keeps_a_connection_past_the_grace_time_is_replaced() {
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    let n = expected_workers();
+    let server = Server::start("privsep-grace", "LoginGraceTime 2\n");
+    let pids = wait_workers(&server, n);
+    // A stopped worker ends nothing: as a worker that is stuck, or that
+    // an attacker holds, would.
+    let stuck = pids[0];
+    let stopped = std::process::Command::new("kill")
+        .args(["-STOP", &stuck.to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    // Silent connections, one for each worker in turn.
+    let held: Vec<TcpStream> = (0..n)
+        .map(|_| TcpStream::connect(("127.0.0.1", server.port)).unwrap())
+        .collect();
+    // At LoginGraceTime (2 s) plus the monitor's margin (10 s) it is
+    // killed and another takes its place.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server
+        .log()
+        .contains(&format!("worker {stuck} kept a connection"))
+    {
+        assert!(Instant::now() < deadline, "{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let again = wait_workers(&server, n);
+    assert!(!again.contains(&stuck), "{again:?}");
+    let out = server.exec("echo in", b"").expect("a login after");
+    assert_eq!(out.stdout, b"in\n");
+    drop(held);
+}

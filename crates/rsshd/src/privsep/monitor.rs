@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use futures::channel::oneshot;
 use futures::future::BoxFuture;
 use ssh_async::runtime::{self, net::TcpStream};
 use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
@@ -32,6 +33,10 @@ use crate::connection::{self, Startup};
 
 /// How long the monitor waits for a worker to be up.
 const WORKER_WAIT: Duration = Duration::from_secs(10);
+
+/// How long past LoginGraceTime a worker may keep a connection before the
+/// monitor takes it for stuck (or no longer ours) and kills it.
+const GRACE_MARGIN: Duration = Duration::from_secs(10);
 
 /// Runs a served connection's task where the server wants it (one of its
 /// threads).
@@ -56,6 +61,8 @@ pub(crate) struct Monitor {
 /// One worker process, as the monitor knows it.
 struct WorkerLink {
     pid: u32,
+    /// Kills the worker (see [`Monitor::watch_grace`]).
+    condemn: Mutex<Option<oneshot::Sender<()>>>,
     chan: RecordChannel,
     ledger: Mutex<Ledger>,
     conns: Mutex<HashMap<ConnId, Entry>>,
@@ -65,6 +72,8 @@ struct WorkerLink {
 struct Entry {
     /// The connection's policy; `None` while a request uses it.
     policy: Option<Policy>,
+    /// When the worker got it.
+    started: Instant,
     /// Counts the connection as unauthenticated until it goes.
     _startup: Startup,
 }
@@ -103,6 +112,7 @@ impl Monitor {
         for slot in 0..monitor.slots.len() {
             drop(runtime::spawn(monitor.clone().keep_worker(slot)));
         }
+        drop(runtime::spawn(monitor.clone().watch_grace()));
         let deadline = Instant::now() + WORKER_WAIT;
         while monitor.slots.iter().any(|s| lock(s).is_none()) {
             if Instant::now() > deadline {
@@ -130,6 +140,43 @@ impl Monitor {
         }
     }
 
+    /// A worker ends each connection at LoginGraceTime itself; one that
+    /// keeps a connection [`GRACE_MARGIN`] longer, while no request of it
+    /// is being answered here (the monitor's own slowness, a PAM delay,
+    /// does not count), is stuck or no longer ours: it is killed and
+    /// replaced, and its connections stop counting against MaxStartups.
+    async fn watch_grace(self: Arc<Self>) {
+        let Some(grace) = self
+            .setup
+            .settings
+            .login_grace_time
+            .filter(|g| !g.is_zero())
+        else {
+            return;
+        };
+        let limit = grace.saturating_add(GRACE_MARGIN);
+        loop {
+            runtime::sleep(Duration::from_secs(1)).await;
+            let now = Instant::now();
+            for slot in &self.slots {
+                let Some(link) = lock(slot).clone() else {
+                    continue;
+                };
+                let stale = lock(&link.conns)
+                    .values()
+                    .any(|e| e.policy.is_some() && now.duration_since(e.started) > limit);
+                if stale && let Some(condemn) = lock(&link.condemn).take() {
+                    tracing::error!(
+                        "worker {} kept a connection {}s past LoginGraceTime: killed",
+                        link.pid,
+                        GRACE_MARGIN.as_secs()
+                    );
+                    let _ = condemn.send(());
+                }
+            }
+        }
+    }
+
     /// Keeps a worker running in `slot`: starts it, answers it until it
     /// ends, forgets its connections, and starts another.
     async fn keep_worker(self: Arc<Self>, slot: usize) {
@@ -140,8 +187,12 @@ impl Monitor {
             match self.spawn_worker().await {
                 Ok((mut child, link)) => {
                     tracing::debug!("worker {} started", link.pid);
+                    let (condemn, condemned) = oneshot::channel();
+                    *lock(&link.condemn) = Some(condemn);
                     *lock(slot) = Some(link.clone());
-                    self.answer_worker(&link).await;
+                    let answering = self.answer_worker(&link);
+                    futures::pin_mut!(answering);
+                    drop(futures::future::select(answering, condemned).await);
                     *lock(slot) = None;
                     let _ = child.kill();
                     let status = child.wait();
@@ -168,6 +219,7 @@ impl Monitor {
         .await?;
         let link = Arc::new(WorkerLink {
             pid: child.id(),
+            condemn: Mutex::new(None),
             chan,
             ledger: Mutex::new(Ledger::new(Limits {
                 max_attempts: self.setup.settings.max_auth_tries,
@@ -203,6 +255,7 @@ impl Monitor {
             conn,
             Entry {
                 policy: Some(policy),
+                started: Instant::now(),
                 _startup: Startup::new(self.active.clone()),
             },
         );
