@@ -64,7 +64,7 @@ fn write(dir: &Path, name: &str, text: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn start(rsshd: &Path, dir: &Path, users: &str, single: bool) -> Result<(Server, u16)> {
+fn start(rsshd: &Path, dir: &Path, users: &str) -> Result<(Server, u16)> {
     let key = dir.join("host_key");
     let st = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
@@ -100,9 +100,6 @@ fn start(rsshd: &Path, dir: &Path, users: &str, single: bool) -> Result<(Server,
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    if single {
-        cmd.arg("-d").stderr(Stdio::null());
-    }
     let child = cmd.spawn().context("starting rsshd")?;
     let server = Server(child);
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -262,7 +259,7 @@ impl Drop for Accounts {
 }
 
 /// Runs the measurement with `n` connections over `users` users.
-pub fn cmd_idle(n: usize, users: usize, single: bool) -> Result<()> {
+pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
     let nofile = raise_nofile();
     if (nofile as usize) < n * 2 + 64 {
         bail!("the open-file limit ({nofile}) is too low for {n} connections");
@@ -286,7 +283,7 @@ pub fn cmd_idle(n: usize, users: usize, single: bool) -> Result<()> {
     fs::create_dir_all(&dir).context("scratch directory")?;
     // The session processes (as the users) read nothing here; the
     // monitor reads the keys file as root.
-    let (server, port) = start(&rsshd, &dir, &names.join(" "), single)?;
+    let (server, port) = start(&rsshd, &dir, &names.join(" "))?;
     let pid = server.0.id();
     // Longer than rsshd's memory release interval (5 s).
     let settle = || std::thread::sleep(Duration::from_secs(7));
@@ -323,7 +320,7 @@ pub fn cmd_idle(n: usize, users: usize, single: bool) -> Result<()> {
     drop(accounts);
     let _ = fs::remove_dir_all(&dir);
     let base = rows.first().map_or(0, |r| r.1);
-    let mode = if root && !single {
+    let mode = if root {
         "privilege-separated"
     } else {
         "single process"

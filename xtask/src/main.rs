@@ -147,10 +147,6 @@ enum Cmd {
         /// user is the current one.
         #[arg(long, default_value_t = 1)]
         users: usize,
-        /// As root, one process all the same (rsshd -d, its debug log
-        /// discarded): the single-process mode beside the separated one.
-        #[arg(long)]
-        single: bool,
     },
 }
 
@@ -179,11 +175,7 @@ fn run(cli: Cli) -> util::Result<()> {
         } => fuzz::cmd_fuzz(smoke, seconds, long),
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
-        Cmd::Idle {
-            connections,
-            users,
-            single,
-        } => bench_idle::cmd_idle(connections, users, single),
+        Cmd::Idle { connections, users } => bench_idle::cmd_idle(connections, users),
         Cmd::Tidy => {
             let root = util::workspace_root();
             let mut found = tidy::violations(&root);
