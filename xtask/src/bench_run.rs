@@ -42,7 +42,7 @@ impl Server {
     /// and that of the children it waited for: per-connection or per-user
     /// processes and the commands they ran), once no such child is left
     /// (so a session that is still ending is counted; at most 5 s of
-    /// waiting), plus the time of its long-lived children, read live
+    /// waiting), plus the time of the children still running, read live
     /// (rsshd's pre-authentication workers, never reaped while it runs).
     pub(crate) fn cpu_seconds(&self) -> Option<f64> {
         let pid = self.pid()?;
@@ -52,18 +52,25 @@ impl Server {
         }
         let read = |p: u32| fs::read_to_string(format!("/proc/{p}/stat")).ok();
         let mut ticks = stat_times(&read(pid)?)?;
-        for c in children(pid).into_iter().filter(|c| long_lived(*c)) {
+        // Children still running (long-lived ones, or one that outlived
+        // the wait) are counted live.
+        for c in children(pid) {
             ticks += read(c).and_then(|s| stat_times(&s)).unwrap_or(0);
         }
         Some(ticks as f64 / TICKS_PER_SECOND)
     }
 }
 
-/// A server's child that lives as long as the server: rsshd's
-/// pre-authentication workers (`--privsep-worker`).
+/// A server's child that outlives a connection: rsshd's
+/// pre-authentication workers (`--privsep-worker`), which live as long as
+/// the server, and its users' session processes (`--privsep-user`), which
+/// wait a few seconds for a next connection (they reap the remote
+/// commands before the client sees their exit status).
 fn long_lived(pid: u32) -> bool {
-    fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"--privsep-worker"))
+    fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+        c.split(|b| *b == 0)
+            .any(|a| a == b"--privsep-worker" || a == b"--privsep-user")
+    })
 }
 
 impl Drop for Server {
