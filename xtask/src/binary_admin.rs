@@ -2,7 +2,8 @@
 //! system log when the server runs without `-e`, the login records of a
 //! terminal session (utmp while it runs, wtmp and lastlog after), and the
 //! identity of the server's process that serves an authenticated
-//! connection (the user's, never root's: privilege separation).
+//! connection (the user's, never root's: privilege separation), and the
+//! PAM session around a user's session.
 //!
 //! Validated with OpenSSH's `sshd` in place of `rsshd`
 //! (`XTASK_RSSHD=peer:/usr/sbin/sshd`): the same rows pass.
@@ -297,6 +298,81 @@ fn session_as_user(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `UsePAM yes`: the PAM session around the user's session, opened as
+/// root with the client's address and `ssh` as the terminal, its
+/// environment given to the program, and closed after the connection
+/// ends. Two lines are added to the image's own `/etc/pam.d/sshd` for the
+/// row (and the file put back after it): `pam_exec` records each session
+/// call, `pam_env` sets a variable.
+fn pam_session(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = Setup::new(ctx, true)?;
+    let line = setup.keygen("id", "ed25519", "")?;
+    setup.account(ctx, &line)?;
+    let (record, log, env) = (
+        setup.peer("pam-record"),
+        setup.peer("pam.log"),
+        setup.peer("pam_env.conf"),
+    );
+    fs::write(
+        setup.host("pam-record"),
+        format!("#!/bin/sh\necho \"$PAM_TYPE $PAM_USER $PAM_RHOST $PAM_TTY $(id -u)\" >> {log}\n"),
+    )
+    .context("writing the recorder")?;
+    fs::write(setup.host("pam_env.conf"), "XTASK_PAM DEFAULT=from-pam\n")
+        .context("writing pam_env.conf")?;
+    // A copy left by an interrupted run is the original.
+    let stack = format!(
+        "set -e; chmod 755 {record}; \
+         if [ -e /etc/pam.d/sshd.xtask ]; then cp /etc/pam.d/sshd.xtask /etc/pam.d/sshd; fi; \
+         cp /etc/pam.d/sshd /etc/pam.d/sshd.xtask; \
+         echo 'session optional pam_exec.so {record}' >> /etc/pam.d/sshd; \
+         echo 'session required pam_env.so conffile={env} readenv=0' >> /etc/pam.d/sshd"
+    );
+    util::checked_output(&mut ctx.backend.command("sh", &["-c", &stack]))?;
+    let result = pam_session_checks(ctx, &setup);
+    util::checked_output(
+        &mut ctx
+            .backend
+            .command("sh", &["-c", "mv /etc/pam.d/sshd.xtask /etc/pam.d/sshd"]),
+    )?;
+    result
+}
+
+fn pam_session_checks(ctx: &mut Ctx<'_>, setup: &Setup) -> Result<()> {
+    let srv = Srv {
+        pam: true,
+        ..Srv::default()
+    };
+    let server = setup.start(ctx, &srv)?;
+    let call = Call::remote("echo \"$XTASK_PAM\"")
+        .opt("-i")
+        .opt(&setup.client("id"));
+    let out = setup.run(ctx, server.port(), &call)?;
+    if out.stdout != b"from-pam\n" {
+        bail!(
+            "the program's XTASK_PAM: {:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            tail(&out.stderr)
+        );
+    }
+    let opened = format!("open_session {USER} 127.0.0.1 ssh 0");
+    let closed = format!("close_session {USER} 127.0.0.1 ssh 0");
+    let read = || fs::read_to_string(setup.host("pam.log")).unwrap_or_default();
+    if !read().lines().any(|l| l == opened) {
+        bail!("no {opened:?} in the PAM log: {:?}", read());
+    }
+    // Closed when the server is done with the connection (rsshd's session
+    // process waits 5 s for a next one).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !read().lines().any(|l| l == closed) {
+        if Instant::now() > deadline {
+            bail!("no {closed:?} in the PAM log: {:?}", read());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -316,5 +392,10 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "admin-session-as-user",
         "ssh host: the program's parent, the server's process for the connection, has only the user's uids and gids",
         session_as_user,
+    ),
+    (
+        "admin-pam-session",
+        "UsePAM yes: pam_open_session as root with the client's address and tty ssh, PAM's environment in the program, pam_close_session after",
+        pam_session,
     ),
 ];

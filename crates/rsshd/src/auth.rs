@@ -17,7 +17,7 @@ use ssh_config::server::{ConnectionQuery, PermitRootLogin, ServerConfig, ServerS
 use ssh_os::user::User;
 
 /// The PAM service name, as sshd's.
-const PAM_SERVICE: &str = "sshd";
+pub(crate) const PAM_SERVICE: &str = "sshd";
 
 /// The name PAM is asked about for a user who may not log in (sshd's
 /// "NOUSER"): no account has it (a name with a space), so PAM takes the

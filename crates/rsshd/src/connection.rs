@@ -174,6 +174,9 @@ pub(crate) struct Authenticated {
     /// Who writes the login records of PTY sessions, when this process
     /// cannot (a user's session process asks the monitor).
     pub(crate) login_recorder: Option<Arc<dyn LoginRecorder>>,
+    /// More environment for the sessions' programs (PAM's), after the
+    /// usual variables: a name given again replaces it.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Authenticated {
@@ -185,6 +188,7 @@ impl Authenticated {
             account: policy.account(user)?,
             key_options: policy.proven_key.as_ref().map(|(_, _, o)| o.clone()),
             login_recorder: None,
+            env: Vec::new(),
         })
     }
 }
@@ -199,6 +203,7 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
         account,
         key_options,
         login_recorder,
+        env,
     } = auth;
     let user = conn.user().to_owned();
     let forward_policy = Arc::new(ForwardPolicy::from_settings(
@@ -223,6 +228,10 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
     let mut session_policy = session_policy(&account, key_options, peer, local);
     // One helper per connection: sessions' agent and X11 sockets too.
     session_policy.sockets = sockets.clone();
+    for (name, value) in env {
+        session_policy.env.retain(|(n, _)| *n != name);
+        session_policy.env.push((name, value));
+    }
     if let Some(recorder) = login_recorder {
         session_policy.login_records = Some(RemoteHost {
             name: peer.ip().to_string(),

@@ -9,6 +9,8 @@
 //! - [`password`]: checking a password with PAM (`pam_authenticate` and
 //!   `pam_acct_mgmt`, through `pam-client2`), on a blocking thread; only
 //!   with the `pam` feature, so that a client builds without libpam.
+//! - [`pam_session`]: a PAM session for the life of a process, closed by
+//!   a forked keeper when it ends (`pam` feature, Linux).
 //! - [`pty`]: pseudo-terminals for sessions, their master side as async
 //!   streams, RFC 4254 §8 terminal modes applied.
 //! - [`process`]: spawning a session's program in a new session, on a PTY
@@ -41,6 +43,8 @@ pub mod loginrec;
 pub mod memory;
 #[cfg(unix)]
 mod modes;
+#[cfg(all(target_os = "linux", feature = "pam"))]
+pub mod pam_session;
 #[cfg(all(unix, feature = "pam"))]
 pub mod password;
 #[cfg(unix)]

@@ -77,3 +77,13 @@ fn pam_account_management_refuses_an_unknown_user() {
         assert!(c.allowed, "{c:?}");
     }
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pam_session_is_refused_once_threads_run() {
+    // The keeper is forked: only a process with one thread may do that
+    // (the test harness runs this on a thread of its own). The opening
+    // itself is checked end to end by `ssh>rsshd:admin-pam-session`.
+    let e = ssh_os::pam_session::open_for_process("rsshd-test", "root", "127.0.0.1").unwrap_err();
+    assert!(e.to_string().contains("before any thread"), "{e}");
+}

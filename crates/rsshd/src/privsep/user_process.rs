@@ -1,9 +1,13 @@
 //! A user's session process: rsshd started again by the monitor as
-//! `rsshd --privsep-user NAME ARGS` (the monitor's own arguments), with
+//! `rsshd --privsep-user NAME RHOST ARGS` (the monitor's own arguments),
+//! with
 //! its standard input the record socket to the monitor and its standard
 //! output a pipe for log lines.
 //!
-//! It reads the configuration while still root, becomes the user for good
+//! It reads the configuration while still root, opens the PAM session
+//! with `UsePAM` (for the life of the process: its limits, login uid and
+//! cgroup are then those of every program it starts; the first
+//! connection's address is its remote host), becomes the user for good
 //! (groups, group, user; root cannot be regained), and only then takes the
 //! connections the monitor hands it: each is resumed from the transport
 //! state the worker exported and served as in the single-process mode,
@@ -63,6 +67,8 @@ struct Context {
     user: User,
     keys: Vec<(PublicKey, Option<Certificate>)>,
     link: Arc<Link>,
+    /// The PAM session's environment, for every program.
+    pam_env: Vec<(String, String)>,
 }
 
 fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
@@ -71,10 +77,15 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
         .and_then(|n| n.to_str())
         .ok_or("no user named")?
         .to_owned();
+    let rhost = argv
+        .get(3)
+        .and_then(|n| n.to_str())
+        .ok_or("no remote host")?
+        .to_owned();
     let args = crate::Args::try_parse_from(
         argv.first()
             .into_iter()
-            .chain(argv.get(3..).unwrap_or_default()),
+            .chain(argv.get(4..).unwrap_or_default()),
     )
     .map_err(|e| e.to_string())?;
     let configured = crate::configure(&args, true)?;
@@ -84,6 +95,17 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
     let user = User::by_name(&name)
         .map_err(|e| format!("{name}: {e}"))?
         .ok_or_else(|| format!("no user {name}"))?;
+    // Before any thread, and while root (sshd: do_pam_session); kept to
+    // the end of the process, when its keeper closes it.
+    let pam = if settings.use_pam {
+        let session =
+            ssh_os::pam_session::open_for_process(crate::auth::PAM_SERVICE, &name, &rhost)
+                .map_err(|e| format!("PAM session for {name}: {e}"))?;
+        Some(session)
+    } else {
+        None
+    };
+    let pam_env = pam.as_ref().map(|p| p.env.clone()).unwrap_or_default();
     let monitor: OwnedFd = std::io::stdin()
         .as_fd()
         .try_clone_to_owned()
@@ -109,6 +131,7 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
             user,
             keys,
             link: Arc::new(Link::new(chan)),
+            pam_env,
         });
         loop {
             match link::recv(&ctx.link.chan).await? {
@@ -207,6 +230,7 @@ async fn resume_and_serve(
         account,
         key_options,
         login_recorder: Some(Arc::new(recorder)),
+        env: ctx.pam_env.clone(),
     };
     connection::serve_authenticated(served, auth, false).await;
     Ok(())

@@ -1,6 +1,6 @@
 //! Users' session processes, as the monitor runs them: after
 //! authentication a connection is served by a process of its user's
-//! (rsshd started again as `rsshd --privsep-user NAME ARGS`, which becomes
+//! (rsshd started again as `rsshd --privsep-user NAME RHOST ARGS`, which becomes
 //! the user before it reads a byte of it). One process per user holds all
 //! of that user's connections; it is started with the first and told to
 //! finish a few seconds after the last ([`LINGER`]).
@@ -152,7 +152,11 @@ impl UserProcesses {
         let link = match live.get(&h.user.uid) {
             Some(link) => link.clone(),
             None => {
-                let (child, link) = self.start(&h.user).await?;
+                let rhost = h
+                    .peer
+                    .parse::<std::net::SocketAddr>()
+                    .map_or_else(|_| h.peer.clone(), |p| p.ip().to_string());
+                let (child, link) = self.start(&h.user, &rhost).await?;
                 tracing::debug!("session process {} of {} started", link.pid, link.user);
                 live.insert(h.user.uid, link.clone());
                 drop(runtime::spawn(self.clone().answer(link.clone(), child)));
@@ -197,10 +201,12 @@ impl UserProcesses {
         }
     }
 
-    async fn start(&self, user: &User) -> Result<(Child, Arc<UserLink>), String> {
+    /// Starts `user`'s process; `rhost` (the first connection's client
+    /// address) names the remote host of its PAM session.
+    async fn start(&self, user: &User, rhost: &str) -> Result<(Child, Arc<UserLink>), String> {
         let (child, chan) = super::start_process(
             &self.program,
-            &[USER_FLAG.as_ref(), user.name.as_ref()],
+            &[USER_FLAG.as_ref(), user.name.as_ref(), rhost.as_ref()],
             "user-log",
             &self.setup.keys,
         )
