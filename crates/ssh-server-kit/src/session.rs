@@ -7,7 +7,11 @@
 //! ([`agent`]); what they listen on goes away with the session.
 
 mod agent;
+mod records;
 mod x11;
+
+use records::Recorded;
+pub use records::{LoginRecorder, RemoteHost};
 
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -17,7 +21,6 @@ use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use ssh_wire::messages::{ChannelRequestKind, ChannelType, PtyRequest};
 
 use ssh_async::{Channel, Error, IncomingRequest, ServerConnection, runtime};
-use ssh_os::loginrec::LoginRecord;
 use ssh_os::process::{self, ExitStatus, SpawnOptions};
 use ssh_os::pty::{Pty, PtyControl, WinSize};
 use ssh_os::signal::Signal;
@@ -88,23 +91,6 @@ pub struct SessionPolicy {
     /// otherwise the process that can (rsshd's monitor, for a user's
     /// session process).
     pub login_recorder: Option<Arc<dyn LoginRecorder>>,
-}
-
-/// Writes login records for a process that cannot.
-pub trait LoginRecorder: Send + Sync + std::fmt::Debug {
-    /// The session on `record.line` began.
-    fn login(&self, record: &LoginRecord) -> std::io::Result<()>;
-    /// The session on `record.line` ended.
-    fn logout(&self, record: &LoginRecord) -> std::io::Result<()>;
-}
-
-/// Where a session's user comes from, as the login records name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteHost {
-    /// The host as logged (sshd: the address unless `UseDNS`).
-    pub name: String,
-    /// The address.
-    pub addr: std::net::IpAddr,
 }
 
 impl SessionPolicy {
@@ -451,9 +437,8 @@ fn is_env_name(name: &str) -> bool {
 struct Running {
     child: process::Child,
     io: Io,
-    /// The terminal session's login records, to close when it ends, and
-    /// who writes them.
-    record: Option<(LoginRecord, Option<Arc<dyn LoginRecorder>>)>,
+    /// The terminal session's login records, to close when it ends.
+    record: Option<Recorded>,
 }
 
 enum Io {
@@ -626,23 +611,13 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
             let control = pty.control();
             let child = process::spawn(opts)?;
             let record = policy.login_records.as_ref().map(|from| {
-                let record = LoginRecord::on_tty(
+                Recorded::login(
                     pty.slave_name(),
-                    &user.name,
-                    user.uid,
-                    &from.name,
-                    Some(from.addr),
+                    user,
+                    from,
                     child.pid(),
-                );
-                let recorder = policy.login_recorder.clone();
-                let written = match &recorder {
-                    Some(r) => r.login(&record),
-                    None => record.login(),
-                };
-                if let Err(e) = written {
-                    tracing::info!("login records for {}: {e}", record.line);
-                }
-                (record, recorder)
+                    policy.login_recorder.clone(),
+                )
             });
             let (r, w) = pty.into_master();
             return Ok(Running {
@@ -771,14 +746,8 @@ async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
         o.await;
     }
     drop(requests);
-    if let Some((record, recorder)) = &running.record {
-        let written = match recorder {
-            Some(r) => r.logout(record),
-            None => record.logout(),
-        };
-        if let Err(e) = written {
-            tracing::info!("logout records for {}: {e}", record.line);
-        }
+    if let Some(record) = &running.record {
+        record.logout();
     }
     match status {
         Ok(ExitStatus::Code(c)) => ch.exit_status(c).await?,
