@@ -50,14 +50,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::bail;
 use crate::bench_proxy::{self, PathConfig, Proxy};
-use crate::bench_run::{Server, measured, run_timed, start_server, times_file};
+use crate::bench_run::{Server, measured, run_timed, start_server, start_server_via, times_file};
 use crate::bench_setup::{
-    BENCH_SHELL, Scratch, bench_account, build_release, client_config, install, keygen,
+    BENCH_SHELL, BENCH_UID, Scratch, bench_account, build_release, client_config, install, keygen,
     server_config,
 };
 use crate::bench_sftp::{self, SftpFiles};
 use crate::images::{self, Release};
-use crate::peer::Rootfs;
+use crate::peer::{Backend as _, Rootfs};
 use crate::util::{self, Context, Result};
 
 /// `cargo xtask bench` options.
@@ -105,6 +105,15 @@ pub struct BenchArgs {
     pub path_only: bool,
 }
 
+/// The index of a server in [`Bench::servers`] and [`Bench::proxies`].
+fn server_slot(kind: ServerKind) -> usize {
+    match kind {
+        ServerKind::Sshd => 0,
+        ServerKind::Rsshd => 1,
+        ServerKind::RsshdOneProcess => 2,
+    }
+}
+
 /// The default transfer size: 1 GiB.
 const DEFAULT_SIZE: u64 = 1 << 30;
 /// The default number of rounds.
@@ -142,11 +151,12 @@ struct Bench<'a> {
     /// The sftp rows' batch files, or why there are none.
     sftp: std::result::Result<SftpFiles, String>,
     /// The delay proxy in front of each server (`--rtt`), or why not.
-    proxies: [std::result::Result<Proxy, String>; 2],
+    proxies: [std::result::Result<Proxy, String>; 3],
     /// What the proxies emulate.
     path: Option<PathConfig>,
-    /// Each server, or why it is not running.
-    servers: [std::result::Result<&'a Server, String>; 2],
+    /// Each server (sshd, rsshd, rsshd as one process), or why it is not
+    /// running.
+    servers: [std::result::Result<&'a Server, String>; 3],
     /// Where measured clients leave their CPU times, in the image.
     times: String,
     /// Pairs that failed their check: why.
@@ -164,8 +174,7 @@ impl Bench<'_> {
             return Ok(server.port);
         }
         let (_, kind) = PAIRS.get(index).copied().ok_or("no such pair")?;
-        let slot = usize::from(kind == ServerKind::Rsshd);
-        match self.proxies.get(slot) {
+        match self.proxies.get(server_slot(kind)) {
             Some(Ok(p)) => Ok(p.port),
             Some(Err(why)) => Err(why.clone()),
             None => Err("no proxy".to_owned()),
@@ -226,12 +235,8 @@ impl Bench<'_> {
         {
             return Err(why.clone());
         }
-        let slot = match server {
-            ServerKind::Sshd => 0,
-            ServerKind::Rsshd => 1,
-        };
         self.servers
-            .get(slot)
+            .get(server_slot(server))
             .cloned()
             .unwrap_or_else(|| Err("no server".to_owned()))
     }
@@ -274,6 +279,10 @@ impl Bench<'_> {
         } = plan;
         let mut out: Vec<std::result::Result<Sample, String>> = Vec::new();
         for (i, pair) in PAIRS.iter().enumerate() {
+            if pair.1 == ServerKind::RsshdOneProcess && measure != Measure::Connections {
+                out.push(Err(CONNECTIONS_ONLY.to_owned()));
+                continue;
+            }
             // Once OpenSSH's pair is measured, a pair five times slower
             // (a stalled transfer) is stopped early.
             let baseline = out.first().and_then(|c| c.as_ref().ok()).map(|s| s.seconds);
@@ -517,6 +526,21 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         Ok(path) => start_server(&backend, path, &rsshd_config),
         Err(why) => Err(util::Error(why.clone())),
     };
+    // rsshd as one process: run by the bench account (a user's own
+    // server), with a host key of its own it can read.
+    let rsshd1_server = match &rsshd {
+        Ok(path) => one_process_config(&backend, &scratch, &dir).and_then(|config| {
+            let ids = format!("--reuid={BENCH_UID}");
+            let gid = format!("--regid={BENCH_UID}");
+            start_server_via(
+                &backend,
+                &["setpriv", &ids, &gid, "--init-groups", "--"],
+                path,
+                &config,
+            )
+        }),
+        Err(why) => Err(util::Error(why.clone())),
+    };
     fn server_of<'s>(s: &'s Result<Server>, name: &str) -> std::result::Result<&'s Server, String> {
         match s {
             Ok(s) => Ok(s),
@@ -530,7 +554,11 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
             }
         }
     }
-    let servers = [server_of(&sshd, "sshd"), server_of(&rsshd_server, "rsshd")];
+    let servers = [
+        server_of(&sshd, "sshd"),
+        server_of(&rsshd_server, "rsshd"),
+        server_of(&rsshd1_server, "rsshd1"),
+    ];
     let proxies = servers.clone().map(|server| {
         let path = path.ok_or("no --rtt")?;
         let server = server?;
@@ -627,7 +655,11 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     let json = serde_json::to_string_pretty(&report).context("encoding the report")?;
     fs::write(&json_path, json + "\n").context(format_args!("writing {}", json_path.display()))?;
     println!("JSON: {}", json_path.display());
-    for (name, server) in [("sshd", &sshd), ("rsshd", &rsshd_server)] {
+    for (name, server) in [
+        ("sshd", &sshd),
+        ("rsshd", &rsshd_server),
+        ("rsshd1", &rsshd1_server),
+    ] {
         if let Ok(s) = server {
             for line in s.log().lines().filter(|l| {
                 let l = l.to_ascii_lowercase();
@@ -638,6 +670,20 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The configuration of rsshd as one process, with a copy of the host
+/// key owned by the bench account; its path in the image.
+fn one_process_config(backend: &Rootfs, scratch: &Scratch, dir: &str) -> Result<String> {
+    let key = format!("{dir}/one_process_host_key");
+    let script = format!(
+        "set -e; cp {dir}/host_ed25519_key {key}; cp {dir}/host_ed25519_key.pub {key}.pub; \
+         chown {BENCH_UID}:{BENCH_UID} {key} {key}.pub; chmod 600 {key}"
+    );
+    util::checked_output(&mut backend.command("sh", &["-c", &script]))?;
+    let text = server_config(dir, &[bench_sftp::RSSHD_SUBSYSTEM])
+        .replace(&format!("{dir}/host_ed25519_key"), &key);
+    scratch.write("rsshd1_config", &text)
 }
 
 #[cfg(test)]

@@ -112,17 +112,26 @@ pub enum ClientKind {
 pub enum ServerKind {
     /// OpenSSH's `sshd`.
     Sshd,
-    /// Ours.
+    /// Ours, run by root: privilege-separated.
     Rsshd,
+    /// Ours as one process (`rsshd1`: run by the bench account, so not
+    /// separated); measured in the connection rows only.
+    RsshdOneProcess,
 }
 
-/// The four pairs, OpenSSH's own first (the baseline of the ratios).
-pub const PAIRS: [(ClientKind, ServerKind); 4] = [
+/// The pairs, OpenSSH's own first (the baseline of the ratios).
+pub const PAIRS: [(ClientKind, ServerKind); 6] = [
     (ClientKind::Ssh, ServerKind::Sshd),
     (ClientKind::Rssh, ServerKind::Sshd),
     (ClientKind::Ssh, ServerKind::Rsshd),
     (ClientKind::Rssh, ServerKind::Rsshd),
+    (ClientKind::Ssh, ServerKind::RsshdOneProcess),
+    (ClientKind::Rssh, ServerKind::RsshdOneProcess),
 ];
+
+/// The error of a one-process pair's cell in a row it is not measured
+/// in.
+pub const CONNECTIONS_ONLY: &str = "connection rows only";
 
 /// `ssh>sshd`, `rssh>rsshd`, ...
 pub fn pair_name((client, server): (ClientKind, ServerKind)) -> &'static str {
@@ -131,6 +140,8 @@ pub fn pair_name((client, server): (ClientKind, ServerKind)) -> &'static str {
         (ClientKind::Rssh, ServerKind::Sshd) => "rssh>sshd",
         (ClientKind::Ssh, ServerKind::Rsshd) => "ssh>rsshd",
         (ClientKind::Rssh, ServerKind::Rsshd) => "rssh>rsshd",
+        (ClientKind::Ssh, ServerKind::RsshdOneProcess) => "ssh>rsshd1",
+        (ClientKind::Rssh, ServerKind::RsshdOneProcess) => "rssh>rsshd1",
     }
 }
 
@@ -410,6 +421,7 @@ pub(crate) fn cell_text(cell: &Cell) -> String {
     match (&cell.value, &cell.error) {
         (Some(v), _) => format!("{v:.1}"),
         (None, Some(e)) if e.ends_with("not built") => e.clone(),
+        (None, Some(e)) if e == CONNECTIONS_ONLY => "-".to_owned(),
         (None, Some(e)) if e.contains("was killed") => "timed out".to_owned(),
         (None, _) => "failed".to_owned(),
     }
@@ -441,6 +453,13 @@ pub fn render_table(report: &Report) -> String {
             out,
             "sftp rows: ssh is OpenSSH's sftp (sshd runs sftp-server), \
              rssh is rsftp (rsshd runs its internal-sftp)"
+        );
+    }
+    if report.pairs.iter().any(|p| p.ends_with("rsshd1")) {
+        let _ = writeln!(
+            out,
+            "rsshd is privilege-separated (run by root); rsshd1 is one process \
+             (run by the login account), in the connection rows only"
         );
     }
     if let Some(p) = &report.path {
@@ -611,7 +630,8 @@ mod tests {
             rounds: 3,
             login_shell: "/bin/sh",
             mb_bytes: 1_000_000,
-            pairs: PAIRS.iter().map(|p| pair_name(*p)).collect(),
+            // The first four pairs (no one-process rsshd).
+            pairs: PAIRS.iter().take(4).map(|p| pair_name(*p)).collect(),
             path: None,
             rows: vec![
                 Row::new(
@@ -759,6 +779,61 @@ mod tests {
                 "1.00/2.00",
                 "-/-"
             ]
+        );
+    }
+
+    #[test]
+    fn one_process_pairs_show_in_the_connection_rows_only() {
+        let gb = CpuBasis::PerGb { bytes: 500_000_000 };
+        let per_connection = CpuBasis::PerConnection { connections: 5 };
+        let mut r = report();
+        r.pairs = PAIRS.iter().map(|p| pair_name(*p)).collect();
+        let skipped = |pair| Cell::from_rounds(pair, vec![Err(CONNECTIONS_ONLY.into())], gb);
+        r.rows[0].cells.push(skipped("ssh>rsshd1"));
+        r.rows[0].cells.push(skipped("rssh>rsshd1"));
+        r.rows.truncate(1);
+        r.rows.push(Row::new(
+            None,
+            Measure::Connections,
+            None,
+            per_connection,
+            vec![
+                cell_per("ssh>sshd", &[Some(8.0)], per_connection),
+                cell_per("rssh>sshd", &[Some(30.0)], per_connection),
+                cell_per("ssh>rsshd", &[Some(10.0)], per_connection),
+                cell_per("rssh>rsshd", &[Some(120.0)], per_connection),
+                cell_per("ssh>rsshd1", &[Some(11.0)], per_connection),
+                cell_per("rssh>rsshd1", &[Some(160.0)], per_connection),
+            ],
+        ));
+        let table = render_table(&r);
+        assert!(table.contains("rsshd1 is one process"), "{table}");
+        let line = |start: &str| -> Vec<String> {
+            table
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        };
+        let upload = line("chacha20-poly1305@openssh.com upload (MB/s)");
+        assert_eq!(
+            upload.get(7..9),
+            Some(&["-".to_owned(), "-".to_owned()][..]),
+            "{table}"
+        );
+        let connections = line("connections/s (connections/s)");
+        assert_eq!(
+            connections.get(7).map(String::as_str),
+            Some("160.0"),
+            "{table}"
+        );
+        // rssh>rsshd1 against ssh>sshd: 160 / 8.
+        assert_eq!(
+            connections.last().map(String::as_str),
+            Some("20.00"),
+            "{table}"
         );
     }
 

@@ -118,11 +118,32 @@ fn children(pid: u32) -> Vec<u32> {
 /// Starts `program -D -e -f config -p PORT` in the image on a free port,
 /// ready once it accepts a TCP connection.
 pub(crate) fn start_server(backend: &Rootfs, program: &str, config: &str) -> Result<Server> {
+    start_server_via(backend, &[], program, config)
+}
+
+/// [`start_server`] through `via` (`setpriv ... --`: `program` replaces
+/// it, keeping its pid).
+pub(crate) fn start_server_via(
+    backend: &Rootfs,
+    via: &[&str],
+    program: &str,
+    config: &str,
+) -> Result<Server> {
     let mut last = String::new();
     for _ in 0..5 {
         let port = peer::free_port()?;
         let port_text = port.to_string();
-        let mut cmd = backend.command(program, &["-D", "-e", "-f", config, "-p", &port_text]);
+        let (first, args) = match via.split_first() {
+            Some((first, rest)) => {
+                let mut args = rest.to_vec();
+                args.push(program);
+                (*first, args)
+            }
+            None => (program, Vec::new()),
+        };
+        let mut args = args;
+        args.extend(["-D", "-e", "-f", config, "-p", &port_text]);
+        let mut cmd = backend.command(first, &args);
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());

@@ -48,7 +48,7 @@ impl Drop for Scratch {
 /// The account the clients log in to.
 pub(crate) const BENCH_USER: &str = "xbench";
 /// Its uid and gid.
-const BENCH_UID: u32 = 4250;
+pub(crate) const BENCH_UID: u32 = 4250;
 /// Its login shell: no rc file runs around the remote command.
 pub(crate) const BENCH_SHELL: &str = "/bin/sh";
 
