@@ -1,6 +1,10 @@
 //! `cargo xtask bench`: throughput and connection rate of four client and
 //! server pairs, `ssh`->`sshd`, `rssh`->`sshd`, `ssh`->`rsshd` and
-//! `rssh`->`rsshd`, measured in the same place in the same run.
+//! `rssh`->`rsshd`, measured in the same place in the same run; in the
+//! connection rows also both clients against `rsshd1`, `rsshd` as one
+//! process (run by the bench account, where `rsshd` is run by root and
+//! privilege-separated), so that the separated mode's cost per connection
+//! shows beside the single-process mode's and `sshd`'s.
 //!
 //! Everything runs inside one OpenSSH image (the newest release unless
 //! `--release` says otherwise) through the root filesystem backend: the
