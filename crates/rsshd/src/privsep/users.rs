@@ -78,9 +78,9 @@ pub(crate) struct HandOver {
 impl UserLink {
     /// Writes the login records a session process asks for, after
     /// checking what it can: a login for one of its connections, on a
-    /// `pts/N` terminal its user owns, for a program that is its child,
-    /// on a line not already logged in; a logout only for a line it
-    /// logged in (with the monitor's own record of it).
+    /// `pts/N` terminal its user owns, for a program that is its child
+    /// (or already gone), on a line not already logged in; a logout only
+    /// for a line it logged in (with the monitor's own record of it).
     fn login_record(&self, conn: ConnId, login: bool, line: &str, pid: u32) -> Result<(), String> {
         use std::os::unix::fs::MetadataExt as _;
         if !login {
@@ -106,7 +106,11 @@ impl UserLink {
         if owner != self.uid {
             return Err(format!("{} is not {}'s", tty.display(), self.user));
         }
-        if parent_of(pid) != Some(self.pid) {
+        // A program already gone (`ssh -tt host true`, reaped before we
+        // look) is taken at its word: its logout follows at once.
+        if let Some(parent) = parent_of(pid)
+            && parent != self.pid
+        {
             return Err(format!("process {pid} is not the session process's child"));
         }
         let mut lines = lock(&self.lines);
