@@ -352,7 +352,21 @@ fn exec(ctx: &mut Ctx<'_>) -> Result<()> {
     let data = big_data().get(..EXEC_DATA).unwrap_or_default();
     let mut r = Run::new(Some(key), "cat");
     r.stdin = data.to_vec();
-    let out = run_ok(ctx, client, &setup, server.port(), &r)?;
+    let out = match run_ok(ctx, client, &setup, server.port(), &r) {
+        // Dropbear's client once in a few hundred runs never ends after
+        // its 2 MiB (seen on sid's 2026.94 against OpenSSH's sshd as well
+        // as ours, with an empty stderr, and never when the row alone
+        // runs 80 times): one more try, said in the detail. Twice in a
+        // row is a failure.
+        Err(e) if client.name() == "dbclient" && e.0.contains("was killed") => {
+            println!(
+                "  {}: dbclient hung once (a known peer hang): {e}; tried again",
+                ctx.backend.name()
+            );
+            run_ok(ctx, client, &setup, server.port(), &r)?
+        }
+        other => other?,
+    };
     same_data("cat", data, &out.stdout)
 }
 
