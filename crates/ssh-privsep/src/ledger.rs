@@ -177,20 +177,13 @@ impl Ledger {
         request: &ExchangeHashRequest,
     ) -> Result<(), Refusal> {
         if request.first() {
-            if self.conns.contains_key(&conn) {
-                return Err(self.refuse(conn, Refusal::SecondFirstExchange));
-            }
-            if self.conns.len() >= self.limits.max_connections {
-                return Err(Refusal::TooManyConnections);
-            }
-            self.conns.insert(
+            return self.begin(
                 conn,
                 Conn {
                     session_id: request.exchange_hash(),
                     ..Conn::default()
                 },
             );
-            return Ok(());
         }
         self.live(conn)?;
         Ok(())
@@ -307,13 +300,7 @@ impl Ledger {
     /// be signed, and nothing else: no authentication request is allowed
     /// for it. The number must be new to this ledger.
     pub fn adopt(&mut self, conn: ConnId, session_id: Vec<u8>, user: &str) -> Result<(), Refusal> {
-        if self.conns.contains_key(&conn) {
-            return Err(self.refuse(conn, Refusal::SecondFirstExchange));
-        }
-        if self.conns.len() >= self.limits.max_connections {
-            return Err(Refusal::TooManyConnections);
-        }
-        self.conns.insert(
+        self.begin(
             conn,
             Conn {
                 session_id,
@@ -321,7 +308,19 @@ impl Ledger {
                 handed_over: true,
                 ..Conn::default()
             },
-        );
+        )
+    }
+
+    /// Puts a new connection on record: a number already known is refused
+    /// (and forgotten), and so is one past the limit.
+    fn begin(&mut self, conn: ConnId, record: Conn) -> Result<(), Refusal> {
+        if self.conns.contains_key(&conn) {
+            return Err(self.refuse(conn, Refusal::SecondFirstExchange));
+        }
+        if self.conns.len() >= self.limits.max_connections {
+            return Err(Refusal::TooManyConnections);
+        }
+        self.conns.insert(conn, record);
         Ok(())
     }
 
