@@ -1,7 +1,8 @@
 //! The internal-sftp rows (`ssh>rsshd:isftp-*`): OpenSSH's `sftp` against
 //! the server's own SFTP server (`ForceCommand internal-sftp`, since the
 //! rows' configuration already names `sftp-server` as the subsystem),
-//! read-only, and `ChrootDirectory` with good and bad ownership.
+//! a whole tree both ways, read-only, and `ChrootDirectory` with good and
+//! bad ownership.
 //!
 //! Validated with OpenSSH's `sshd` in place of `rsshd`
 //! (`XTASK_RSSHD=peer:/usr/sbin/sshd`).
@@ -28,7 +29,7 @@ fn sftp_batch(ctx: &mut Ctx<'_>, setup: &Setup, port: u16, batch: &str) -> Resul
     ]);
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let cmd = ctx.backend.command("sftp", &argv);
-    let out = peer::run_with_timeout(cmd, b"", std::time::Duration::from_secs(60))?;
+    let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
     ctx.record(format!("sftp -b (exit {})", out.status), &out.stderr);
     Ok(out)
 }
@@ -181,6 +182,58 @@ pub(crate) fn scp_preserve(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// OpenSSH's `scp -r -p` puts the tree of [`crate::sftp_tree`] (1 GiB,
+/// an empty file, names with spaces and a line break, a symlink, which
+/// scp follows) into the account's home, and `sftp`'s `get -r -p` brings
+/// it back: contents, modes and mtimes equal.
+pub(crate) fn tree(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let name = crate::binary_sftp_client::fresh("isftp-tree");
+    let (src, back) = (setup.host("src"), setup.host("back"));
+    let r = (|| {
+        crate::sftp_tree::make_tree(&src)?;
+        let mut args = transfer_opts(&setup, server.port());
+        args.extend([
+            "-r".into(),
+            "-p".into(),
+            "-q".into(),
+            setup.peer("src"),
+            format!("{USER}@127.0.0.1:{name}"),
+        ]);
+        run_peer_long(ctx, "scp", &args)?;
+        let out = sftp_batch(
+            ctx,
+            &setup,
+            server.port(),
+            &format!("get -r -p {name} {}\n", setup.peer("back")),
+        )?;
+        if !out.status.success() {
+            bail!("sftp get -r -p failed: {}", tail(&out.stderr));
+        }
+        crate::sftp_tree::compare(&src, &back, true)
+    })();
+    let _ = fs::remove_dir_all(&src);
+    let _ = fs::remove_dir_all(&back);
+    let cleaned = in_peer(ctx, &format!("rm -rf /home/{USER}/{name}"));
+    r.and(cleaned)
+}
+
+/// [`run_peer`] with the time a 1 GiB copy may take.
+fn run_peer_long(ctx: &mut Ctx<'_>, program: &str, args: &[String]) -> Result<Output> {
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cmd = ctx.backend.command(program, &argv);
+    let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
+    ctx.record(format!("{program} (exit {})", out.status), &out.stderr);
+    if !out.status.success() {
+        bail!(
+            "{program} exited with {}: {}",
+            out.status,
+            tail(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -190,6 +243,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-put-get",
         "ForceCommand internal-sftp: sftp put and get of 5 MiB and an empty file, equal",
         put_get,
+    ),
+    (
+        "isftp-tree",
+        "ForceCommand internal-sftp: scp -r -p up and sftp get -r -p back of a tree (1 GiB, empty file, spaces, a line break, symlink): SHA-256, modes, mtimes",
+        tree,
     ),
     (
         "isftp-scp-p",

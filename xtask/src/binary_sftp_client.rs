@@ -1,15 +1,15 @@
 //! `rssh>sshd:rscp-tree` and `rssh>sshd:rsftp-batch`: our `rscp` and
 //! `rsftp`, run here, against the peer's `sshd` and OpenSSH's
-//! `sftp-server`. A tree (a large file, an empty file, names with spaces,
-//! a symlink, modes, an old mtime) goes up and comes back with `-p`; the
-//! two trees are compared by SHA-256, mode and mtime.
+//! `sftp-server`. The tree of [`crate::sftp_tree`] (1 GiB, an empty file,
+//! names with spaces and a line break, a symlink, modes, an old mtime)
+//! goes up and comes back with `-p`; the two trees are compared by
+//! SHA-256, mode and mtime.
 //!
 //! The client is a parameter: `XTASK_RSCP` / `XTASK_RSFTP` (e.g.
 //! `/usr/bin/scp`, `/usr/bin/sftp` to validate the rows), else `rscp` and
 //! `rsftp` beside the `rssh` the rows use (`cargo build -p rsftp`).
 
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,10 +17,8 @@ use crate::bail;
 use crate::binary_setup::*;
 use crate::interop::Ctx;
 use crate::peer;
+use crate::sftp_tree::{compare, make_tree};
 use crate::util::{Context, Result};
-
-/// The old mtime `-p` must keep.
-const MTIME: i64 = 1_000_000_000;
 
 fn program(setup: &Setup, env: &str, name: &str) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(env) {
@@ -39,74 +37,8 @@ fn program(setup: &Setup, env: &str, name: &str) -> Result<PathBuf> {
     Ok(p)
 }
 
-fn make_tree(root: &Path) -> Result<()> {
-    fs::create_dir_all(root.join("sub dir/deeper")).context("mkdir")?;
-    fs::write(
-        root.join("big"),
-        big_data().get(..32 << 20).unwrap_or_default(),
-    )
-    .context("big")?;
-    fs::write(root.join("empty"), b"").context("empty")?;
-    fs::write(root.join("sub dir/name with spaces"), text_data(10_000)).context("spaces")?;
-    fs::write(root.join("sub dir/deeper/x"), b"x").context("x")?;
-    std::os::unix::fs::symlink("big", root.join("link")).context("symlink")?;
-    set_mode(&root.join("empty"), 0o640)?;
-    set_mode(&root.join("sub dir/deeper/x"), 0o750)?;
-    let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(MTIME as u64);
-    fs::File::options()
-        .write(true)
-        .open(root.join("big"))
-        .and_then(|f| f.set_times(fs::FileTimes::new().set_modified(t).set_accessed(t)))
-        .context("mtime")?;
-    Ok(())
-}
-
-/// (relative path, SHA-256 or "dir", mode, mtime of files), symlinks
-/// followed, sorted.
-fn digest(root: &Path) -> Result<Vec<(String, String, u32, i64)>> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String, u32, i64)>) -> Result<()> {
-        for e in fs::read_dir(dir).context("read_dir")? {
-            let path = e.context("entry")?.path();
-            let m = fs::metadata(&path).context("stat")?;
-            let rel = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .display()
-                .to_string();
-            if m.is_dir() {
-                out.push((rel, "dir".into(), m.mode() & 0o7777, 0));
-                walk(root, &path, out)?;
-            } else {
-                let data = fs::read(&path).context("read")?;
-                out.push((rel, sha256_hex(&data), m.mode() & 0o7777, m.mtime()));
-            }
-        }
-        Ok(())
-    }
-    let mut v = Vec::new();
-    walk(root, root, &mut v)?;
-    v.sort();
-    Ok(v)
-}
-
-/// `follow`: the symlink came as a file (scp); else it was skipped
-/// (sftp's `-r`, as OpenSSH's).
-fn compare(src: &Path, back: &Path, follow: bool) -> Result<()> {
-    let (mut want, got) = (digest(src)?, digest(back)?);
-    if !follow {
-        want.retain(|(p, ..)| p != "link");
-    }
-    if want != got {
-        bail!("trees differ:\n sent {want:?}\n back {got:?}");
-    }
-    if !want.iter().any(|(p, _, _, t)| p == "big" && *t == MTIME) {
-        bail!("big lost its mtime");
-    }
-    Ok(())
-}
-
-/// A remote name no earlier run left behind (the peer's home stays).
-fn fresh(prefix: &str) -> String {
+/// A remote name no earlier run left behind.
+pub(crate) fn fresh(prefix: &str) -> String {
     let n = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -157,23 +89,37 @@ fn run(ctx: &mut Ctx<'_>, prog: &Path, args: &[String]) -> Result<std::process::
     Ok(out)
 }
 
+/// Removes the row's trees here and its copy in the peer, whatever the
+/// row's result (1 GiB each).
+fn clean(ctx: &Ctx<'_>, here: &[&Path], remote: &str) -> Result<()> {
+    for p in here {
+        let _ = fs::remove_dir_all(p);
+    }
+    crate::util::checked_output(&mut ctx.backend.command("rm", &["-rf", remote]))?;
+    Ok(())
+}
+
 /// `rscp -r -p` up into the account's home, then back.
 pub(crate) fn rscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
     let (setup, server, _) = with_key(ctx, &Srv::default())?;
     let prog = program(&setup, "XTASK_RSCP", "rscp")?;
-    let src = setup.host("src");
-    make_tree(&src)?;
-    let remote = format!("{USER}@127.0.0.1:/home/{USER}/{}", fresh("tree"));
-    let mut up = opts(&setup, server.port());
-    up.extend(["-r", "-p", "-q"].map(String::from));
-    up.extend([src.display().to_string(), remote.clone()]);
-    run(ctx, &prog, &up)?;
-    let back = setup.host("back");
-    let mut down = opts(&setup, server.port());
-    down.extend(["-r", "-p", "-q"].map(String::from));
-    down.extend([remote, back.display().to_string()]);
-    run(ctx, &prog, &down)?;
-    compare(&src, &back, true)
+    let (src, back) = (setup.host("src"), setup.host("back"));
+    let remote_path = format!("/home/{USER}/{}", fresh("tree"));
+    let r = (|| {
+        make_tree(&src)?;
+        let remote = format!("{USER}@127.0.0.1:{remote_path}");
+        let mut up = opts(&setup, server.port());
+        up.extend(["-r", "-p", "-q"].map(String::from));
+        up.extend([src.display().to_string(), remote.clone()]);
+        run(ctx, &prog, &up)?;
+        let mut down = opts(&setup, server.port());
+        down.extend(["-r", "-p", "-q"].map(String::from));
+        down.extend([remote, back.display().to_string()]);
+        run(ctx, &prog, &down)?;
+        compare(&src, &back, true)
+    })();
+    let cleaned = clean(ctx, &[&src, &back], &remote_path);
+    r.and(cleaned)
 }
 
 /// `rsftp -b`: put -r -p, ls -l, mkdir, rename, rmdir, a `-` command that
@@ -181,35 +127,38 @@ pub(crate) fn rscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
 pub(crate) fn rsftp_batch(ctx: &mut Ctx<'_>) -> Result<()> {
     let (setup, server, _) = with_key(ctx, &Srv::default())?;
     let prog = program(&setup, "XTASK_RSFTP", "rsftp")?;
-    let src = setup.host("src");
-    make_tree(&src)?;
-    let back = setup.host("back");
-    let batch = format!(
-        "cd /home/{USER}\nput -r -p \"{src}\" {t}\nls -l {t}\nmkdir {m}\nrename {m} {m}2\nrmdir {m}2\n\
-         -rm no-such-file\nget -r -p {t} \"{back}\"\npwd\n",
-        t = fresh("stree"),
-        m = fresh("m"),
-        src = src.display(),
-        back = back.display(),
-    );
-    fs::write(setup.host("batch"), batch).context("writing the batch file")?;
-    let mut args = opts(&setup, server.port());
-    args.extend(["-b".into(), setup.host("batch").display().to_string()]);
-    args.push(format!("{USER}@127.0.0.1"));
-    let out = run(ctx, &prog, &args)?;
-    let listing = String::from_utf8_lossy(&out.stdout);
-    if !listing.contains("name with spaces") && !listing.contains("sub dir") {
-        bail!("`ls -l stree` shows no `sub dir`: {listing:?}");
-    }
-    compare(&src, &back, false)?;
-    fs::write(setup.host("batch"), "rm no-such-file\npwd\n").context("batch")?;
-    let mut cmd = Command::new(&prog);
-    cmd.args(&args).env_remove("SSH_AUTH_SOCK");
-    let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
-    if out.status.success() || String::from_utf8_lossy(&out.stdout).contains("Remote working") {
-        bail!("a failing command did not end batch mode ({})", out.status);
-    }
-    Ok(())
+    let (src, back) = (setup.host("src"), setup.host("back"));
+    let tree = fresh("stree");
+    let r = (|| {
+        make_tree(&src)?;
+        let batch = format!(
+            "cd /home/{USER}\nput -r -p \"{src}\" {tree}\nls -l {tree}\nmkdir {m}\nrename {m} {m}2\n\
+             rmdir {m}2\n-rm no-such-file\nget -r -p {tree} \"{back}\"\npwd\n",
+            m = fresh("m"),
+            src = src.display(),
+            back = back.display(),
+        );
+        fs::write(setup.host("batch"), batch).context("writing the batch file")?;
+        let mut args = opts(&setup, server.port());
+        args.extend(["-b".into(), setup.host("batch").display().to_string()]);
+        args.push(format!("{USER}@127.0.0.1"));
+        let out = run(ctx, &prog, &args)?;
+        let listing = String::from_utf8_lossy(&out.stdout);
+        if !listing.contains("name with spaces") && !listing.contains("sub dir") {
+            bail!("`ls -l stree` shows no `sub dir`: {listing:?}");
+        }
+        compare(&src, &back, false)?;
+        fs::write(setup.host("batch"), "rm no-such-file\npwd\n").context("batch")?;
+        let mut cmd = Command::new(&prog);
+        cmd.args(&args).env_remove("SSH_AUTH_SOCK");
+        let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
+        if out.status.success() || String::from_utf8_lossy(&out.stdout).contains("Remote working") {
+            bail!("a failing command did not end batch mode ({})", out.status);
+        }
+        Ok(())
+    })();
+    let cleaned = clean(ctx, &[&src, &back], &format!("/home/{USER}/{tree}"));
+    r.and(cleaned)
 }
 
 /// A row's function.
@@ -219,12 +168,12 @@ type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
     (
         "rscp-tree",
-        "rscp -r -p a tree (32 MiB file, empty file, spaces, symlink) up and back: SHA-256, modes, mtimes",
+        "rscp -r -p a tree (1 GiB file, empty file, spaces, a line break, symlink) up and back: SHA-256, modes, mtimes",
         rscp_tree,
     ),
     (
         "rsftp-batch",
-        "rsftp -b: put -r -p, ls -l, mkdir, rename, rmdir, -rm, get -r -p; a failing command ends the batch",
+        "rsftp -b: put -r -p of the tree (1 GiB, spaces, a line break), ls -l, mkdir, rename, rmdir, -rm, get -r -p; a failing command ends the batch",
         rsftp_batch,
     ),
 ];

@@ -48,6 +48,7 @@ mod peer_dropbear;
 mod peer_libssh;
 mod peer_putty;
 mod rust_code;
+mod sftp_tree;
 mod suite;
 mod tidy;
 mod tidy_runtime;

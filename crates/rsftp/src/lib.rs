@@ -4,12 +4,16 @@
 //!
 //! - [`scp`]: `host:path` operands, recursive copies, `-p`.
 //! - [`sftp`]: the command interpreter, interactive and `-b` batch.
-//! - [`transfer`]: file and tree transfers both use.
+//! - [`transfer`]: file and tree transfers both use (and `-3`'s copies
+//!   between two servers).
+//! - [`glob`]: wildcards, remote and local.
 //! - [`meter`]: the progress meter.
 
+pub mod glob;
 pub mod meter;
 pub mod scp;
 pub mod sftp;
+mod shell;
 pub mod transfer;
 
 /// The `ssh` arguments for the connection options both programs share.

@@ -1,14 +1,19 @@
 //! `rscp`: `scp [-3pqr] [-P port] [-i id] [-l limit] [-o opt] [-F cfg]
-//! [-J jump] src... dst` over SFTP, as OpenSSH's `scp` since 9.0.
+//! [-J jump] src... dst` over SFTP, as OpenSSH's `scp` since 9.0: remote
+//! sources may hold wildcards (expanded on their server), and a copy
+//! between two remote hosts goes through this one (`-3`, OpenSSH's
+//! default since 8.7).
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use ssh_async::runtime;
 use ssh_client_kit::sftp::SftpSession;
 use ssh_sftp::ClientConfig;
 
 use crate::SshOptions;
+use crate::glob::{self, Word};
 use crate::transfer::{self, Options};
 
 const USAGE: &str = "usage: rscp [-3pqrv] [-F ssh_config] [-i identity_file] [-J destination]\n\
@@ -102,7 +107,12 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 'q' => a.quiet = true,
                 '3' => a.through_local = true,
                 'v' => a.ssh.verbose += 1,
-                'T' | 'A' | 'B' | 'C' | 'O' | 's' | 'R' | '4' | '6' => {}
+                'T' | 'A' | 'B' | 'C' | 'O' | 's' | '4' | '6' => {}
+                'R' => {
+                    return Err("-R is not supported: copies between two remote hosts \
+                                go through this one (-3)"
+                        .into());
+                }
                 'P' | 'i' | 'l' | 'o' | 'F' | 'J' | 'c' | 'S' | 'D' | 'X' => {
                     let rest = flags.get(at + c.len_utf8()..).unwrap_or_default();
                     let value = if rest.is_empty() {
@@ -172,93 +182,149 @@ async fn run(a: Args) -> i32 {
         follow_links: true,
         limit_kbps: a.limit,
     };
-    match &target {
-        Operand::Remote { host, path } => {
-            if sources.iter().any(|s| matches!(s, Operand::Remote { .. })) {
-                eprintln!("rscp: remote to remote copies are not supported");
-                return 1;
+    let failed = match &target {
+        Operand::Remote { host, path } => match Conn::open(&a.ssh, host).await {
+            Ok(mut conn) => {
+                let failed = to_remote(&a.ssh, &mut conn.sftp, path, &sources, o).await;
+                conn.close().await;
+                failed
             }
-            let mut conn = match Conn::open(&a.ssh, host).await {
-                Ok(c) => c,
-                Err(code) => return code,
-            };
-            let mut failed = false;
-            let dir = remote_dir(&mut conn.sftp, path, sources.len() > 1).await;
-            match dir {
-                Err(e) => {
+            Err(code) => return code,
+        },
+        Operand::Local(target) => to_local(&a.ssh, Path::new(target), &sources, o).await,
+    };
+    i32::from(failed)
+}
+
+/// The paths a remote operand names on its server: its wildcards
+/// expanded (a backslash quotes), or the path itself; no match is an
+/// error.
+async fn remote_paths(s: &mut SftpSession, path: &str) -> Result<Vec<Vec<u8>>, String> {
+    let path = if path.is_empty() { "." } else { path };
+    let word = Word::escaped(path);
+    let found = glob::remote(s, b"", &word).await?;
+    if found.is_empty() {
+        return Err(format!("{}: No such file or directory", word.text()));
+    }
+    Ok(found)
+}
+
+/// Copies every source into the remote `path` on `dst`: local files
+/// uploaded, remote ones through this host (`-3`, as `scp` does since
+/// OpenSSH 8.7). Returns whether anything failed.
+async fn to_remote(
+    ssh: &SshOptions,
+    dst: &mut SftpSession,
+    path: &str,
+    sources: &[Operand],
+    o: Options,
+) -> bool {
+    let many = sources.len() > 1;
+    let dir = match remote_dir(dst, path, many).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("rscp: {e}");
+            return true;
+        }
+    };
+    let target = |name: &[u8]| match &dir {
+        Some(d) => transfer::join(d, name),
+        None => path.as_bytes().to_vec(),
+    };
+    let mut failed = false;
+    for s in sources {
+        match s {
+            Operand::Local(l) => {
+                let local = Path::new(l);
+                let name = local
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if let Err(e) = transfer::upload(dst, local, &target(name.as_bytes()), o).await {
                     eprintln!("rscp: {e}");
                     failed = true;
                 }
-                Ok(dir) => {
-                    for s in &sources {
-                        let Operand::Local(l) = s else { continue };
-                        let local = Path::new(l);
-                        let remote = match &dir {
-                            Some(d) => {
-                                let name = local
-                                    .file_name()
-                                    .map(|n| n.to_string_lossy().into_owned())
-                                    .unwrap_or_default();
-                                transfer::join(d, name.as_bytes())
-                            }
-                            None => path.as_bytes().to_vec(),
-                        };
-                        if let Err(e) = transfer::upload(&mut conn.sftp, local, &remote, o).await {
-                            eprintln!("rscp: {e}");
-                            failed = true;
-                        }
-                    }
-                }
             }
-            conn.close().await;
-            i32::from(failed)
-        }
-        Operand::Local(target) => {
-            let target = PathBuf::from(target);
-            let many = sources.len() > 1;
-            let mut failed = false;
-            for s in &sources {
-                match s {
-                    Operand::Local(l) => {
-                        eprintln!("rscp: {l}: local to local copies are not supported");
+            Operand::Remote { host, path: from } => {
+                let Ok(mut src) = Conn::open(ssh, host).await else {
+                    failed = true;
+                    continue;
+                };
+                match remote_paths(&mut src.sftp, from).await {
+                    Err(e) => {
+                        eprintln!("rscp: {e}");
                         failed = true;
                     }
-                    Operand::Remote { host, path } => {
-                        let mut conn = match Conn::open(&a.ssh, host).await {
-                            Ok(c) => c,
-                            Err(_) => {
+                    Ok(found) if found.len() > 1 && dir.is_none() => {
+                        eprintln!("rscp: {path}: Not a directory");
+                        failed = true;
+                    }
+                    Ok(found) => {
+                        for p in found {
+                            let to = target(transfer::basename(&p));
+                            if let Err(e) =
+                                transfer::crossload(&mut src.sftp, &p, dst, &to, o).await
+                            {
+                                eprintln!("rscp: {e}");
                                 failed = true;
-                                continue;
                             }
-                        };
-                        let remote = if path.is_empty() {
-                            ".".to_owned()
-                        } else {
-                            path.clone()
-                        };
-                        let local = if target.is_dir() {
-                            let name = transfer::basename(remote.as_bytes());
-                            target.join(String::from_utf8_lossy(name).as_ref())
-                        } else if many {
-                            eprintln!("rscp: {}: Not a directory", target.display());
-                            conn.close().await;
-                            return 1;
-                        } else {
-                            target.clone()
-                        };
-                        if let Err(e) =
-                            transfer::download(&mut conn.sftp, remote.as_bytes(), &local, o).await
-                        {
-                            eprintln!("rscp: {e}");
-                            failed = true;
                         }
-                        conn.close().await;
                     }
                 }
+                src.close().await;
             }
-            i32::from(failed)
         }
     }
+    failed
+}
+
+/// Copies every remote source into the local `target`. Returns whether
+/// anything failed.
+async fn to_local(ssh: &SshOptions, target: &Path, sources: &[Operand], o: Options) -> bool {
+    let mut failed = false;
+    for s in sources {
+        let (host, path) = match s {
+            Operand::Local(l) => {
+                eprintln!("rscp: {l}: local to local copies are not supported");
+                failed = true;
+                continue;
+            }
+            Operand::Remote { host, path } => (host, path),
+        };
+        let Ok(mut conn) = Conn::open(ssh, host).await else {
+            failed = true;
+            continue;
+        };
+        let found = match remote_paths(&mut conn.sftp, path).await {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("rscp: {e}");
+                failed = true;
+                conn.close().await;
+                continue;
+            }
+        };
+        let into_dir = target.is_dir();
+        if !into_dir && (sources.len() > 1 || found.len() > 1) {
+            eprintln!("rscp: {}: Not a directory", target.display());
+            conn.close().await;
+            return true;
+        }
+        for remote in found {
+            let local = if into_dir {
+                let name = transfer::basename(&remote);
+                target.join(std::ffi::OsStr::from_bytes(name))
+            } else {
+                target.to_path_buf()
+            };
+            if let Err(e) = transfer::download(&mut conn.sftp, &remote, &local, o).await {
+                eprintln!("rscp: {e}");
+                failed = true;
+            }
+        }
+        conn.close().await;
+    }
+    failed
 }
 
 /// The remote target as a directory to put sources in (`Some`), or as the

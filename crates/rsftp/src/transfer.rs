@@ -347,6 +347,94 @@ async fn upload_file(
     Ok(())
 }
 
+/// Copies `src` on `from` (a file, or with `-r` a tree) to `dst` on
+/// `to`, through this host (`scp -3`).
+pub async fn crossload(
+    from: &mut SftpSession,
+    src: &[u8],
+    to: &mut SftpSession,
+    dst: &[u8],
+    o: Options,
+) -> Result<(), Failure> {
+    let attrs = from.stat(src).await.map_err(|e| remote_err(src, &e))?;
+    if attrs.is_dir() {
+        if !o.recursive {
+            return Err(format!("{}: not a regular file", show(src)));
+        }
+        return Box::pin(crossload_dir(from, src, to, dst, &attrs, o)).await;
+    }
+    let mode = attrs.permissions.unwrap_or(0o644) & 0o777;
+    let mut meter = Meter::new(&show(basename(src)), attrs.size.unwrap_or(0), 0, o.progress);
+    let mut done = 0;
+    let limiter = Limiter::new(o.limit_kbps, 0);
+    let r = ssh_client_kit::sftp::copy(from, src, to, dst, Some(mode), &mut |n| {
+        done = n;
+        meter.update(n);
+        limiter.pace(n);
+    })
+    .await;
+    meter.finish(done);
+    r.map_err(|e| format!("{} -> {}: {e}", show(src), show(dst)))?;
+    if o.preserve {
+        to.setstat(dst, preserved(&attrs))
+            .await
+            .map_err(|e| remote_err(dst, &e))?;
+    }
+    Ok(())
+}
+
+async fn crossload_dir(
+    from: &mut SftpSession,
+    src: &[u8],
+    to: &mut SftpSession,
+    dst: &[u8],
+    attrs: &Attrs,
+    o: Options,
+) -> Result<(), Failure> {
+    let mut mk = Attrs::new();
+    mk.permissions = Some(attrs.permissions.unwrap_or(0o755) & 0o777 | 0o700);
+    if let Err(e) = to.mkdir(dst, mk).await {
+        // It may be there already.
+        match to.stat(dst).await {
+            Ok(a) if a.is_dir() => {}
+            _ => return Err(remote_err(dst, &e)),
+        }
+    }
+    let mut entries = from.list(src).await.map_err(|e| remote_err(src, &e))?;
+    entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+    let mut failed = None;
+    for entry in entries {
+        if entry.filename == b"." || entry.filename == b".." {
+            continue;
+        }
+        let r = join(src, &entry.filename);
+        if entry.attrs.is_symlink() && !o.follow_links {
+            eprintln!("{}: not a regular file", show(&r));
+            continue;
+        }
+        let d = join(dst, &entry.filename);
+        if let Err(e) = Box::pin(crossload(from, &r, to, &d, o)).await {
+            eprintln!("{e}");
+            failed = Some(e);
+        }
+    }
+    if o.preserve {
+        to.setstat(dst, preserved(attrs))
+            .await
+            .map_err(|e| remote_err(dst, &e))?;
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// What `-p` carries over from a remote file's attributes: the mode and
+/// the times.
+fn preserved(attrs: &Attrs) -> Attrs {
+    let mut a = Attrs::new();
+    a.permissions = attrs.permissions.map(|m| m & 0o7777);
+    a.atime_mtime = attrs.atime_mtime;
+    a
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -1,8 +1,9 @@
 //! rscp and rsftp end to end: an in-process `ssh_async::Server` whose
 //! `sftp` subsystem runs OpenSSH's `sftp-server` (skipped when it is not
 //! installed), a tree with a large file, an empty file, names with spaces
-//! and a symlink, compared by hash; `-p` keeps modes and mtimes; `reget`
-//! resumes a cut transfer.
+//! and a line break, and a symlink, compared by hash; `-p` keeps modes and
+//! mtimes; `reget` resumes a cut transfer; remote-to-remote copies go
+//! through the client; wildcards expand on the right side.
 
 #![allow(
     clippy::unwrap_used,
@@ -189,6 +190,7 @@ fn make_tree(root: &Path) {
     std::fs::write(root.join("empty"), b"").unwrap();
     std::fs::write(root.join("sub dir/a file with spaces"), b"hello\n").unwrap();
     std::fs::write(root.join("sub dir/deeper/x"), b"x").unwrap();
+    std::fs::write(root.join("new\nline"), b"two\nlines\n").unwrap();
     std::os::unix::fs::symlink("big", root.join("link")).unwrap();
     std::fs::set_permissions(root.join("empty"), std::fs::Permissions::from_mode(0o640)).unwrap();
     let t = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
@@ -346,4 +348,174 @@ fn rscp_limit_paces() {
         start.elapsed()
     );
     assert_eq!(std::fs::read(s.dir.join("g")).unwrap().len(), 1 << 20);
+}
+
+#[test]
+fn rscp_between_two_remotes_goes_through_here() {
+    let Some(s) = setup("three") else { return };
+    let src = s.dir.join("src");
+    make_tree(&src);
+    let far = s.dir.join("far");
+    // Default (as scp since OpenSSH 8.7) and -3: both through this host.
+    for (flags, dst) in [(&["-r", "-p"][..], "a"), (&["-3", "-r", "-p"][..], "b")] {
+        let mut a = s.args.clone();
+        a.extend(flags.iter().map(|f| f.to_string()));
+        a.push(format!("127.0.0.1:{}", src.display()));
+        a.push(format!("127.0.0.1:{}", far.join(dst).display()));
+        if dst == "a" {
+            std::fs::create_dir(&far).unwrap();
+        }
+        let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(digest(&far.join(dst)), digest(&src), "{flags:?}");
+    }
+    // A missing source fails and makes nothing.
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}", s.dir.join("missing").display()));
+    a.push(format!("127.0.0.1:{}", far.join("c").display()));
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("No such file"), "{err}");
+    assert!(!far.join("c").exists());
+    // -R (run scp on the first host) is refused, not ignored.
+    let mut a = s.args.clone();
+    a.push("-R".into());
+    a.push(format!("127.0.0.1:{}", src.join("big").display()));
+    a.push(format!("127.0.0.1:{}", far.join("d").display()));
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("-R is not supported"), "{err}");
+}
+
+/// Files for the wildcard tests: three that `*.txt` matches (one with a
+/// space), a hidden one it must not, and others.
+fn glob_dir(dir: &Path) {
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for f in [
+        "a.txt",
+        "b.txt",
+        "c d.txt",
+        ".hidden.txt",
+        "e.bin",
+        "*.txt",
+        "sub/f.txt",
+    ] {
+        std::fs::write(dir.join(f), f.as_bytes()).unwrap();
+    }
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn rscp_expands_remote_wildcards() {
+    let Some(s) = setup("rglob") else { return };
+    let remote = s.dir.join("remote");
+    glob_dir(&remote);
+    let local = s.dir.join("local");
+    std::fs::create_dir(&local).unwrap();
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}/*.txt", remote.display()));
+    a.push(local.display().to_string());
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(&local), ["*.txt", "a.txt", "b.txt", "c d.txt"]);
+    assert_eq!(std::fs::read(local.join("c d.txt")).unwrap(), b"c d.txt");
+    // A backslash quotes: only the file named `*.txt`.
+    let only = s.dir.join("only");
+    std::fs::create_dir(&only).unwrap();
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}/\\*.txt", remote.display()));
+    a.push(only.display().to_string());
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(&only), ["*.txt"]);
+    // Wildcards in a middle component.
+    let mid = s.dir.join("mid");
+    std::fs::create_dir(&mid).unwrap();
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}/s*/*.txt", remote.display()));
+    a.push(mid.display().to_string());
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(&mid), ["f.txt"]);
+    // Several matches into a file that is not a directory: refused.
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}/*.txt", remote.display()));
+    a.push(s.dir.join("one-file").display().to_string());
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("Not a directory"), "{err}");
+    // No match: an error naming the pattern.
+    let mut a = s.args.clone();
+    a.push(format!("127.0.0.1:{}/*.none", remote.display()));
+    a.push(local.display().to_string());
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    assert_ne!(code, 0);
+    assert!(err.contains("*.none: No such file or directory"), "{err}");
+}
+
+#[test]
+fn rsftp_expands_wildcards() {
+    let Some(s) = setup("sglob") else { return };
+    let remote = s.dir.join("remote");
+    glob_dir(&remote);
+    let local = s.dir.join("local");
+    glob_dir(&local);
+    let got = s.dir.join("got");
+    std::fs::create_dir(&got).unwrap();
+    let up = remote.join("up");
+    std::fs::create_dir(&up).unwrap();
+    let batch = s.dir.join("batch");
+    std::fs::write(
+        &batch,
+        format!(
+            "cd {r}\nls *.txt\nget *.txt {g}\nput {l}/*.bin up\nput {l}/[ab].txt up\n\
+             chmod 600 *.bin\nrm '*.txt'\nrm e.*\n",
+            r = remote.display(),
+            g = got.display(),
+            l = local.display(),
+        ),
+    )
+    .unwrap();
+    let mut a = s.args.clone();
+    a.extend([
+        "-b".to_owned(),
+        batch.display().to_string(),
+        "127.0.0.1".to_owned(),
+    ]);
+    let (code, out, err) = run(env!("CARGO_BIN_EXE_rsftp"), &a, b"");
+    assert_eq!(code, 0, "{out}\n{err}");
+    // ls shows the matches by their names, not the hidden one.
+    let listed: Vec<&str> = out
+        .split("sftp> ls *.txt\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("sftp>"))
+        .collect();
+    assert_eq!(listed, ["*.txt", "a.txt", "b.txt", "c d.txt"], "{out}");
+    assert_eq!(names(&got), ["*.txt", "a.txt", "b.txt", "c d.txt"]);
+    assert_eq!(names(&up), ["a.txt", "b.txt", "e.bin"]);
+    // The quoted pattern removed only the file named `*.txt`; `e.*`
+    // removed e.bin (after its chmod).
+    assert_eq!(
+        names(&remote),
+        [".hidden.txt", "a.txt", "b.txt", "c d.txt", "sub", "up"]
+    );
+    assert!(out.contains("Changing mode on"), "{out}");
+    // A pattern that matches nothing is an error naming it.
+    std::fs::write(&batch, "get /nonexistent/*.x\n").unwrap();
+    let (code, _, err) = run(env!("CARGO_BIN_EXE_rsftp"), &a, b"");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("File \"/nonexistent/*.x\" not found."),
+        "{err}"
+    );
 }

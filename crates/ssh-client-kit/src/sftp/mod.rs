@@ -1,7 +1,8 @@
 //! An SFTP session over an `ssh-async` channel: `ssh-sftp`'s sans-IO
 //! [`Client`] driven by one task, with whole-file [`SftpSession::get`] and
 //! [`SftpSession::put`] on the crate's pipelined transfers and the local
-//! files read and written here.
+//! files read and written here, and [`copy`] from one session's file to
+//! another's (`scp -3`).
 //!
 //! Every method takes `&mut self`: one request (or one transfer) at a
 //! time from the caller's view, many in flight on the wire during a
@@ -9,9 +10,9 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom};
 
-use futures::io::{AsyncReadExt, AsyncWriteExt};
+use futures::io::{AllowStdIo, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ssh_async::{ChannelReader, ChannelWriter, Client as SshClient};
 use ssh_sftp::client::{ExtendedReply, Status};
 use ssh_sftp::{
@@ -21,6 +22,13 @@ use ssh_sftp::{
 
 /// Bytes asked of the channel (and of a local file) at once.
 const IO_CHUNK: usize = 256 * 1024;
+
+/// The most entries [`SftpSession::list`] keeps of one directory: a
+/// server's listing is bounded before it grows our memory.
+pub const MAX_LISTING: usize = 1 << 20;
+
+/// Bytes [`copy`] holds between the download and the upload.
+const COPY_BUFFER: usize = 4 << 20;
 
 /// What went wrong.
 #[derive(Debug)]
@@ -290,7 +298,14 @@ impl SftpSession {
                 })
                 .await
             {
-                Ok(Reply::Name(mut n)) => all.append(&mut n),
+                Ok(Reply::Name(mut n)) => {
+                    if all.len().saturating_add(n.len()) > MAX_LISTING {
+                        break Err(SftpError::Protocol(format!(
+                            "directory listing longer than {MAX_LISTING} entries"
+                        )));
+                    }
+                    all.append(&mut n)
+                }
                 Ok(Reply::Status(s)) if s.code == StatusCode::EOF => break Ok(()),
                 Ok(Reply::Status(s)) => break Err(SftpError::Status(s)),
                 Ok(r) => break Err(unexpected(&r)),
@@ -408,25 +423,38 @@ impl SftpSession {
         offset: u64,
         progress: &mut dyn FnMut(u64),
     ) -> SftpResult<Attrs> {
+        local
+            .seek(SeekFrom::Start(offset))
+            .map_err(SftpError::Local)?;
+        self.get_into(remote, &mut AllowStdIo::new(local), offset, progress)
+            .await
+    }
+
+    /// Downloads `remote` from `offset` into `sink`, in order; otherwise
+    /// as [`SftpSession::get`].
+    pub async fn get_into<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        remote: &[u8],
+        sink: &mut W,
+        offset: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> SftpResult<Attrs> {
         let handle = self.open(remote, OpenFlags::READ, Attrs::new()).await?;
-        let result = self.get_open(&handle, local, offset, progress).await;
+        let result = self.get_open(&handle, sink, offset, progress).await;
         let closed = self.close(&handle).await;
         let attrs = result?;
         closed?;
         Ok(attrs)
     }
 
-    async fn get_open(
+    async fn get_open<W: AsyncWrite + Unpin + ?Sized>(
         &mut self,
         handle: &Handle,
-        local: &mut File,
+        sink: &mut W,
         offset: u64,
         progress: &mut dyn FnMut(u64),
     ) -> SftpResult<Attrs> {
         let attrs = self.fstat(handle).await?;
-        local
-            .seek(SeekFrom::Start(offset))
-            .map_err(SftpError::Local)?;
         let transfer = self.client.download(handle, offset, None)?;
         let mut done = offset;
         let mut result = None;
@@ -437,7 +465,7 @@ impl SftpSession {
                     Event::Data {
                         transfer: t, data, ..
                     } if t == transfer => {
-                        local.write_all(&data).map_err(SftpError::Local)?;
+                        sink.write_all(&data).await.map_err(SftpError::Local)?;
                         done += data.len() as u64;
                         progress(done);
                     }
@@ -469,6 +497,23 @@ impl SftpSession {
         mode: Option<u32>,
         progress: &mut dyn FnMut(u64),
     ) -> SftpResult<()> {
+        local
+            .seek(SeekFrom::Start(offset))
+            .map_err(SftpError::Local)?;
+        self.put_from(&mut AllowStdIo::new(local), remote, offset, mode, progress)
+            .await
+    }
+
+    /// Uploads what `source` gives until its end into `remote` from
+    /// `offset`; otherwise as [`SftpSession::put`].
+    pub async fn put_from<R: AsyncRead + Unpin + ?Sized>(
+        &mut self,
+        source: &mut R,
+        remote: &[u8],
+        offset: u64,
+        mode: Option<u32>,
+        progress: &mut dyn FnMut(u64),
+    ) -> SftpResult<()> {
         let flags = if offset > 0 {
             OpenFlags(OpenFlags::WRITE.0 | OpenFlags::CREAT.0)
         } else {
@@ -477,22 +522,19 @@ impl SftpSession {
         let mut attrs = Attrs::new();
         attrs.permissions = mode;
         let handle = self.open(remote, flags, attrs).await?;
-        let result = self.put_open(&handle, local, offset, progress).await;
+        let result = self.put_open(&handle, source, offset, progress).await;
         let closed = self.close(&handle).await;
         result?;
         closed
     }
 
-    async fn put_open(
+    async fn put_open<R: AsyncRead + Unpin + ?Sized>(
         &mut self,
         handle: &Handle,
-        local: &mut File,
+        source: &mut R,
         offset: u64,
         progress: &mut dyn FnMut(u64),
     ) -> SftpResult<()> {
-        local
-            .seek(SeekFrom::Start(offset))
-            .map_err(SftpError::Local)?;
         let transfer = self.client.upload(handle, offset)?;
         let mut buf = vec![0u8; IO_CHUNK];
         let (mut start, mut end) = (0usize, 0usize);
@@ -500,10 +542,10 @@ impl SftpSession {
         let mut done = offset;
         let mut result = None;
         loop {
-            // Feed the window from the local file.
+            // Feed the window from the source.
             while !eof && self.client.upload_capacity(transfer)? > 0 {
                 if start == end {
-                    let n = local.read(&mut buf).map_err(SftpError::Local)?;
+                    let n = source.read(&mut buf).await.map_err(SftpError::Local)?;
                     if n == 0 {
                         eof = true;
                         self.client.upload_finish(transfer)?;
@@ -550,6 +592,33 @@ impl SftpSession {
     pub async fn finish(mut self) {
         let _ = self.writer.close().await;
     }
+}
+
+/// Copies `from`'s file `src` into `to`'s file `dst` (created with `mode`
+/// when given, truncated), the download and the upload running at once
+/// with a bounded buffer between them: `scp -3`. `progress` is told the
+/// bytes uploaded so far. The error is the download's if it failed (the
+/// upload then ends short), else the upload's.
+pub async fn copy(
+    from: &mut SftpSession,
+    src: &[u8],
+    to: &mut SftpSession,
+    dst: &[u8],
+    mode: Option<u32>,
+    progress: &mut dyn FnMut(u64),
+) -> SftpResult<Attrs> {
+    let (mut reader, mut writer) = piper::pipe(COPY_BUFFER);
+    let download = async {
+        let r = from.get_into(src, &mut writer, 0, &mut |_| {}).await;
+        // The upload sees the end of its source either way.
+        drop(writer);
+        r
+    };
+    let upload = to.put_from(&mut reader, dst, 0, mode, progress);
+    let (got, put) = futures::join!(download, upload);
+    let attrs = got?;
+    put?;
+    Ok(attrs)
 }
 
 fn first_name(names: Vec<NameEntry>) -> SftpResult<Vec<u8>> {
