@@ -13,7 +13,7 @@ use std::fs;
 use std::process::Command;
 
 use crate::bail;
-use crate::binary_setup::{Setup, Srv, TIMEOUT, USER, big_data, same_data, tail};
+use crate::binary_setup::{BIG_TIMEOUT, Setup, Srv, TIMEOUT, USER, big_data, same_data, tail};
 use crate::interop::Ctx;
 use crate::peer;
 use crate::peer_clients::{self as pc, COMMON, CaseFn, Client, FORWARDS, Kind, Run, fields};
@@ -109,6 +109,12 @@ const TRANSFERS: &[(&str, &str, CaseFn, &str)] = &[
         pscp,
         "-scp",
     ),
+    (
+        "tree",
+        "pscp -sftp -r -p into internal-sftp: the transfer tree (512 MiB: pscp slows down on 1 GiB, empty file, spaces, a line break, symlink) up and back: SHA-256, modes, mtimes",
+        pscp_tree,
+        "-sftp",
+    ),
 ];
 
 /// `psftp` rows.
@@ -131,11 +137,19 @@ pub fn cases() -> Vec<crate::interop::Case> {
 /// A transfer row's setting: the server, the account with an ed25519
 /// key, the `.ppk`, 2 MiB in `up.bin`.
 fn transfer_setup(ctx: &mut Ctx<'_>) -> Result<(Setup, peer::RunningSshd, String, Vec<u8>)> {
+    transfer_setup_with(ctx, &Srv::default())
+}
+
+/// [`transfer_setup`] with the server's configuration lines.
+fn transfer_setup_with(
+    ctx: &mut Ctx<'_>,
+    srv: &Srv,
+) -> Result<(Setup, peer::RunningSshd, String, Vec<u8>)> {
     let setup = Setup::new(ctx, false)?;
     let line = setup.keygen("id", "ed25519", "")?;
     setup.account(ctx, &line)?;
     let key = PLINK.convert_key(ctx, &setup, "id")?;
-    let server = setup.start(ctx, &Srv::default())?;
+    let server = setup.start(ctx, srv)?;
     let data = big_data()
         .get(..2 * 1024 * 1024)
         .unwrap_or_default()
@@ -194,6 +208,48 @@ fn pscp(ctx: &mut Ctx<'_>) -> Result<()> {
     }
     let got = fs::read(setup.host("down.bin")).context("reading down.bin")?;
     same_data("pscp up then down", &data, &got)
+}
+
+/// `pscp -r -p` of [`crate::sftp_tree`]'s tree into the account's home
+/// and back, served by the server's own SFTP (`ForceCommand
+/// internal-sftp`); pscp follows the symlink. (pscp copies a directory
+/// into an existing one: the tree is named uniquely here and lands in the
+/// home.)
+fn pscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
+    let srv = Srv {
+        extra: vec!["ForceCommand internal-sftp".into()],
+        ..Srv::default()
+    };
+    let (setup, server, key, _) = transfer_setup_with(ctx, &srv)?;
+    let name = crate::binary_sftp_client::fresh("pscp-tree");
+    let (src, back) = (setup.host(&name), setup.host("back"));
+    let r = (|| {
+        crate::sftp_tree::make_tree_of(&src, crate::sftp_tree::PUTTY_BIG_FILE)?;
+        fs::create_dir(&back).context("mkdir back")?;
+        let mut up = common_args(&setup, server.port(), Some(&key), "-P")?;
+        up.extend(["-sftp", "-r", "-p", "-q"].map(String::from));
+        up.extend([setup.peer(&name), format!("127.0.0.1:/home/{USER}/")]);
+        let mut down = common_args(&setup, server.port(), Some(&key), "-P")?;
+        down.extend(["-sftp", "-r", "-p", "-q"].map(String::from));
+        down.extend([format!("127.0.0.1:/home/{USER}/{name}"), setup.peer("back")]);
+        for args in [up, down] {
+            let cmd = putty(ctx, &setup, "pscp", &args);
+            let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
+            ctx.record(format!("pscp (exit {})", out.status), &out.stderr);
+            if !out.status.success() {
+                bail!("pscp exited with {}: {}", out.status, tail(&out.stderr));
+            }
+        }
+        crate::sftp_tree::compare(&src, &back.join(&name), true)
+    })();
+    let _ = fs::remove_dir_all(&src);
+    let _ = fs::remove_dir_all(&back);
+    let cleaned = ctx
+        .backend
+        .command("rm", &["-rf", &format!("/home/{USER}/{name}")])
+        .status()
+        .context("rm in the peer");
+    r.and(cleaned.map(drop))
 }
 
 fn psftp(ctx: &mut Ctx<'_>) -> Result<()> {
