@@ -213,6 +213,22 @@ fn a_pipeline_that_is_the_limit_grows_to_its_bound() {
 }
 
 #[test]
+fn an_upload_pipeline_that_is_the_limit_grows_to_its_bound() {
+    // As downloads: from 64 WRITEs while every one is in flight at each
+    // reply, up to 8 MiB worth of 32 KiB requests.
+    let config = ClientConfig {
+        max_bytes_in_flight: 8 * 1024 * 1024,
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(MemFs::new(), ServerOptions::default(), config);
+    let file = pattern(24 * 1024 * 1024);
+    let h = p.open(b"/up", OpenFlags::WRITE | OpenFlags::CREAT).unwrap();
+    assert_eq!(p.upload(&h, &file), Ok(file.len() as u64));
+    assert!(p.server.filesystem().contents(b"/up").unwrap() == file);
+    assert_eq!(p.max_in_flight_seen, 256, "8 MiB / 32 KiB");
+}
+
+#[test]
 fn ten_mib_download_with_replies_out_of_order() {
     let mut fs = MemFs::new();
     let file = pattern(10 * 1024 * 1024);

@@ -43,13 +43,12 @@ pub struct ClientConfig {
     pub chunk_size: u32,
     /// READs or WRITEs in flight per transfer at its start.
     pub max_in_flight: usize,
-    /// What a download's pipeline may grow to, in bytes (an upload's stays
-    /// at `max_in_flight`): while every READ the transfer may have is in
-    /// flight when a reply comes (the pipeline,
-    /// not the server or the application, sets the pace), each reply lets
-    /// one more go, which doubles the requests in flight per round trip
-    /// (TCP's slow start), up to this many bytes' worth. At or below
-    /// `max_in_flight` chunks: a fixed pipeline, as `sftp -R`.
+    /// What a transfer's pipeline may grow to, in bytes: while every READ
+    /// or WRITE the transfer may have is in flight when a reply comes (the
+    /// pipeline, not the server or the application, sets the pace), each
+    /// reply lets one more go, which doubles the requests in flight per
+    /// round trip (TCP's slow start), up to this many bytes' worth. At or
+    /// below `max_in_flight` chunks: a fixed pipeline, as `sftp -R`.
     pub max_bytes_in_flight: u64,
 }
 
