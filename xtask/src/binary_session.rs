@@ -358,9 +358,19 @@ pub(crate) fn transfer_opts(setup: &Setup, port: u16) -> Vec<String> {
 }
 
 pub(crate) fn run_peer(ctx: &mut Ctx<'_>, program: &str, args: &[String]) -> Result<Output> {
+    run_peer_for(ctx, program, args, TIMEOUT)
+}
+
+/// [`run_peer`] with its own time limit.
+pub(crate) fn run_peer_for(
+    ctx: &mut Ctx<'_>,
+    program: &str,
+    args: &[String],
+    limit: std::time::Duration,
+) -> Result<Output> {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let cmd = ctx.backend.command(program, &args);
-    let out = peer::run_with_timeout(cmd, b"", TIMEOUT)?;
+    let out = peer::run_with_timeout(cmd, b"", limit)?;
     ctx.record(
         format!("{program} {} (exit {})", args.join(" "), out.status),
         &out.stderr,

@@ -11,7 +11,7 @@ use std::fs;
 use std::process::Output;
 
 use crate::bail;
-use crate::binary_session::{run_peer, transfer_opts, upload_file};
+use crate::binary_session::{run_peer, run_peer_for, transfer_opts, upload_file};
 use crate::binary_setup::*;
 use crate::interop::Ctx;
 use crate::peer;
@@ -200,7 +200,7 @@ pub(crate) fn tree(ctx: &mut Ctx<'_>) -> Result<()> {
             setup.peer("src"),
             format!("{USER}@127.0.0.1:{name}"),
         ]);
-        run_peer_long(ctx, "scp", &args)?;
+        run_peer_for(ctx, "scp", &args, BIG_TIMEOUT)?;
         let out = sftp_batch(
             ctx,
             &setup,
@@ -216,22 +216,6 @@ pub(crate) fn tree(ctx: &mut Ctx<'_>) -> Result<()> {
     let _ = fs::remove_dir_all(&back);
     let cleaned = in_peer(ctx, &format!("rm -rf /home/{USER}/{name}"));
     r.and(cleaned)
-}
-
-/// [`run_peer`] with the time a 1 GiB copy may take.
-fn run_peer_long(ctx: &mut Ctx<'_>, program: &str, args: &[String]) -> Result<Output> {
-    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-    let cmd = ctx.backend.command(program, &argv);
-    let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
-    ctx.record(format!("{program} (exit {})", out.status), &out.stderr);
-    if !out.status.success() {
-        bail!(
-            "{program} exited with {}: {}",
-            out.status,
-            tail(&out.stderr)
-        );
-    }
-    Ok(out)
 }
 
 /// A row's function.

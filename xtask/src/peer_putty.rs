@@ -165,8 +165,19 @@ fn run_tool(
     program: &str,
     args: &[String],
 ) -> Result<std::process::Output> {
+    run_tool_for(ctx, setup, program, args, TIMEOUT)
+}
+
+/// [`run_tool`] with its own time limit.
+fn run_tool_for(
+    ctx: &mut Ctx<'_>,
+    setup: &Setup,
+    program: &str,
+    args: &[String],
+    limit: std::time::Duration,
+) -> Result<std::process::Output> {
     let cmd = putty(ctx, setup, program, args);
-    let out = peer::run_with_timeout(cmd, b"", TIMEOUT)?;
+    let out = peer::run_with_timeout(cmd, b"", limit)?;
     ctx.record(
         format!("{program} {} (exit {})", args.join(" "), out.status),
         &out.stderr,
@@ -233,12 +244,7 @@ fn pscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
         down.extend(["-sftp", "-r", "-p", "-q"].map(String::from));
         down.extend([format!("127.0.0.1:/home/{USER}/{name}"), setup.peer("back")]);
         for args in [up, down] {
-            let cmd = putty(ctx, &setup, "pscp", &args);
-            let out = peer::run_with_timeout(cmd, b"", BIG_TIMEOUT)?;
-            ctx.record(format!("pscp (exit {})", out.status), &out.stderr);
-            if !out.status.success() {
-                bail!("pscp exited with {}: {}", out.status, tail(&out.stderr));
-            }
+            run_tool_for(ctx, &setup, "pscp", &args, BIG_TIMEOUT)?;
         }
         crate::sftp_tree::compare(&src, &back.join(&name), true)
     })();

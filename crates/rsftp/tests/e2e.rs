@@ -350,6 +350,13 @@ fn rscp_limit_paces() {
     assert_eq!(std::fs::read(s.dir.join("g")).unwrap().len(), 1 << 20);
 }
 
+/// Runs `rscp` with the setup's options and `extra`.
+fn rscp(s: &Setup, extra: &[String]) -> (i32, String, String) {
+    let mut a = s.args.clone();
+    a.extend_from_slice(extra);
+    run(env!("CARGO_BIN_EXE_rscp"), &a, b"")
+}
+
 #[test]
 fn rscp_between_two_remotes_goes_through_here() {
     let Some(s) = setup("three") else { return };
@@ -370,19 +377,25 @@ fn rscp_between_two_remotes_goes_through_here() {
         assert_eq!(digest(&far.join(dst)), digest(&src), "{flags:?}");
     }
     // A missing source fails and makes nothing.
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}", s.dir.join("missing").display()));
-    a.push(format!("127.0.0.1:{}", far.join("c").display()));
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}", s.dir.join("missing").display()),
+            format!("127.0.0.1:{}", far.join("c").display()),
+        ],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("No such file"), "{err}");
     assert!(!far.join("c").exists());
     // -R (run scp on the first host) is refused, not ignored.
-    let mut a = s.args.clone();
-    a.push("-R".into());
-    a.push(format!("127.0.0.1:{}", src.join("big").display()));
-    a.push(format!("127.0.0.1:{}", far.join("d").display()));
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            "-R".to_string(),
+            format!("127.0.0.1:{}", src.join("big").display()),
+            format!("127.0.0.1:{}", far.join("d").display()),
+        ],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("-R is not supported"), "{err}");
 }
@@ -420,43 +433,58 @@ fn rscp_expands_remote_wildcards() {
     glob_dir(&remote);
     let local = s.dir.join("local");
     std::fs::create_dir(&local).unwrap();
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}/*.txt", remote.display()));
-    a.push(local.display().to_string());
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}/*.txt", remote.display()),
+            local.display().to_string(),
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(names(&local), ["*.txt", "a.txt", "b.txt", "c d.txt"]);
     assert_eq!(std::fs::read(local.join("c d.txt")).unwrap(), b"c d.txt");
     // A backslash quotes: only the file named `*.txt`.
     let only = s.dir.join("only");
     std::fs::create_dir(&only).unwrap();
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}/\\*.txt", remote.display()));
-    a.push(only.display().to_string());
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}/\\*.txt", remote.display()),
+            only.display().to_string(),
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(names(&only), ["*.txt"]);
     // Wildcards in a middle component.
     let mid = s.dir.join("mid");
     std::fs::create_dir(&mid).unwrap();
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}/s*/*.txt", remote.display()));
-    a.push(mid.display().to_string());
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}/s*/*.txt", remote.display()),
+            mid.display().to_string(),
+        ],
+    );
     assert_eq!(code, 0, "{err}");
     assert_eq!(names(&mid), ["f.txt"]);
     // Several matches into a file that is not a directory: refused.
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}/*.txt", remote.display()));
-    a.push(s.dir.join("one-file").display().to_string());
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}/*.txt", remote.display()),
+            s.dir.join("one-file").display().to_string(),
+        ],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("Not a directory"), "{err}");
     // No match: an error naming the pattern.
-    let mut a = s.args.clone();
-    a.push(format!("127.0.0.1:{}/*.none", remote.display()));
-    a.push(local.display().to_string());
-    let (code, _, err) = run(env!("CARGO_BIN_EXE_rscp"), &a, b"");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            format!("127.0.0.1:{}/*.none", remote.display()),
+            local.display().to_string(),
+        ],
+    );
     assert_ne!(code, 0);
     assert!(err.contains("*.none: No such file or directory"), "{err}");
 }
