@@ -86,6 +86,9 @@ pub(crate) struct Driver<S> {
     need_flush: bool,
     /// What the next read asks for (see [`FIRST_READ`]).
     read_size: usize,
+    /// Bytes read since the driver last let other tasks run (see
+    /// [`INPUT_BURST`]).
+    pub(crate) burst: usize,
     /// The peer closed its side of the stream.
     pub(crate) eof: bool,
 }
@@ -100,6 +103,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             timer: None,
             need_flush: false,
             read_size: FIRST_READ,
+            burst: 0,
             eof: false,
         }
     }
@@ -155,6 +159,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     }
                     Poll::Ready(Ok(n)) => {
                         sess.commit_input(now, n)?;
+                        self.burst = self.burst.saturating_add(n);
                         if n == lent {
                             self.read_size = (self.read_size * 2).min(READ_CHUNK);
                         }
@@ -262,6 +267,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 /// run.
 const DRIVER_BUDGET: usize = 64;
 
+/// How many bytes the driver reads before it lets other tasks run: the
+/// channels' readers consume, and so re-open the window, while the peer
+/// still has half of it to send. Reading up to the budget (64 reads of
+/// 64 KiB, more than a 2 MiB window) left the peer without window while
+/// one thread decrypted all of it: rssh > rsshd with aes256-ctr +
+/// hmac-sha2-512-etm ran client and server in turn, not at once.
+const INPUT_BURST: usize = 256 * 1024;
+
 /// The driver task of an authenticated connection: runs until the
 /// connection ends.
 pub(crate) async fn drive<S>(shared: Arc<Mutex<State>>, mut driver: Driver<S>)
@@ -313,6 +326,7 @@ where
                     st.end(ConnectionError::StreamClosed);
                     return Poll::Ready(());
                 }
+                driver.burst = 0;
                 return Poll::Pending;
             }
         }
@@ -326,7 +340,11 @@ where
             st.end(ConnectionError::StreamClosed);
             return Poll::Ready(());
         }
+        if driver.burst >= INPUT_BURST {
+            break;
+        }
     }
+    driver.burst = 0;
     // Out of budget: let other tasks run, come back at once.
     cx.waker().wake_by_ref();
     Poll::Pending
