@@ -632,3 +632,6 @@ fn first_name(names: Vec<NameEntry>) -> SftpResult<Vec<u8>> {
 fn unexpected(r: &Reply) -> SftpError {
     SftpError::Protocol(format!("unexpected reply {r:?}"))
 }
+
+#[cfg(test)]
+mod tests;
