@@ -8,7 +8,8 @@
 use std::path::PathBuf;
 
 use glob::{MatchOptions, Pattern};
-use ssh_client_kit::sftp::SftpSession;
+use ssh_client_kit::sftp::{SftpResult, SftpSession};
+use ssh_sftp::{Attrs, NameEntry};
 
 use crate::transfer::join;
 
@@ -112,11 +113,35 @@ impl Word {
     }
 }
 
+/// What [`remote`] asks of the server: an [`SftpSession`], or a fake in
+/// the tests.
+trait RemoteFs {
+    /// The entries of directory `dir`.
+    async fn list(&mut self, dir: &[u8]) -> SftpResult<Vec<NameEntry>>;
+    /// The attributes of `path`, symlinks followed.
+    async fn stat(&mut self, path: &[u8]) -> SftpResult<Attrs>;
+}
+
+impl RemoteFs for SftpSession {
+    async fn list(&mut self, dir: &[u8]) -> SftpResult<Vec<NameEntry>> {
+        SftpSession::list(self, dir).await
+    }
+
+    async fn stat(&mut self, path: &[u8]) -> SftpResult<Attrs> {
+        SftpSession::stat(self, path).await
+    }
+}
+
 /// Expands `word` (relative to the remote directory `cwd`; empty: the
 /// server's starting directory) against the server's listings, sorted. A word without wildcards is only joined to
 /// `cwd`, whether it exists or not; one with wildcards that matches
 /// nothing gives an empty list.
 pub async fn remote(s: &mut SftpSession, cwd: &[u8], word: &Word) -> Result<Vec<Vec<u8>>, String> {
+    expand(s, cwd, word).await
+}
+
+/// [`remote`] against any [`RemoteFs`].
+async fn expand<S: RemoteFs>(s: &mut S, cwd: &[u8], word: &Word) -> Result<Vec<Vec<u8>>, String> {
     if !word.has_magic() {
         return Ok(vec![join(cwd, word.text().as_bytes())]);
     }
@@ -194,7 +219,50 @@ pub fn local(word: &Word) -> Result<Vec<PathBuf>, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::collections::HashMap;
+
+    use ssh_async::runtime;
+    use ssh_client_kit::sftp::SftpError;
+    use ssh_sftp::attrs::file_type;
+
     use super::*;
+
+    /// A server's directories in memory, by path.
+    #[derive(Default)]
+    struct Fake {
+        dirs: HashMap<Vec<u8>, Vec<NameEntry>>,
+    }
+
+    impl RemoteFs for Fake {
+        async fn list(&mut self, dir: &[u8]) -> SftpResult<Vec<NameEntry>> {
+            self.dirs
+                .get(dir)
+                .cloned()
+                .ok_or_else(|| SftpError::Protocol("not a directory".into()))
+        }
+
+        async fn stat(&mut self, path: &[u8]) -> SftpResult<Attrs> {
+            match self.dirs.contains_key(path) {
+                true => Ok(entry("", file_type::DIRECTORY).attrs),
+                false => Err(SftpError::Protocol("not a directory".into())),
+            }
+        }
+    }
+
+    fn entry(name: &str, kind: u32) -> NameEntry {
+        let mut attrs = Attrs::new();
+        attrs.permissions = Some(kind | 0o644);
+        NameEntry {
+            filename: name.as_bytes().to_vec(),
+            longname: Vec::new(),
+            attrs,
+        }
+    }
+
+    /// `n` regular files `f0`, `f1`, ...
+    fn files(n: usize) -> impl Iterator<Item = NameEntry> {
+        (0..n).map(|i| entry(&format!("f{i}"), file_type::REGULAR))
+    }
 
     fn unquoted(s: &str) -> Word {
         let mut w = Word::default();
@@ -268,5 +336,45 @@ mod tests {
             [PathBuf::from(&none)]
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn remote_expansion_of_max_matches_names() {
+        let mut d = vec![
+            entry(".", file_type::DIRECTORY),
+            entry("..", file_type::DIRECTORY),
+            entry("other", file_type::REGULAR),
+        ];
+        d.extend(files(MAX_MATCHES));
+        let mut fake = Fake::default();
+        fake.dirs.insert(b"/d".to_vec(), d);
+        let got = runtime::block_on(expand(&mut fake, b"", &unquoted("/d/f*"))).unwrap();
+        assert_eq!(got.len(), MAX_MATCHES);
+        assert!(got.is_sorted());
+        assert_eq!(got.first().unwrap(), b"/d/f0");
+    }
+
+    #[test]
+    fn remote_expansion_past_max_matches_is_refused() {
+        // One more than the bound, from two directories: the bound is on
+        // what the whole component matches.
+        let half = MAX_MATCHES / 2;
+        let mut fake = Fake::default();
+        fake.dirs.insert(
+            b"/".to_vec(),
+            vec![
+                entry("a", file_type::DIRECTORY),
+                entry("b", file_type::DIRECTORY),
+            ],
+        );
+        fake.dirs.insert(b"/a".to_vec(), files(half).collect());
+        fake.dirs
+            .insert(b"/b".to_vec(), files(MAX_MATCHES - half + 1).collect());
+        let err = runtime::block_on(expand(&mut fake, b"", &unquoted("/*/f*"))).unwrap_err();
+        assert_eq!(err, format!("/*/f*: more than {MAX_MATCHES} matches"));
+        // One fewer name in /b and they all pass.
+        fake.dirs.get_mut(b"/b".as_slice()).unwrap().pop();
+        let got = runtime::block_on(expand(&mut fake, b"", &unquoted("/*/f*"))).unwrap();
+        assert_eq!(got.len(), MAX_MATCHES);
     }
 }
