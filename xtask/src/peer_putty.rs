@@ -118,12 +118,20 @@ const TRANSFERS: &[(&str, &str, CaseFn, &str)] = &[
 ];
 
 /// `psftp` rows.
-const PSFTP: &[(&str, &str, CaseFn, &str)] = &[(
-    "sftp",
-    "psftp -b: put, ls, get and rm of 2 MiB, SHA-256 equal",
-    psftp,
-    "",
-)];
+const PSFTP: &[(&str, &str, CaseFn, &str)] = &[
+    (
+        "sftp",
+        "psftp -b: put, ls, get and rm of 2 MiB, SHA-256 equal",
+        psftp,
+        "",
+    ),
+    (
+        "tree",
+        "psftp -b with put -r and get -r into internal-sftp: the transfer tree (512 MiB, empty file, spaces, a line break, symlink) up and back, SHA-256 and modes equal (psftp follows the symlink; it has no -p, so mtimes are not compared)",
+        psftp_tree,
+        "",
+    ),
+];
 
 /// Every PuTTY row, in table order.
 pub fn cases() -> Vec<crate::interop::Case> {
@@ -253,6 +261,40 @@ fn pscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
     let cleaned = ctx
         .backend
         .command("rm", &["-rf", &format!("/home/{USER}/{name}")])
+        .status()
+        .context("rm in the peer");
+    r.and(cleaned.map(drop))
+}
+
+/// `psftp -b` with `put -r` and `get -r` of [`crate::sftp_tree`]'s tree,
+/// served by the server's own SFTP (`ForceCommand internal-sftp`).
+fn psftp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
+    let srv = Srv {
+        extra: vec!["ForceCommand internal-sftp".into()],
+        ..Srv::default()
+    };
+    let (setup, server, key, _) = transfer_setup_with(ctx, &srv)?;
+    let name = crate::binary_sftp_client::fresh("psftp-tree");
+    let (src, back) = (setup.host(&name), setup.host("back"));
+    let remote = format!("/home/{USER}/{name}");
+    let r = (|| {
+        crate::sftp_tree::make_tree_of(&src, crate::sftp_tree::PUTTY_BIG_FILE)?;
+        let batch = format!(
+            "put -r {up} {remote}\nget -r {remote} {down}\n",
+            up = setup.peer(&name),
+            down = setup.peer("back"),
+        );
+        fs::write(setup.host("batch"), batch).context("writing the batch file")?;
+        let mut args = common_args(&setup, server.port(), Some(&key), "-P")?;
+        args.extend(["-b".into(), setup.peer("batch"), "127.0.0.1".into()]);
+        run_tool_for(ctx, &setup, "psftp", &args, BIG_TIMEOUT)?;
+        crate::sftp_tree::compare_with(&src, &back, true, false)
+    })();
+    let _ = fs::remove_dir_all(&src);
+    let _ = fs::remove_dir_all(&back);
+    let cleaned = ctx
+        .backend
+        .command("rm", &["-rf", &remote])
         .status()
         .context("rm in the peer");
     r.and(cleaned.map(drop))
