@@ -107,7 +107,12 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 'q' => a.quiet = true,
                 '3' => a.through_local = true,
                 'v' => a.ssh.verbose += 1,
-                'T' | 'A' | 'B' | 'C' | 'O' | 's' | '4' | '6' => {}
+                'T' | 'A' | 'B' | 'C' | 's' | '4' | '6' => {}
+                'O' => {
+                    return Err(
+                        "-O (the legacy SCP protocol) is not supported; rscp speaks SFTP".into(),
+                    );
+                }
                 'R' => {
                     return Err("-R is not supported: copies between two remote hosts \
                                 go through this one (-3)"
@@ -411,5 +416,16 @@ mod tests {
         assert_eq!(a.operands, vec!["x", "h:y"]);
         assert!(parse_args(&v(&["x"])).is_err());
         assert!(parse_args(&v(&["-Z", "x", "y"])).is_err());
+    }
+
+    #[test]
+    fn legacy_protocol_is_refused() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for flags in ["-O", "-rO", "-Oq"] {
+            assert_eq!(
+                parse_args(&v(&[flags, "x", "h:y"])).unwrap_err(),
+                "-O (the legacy SCP protocol) is not supported; rscp speaks SFTP"
+            );
+        }
     }
 }

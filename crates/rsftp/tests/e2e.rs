@@ -547,3 +547,29 @@ fn rsftp_expands_wildcards() {
         "{err}"
     );
 }
+
+/// `-O` asks for the legacy SCP protocol, which rscp does not speak: an
+/// error with status 1 before any connection, not a copy over SFTP.
+#[test]
+fn rscp_refuses_legacy_protocol() {
+    let Some(s) = setup("legacy") else { return };
+    let f = s.dir.join("f");
+    std::fs::write(&f, b"data").unwrap();
+    let to = s.dir.join("to");
+    for flags in ["-O", "-pO"] {
+        let (code, _, err) = rscp(
+            &s,
+            &[
+                flags.into(),
+                f.display().to_string(),
+                format!("127.0.0.1:{}", to.display()),
+            ],
+        );
+        assert_eq!(code, 1, "{err}");
+        assert!(
+            err.contains("rscp: -O (the legacy SCP protocol) is not supported; rscp speaks SFTP"),
+            "{err}"
+        );
+        assert!(!to.exists());
+    }
+}
