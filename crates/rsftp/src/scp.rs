@@ -16,8 +16,8 @@ use crate::SshOptions;
 use crate::glob::{self, Word};
 use crate::transfer::{self, Options};
 
-const USAGE: &str = "usage: rscp [-3pqrv] [-F ssh_config] [-i identity_file] [-J destination]\n\
-\x20           [-l limit] [-o ssh_option] [-P port] source ... target";
+const USAGE: &str = "usage: rscp [-346BCpqrv] [-c cipher] [-F ssh_config] [-i identity_file]\n\
+\x20           [-J destination] [-l limit] [-o ssh_option] [-P port] source ... target";
 
 /// One operand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,14 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                 'q' => a.quiet = true,
                 '3' => a.through_local = true,
                 'v' => a.ssh.verbose += 1,
-                'T' | 'A' | 'B' | 'C' | 's' | '4' | '6' => {}
+                // What OpenSSH's scp passes to ssh.
+                '4' => a.ssh.options.push("AddressFamily=inet".into()),
+                '6' => a.ssh.options.push("AddressFamily=inet6".into()),
+                'C' => a.ssh.options.push("Compression=yes".into()),
+                'B' => a.ssh.options.push("BatchMode=yes".into()),
+                // -s: SFTP, which is all rscp speaks; -T: the legacy
+                // protocol's name checks; -A: an agent only -R would use.
+                'T' | 'A' | 's' => {}
                 'O' => {
                     return Err(
                         "-O (the legacy SCP protocol) is not supported; rscp speaks SFTP".into(),
@@ -416,6 +423,25 @@ mod tests {
         assert_eq!(a.operands, vec!["x", "h:y"]);
         assert!(parse_args(&v(&["x"])).is_err());
         assert!(parse_args(&v(&["-Z", "x", "y"])).is_err());
+    }
+
+    #[test]
+    fn ssh_flags_reach_the_connection() {
+        // As OpenSSH's scp passes them to ssh: -4, -6, -C as they are,
+        // -B as BatchMode; in command line order among -o options.
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let a = parse_args(&v(&["-4C", "-o", "A=b", "-B", "x", "h:y"])).unwrap();
+        assert_eq!(
+            a.ssh.options,
+            [
+                "AddressFamily=inet",
+                "Compression=yes",
+                "A=b",
+                "BatchMode=yes"
+            ]
+        );
+        let a = parse_args(&v(&["-6", "x", "h:y"])).unwrap();
+        assert_eq!(a.ssh.options, ["AddressFamily=inet6"]);
     }
 
     #[test]

@@ -573,3 +573,23 @@ fn rscp_refuses_legacy_protocol() {
         assert!(!to.exists());
     }
 }
+
+/// `-4`, `-C` and `-B` become options rssh takes (BatchMode: the key
+/// authenticates, no prompt is needed).
+#[test]
+fn rscp_passes_ssh_flags() {
+    let Some(s) = setup("flags") else { return };
+    let f = s.dir.join("f");
+    std::fs::write(&f, b"data").unwrap();
+    let to = s.dir.join("to");
+    let (code, _, err) = rscp(
+        &s,
+        &[
+            "-4CB".into(),
+            f.display().to_string(),
+            format!("127.0.0.1:{}", to.display()),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read(&to).unwrap(), b"data");
+}
