@@ -1,4 +1,5 @@
-//! `rssh>sshd:rscp-tree` and `rssh>sshd:rsftp-batch`: our `rscp` and
+//! `rssh>sshd:rscp-tree`, `rssh>sshd:rscp-3-tree` and
+//! `rssh>sshd:rsftp-batch`: our `rscp` and
 //! `rsftp`, run here, against the peer's `sshd` and OpenSSH's
 //! `sftp-server`. The tree of [`crate::sftp_tree`] (1 GiB, an empty file,
 //! names with spaces and a line break, a symlink, modes, an old mtime)
@@ -122,6 +123,41 @@ pub(crate) fn rscp_tree(ctx: &mut Ctx<'_>) -> Result<()> {
     r.and(cleaned)
 }
 
+/// `rscp -r -p` up into the account's home, `rscp -3 -r -p` from there to
+/// a second directory of the same server (remote to remote, through
+/// here), then the copy back.
+pub(crate) fn rscp_3_tree(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(ctx, &Srv::default())?;
+    let prog = program(&setup, "XTASK_RSCP", "rscp")?;
+    let (src, back) = (setup.host("src"), setup.host("back"));
+    let (first, second) = (fresh("tree3a"), fresh("tree3b"));
+    let remote = |name: &str| format!("{USER}@127.0.0.1:/home/{USER}/{name}");
+    let r = (|| {
+        make_tree(&src)?;
+        let legs = [
+            (src.display().to_string(), remote(&first), false),
+            (remote(&first), remote(&second), true),
+            (remote(&second), back.display().to_string(), false),
+        ];
+        for (from, to, through_here) in legs {
+            let mut args = opts(&setup, server.port());
+            args.extend(["-r", "-p", "-q"].map(String::from));
+            if through_here {
+                args.push("-3".into());
+            }
+            args.extend([from, to]);
+            run(ctx, &prog, &args)?;
+        }
+        compare(&src, &back, true)
+    })();
+    let cleaned = clean(ctx, &[&src, &back], &format!("/home/{USER}/{first}")).and(clean(
+        ctx,
+        &[],
+        &format!("/home/{USER}/{second}"),
+    ));
+    r.and(cleaned)
+}
+
 /// `rsftp -b`: put -r -p, ls -l, mkdir, rename, rmdir, a `-` command that
 /// fails, get -r -p, then a failing command ends the batch.
 pub(crate) fn rsftp_batch(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -170,6 +206,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "rscp-tree",
         "rscp -r -p a tree (1 GiB file, empty file, spaces, a line break, symlink) up and back: SHA-256, modes, mtimes",
         rscp_tree,
+    ),
+    (
+        "rscp-3-tree",
+        "rscp -r -p the tree up, rscp -3 -r -p from there to another directory of the server (remote to remote through here), then back: SHA-256, modes, mtimes",
+        rscp_3_tree,
     ),
     (
         "rsftp-batch",
