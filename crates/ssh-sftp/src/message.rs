@@ -574,6 +574,32 @@ impl Packet {
         Ok(())
     }
 
+    /// Appends `SSH_FXP_WRITE` with request `id` to `out`, the bytes
+    /// [`Packet::encode`] gives for [`Request::Write`], from borrowed
+    /// data: an upload's bytes go from the caller's buffer into the packet
+    /// with one copy.
+    pub fn encode_write(
+        out: &mut Vec<u8>,
+        id: u32,
+        handle: &Handle,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), TooLarge> {
+        // type, id, string handle, offset, string data.
+        let len = 1 + 4 + 4 + handle.0.len() + 8 + 4 + data.len();
+        if len > MAX_PACKET_LEN {
+            return Err(TooLarge { len });
+        }
+        out.reserve(4 + len);
+        put_u32(out, u32::try_from(len).unwrap_or(u32::MAX));
+        out.push(t::WRITE);
+        put_u32(out, id);
+        put_string(out, &handle.0);
+        put_u64(out, offset);
+        put_string(out, data);
+        Ok(())
+    }
+
     /// Reads one packet from its body (the bytes after the length prefix):
     /// the type byte and what follows, with no trailing bytes.
     pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {

@@ -258,6 +258,50 @@ fn ten_mib_upload_with_many_writes_in_flight() {
     ));
 }
 
+/// Writes of sizes that straddle the chunk (a byte, a chunk and one, a
+/// tail): partial chunks are topped up and whole ones go out as they are,
+/// and the file comes out whole and in order.
+#[test]
+fn an_upload_in_uneven_pieces_arrives_in_order() {
+    let mut p = Pair::with_fs(MemFs::new());
+    let file = pattern(3 * 1024 * 1024 + 11);
+    let h = p.open(b"/up", OpenFlags::WRITE | OpenFlags::CREAT).unwrap();
+    let t = p.client.upload(&h, 0).unwrap();
+    let sizes = [
+        1usize,
+        7,
+        32 * 1024 - 8,
+        32 * 1024 + 1,
+        100_000,
+        3,
+        65_536,
+        250_001,
+    ];
+    let (mut sent, mut i, mut done) = (0usize, 0usize, None);
+    while done.is_none() {
+        if sent < file.len() {
+            let n = sizes[i % sizes.len()].min(file.len() - sent);
+            let took = p.client.upload_write(t, &file[sent..sent + n]).unwrap();
+            sent += took;
+            if took == n {
+                i += 1;
+            }
+            if sent == file.len() {
+                p.client.upload_finish(t).unwrap();
+            }
+        }
+        p.run();
+        for e in p.events.drain(..) {
+            if let Event::TransferDone { transfer, result } = e {
+                assert_eq!(transfer, t);
+                done = Some(result);
+            }
+        }
+    }
+    assert_eq!(done.unwrap(), Ok(file.len() as u64));
+    assert!(p.server.filesystem().contents(b"/up").unwrap() == file);
+}
+
 #[test]
 fn short_reads_are_completed() {
     let mut fs = MemFs::new();

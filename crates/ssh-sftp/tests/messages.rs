@@ -348,3 +348,33 @@ fn truncated_and_mutated_packets_never_panic() {
         }
     }
 }
+
+/// `Packet::encode_write` (borrowed data, the upload path) gives the bytes
+/// `Packet::encode` gives for the same WRITE, at the packet bound and one
+/// over it, where both refuse and leave `out` as it was.
+#[test]
+fn borrowed_write_encodes_as_the_owned_request() {
+    let handle = h("handle-7");
+    // Body without data: type, id, handle string, offset, data length.
+    let overhead = 1 + 4 + 4 + handle.0.len() + 8 + 4;
+    let at_bound = ssh_sftp::MAX_PACKET_LEN - overhead;
+    for len in [0, 1, 32 * 1024, 255 * 1024, at_bound, at_bound + 1] {
+        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut owned = b"queued".to_vec();
+        let owned_result = Packet::Request {
+            id: 0x0102_0304,
+            request: Request::Write {
+                handle: handle.clone(),
+                offset: 1 << 33,
+                data: data.clone(),
+            },
+        }
+        .encode(&mut owned);
+        let mut borrowed = b"queued".to_vec();
+        let borrowed_result =
+            Packet::encode_write(&mut borrowed, 0x0102_0304, &handle, 1 << 33, &data);
+        assert_eq!(owned_result.is_ok(), borrowed_result.is_ok(), "{len}");
+        assert_eq!(owned_result.is_ok(), len <= at_bound, "{len}");
+        assert!(owned == borrowed, "{len}: the encodings differ");
+    }
+}

@@ -355,6 +355,24 @@ impl Outgoing {
         self.pending.insert(id, pending);
         Ok(id)
     }
+
+    /// [`Outgoing::send`] of a WRITE whose data is borrowed.
+    fn send_write(
+        &mut self,
+        handle: &Handle,
+        offset: u64,
+        data: &[u8],
+        pending: Pending,
+    ) -> Result<u32, TooLarge> {
+        let mut id = self.next_id;
+        while self.pending.contains_key(&id) {
+            id = id.wrapping_add(1);
+        }
+        Packet::encode_write(&mut self.bytes, id, handle, offset, data)?;
+        self.next_id = id.wrapping_add(1);
+        self.pending.insert(id, pending);
+        Ok(id)
+    }
 }
 
 #[derive(Debug)]
@@ -456,7 +474,12 @@ impl Client {
         if self.out.bytes.is_empty() {
             return false;
         }
-        out.append(&mut self.out.bytes);
+        if out.is_empty() {
+            // The usual case: hand the queue over without copying it.
+            core::mem::swap(out, &mut self.out.bytes);
+        } else {
+            out.append(&mut self.out.bytes);
+        }
         true
     }
 

@@ -286,27 +286,42 @@ impl Upload {
         if self.limited {
             self.blocked = true;
         }
-        self.buffer
-            .extend_from_slice(data.get(..n).unwrap_or_default());
-        while self.buffer.len() >= self.chunk as usize {
-            let rest = self.buffer.split_off(self.chunk as usize);
-            let chunk = core::mem::replace(&mut self.buffer, rest);
-            self.write_chunk(id, out, chunk);
+        let chunk = self.chunk as usize;
+        let mut data = data.get(..n).unwrap_or_default();
+        // Top up a partial chunk first; whole chunks then go from `data`
+        // straight into their WRITE packets, and only a tail is kept.
+        if !self.buffer.is_empty() {
+            let fill = (chunk - self.buffer.len().min(chunk)).min(data.len());
+            let (head, rest) = data.split_at(fill);
+            self.buffer.extend_from_slice(head);
+            data = rest;
+            if self.buffer.len() >= chunk {
+                let full = core::mem::take(&mut self.buffer);
+                self.write_chunk(id, out, &full);
+                self.buffer = full;
+                self.buffer.clear();
+            }
         }
+        while data.len() >= chunk {
+            let (whole, rest) = data.split_at(chunk);
+            self.write_chunk(id, out, whole);
+            data = rest;
+        }
+        self.buffer.extend_from_slice(data);
         n
     }
 
-    fn write_chunk(&mut self, id: TransferId, out: &mut Outgoing, data: Vec<u8>) {
+    fn write_chunk(&mut self, id: TransferId, out: &mut Outgoing, data: &[u8]) {
         let offset = self.next_offset;
         let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
         self.next_offset = offset.saturating_add(u64::from(len));
-        let request = Request::Write {
-            handle: self.handle.clone(),
-            offset,
-            data,
-        };
         if out
-            .send(request, Pending::Write { transfer: id, len })
+            .send_write(
+                &self.handle,
+                offset,
+                data,
+                Pending::Write { transfer: id, len },
+            )
             .is_ok()
         {
             self.in_flight += 1;
@@ -323,7 +338,7 @@ impl Upload {
         self.finishing = true;
         if !self.buffer.is_empty() && self.error.is_none() {
             let chunk = core::mem::take(&mut self.buffer);
-            self.write_chunk(id, out, chunk);
+            self.write_chunk(id, out, &chunk);
         }
     }
 
