@@ -592,14 +592,10 @@ fn poll_write_chan(
     if closed {
         return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
     }
-    let conn = match st.conn() {
-        Ok(c) => c,
-        Err(e) => return Poll::Ready(Err(io_err(e))),
-    };
-    let res = match ext {
-        Some(t) => conn.send_extended_data(r.h, t, buf),
-        None => conn.send_data(r.h, buf),
-    };
+    if let Err(e) = st.conn() {
+        return Poll::Ready(Err(io_err(e)));
+    }
+    let res = st.session.send_channel_data(r.h, ext, buf);
     match res {
         Ok(0) => {
             if let Some(c) = st.chans.get_mut(&r.h) {

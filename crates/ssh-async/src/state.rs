@@ -36,6 +36,15 @@ const MAX_QUEUED_GLOBALS: usize = 64;
 /// What the shared state needs of a session (client or server).
 pub(crate) trait DrivenSession: SessionIo + Send {
     fn connection(&mut self) -> Option<&mut Connection>;
+    /// Channel data (extended data of `data_type`) sealed straight from
+    /// `data` when nothing is queued before it (the session's
+    /// `send_channel_data`).
+    fn send_channel_data(
+        &mut self,
+        h: ssh_connection::ChannelHandle,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, ssh_connection::ApiError>;
     /// The next event: a connection event, or `None` inside for others
     /// (logged, not acted on).
     fn next_event(&mut self) -> Option<Option<Event>>;
@@ -58,6 +67,14 @@ pub(crate) trait DrivenSession: SessionIo + Send {
 impl DrivenSession for ClientSession {
     fn connection(&mut self) -> Option<&mut Connection> {
         self.connection_mut()
+    }
+    fn send_channel_data(
+        &mut self,
+        h: ssh_connection::ChannelHandle,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, ssh_connection::ApiError> {
+        ClientSession::send_channel_data(self, h, data_type, data)
     }
     fn next_event(&mut self) -> Option<Option<Event>> {
         // Re-keys answer the host key question inside the session (the
@@ -87,6 +104,14 @@ impl DrivenSession for ClientSession {
 impl DrivenSession for ServerSession {
     fn connection(&mut self) -> Option<&mut Connection> {
         self.connection_mut()
+    }
+    fn send_channel_data(
+        &mut self,
+        h: ssh_connection::ChannelHandle,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, ssh_connection::ApiError> {
+        ServerSession::send_channel_data(self, h, data_type, data)
     }
     fn next_event(&mut self) -> Option<Option<Event>> {
         self.poll_event().map(|e| match e {

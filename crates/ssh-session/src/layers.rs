@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use ssh_connection::{Connection, Event, RequestId};
+use ssh_connection::{ApiError, ChannelHandle, Connection, Event, RequestId};
 use ssh_transport::Transport;
 use ssh_wire::messages::GlobalRequestKind;
 use ssh_wire::msg::SSH_MSG_USERAUTH_SUCCESS;
@@ -73,6 +73,9 @@ pub(crate) struct Core {
     /// from the connection (we stop draining it while this is not empty);
     /// the rest wait in the connection's own bounded queue.
     pending: VecDeque<Vec<u8>>,
+    /// The header of the channel message being sealed straight from the
+    /// application's bytes ([`Core::send_channel_data`]).
+    head: Vec<u8>,
     /// A copy of a payload that is not the connection's (auth, or a
     /// connection message before authentication), being routed.
     pub(crate) rx: Vec<u8>,
@@ -110,6 +113,7 @@ impl Core {
             conn_role,
             conn_config,
             pending: VecDeque::new(),
+            head: Vec::new(),
             rx: Vec::new(),
             tx: Vec::new(),
             failed: None,
@@ -350,6 +354,55 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Sends channel data (extended data of `data_type`), as
+    /// [`Connection::send_data`] followed by [`Core::flush`] would, but
+    /// with one copy less: when nothing waits before it, the bytes go from
+    /// `data` straight into sealed packets. The transport's output buffer
+    /// is bounded as the connection's queue is (`max_queued_bytes`); past
+    /// that, or while anything is queued or held, the connection's queue
+    /// takes the data.
+    pub(crate) fn send_channel_data(
+        &mut self,
+        h: ChannelHandle,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, ApiError> {
+        if self.failed.is_some() {
+            return Err(ApiError::ConnectionFailed);
+        }
+        let room = self
+            .conn_config
+            .max_queued_bytes
+            .saturating_sub(self.transport.transmit_buffer().len());
+        let Some(c) = &mut self.connection else {
+            return Err(ApiError::ConnectionFailed);
+        };
+        if c.has_payload() || !self.pending.is_empty() || !self.transport.can_send() || room == 0 {
+            return match data_type {
+                None => c.send_data(h, data),
+                Some(t) => c.send_extended_data(h, t, data),
+            };
+        }
+        let grant = c.grant_send(h, data_type, data.len(), room)?;
+        let mut head = core::mem::take(&mut self.head);
+        let mut result = Ok(grant.len);
+        for part in data
+            .get(..grant.len)
+            .unwrap_or_default()
+            .chunks(grant.chunk)
+        {
+            head.clear();
+            grant.header(part.len(), &mut head);
+            let r = self.transport.send_payload_parts(&head, part);
+            if self.guard(r.map_err(Error::from)).is_err() {
+                result = Err(ApiError::ConnectionFailed);
+                break;
+            }
+        }
+        self.head = head;
+        result
     }
 
     /// Takes the next upper-layer payload. Connection messages (80-127)

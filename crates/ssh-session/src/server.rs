@@ -126,6 +126,21 @@ impl ServerSession {
         self.core.connection.as_ref()
     }
 
+    /// Sends channel data (extended data of `data_type`, e.g. 1 for
+    /// stderr) as [`Connection::send_data`] does, with one copy less: when
+    /// nothing is queued before it, the bytes are sealed into packets
+    /// straight from `data`. Returns how many bytes were taken; a short
+    /// count marks the channel write-blocked ([`ssh_connection::Event::Writable`]
+    /// follows), as with `send_data`.
+    pub fn send_channel_data(
+        &mut self,
+        h: ssh_connection::ChannelHandle,
+        data_type: Option<u32>,
+        data: &[u8],
+    ) -> Result<usize, ssh_connection::ApiError> {
+        self.core.send_channel_data(h, data_type, data)
+    }
+
     /// The connection's channel API, once authenticated. Call
     /// [`ServerSession::flush`] or [`ServerSession::poll_transmit`]
     /// afterwards.

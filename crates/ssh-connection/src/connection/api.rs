@@ -136,6 +136,36 @@ impl Connection {
         data: &[u8],
     ) -> Result<usize, ApiError> {
         let room = self.queue_room();
+        let grant = self.grant_send(h, data_type, data.len(), room)?;
+        let n = grant.len;
+        if n < data.len() && n == room {
+            self.queue_blocked = true;
+        }
+        for part in data.get(..n).unwrap_or_default().chunks(grant.chunk) {
+            let mut buf = self.spare.pop().unwrap_or_default();
+            buf.clear();
+            grant.header(part.len(), &mut buf);
+            buf.extend_from_slice(part);
+            self.out_bytes += buf.len();
+            self.out.push_back(buf);
+        }
+        Ok(n)
+    }
+
+    /// Takes up to `min(len, room)` bytes of the channel's send window for
+    /// data of `data_type` (`None`: CHANNEL_DATA) that the caller itself
+    /// puts into messages, each [`SendGrant::chunk`] bytes at most and
+    /// headed by [`SendGrant::header`]. This is [`Connection::send_data`]
+    /// without the output queue: a session whose queue is empty seals the
+    /// caller's bytes straight into its packets. A short grant marks the
+    /// channel write-blocked, as a short send does.
+    pub fn grant_send(
+        &mut self,
+        h: ChannelHandle,
+        data_type: Option<u32>,
+        len: usize,
+        room: usize,
+    ) -> Result<SendGrant, ApiError> {
         let chunk_cap = self.config.max_send_chunk.max(1);
         let c = self.channel_mut(h)?;
         if c.eof_sent {
@@ -144,34 +174,25 @@ impl Connection {
         if c.state != ChannelState::Open {
             return Err(Self::invalid("send_data", c.state));
         }
-        let remote = c.remote.map_or(0, |r| r.0);
+        let recipient = c.remote.map_or(0, |r| r.0);
         let window = usize::try_from(c.send.available()).unwrap_or(usize::MAX);
-        let n = data.len().min(window).min(room);
+        let n = len.min(window).min(room);
         let chunk = usize::try_from(c.send_max_packet.min(chunk_cap))
             .unwrap_or(usize::MAX)
             .max(1);
+        let none = SendGrant {
+            recipient,
+            data_type,
+            len: 0,
+            chunk,
+        };
         if c.send.debit(n).is_err() {
-            return Ok(0);
+            return Ok(none);
         }
-        if n < data.len() {
+        if n < len {
             c.write_blocked = true;
-            if n == room {
-                self.queue_blocked = true;
-            }
         }
-        for part in data.get(..n).unwrap_or_default().chunks(chunk) {
-            let mut buf = self.spare.pop().unwrap_or_default();
-            buf.clear();
-            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-            match data_type {
-                None => ChannelData::encode_header(remote, len, &mut buf),
-                Some(t) => ChannelExtendedData::encode_header(remote, t, len, &mut buf),
-            }
-            buf.extend_from_slice(part);
-            self.out_bytes += buf.len();
-            self.out.push_back(buf);
-        }
-        Ok(n)
+        Ok(SendGrant { len: n, ..none })
     }
 
     /// Sends EOF: no more data from us (RFC 4254 §5.3).
@@ -571,5 +592,30 @@ impl Connection {
         slot.2 = Some(reply);
         self.flush_global_answers();
         Ok(())
+    }
+}
+
+/// Window taken by [`Connection::grant_send`]: `len` bytes to send in
+/// messages of at most `chunk` bytes of data each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SendGrant {
+    recipient: u32,
+    data_type: Option<u32>,
+    /// Bytes granted (debited from the window).
+    pub len: usize,
+    /// The most data bytes per message (the peer's maximum packet).
+    pub chunk: usize,
+}
+
+impl SendGrant {
+    /// Appends the header of the message carrying `data_len` bytes
+    /// (CHANNEL_DATA or CHANNEL_EXTENDED_DATA up to the data's length
+    /// field); the data follows it.
+    pub fn header(&self, data_len: usize, out: &mut Vec<u8>) {
+        let len = u32::try_from(data_len).unwrap_or(u32::MAX);
+        match self.data_type {
+            None => ChannelData::encode_header(self.recipient, len, out),
+            Some(t) => ChannelExtendedData::encode_header(self.recipient, t, len, out),
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! [`Connection::poll_event`] into the application.
 
 mod api;
+pub use api::SendGrant;
 mod input;
 
 use std::collections::VecDeque;

@@ -140,6 +140,10 @@ pub struct Pair {
     /// Channels the server reads as data comes, inside `drive` (a reader
     /// that keeps up), with what it read.
     pub server_reads: Vec<(ChannelHandle, Vec<u8>)>,
+    /// `app_round` sends with the sessions' `send_channel_data` (sealed
+    /// straight from the application's bytes) instead of the
+    /// connections' `send_data` (queued).
+    pub direct: bool,
 }
 
 impl Pair {
@@ -198,6 +202,7 @@ impl Pair {
             bytes_s2c: 0,
             rounds: 0,
             server_reads: Vec::new(),
+            direct: false,
         }
     }
 
@@ -468,12 +473,22 @@ pub fn app_round(p: &mut Pair, flows: &mut [Flow]) -> bool {
     let mut buf = vec![0u8; 64 * 1024];
     for f in flows.iter_mut() {
         if f.c_sent < f.to_server.len() {
-            let n = p.cc().send_data(f.c, &f.to_server[f.c_sent..]).unwrap();
+            let data = &f.to_server[f.c_sent..];
+            let n = if p.direct {
+                p.c.send_channel_data(f.c, None, data).unwrap()
+            } else {
+                p.cc().send_data(f.c, data).unwrap()
+            };
             f.c_sent += n;
             moved |= n > 0;
         }
         if f.s_sent < f.to_client.len() {
-            let n = p.sc().send_data(f.s, &f.to_client[f.s_sent..]).unwrap();
+            let data = &f.to_client[f.s_sent..];
+            let n = if p.direct {
+                p.s.send_channel_data(f.s, None, data).unwrap()
+            } else {
+                p.sc().send_data(f.s, data).unwrap()
+            };
             f.s_sent += n;
             moved |= n > 0;
         }

@@ -55,6 +55,33 @@ impl Tx {
 }
 
 impl Transport {
+    /// [`Transport::send_payload`] of the payload `head || body`, sealed
+    /// from the two parts: channel data goes from the caller's buffer into
+    /// the packet with one copy. (Held or compressed payloads are joined
+    /// first.)
+    pub fn send_payload_parts(&mut self, head: &[u8], body: &[u8]) -> Result<(), Error> {
+        self.check_failed()?;
+        let Some(&number) = head.first() else {
+            return Err(Error::Misuse("empty payload"));
+        };
+        if number < 50 || (128..192).contains(&number) {
+            return Err(Error::Misuse("send_payload is for upper-layer messages"));
+        }
+        if !self.can_send() || self.tx.comp.is_some() {
+            let mut joined = core::mem::take(&mut self.tx.scratch);
+            joined.clear();
+            joined.extend_from_slice(head);
+            joined.extend_from_slice(body);
+            let r = self.send_payload(&joined);
+            self.tx.scratch = joined;
+            return r;
+        }
+        let r = self.seal_message(&Parts(head, body));
+        self.guard(r)?;
+        let r = self.maybe_rekey();
+        self.guard(r)
+    }
+
     /// True while payloads of the upper layers must wait: we sent KEXINIT
     /// and not yet NEWKEYS (RFC 4253 §7.1), or older payloads still wait.
     pub(super) fn sending_blocked(&self) -> bool {
@@ -219,5 +246,19 @@ pub(super) fn next_seq(seq: u32, strict_initial: bool) -> Result<u32, Error> {
             "sequence number wrapped during the initial key exchange",
         )),
         None => Ok(0),
+    }
+}
+
+/// A payload in two parts (a message's header and its data), encoded by
+/// appending both.
+pub(super) struct Parts<'a>(pub(super) &'a [u8], pub(super) &'a [u8]);
+
+impl Encode for Parts<'_> {
+    fn encoded_len(&self) -> usize {
+        self.0.len() + self.1.len()
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.0);
+        out.extend_from_slice(self.1);
     }
 }
