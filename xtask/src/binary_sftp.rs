@@ -1,8 +1,8 @@
 //! The internal-sftp rows (`ssh>rsshd:isftp-*`): OpenSSH's `sftp` against
 //! the server's own SFTP server (`ForceCommand internal-sftp`, since the
 //! rows' configuration already names `sftp-server` as the subsystem),
-//! a whole tree both ways, read-only, and `ChrootDirectory` with good and
-//! bad ownership.
+//! a whole tree both ways, read-only, the `-d`/`-u`/`-P`/`-p` options,
+//! and `ChrootDirectory` with good and bad ownership.
 //!
 //! Validated with OpenSSH's `sshd` in place of `rsshd`
 //! (`XTASK_RSSHD=peer:/usr/sbin/sshd`).
@@ -218,6 +218,81 @@ pub(crate) fn tree(ctx: &mut Ctx<'_>) -> Result<()> {
     r.and(cleaned)
 }
 
+/// `-d` start directory, `-u` umask and `-P` deny list: sftp starts in
+/// the directory, an uploaded file's mode loses the umask's bits, and
+/// `rm` is refused with the file left in place.
+pub(crate) fn options(ctx: &mut Ctx<'_>) -> Result<()> {
+    let dir = "/srv/isftp-start";
+    let (setup, server, _) = with_key(
+        ctx,
+        &srv(&[&format!(
+            "ForceCommand internal-sftp -d {dir} -u 077 -P remove"
+        )]),
+    )?;
+    in_peer(
+        ctx,
+        &format!("rm -rf {dir}; mkdir -p {dir} && chown {USER} {dir}"),
+    )?;
+    let r = (|| {
+        let small = setup.host("small");
+        fs::write(&small, b"small\n").context("writing small")?;
+        set_mode(&small, 0o644)?;
+        let batch = format!("pwd\nput {} f1\n-rm f1\n", setup.peer("small"));
+        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("sftp failed: {}", tail(&out.stderr));
+        }
+        if !stdout.contains(&format!("Remote working directory: {dir}")) {
+            bail!("-d: sftp did not start in {dir}: {stdout:?}");
+        }
+        if !stderr.contains("Permission denied") {
+            bail!("-P remove: rm was not refused: {stderr:?}");
+        }
+        in_peer(
+            ctx,
+            &format!("test -f {dir}/f1 && test \"$(stat -c %a {dir}/f1)\" = 600"),
+        )
+        .map_err(|e| format!("f1 is gone, or its mode is not 644 less the umask 077: {e}").into())
+    })();
+    let cleanup = in_peer(ctx, &format!("rm -rf {dir}"));
+    r.and(cleanup)
+}
+
+/// `-p` allow list without `write`: a get works, a put is refused.
+pub(crate) fn allow_list(ctx: &mut Ctx<'_>) -> Result<()> {
+    let allowed = "open,close,read,stat,lstat,fstat,opendir,readdir,realpath,limits";
+    let (setup, server, _) = with_key(
+        ctx,
+        &srv(&[&format!("ForceCommand internal-sftp -p {allowed}")]),
+    )?;
+    let file = format!("/home/{USER}/isftp-allowed");
+    in_peer(
+        ctx,
+        &format!("echo allowed > {file} && chown {USER} {file}"),
+    )?;
+    let r = (|| {
+        let batch = format!("get isftp-allowed {}\n", setup.peer("got"));
+        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+        if !out.status.success() {
+            bail!("a get under -p failed: {}", tail(&out.stderr));
+        }
+        let got = fs::read(setup.host("got")).context("reading got")?;
+        same_data("the file got under -p", b"allowed\n", &got)?;
+        fs::write(setup.host("small"), b"small\n").context("writing small")?;
+        let batch = format!("put {} isftp-denied\n", setup.peer("small"));
+        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || !stderr.contains("Permission denied") {
+            bail!("a put without write in -p was not refused: {stderr:?}");
+        }
+        Ok(())
+    })();
+    let cleanup = in_peer(ctx, &format!("rm -f {file} /home/{USER}/isftp-denied"));
+    r.and(cleanup)
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -242,6 +317,16 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-readonly",
         "ForceCommand internal-sftp -R: a put is refused, ls works",
         read_only,
+    ),
+    (
+        "isftp-options",
+        "ForceCommand internal-sftp -d DIR -u 077 -P remove: sftp starts in DIR, a put's mode 644 becomes 600, rm is refused",
+        options,
+    ),
+    (
+        "isftp-allowlist",
+        "ForceCommand internal-sftp -p (no write): a get works, a put is refused",
+        allow_list,
     ),
     (
         "isftp-chroot",
