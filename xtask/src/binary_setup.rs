@@ -430,7 +430,10 @@ impl Setup {
         if let Some(ca) = &srv.ca {
             let _ = writeln!(c, "TrustedUserCAKeys {ca}");
         }
-        c.push_str("Subsystem sftp /usr/lib/openssh/sftp-server\n");
+        if !srv.extra.iter().any(|l| l.starts_with("Subsystem sftp ")) {
+            // A row may name its own (sshd refuses a subsystem defined twice).
+            c.push_str("Subsystem sftp /usr/lib/openssh/sftp-server\n");
+        }
         for line in &srv.extra {
             c.push_str(line);
             c.push('\n');

@@ -1,6 +1,6 @@
 //! The internal-sftp rows (`ssh>rsshd:isftp-*`): OpenSSH's `sftp` against
-//! the server's own SFTP server (`ForceCommand internal-sftp`, since the
-//! rows' configuration already names `sftp-server` as the subsystem),
+//! the server's own SFTP server (`Subsystem sftp internal-sftp` in
+//! `isftp-put-get`, `ForceCommand internal-sftp` in the others),
 //! a whole tree both ways, read-only, the `-d`/`-u`/`-P`/`-p` options,
 //! and `ChrootDirectory` with good and bad ownership.
 //!
@@ -47,9 +47,11 @@ fn srv(lines: &[&str]) -> Srv {
     }
 }
 
-/// Put and get of 5 MiB and of an empty file, compared byte for byte.
+/// Put and get of 5 MiB and of an empty file, compared byte for byte,
+/// through `Subsystem sftp internal-sftp` (the other rows use
+/// `ForceCommand`).
 pub(crate) fn put_get(ctx: &mut Ctx<'_>) -> Result<()> {
-    let (setup, server, _) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let (setup, server, _) = with_key(ctx, &srv(&["Subsystem sftp internal-sftp"]))?;
     let data = upload_file(&setup)?;
     fs::write(setup.host("empty"), b"").context("writing empty")?;
     let batch = format!(
@@ -300,7 +302,7 @@ type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
     (
         "isftp-put-get",
-        "ForceCommand internal-sftp: sftp put and get of 5 MiB and an empty file, equal",
+        "Subsystem sftp internal-sftp: sftp put and get of 5 MiB and an empty file, equal",
         put_get,
     ),
     (
