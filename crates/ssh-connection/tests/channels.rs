@@ -236,6 +236,7 @@ fn window_limits_sends_and_adjust_follows_consumption() {
     let config = Config {
         window: 1000,
         max_packet: 300,
+        window_divisor: 2,
         ..Config::default()
     };
     let mut p = Pair::with_config(config);

@@ -385,6 +385,7 @@ fn peek_and_consume_reopen_the_window() {
     let config = Config {
         window: 100,
         max_window: 100,
+        window_divisor: 2,
         ..Config::default()
     };
     let mut p = Pair::with_config(config);
@@ -409,6 +410,7 @@ fn peek_and_consume_reopen_the_window() {
 fn taken_data_holds_the_window_until_consumed() {
     let config = Config {
         window: 100,
+        window_divisor: 2,
         ..Config::default()
     };
     let mut p = Pair::with_config(config);
