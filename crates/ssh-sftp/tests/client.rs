@@ -228,6 +228,44 @@ fn an_upload_pipeline_that_is_the_limit_grows_to_its_bound() {
     assert_eq!(p.max_in_flight_seen, 256, "8 MiB / 32 KiB");
 }
 
+/// An application that writes exactly what the pipeline has room for
+/// (as rsftp's 256 KiB reads do when 64 x 32 KiB is free) is the pipeline
+/// being the limit too: it grows. It stayed at 64 requests, 2 MiB per
+/// round trip, through a 100 ms path.
+#[test]
+fn an_upload_that_fills_the_pipeline_exactly_grows_it() {
+    let config = ClientConfig {
+        max_bytes_in_flight: 8 * 1024 * 1024,
+        ..ClientConfig::default()
+    };
+    let mut p = Pair::new(MemFs::new(), ServerOptions::default(), config);
+    let file = pattern(24 * 1024 * 1024);
+    let h = p.open(b"/up", OpenFlags::WRITE | OpenFlags::CREAT).unwrap();
+    let t = p.client.upload(&h, 0).unwrap();
+    let (mut sent, mut done) = (0usize, None);
+    while done.is_none() {
+        let room = p.client.upload_capacity(t).unwrap();
+        if sent < file.len() && room > 0 {
+            let n = room.min(file.len() - sent);
+            assert_eq!(p.client.upload_write(t, &file[sent..sent + n]), Ok(n));
+            sent += n;
+            if sent == file.len() {
+                p.client.upload_finish(t).unwrap();
+            }
+        }
+        p.run();
+        for e in p.events.drain(..) {
+            if let Event::TransferDone { transfer, result } = e {
+                assert_eq!(transfer, t);
+                done = Some(result);
+            }
+        }
+    }
+    assert_eq!(done.unwrap(), Ok(file.len() as u64));
+    assert!(p.server.filesystem().contents(b"/up").unwrap() == file);
+    assert_eq!(p.max_in_flight_seen, 256, "8 MiB / 32 KiB");
+}
+
 #[test]
 fn ten_mib_download_with_replies_out_of_order() {
     let mut fs = MemFs::new();

@@ -244,8 +244,9 @@ pub(super) struct Upload {
     finishing: bool,
     /// The application was told "no room" and waits for `Writable`.
     blocked: bool,
-    /// The last write offered more than the pipeline took: the pipeline,
-    /// not the application, sets the pace (kept until a write fits).
+    /// The last write offered more than the pipeline took, or filled it:
+    /// the pipeline, not the application, sets the pace (kept until a
+    /// write leaves room).
     limited: bool,
     /// Bytes the server acknowledged.
     acked: u64,
@@ -282,8 +283,8 @@ impl Upload {
     /// chunk.
     pub(super) fn write(&mut self, id: TransferId, out: &mut Outgoing, data: &[u8]) -> usize {
         let n = data.len().min(self.capacity());
-        self.limited = n < data.len();
-        if self.limited {
+        let overflow = n < data.len();
+        if overflow {
             self.blocked = true;
         }
         let chunk = self.chunk as usize;
@@ -308,6 +309,11 @@ impl Upload {
             data = rest;
         }
         self.buffer.extend_from_slice(data);
+        // The pipeline sets the pace when the application offered more
+        // than it took, or exactly all it had room for (rsftp's 256 KiB
+        // reads fill 64 x 32 KiB exactly: without this the pipeline never
+        // grew past 2 MiB per round trip).
+        self.limited = overflow || self.capacity() == 0;
         n
     }
 
