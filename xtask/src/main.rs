@@ -136,6 +136,20 @@ enum Cmd {
     /// Throughput, sftp get/put and connection rate of ssh/rssh against
     /// sshd/rsshd; with --rtt also through a delay proxy (a long fat path).
     Bench(bench::BenchArgs),
+    /// The bench's delay proxy on its own, for measuring by hand: listens
+    /// on a free loopback port (printed) and relays to `--to` with half
+    /// the round trip of delay each way, until killed.
+    DelayProxy {
+        /// Where to relay (`127.0.0.1:2222`).
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// The round trip (`100ms`, `0.02s`).
+        #[arg(long, value_parser = bench_proxy::parse_duration)]
+        rtt: std::time::Duration,
+        /// The link rate each way in bits per second (`1G`); default none.
+        #[arg(long, value_parser = bench_proxy::parse_rate)]
+        rate: Option<u64>,
+    },
     /// What idle authenticated connections cost rsshd's memory, and what
     /// it keeps once they close.
     Idle {
@@ -177,6 +191,18 @@ fn run(cli: Cli) -> util::Result<()> {
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Idle { connections, users } => bench_idle::cmd_idle(connections, users),
+        Cmd::DelayProxy { to, rtt, rate } => {
+            let path = bench_proxy::PathConfig::with_rtt(rtt, rate, 64 << 20);
+            let proxy = bench_proxy::Proxy::start(to, path)?;
+            println!(
+                "{} -> {to}: listening on 127.0.0.1:{}",
+                path.describe(),
+                proxy.port
+            );
+            loop {
+                std::thread::park();
+            }
+        }
         Cmd::Tidy => {
             let root = util::workspace_root();
             let mut found = tidy::violations(&root);

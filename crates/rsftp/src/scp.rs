@@ -147,6 +147,21 @@ pub fn parse_args(args: &[String]) -> Result<Args, String> {
                         'l' => {
                             a.limit = Some(value.parse().map_err(|_| format!("bad limit {value}"))?)
                         }
+                        'S' => {
+                            return Err(format!(
+                                "-S {value} is not supported: rscp connects with its own SSH \
+                                 code (use -F, -o or -J)"
+                            ));
+                        }
+                        'D' => {
+                            return Err(format!(
+                                "-D {value} is not supported: rscp talks to SFTP servers \
+                                 over SSH only"
+                            ));
+                        }
+                        // -X: sftp's buffer size and request count, which
+                        // rscp sizes itself (the server's limits and the
+                        // measured round trip).
                         _ => {}
                     }
                     break;
@@ -453,5 +468,23 @@ mod tests {
                 "-O (the legacy SCP protocol) is not supported; rscp speaks SFTP"
             );
         }
+    }
+
+    /// `-S program` and `-D server` name programs rscp would not run:
+    /// refused, not ignored.
+    #[test]
+    fn other_programs_are_refused() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        for args in [
+            &["-S", "/usr/bin/ssh"][..],
+            &["-S/usr/bin/ssh"],
+            &["-r", "-D", "/x"],
+        ] {
+            let mut all = v(args);
+            all.extend(v(&["x", "h:y"]));
+            let e = parse_args(&all).unwrap_err();
+            assert!(e.contains("is not supported"), "{args:?}: {e}");
+        }
+        assert!(parse_args(&v(&["-X", "buffer=1024", "x", "h:y"])).is_ok());
     }
 }
