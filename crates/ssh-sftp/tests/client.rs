@@ -167,6 +167,40 @@ impl Pair {
         }
         done.unwrap()
     }
+
+    /// Uploads `data` in pieces: `piece(capacity, left, i)` says how many
+    /// bytes the `i`th write offers (none this round when 0).
+    fn upload_pieces(
+        &mut self,
+        h: &Handle,
+        data: &[u8],
+        mut piece: impl FnMut(usize, usize, usize) -> usize,
+    ) -> Result<u64, Status> {
+        let t = self.client.upload(h, 0).unwrap();
+        let (mut sent, mut i, mut done) = (0usize, 0usize, None);
+        while done.is_none() {
+            let room = self.client.upload_capacity(t).unwrap();
+            let n = piece(room, data.len() - sent, i).min(data.len() - sent);
+            if n > 0 {
+                let took = self.client.upload_write(t, &data[sent..sent + n]).unwrap();
+                sent += took;
+                if took == n {
+                    i += 1;
+                }
+                if sent == data.len() {
+                    self.client.upload_finish(t).unwrap();
+                }
+            }
+            self.run();
+            for e in self.events.drain(..) {
+                if let Event::TransferDone { transfer, result } = e {
+                    assert_eq!(transfer, t);
+                    done = Some(result);
+                }
+            }
+        }
+        done.unwrap()
+    }
 }
 
 fn pattern(len: usize) -> Vec<u8> {
@@ -241,27 +275,9 @@ fn an_upload_that_fills_the_pipeline_exactly_grows_it() {
     let mut p = Pair::new(MemFs::new(), ServerOptions::default(), config);
     let file = pattern(24 * 1024 * 1024);
     let h = p.open(b"/up", OpenFlags::WRITE | OpenFlags::CREAT).unwrap();
-    let t = p.client.upload(&h, 0).unwrap();
-    let (mut sent, mut done) = (0usize, None);
-    while done.is_none() {
-        let room = p.client.upload_capacity(t).unwrap();
-        if sent < file.len() && room > 0 {
-            let n = room.min(file.len() - sent);
-            assert_eq!(p.client.upload_write(t, &file[sent..sent + n]), Ok(n));
-            sent += n;
-            if sent == file.len() {
-                p.client.upload_finish(t).unwrap();
-            }
-        }
-        p.run();
-        for e in p.events.drain(..) {
-            if let Event::TransferDone { transfer, result } = e {
-                assert_eq!(transfer, t);
-                done = Some(result);
-            }
-        }
-    }
-    assert_eq!(done.unwrap(), Ok(file.len() as u64));
+    // Exactly what there is room for, as rsftp's reads happen to be.
+    let result = p.upload_pieces(&h, &file, |room, _, _| room);
+    assert_eq!(result, Ok(file.len() as u64));
     assert!(p.server.filesystem().contents(b"/up").unwrap() == file);
     assert_eq!(p.max_in_flight_seen, 256, "8 MiB / 32 KiB");
 }
@@ -304,7 +320,6 @@ fn an_upload_in_uneven_pieces_arrives_in_order() {
     let mut p = Pair::with_fs(MemFs::new());
     let file = pattern(3 * 1024 * 1024 + 11);
     let h = p.open(b"/up", OpenFlags::WRITE | OpenFlags::CREAT).unwrap();
-    let t = p.client.upload(&h, 0).unwrap();
     let sizes = [
         1usize,
         7,
@@ -315,28 +330,10 @@ fn an_upload_in_uneven_pieces_arrives_in_order() {
         65_536,
         250_001,
     ];
-    let (mut sent, mut i, mut done) = (0usize, 0usize, None);
-    while done.is_none() {
-        if sent < file.len() {
-            let n = sizes[i % sizes.len()].min(file.len() - sent);
-            let took = p.client.upload_write(t, &file[sent..sent + n]).unwrap();
-            sent += took;
-            if took == n {
-                i += 1;
-            }
-            if sent == file.len() {
-                p.client.upload_finish(t).unwrap();
-            }
-        }
-        p.run();
-        for e in p.events.drain(..) {
-            if let Event::TransferDone { transfer, result } = e {
-                assert_eq!(transfer, t);
-                done = Some(result);
-            }
-        }
-    }
-    assert_eq!(done.unwrap(), Ok(file.len() as u64));
+    let result = p.upload_pieces(&h, &file, |room, _, i| {
+        if room == 0 { 0 } else { sizes[i % sizes.len()] }
+    });
+    assert_eq!(result, Ok(file.len() as u64));
     assert!(p.server.filesystem().contents(b"/up").unwrap() == file);
 }
 

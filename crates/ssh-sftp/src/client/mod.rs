@@ -14,6 +14,7 @@
 //! or of a type the request cannot have, is a [`ProtocolError`], and the
 //! client stays failed.
 
+mod outgoing;
 mod transfer;
 
 use std::collections::{HashMap, VecDeque};
@@ -21,11 +22,12 @@ use std::fmt;
 
 use ssh_wire::DecodeError;
 
+use self::outgoing::Outgoing;
 use self::transfer::{Download, Upload};
 use crate::attrs::Attrs;
 use crate::extensions::{ExtendedRequest, ExtensionPair, Limits, StatVfs, UsersGroups, names};
 use crate::framing::PacketReader;
-use crate::message::{Handle, NameEntry, Packet, Request, Response, TooLarge};
+use crate::message::{Handle, NameEntry, Packet, Request, Response};
 use crate::numbers::{MAX_DATA_LEN, OpenFlags, SFTP_VERSION, StatusCode};
 
 /// OpenSSH's `sftp` defaults: `-B 32768`, `-R 64`.
@@ -334,45 +336,6 @@ enum Pending {
     },
     /// An upload's WRITE.
     Write { transfer: TransferId, len: u32 },
-}
-
-/// The request side: ids, what each waits for, the bytes to send.
-#[derive(Debug, Default)]
-struct Outgoing {
-    next_id: u32,
-    pending: HashMap<u32, Pending>,
-    bytes: Vec<u8>,
-}
-
-impl Outgoing {
-    fn send(&mut self, request: Request, pending: Pending) -> Result<u32, TooLarge> {
-        let mut id = self.next_id;
-        while self.pending.contains_key(&id) {
-            id = id.wrapping_add(1);
-        }
-        Packet::Request { id, request }.encode(&mut self.bytes)?;
-        self.next_id = id.wrapping_add(1);
-        self.pending.insert(id, pending);
-        Ok(id)
-    }
-
-    /// [`Outgoing::send`] of a WRITE whose data is borrowed.
-    fn send_write(
-        &mut self,
-        handle: &Handle,
-        offset: u64,
-        data: &[u8],
-        pending: Pending,
-    ) -> Result<u32, TooLarge> {
-        let mut id = self.next_id;
-        while self.pending.contains_key(&id) {
-            id = id.wrapping_add(1);
-        }
-        Packet::encode_write(&mut self.bytes, id, handle, offset, data)?;
-        self.next_id = id.wrapping_add(1);
-        self.pending.insert(id, pending);
-        Ok(id)
-    }
 }
 
 #[derive(Debug)]
