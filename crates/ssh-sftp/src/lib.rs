@@ -72,7 +72,7 @@ pub mod fs;
 pub mod server;
 
 pub use fs::{CopyError, Filesystem, FsError, FsResult};
-pub use server::{Server, ServerError, ServerOptions};
+pub use server::{LogLevel, MAX_LOG_LINES, Server, ServerError, ServerOptions};
 pub mod client;
 pub mod memfs;
 

@@ -6,6 +6,7 @@
 //! is read ("the server MAY process requests in any order", draft-02 §6.1;
 //! OpenSSH also answers in order).
 
+mod log;
 mod options;
 
 use std::collections::{HashMap, VecDeque};
@@ -20,6 +21,7 @@ use crate::fs::{CopyError, Filesystem, FsError};
 use crate::message::{Handle, NameEntry, Packet, Request, Response};
 use crate::numbers::{MAX_DATA_LEN, MAX_PACKET_LEN, SFTP_VERSION, StatusCode};
 
+pub use log::{LogLevel, MAX_LOG_LINES};
 pub use options::{DEFAULT_MAX_HANDLES, ServerOptions};
 
 /// Bytes of replies the server holds before it stops taking requests:
@@ -94,6 +96,8 @@ pub struct Server<F: Filesystem> {
     /// Handles are this counter's 8 bytes: never reused within a session,
     /// so a stale handle finds nothing.
     next_handle: u64,
+    /// `-l`: the request log.
+    log: log::RequestLog,
 }
 
 impl<F: Filesystem> fmt::Debug for Server<F> {
@@ -109,6 +113,7 @@ impl<F: Filesystem> fmt::Debug for Server<F> {
 impl<F: Filesystem> Server<F> {
     /// A server answering from `fs`.
     pub fn new(fs: F, options: ServerOptions) -> Self {
+        let log = log::RequestLog::new(options.log_level);
         Self {
             fs,
             options,
@@ -119,6 +124,7 @@ impl<F: Filesystem> Server<F> {
             client_version: None,
             handles: HashMap::new(),
             next_handle: 1,
+            log,
         }
     }
 
@@ -135,6 +141,13 @@ impl<F: Filesystem> Server<F> {
     /// The version the client sent in INIT, once it has.
     pub const fn client_version(&self) -> Option<u32> {
         self.client_version
+    }
+
+    /// The next line of the request log (`ServerOptions::log_level`), for
+    /// the caller to send to syslog or stderr; at most
+    /// [`MAX_LOG_LINES`] wait.
+    pub fn poll_log(&mut self) -> Option<String> {
+        self.log.pop()
     }
 
     /// How many handles are open.
@@ -236,7 +249,13 @@ impl<F: Filesystem> Server<F> {
                 packet_type: p.packet_type(),
             }),
             Packet::Request { id, request } => {
+                let note = if self.log.on() {
+                    log::RequestLog::note(&request, |p| self.path(p))
+                } else {
+                    log::Note::Nothing
+                };
                 let response = self.answer(request);
+                self.log.done(note, &response);
                 self.send(Packet::Response { id, response });
                 Ok(())
             }
@@ -303,6 +322,7 @@ impl<F: Filesystem> Server<F> {
             return Response::status(StatusCode::OP_UNSUPPORTED);
         }
         if !self.options.permits(&request) {
+            self.log.refused(request.name().unwrap_or("unnamed"));
             return Response::status(StatusCode::PERMISSION_DENIED);
         }
         match request {

@@ -27,6 +27,8 @@ pub struct ServerOptions {
     pub umask: Option<u32>,
     /// Open handles allowed at once; another OPEN or OPENDIR fails.
     pub max_handles: usize,
+    /// `-l`: which requests go to the log ([`crate::Server::poll_log`]).
+    pub log_level: super::LogLevel,
 }
 
 impl Default for ServerOptions {
@@ -38,6 +40,7 @@ impl Default for ServerOptions {
             start_directory: None,
             umask: None,
             max_handles: DEFAULT_MAX_HANDLES,
+            log_level: super::LogLevel::default(),
         }
     }
 }
