@@ -17,9 +17,10 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
+use ssh_os::syslog::{Facility, Severity};
 use ssh_os::user::User;
 use ssh_server_kit::sftp::OsFs;
-use ssh_sftp::{Server, ServerOptions};
+use ssh_sftp::{LogLevel, Server, ServerOptions};
 
 /// The first argument that selects the hidden mode.
 pub(crate) const FLAG: &str = "--internal-sftp";
@@ -47,16 +48,21 @@ pub(crate) fn run_if_requested() {
 /// What the options ask for.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Options {
-    /// `-R`, `-u`, `-P`, `-p` for the server.
+    /// `-R`, `-u`, `-P`, `-p` and `-l` for the server.
     pub server: ServerOptions,
     /// `-d`, with its tokens expanded.
     pub start_directory: Option<String>,
+    /// `-f`: the syslog facility of the request log (AUTH when not given,
+    /// as sftp-server).
+    pub facility: Option<Facility>,
+    /// `-e`: the request log goes to stderr instead of syslog.
+    pub stderr: bool,
 }
 
 /// Parses internal-sftp's options as sftp-server's getopt string
 /// `d:f:l:P:p:u:ehR` does (clustered flags, an option's value attached or
-/// in the next argument; the first non-option ends them). `-l`, `-f` and
-/// `-e` are checked and accepted: rsshd logs the session itself.
+/// in the next argument; the first non-option ends them). `-l` sets the
+/// request log's level, `-f` its syslog facility, `-e` sends it to stderr.
 pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, String> {
     let mut o = Options::default();
     let mut i = 0;
@@ -72,7 +78,7 @@ pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, 
             if !"dflPpu".contains(c) {
                 match c {
                     'R' => o.server.read_only = true,
-                    'e' => {}
+                    'e' => o.stderr = true,
                     'h' => return Err(USAGE.to_owned()),
                     _ => return Err(format!("unknown option -- {c}\n{USAGE}")),
                 }
@@ -90,8 +96,16 @@ pub(crate) fn parse(args: &[String], user: &str, home: &str) -> Result<Options, 
             };
             match c {
                 'd' => o.start_directory = Some(expand(value, user, home)?),
-                'f' => facility(value)?,
-                'l' => level(value)?,
+                'f' => {
+                    o.facility = Some(
+                        Facility::from_name(value)
+                            .ok_or_else(|| format!("Invalid log facility \"{value}\""))?,
+                    );
+                }
+                'l' => {
+                    o.server.log_level = LogLevel::from_name(value)
+                        .ok_or_else(|| format!("Invalid log level \"{value}\""))?;
+                }
                 'P' => o
                     .server
                     .denied_requests
@@ -116,29 +130,6 @@ fn umask(v: &str) -> Result<u32, String> {
         .ok()
         .filter(|m| *m <= 0o777 && !v.starts_with(['+', '-']))
         .ok_or_else(|| format!("Invalid umask \"{v}\""))
-}
-
-fn level(v: &str) -> Result<(), String> {
-    const LEVELS: &[&str] = &[
-        "QUIET", "FATAL", "ERROR", "INFO", "VERBOSE", "DEBUG", "DEBUG1", "DEBUG2", "DEBUG3",
-    ];
-    if LEVELS.iter().any(|l| l.eq_ignore_ascii_case(v)) {
-        Ok(())
-    } else {
-        Err(format!("Invalid log level \"{v}\""))
-    }
-}
-
-fn facility(v: &str) -> Result<(), String> {
-    const FACILITIES: &[&str] = &[
-        "DAEMON", "USER", "AUTH", "AUTHPRIV", "LOCAL0", "LOCAL1", "LOCAL2", "LOCAL3", "LOCAL4",
-        "LOCAL5", "LOCAL6", "LOCAL7",
-    ];
-    if FACILITIES.iter().any(|f| f.eq_ignore_ascii_case(v)) {
-        Ok(())
-    } else {
-        Err(format!("Invalid log facility \"{v}\""))
-    }
 }
 
 /// `-d`'s tokens: `%d` the home directory, `%u` the user name, `%%`.
@@ -172,6 +163,29 @@ fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
         return Err(USAGE.to_owned());
     };
     let opts = parse(rest, name, home)?;
+    let logging = opts.server.log_level >= LogLevel::Info;
+    if logging && !opts.stderr {
+        // Before the chroot, as sshd: the log socket is outside it.
+        ssh_os::syslog::open(c"internal-sftp", opts.facility.unwrap_or(Facility::AUTH));
+    }
+    let stderr = opts.stderr;
+    let mut log = move |line: &str| {
+        if stderr {
+            eprintln!("internal-sftp: {line}");
+        } else {
+            ssh_os::syslog::send(Severity::Info, line);
+        }
+    };
+    // "session opened for local user U from [ADDR]", as sftp-server.
+    let from = std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|c| c.split(' ').next().map(str::to_owned))
+        .unwrap_or_else(|| "UNKNOWN".to_owned());
+    if logging {
+        log(&format!(
+            "session opened for local user {name} from [{from}]"
+        ));
+    }
     if !chroot.is_empty() {
         // Started as root by a server with ChrootDirectory (a user who
         // runs this by hand cannot chroot): confine, then drop to the user.
@@ -197,7 +211,18 @@ fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
         shell: PathBuf::new(),
     };
     let server = Server::new(OsFs::new(base, Some(user)), opts.server);
-    pump(server, std::io::stdin().lock(), std::io::stdout().lock())
+    let r = pump(
+        server,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+        &mut log,
+    );
+    if logging {
+        log(&format!(
+            "session closed for local user {name} from [{from}]"
+        ));
+    }
+    r
 }
 
 /// Reads requests and writes replies until stdin ends. The server stops
@@ -207,6 +232,7 @@ fn pump<F: ssh_sftp::Filesystem>(
     mut server: Server<F>,
     mut input: impl Read,
     mut output: impl Write,
+    log: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
     let mut pending: Vec<u8> = Vec::new();
     let mut out = Vec::new();
@@ -216,6 +242,9 @@ fn pump<F: ssh_sftp::Filesystem>(
         if !pending.is_empty() {
             let n = server.handle_input(&pending).map_err(|e| e.to_string())?;
             pending.drain(..n);
+            while let Some(line) = server.poll_log() {
+                log(&line);
+            }
         }
         if server.poll_transmit(&mut out) {
             output
@@ -254,6 +283,13 @@ mod tests {
         assert_eq!(p(&[]).unwrap(), Options::default());
         let o = p(&["-R", "-u", "027", "-l", "VERBOSE", "-f", "AUTHPRIV", "-e"]).unwrap();
         assert!(o.server.read_only);
+        assert_eq!(o.server.log_level, LogLevel::Verbose);
+        assert_eq!(o.facility, Facility::from_name("authpriv"));
+        assert!(o.stderr);
+        assert_eq!(
+            p(&["-l", "debug3"]).unwrap().server.log_level,
+            LogLevel::Debug
+        );
         assert_eq!(o.server.umask, Some(0o027));
         // Clustered flags and attached values.
         let o = p(&["-eRu002", "-d%d/up", "-Pwrite,remove", "-P", "rename"]).unwrap();
@@ -302,7 +338,12 @@ mod tests {
         input.extend_from_slice(&[0, 0, 0, 10, 16, 0, 0, 0, 1, 0, 0, 0, 1, b'.']);
         let mut output = Vec::new();
         let server = Server::new(OsFs::new(&dir, None), ServerOptions::default());
-        pump(server, &input[..], &mut output).unwrap();
+        let mut lines = Vec::new();
+        pump(server, &input[..], &mut output, &mut |l: &str| {
+            lines.push(l.to_owned())
+        })
+        .unwrap();
+        assert!(lines.is_empty(), "nothing is logged at ERROR: {lines:?}");
         // VERSION, then NAME (104) for id 1.
         assert_eq!(output.get(4), Some(&2));
         let len = u32::from_be_bytes(output.get(..4).unwrap().try_into().unwrap()) as usize;
