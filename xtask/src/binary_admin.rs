@@ -30,18 +30,20 @@ fn container_root(setup: &Setup) -> Result<PathBuf> {
 }
 
 /// `/dev/log` of the container, bound here for one row; removed after.
-struct SyslogSink {
+pub(crate) struct SyslogSink {
     path: PathBuf,
     socket: UnixDatagram,
 }
 
 impl SyslogSink {
     /// Binds the container's `/dev/log`.
-    fn bind(setup: &Setup) -> Result<Self> {
+    pub(crate) fn bind(setup: &Setup) -> Result<Self> {
         let path = container_root(setup)?.join("dev/log");
         let _ = fs::remove_file(&path);
         let socket =
             UnixDatagram::bind(&path).context(format_args!("binding {}", path.display()))?;
+        // Writable by all, as the real /dev/log: a user's session logs too.
+        set_mode(&path, 0o666)?;
         socket
             .set_read_timeout(Some(Duration::from_millis(200)))
             .context("socket timeout")?;
@@ -49,7 +51,7 @@ impl SyslogSink {
     }
 
     /// The messages received until one holds `text` (or `wait` passed).
-    fn until(&self, text: &str, wait: Duration, seen: &mut Vec<String>) -> bool {
+    pub(crate) fn until(&self, text: &str, wait: Duration, seen: &mut Vec<String>) -> bool {
         let deadline = Instant::now() + wait;
         let mut buf = vec![0u8; 8192];
         while Instant::now() < deadline {
@@ -66,6 +68,73 @@ impl SyslogSink {
     }
 }
 
+/// Messages read from a [`SyslogSink`] by a thread of their own, so that
+/// a busy logger never blocks on a full socket while a row runs.
+pub(crate) struct SyslogCollector {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SyslogSink {
+    /// Starts reading every message as it comes.
+    pub(crate) fn collect(&self) -> Result<SyslogCollector> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::{Arc, Mutex, PoisonError};
+        let socket = self.socket.try_clone().context("cloning the log socket")?;
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s, st) = (seen.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            while !st.load(Ordering::Relaxed) {
+                if let Ok(n) = socket.recv(&mut buf) {
+                    let msg = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                    s.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(msg.into_owned());
+                }
+            }
+        });
+        Ok(SyslogCollector { seen, stop })
+    }
+}
+
+impl SyslogCollector {
+    /// Waits up to `wait` for a message holding each of `texts`; the
+    /// missing ones and everything seen otherwise.
+    pub(crate) fn wait_for(
+        &self,
+        texts: &[String],
+        wait: Duration,
+    ) -> std::result::Result<(), String> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let seen = self
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let missing: Vec<&String> = texts
+                .iter()
+                .filter(|t| !seen.iter().any(|m| m.contains(t.as_str())))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("missing {missing:?}; the log got: {seen:#?}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SyslogCollector {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 impl Drop for SyslogSink {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
@@ -74,7 +143,7 @@ impl Drop for SyslogSink {
 
 /// The server started through a script that drops the harness's `-e`
 /// (and keeps `-D`), so that it logs as a daemon does.
-fn without_dash_e(setup: &Setup) -> Result<String> {
+pub(crate) fn without_dash_e(setup: &Setup) -> Result<String> {
     let script = format!(
         "#!/bin/sh\n# The server without -e: its log goes to syslog.\n\
          for a do shift; [ \"$a\" = -e ] || set -- \"$@\" \"$a\"; done\n\

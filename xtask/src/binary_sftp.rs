@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::process::Output;
+use std::time::Duration;
 
 use crate::bail;
 use crate::binary_session::{run_peer, run_peer_for, transfer_opts, upload_file};
@@ -295,6 +296,45 @@ pub(crate) fn allow_list(ctx: &mut Ctx<'_>) -> Result<()> {
     r.and(cleanup)
 }
 
+/// `-l INFO`: the session and each change to the files in the system log,
+/// in sftp-server's words (the server runs as a daemon, without `-e`).
+pub(crate) fn log_row(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = Setup::new(ctx, true)?;
+    let line = setup.keygen("id", "ed25519", "")?;
+    setup.account(ctx, &line)?;
+    let sink = crate::binary_admin::SyslogSink::bind(&setup)?;
+    let log = sink.collect()?;
+    // The log is read as it comes (a daemon blocks in syslog() on a full
+    // socket); LogLevel INFO keeps it short.
+    let srv = srv(&[
+        "LogLevel INFO",
+        "PidFile none",
+        "ForceCommand internal-sftp -l INFO",
+    ]);
+    let program = crate::binary_admin::without_dash_e(&setup)?;
+    let server = setup.start_program(ctx, &srv, &program)?;
+    fs::write(setup.host("small"), b"small\n").context("writing small")?;
+    set_mode(&setup.host("small"), 0o644)?;
+    let home = format!("/home/{USER}");
+    let batch = format!(
+        "put {} {home}/isftp-log\nrename {home}/isftp-log {home}/isftp-log2\nrm {home}/isftp-log2\n",
+        setup.peer("small")
+    );
+    let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+    if !out.status.success() {
+        bail!("sftp failed: {}", tail(&out.stderr));
+    }
+    let wanted = [
+        format!("session opened for local user {USER} from [127.0.0.1]"),
+        format!("open \"{home}/isftp-log\" flags WRITE,CREATE,TRUNCATE mode 0644"),
+        format!("close \"{home}/isftp-log\" bytes read 0 written 6"),
+        format!("rename old \"{home}/isftp-log\" new \"{home}/isftp-log2\""),
+        format!("remove name \"{home}/isftp-log2\""),
+    ];
+    log.wait_for(&wanted, Duration::from_secs(10))
+        .map_err(|e| format!("the system log: {e}").into())
+}
+
 /// A row's function.
 type RowFn = fn(&mut Ctx<'_>) -> Result<()>;
 
@@ -329,6 +369,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-allowlist",
         "ForceCommand internal-sftp -p (no write): a get works, a put is refused",
         allow_list,
+    ),
+    (
+        "isftp-log",
+        "ForceCommand internal-sftp -l INFO, the server a daemon (no -e): session, open, close with bytes written, rename, remove in the system log",
+        log_row,
     ),
     (
         "isftp-chroot",
