@@ -70,8 +70,10 @@ pub(crate) struct Core {
     conn_role: ssh_connection::Role,
     conn_config: ssh_connection::Config,
     /// Payloads refused with `WouldBlock`, oldest first. At most one comes
-    /// from the connection (we stop draining it while this is not empty);
-    /// the rest wait in the connection's own bounded queue.
+    /// from the connection (we stop draining it while this is not empty),
+    /// or the rest of one direct send (`send_channel_data`, at most
+    /// `max_queued_bytes`); the rest wait in the connection's own bounded
+    /// queue.
     pending: VecDeque<Vec<u8>>,
     /// The header of the channel message being sealed straight from the
     /// application's bytes ([`Core::send_channel_data`]).
@@ -395,10 +397,26 @@ impl Core {
         {
             head.clear();
             grant.header(part.len(), &mut head);
-            let r = self.transport.send_payload_parts(&head, part);
-            if self.guard(r.map_err(Error::from)).is_err() {
-                result = Err(ApiError::ConnectionFailed);
-                break;
+            // A re-key our own packets started can make the transport
+            // hold the rest, and refuse it past its hold limit: the window
+            // is taken, so the rest waits here, in order, as `flush` keeps
+            // a refused payload.
+            if !self.pending.is_empty() {
+                self.pending.push_back([head.as_slice(), part].concat());
+                continue;
+            }
+            match self.transport.send_payload_parts(&head, part) {
+                Ok(()) => {}
+                Err(ssh_transport::Error::WouldBlock) => {
+                    self.pending.push_back([head.as_slice(), part].concat());
+                }
+                Err(e) => {
+                    // Recorded in the session (fatal ones send their
+                    // DISCONNECT); the application's write fails.
+                    let _ = self.guard::<()>(Err(Error::from(e)));
+                    result = Err(ApiError::ConnectionFailed);
+                    break;
+                }
             }
         }
         self.head = head;

@@ -137,3 +137,43 @@ fn the_transport_output_stays_bounded_by_the_queue_limit() {
     }
     assert!(got == data);
 }
+
+/// A re-key that starts in the middle of one direct send (its volume
+/// limit reached by the first packets), with a hold limit far below the
+/// rest: the rest waits in the session and goes after the exchange. No
+/// byte is lost and the write is no error.
+#[test]
+fn a_rekey_starting_inside_one_direct_send_loses_nothing() {
+    let tc = ssh_transport::Config {
+        rekey: ssh_transport::RekeyLimit {
+            bytes: Some(64 * 1024),
+            interval: None,
+        },
+        max_held_bytes: 10_000,
+        ..ssh_transport::Config::default()
+    };
+    let big = ssh_connection::Config {
+        window: 4 * 1024 * 1024,
+        ..ssh_connection::Config::default()
+    };
+    let mut p = Pair::connected(Options {
+        transport_client: tc,
+        conn_client: big.clone(),
+        conn_server: big,
+        ..Options::default()
+    });
+    let (c, s) = p.open_channels(1)[0];
+    let kex_before = p.c.transport().kex_count();
+    let data = common::pattern(0, 0, 1024 * 1024);
+    let mut sent = 0;
+    let mut got = Vec::new();
+    while got.len() < data.len() {
+        if sent < data.len() {
+            sent += p.c.send_channel_data(c, None, &data[sent..]).unwrap();
+        }
+        p.drive().unwrap();
+        got.extend(read_all(&mut p, s));
+    }
+    assert!(got == data, "every byte, in order");
+    assert!(p.c.transport().kex_count() > kex_before, "a re-key ran");
+}
