@@ -111,7 +111,7 @@ const TRANSFERS: &[(&str, &str, CaseFn, &str)] = &[
     ),
     (
         "tree",
-        "pscp -sftp -r -p into internal-sftp: the transfer tree (512 MiB: pscp slows down on 1 GiB, empty file, spaces, a line break, symlink) up and back: SHA-256, modes, mtimes",
+        "pscp -sftp -r -p into internal-sftp: the transfer tree (256 MiB: pscp slows down on large files, even against sshd; empty file, spaces, a line break, symlink) up and back: SHA-256, modes, mtimes",
         pscp_tree,
         "-sftp",
     ),
@@ -127,7 +127,7 @@ const PSFTP: &[(&str, &str, CaseFn, &str)] = &[
     ),
     (
         "tree",
-        "psftp -b with put -r and get -r into internal-sftp: the transfer tree (512 MiB, empty file, spaces, a line break, symlink) up and back, SHA-256 and modes equal (psftp follows the symlink; it has no -p, so mtimes are not compared)",
+        "psftp -b with put -r and get -r into internal-sftp: the transfer tree (256 MiB, empty file, spaces, a line break, symlink) up and back, SHA-256 and modes equal (psftp follows the symlink; it has no -p, so mtimes are not compared)",
         psftp_tree,
         "",
     ),
