@@ -162,15 +162,28 @@ pub enum VersionEvent {
 pub struct VersionReader {
     peer: Peer,
     lines: usize,
+    /// How much of the current line is known to hold no line feed: a line
+    /// that arrives a byte at a time is scanned once, not once per byte.
+    scanned: usize,
+    /// Tests: every byte looked at for a line feed.
+    #[cfg(test)]
+    examined: usize,
 }
 
 impl VersionReader {
     /// A reader for lines from `peer`.
     pub const fn new(peer: Peer) -> Self {
-        Self { peer, lines: 0 }
+        Self {
+            peer,
+            lines: 0,
+            scanned: 0,
+            #[cfg(test)]
+            examined: 0,
+        }
     }
 
-    /// Looks at the start of `buf` (the bytes not yet consumed).
+    /// Looks at the start of `buf`: the bytes not yet consumed, which
+    /// begin with what earlier calls saw of the current line.
     pub fn read(&mut self, buf: &[u8]) -> Result<VersionEvent, DecodeError> {
         const WHAT: &str = "version line";
         let is_version = buf.starts_with(b"SSH-") || b"SSH-".starts_with(buf);
@@ -179,7 +192,18 @@ impl VersionReader {
         } else {
             MAX_PRE_BANNER_LINE
         };
-        let Some(lf) = buf.iter().take(limit).position(|&b| b == b'\n') else {
+        if buf.len() < self.scanned {
+            // Not the line seen so far: look at all of it.
+            self.scanned = 0;
+        }
+        let from = self.scanned.min(limit);
+        let window = buf.get(from..buf.len().min(limit)).unwrap_or_default();
+        #[cfg(test)]
+        {
+            self.examined += window.len();
+        }
+        let Some(lf) = window.iter().position(|&b| b == b'\n').map(|i| from + i) else {
+            self.scanned = from + window.len();
             if buf.len() >= limit {
                 return Err(DecodeError::TooLong {
                     what: WHAT,
@@ -190,6 +214,7 @@ impl VersionReader {
             return Ok(VersionEvent::Incomplete);
         };
         let consumed = lf + 1;
+        self.scanned = 0;
         let line = buf.get(..lf).unwrap_or_default();
         // CR LF is the rule; a bare LF is accepted as OpenSSH does.
         let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -224,6 +249,37 @@ impl VersionReader {
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_arriving_a_byte_at_a_time_is_scanned_once() {
+        let mut input = vec![b'x'; MAX_PRE_BANNER_LINE - 1];
+        input.push(b'\n');
+        input.extend_from_slice(b"SSH-2.0-slow\r\n");
+        let mut r = VersionReader::new(Peer::Server);
+        let (mut start, mut end) = (0, 0);
+        let mut lines = 0;
+        while end < input.len() {
+            end += 1;
+            match r.read(&input[start..end]).unwrap() {
+                VersionEvent::Incomplete => {}
+                VersionEvent::PreBannerLine { consumed, text } => {
+                    assert_eq!(text.len(), MAX_PRE_BANNER_LINE - 1);
+                    lines += 1;
+                    start += consumed;
+                }
+                VersionEvent::Version { version, consumed } => {
+                    assert_eq!(version.software(), "slow");
+                    assert_eq!(lines, 1);
+                    assert_eq!(start + consumed, input.len());
+                    // Each byte looked at once (the quadratic rescan of
+                    // the whole line per byte examined 33 million).
+                    assert_eq!(r.examined, input.len());
+                    return;
+                }
+            }
+        }
+        panic!("no version line");
+    }
 
     #[test]
     fn openssh_lines_parse() {
