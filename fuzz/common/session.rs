@@ -4,6 +4,8 @@
 //! the targets offer no compression, so each payload's message number can
 //! be read from the output.
 
+use std::sync::OnceLock;
+
 use ssh_connection::Event;
 use ssh_connection::{Connection, GlobalReply};
 
@@ -86,16 +88,26 @@ pub fn serve_connection(conn: &mut Connection, ev: Event) {
 }
 
 /// A transport configuration without compression (so that the output can
-/// be read) and with small limits.
+/// be read) and with small limits; made once per process (building the
+/// algorithm lists costs more than a short input), cloned per execution.
 pub fn transport_config(server: bool) -> ssh_transport::Config {
-    let mut c = if server {
-        ssh_transport::Config::server_default()
-    } else {
-        ssh_transport::Config::default()
+    static SERVER: OnceLock<ssh_transport::Config> = OnceLock::new();
+    static CLIENT: OnceLock<ssh_transport::Config> = OnceLock::new();
+    let make = || {
+        let mut c = if server {
+            ssh_transport::Config::server_default()
+        } else {
+            ssh_transport::Config::default()
+        };
+        c.algorithms.compression = ssh_wire::NameList::parse("none").unwrap();
+        c.max_held_bytes = 64 * 1024;
+        c
     };
-    c.algorithms.compression = ssh_wire::NameList::parse("none").unwrap();
-    c.max_held_bytes = 64 * 1024;
-    c
+    if server {
+        SERVER.get_or_init(make).clone()
+    } else {
+        CLIENT.get_or_init(make).clone()
+    }
 }
 
 /// Connection limits small enough that the fuzzer reaches them.

@@ -6,11 +6,11 @@
 //! (the fuzzer cannot finish one: it would need our keys); the output
 //! stays bounded by a constant plus a small multiple of the input.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use ssh_keys::PrivateKey;
 use ssh_transport::{Config, Event, Transport};
 
 /// Output allowed whatever the input: our version line, KEXINIT, a key
@@ -24,10 +24,9 @@ pub fn run(server: bool, data: &[u8]) {
     let chunk = 1 + usize::from(first) * 7;
     let rng = Box::new(StdRng::seed_from_u64(u64::from(first)));
     let mut t = if server {
-        let key: ssh_transport::HostKey = Box::new(PrivateKey::from_ed25519_seed(&[7; 32]));
-        Transport::server(Config::server_default(), vec![key], rng).unwrap()
+        Transport::server(config(true), vec![crate::host_key::host_key()], rng).unwrap()
     } else {
-        Transport::client(Config::default(), rng).unwrap()
+        Transport::client(config(false), rng).unwrap()
     };
     let now = Instant::now();
     let mut out = Vec::new();
@@ -105,4 +104,16 @@ pub fn run(server: bool, data: &[u8]) {
     );
     // Every line before the version is an event; a bound on them too.
     assert!(events <= 8 + input.len());
+}
+
+/// The default server or client configuration, made once per process
+/// (building the algorithm lists costs more than a short input).
+fn config(server: bool) -> Config {
+    static SERVER: OnceLock<Config> = OnceLock::new();
+    static CLIENT: OnceLock<Config> = OnceLock::new();
+    if server {
+        SERVER.get_or_init(Config::server_default).clone()
+    } else {
+        CLIENT.get_or_init(Config::default).clone()
+    }
 }

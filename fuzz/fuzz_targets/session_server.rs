@@ -19,9 +19,10 @@ use rand::rngs::StdRng;
 use ssh_auth::server::{
     AccountVerdict, KeyboardInteractiveAnswer, PasswordVerdict, ServerConfig, ServerEvent,
 };
-use ssh_keys::PrivateKey;
 use ssh_session::{ServerSession, ServerSessionEvent};
 
+#[path = "../common/host_key.rs"]
+mod host_key;
 #[path = "../common/session.rs"]
 mod session;
 
@@ -37,11 +38,10 @@ fuzz_target!(|data: &[u8]| {
         banner: (first & 2 == 2).then(|| "welcome\n".to_owned()),
         ..ServerConfig::default()
     };
-    let key: ssh_transport::HostKey = Box::new(PrivateKey::from_ed25519_seed(&[7; 32]));
     let mut s = ServerSession::new(
         now,
         session::transport_config(true),
-        vec![key],
+        vec![host_key::host_key()],
         auth,
         session::connection_config(),
         Box::new(StdRng::seed_from_u64(1)),

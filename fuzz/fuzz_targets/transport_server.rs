@@ -4,6 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../common/host_key.rs"]
+mod host_key;
 #[path = "../common/transport.rs"]
 mod transport;
 

@@ -17,6 +17,79 @@ pub const SMOKE_SECONDS: u64 = 5;
 /// Seconds per target by default.
 pub const DEFAULT_SECONDS: u64 = 60;
 
+/// The most a committed seed directory may hold after `--merge`, per
+/// target.
+pub const MAX_SEEDS_BYTES: u64 = 512 * 1024;
+/// The largest input `--merge` commits.
+pub const MAX_SEED_LEN: usize = 16 * 1024;
+
+/// `cargo xtask fuzz`'s arguments.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FuzzArgs {
+    /// A few seconds per target (CI).
+    #[arg(long)]
+    pub smoke: bool,
+    /// Seconds per target (default: 60, or 5 with --smoke).
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// Run every target this long (`90s`, `10m`, `2h`), one per core at a
+    /// time, and print executions and crashes per target. Without
+    /// --sanitizer, the targets are built without AddressSanitizer.
+    #[arg(long, value_parser = parse_duration, conflicts_with_all = ["smoke", "seconds"])]
+    pub long: Option<u64>,
+    /// Stop each target once it has run this many inputs (`10M`, `500k`),
+    /// if its time has not run out first.
+    #[arg(long, value_parser = parse_count, conflicts_with = "smoke")]
+    pub runs: Option<u64>,
+    /// The sanitizer the targets are built with (default: `none` with
+    /// --long, else `address`). The fuzzed crates are safe Rust, where
+    /// AddressSanitizer's checks repeat the language's own at 3-4x the
+    /// cost; it still watches the `unsafe` of the dependencies in the
+    /// smoke runs.
+    #[arg(long, value_enum)]
+    pub sanitizer: Option<Sanitizer>,
+    /// Instead of fuzzing: add to each target's committed seeds
+    /// (`fuzz/seeds/<target>`) the inputs of its corpus that reach new
+    /// coverage (libFuzzer's `-merge=1`), at most MAX_SEED_LEN bytes each,
+    /// and fail if a seed directory grows past MAX_SEEDS_BYTES.
+    #[arg(long, conflicts_with_all = ["smoke", "seconds", "long", "runs"])]
+    pub merge: bool,
+}
+
+impl FuzzArgs {
+    /// The CI smoke run.
+    pub fn smoke() -> Self {
+        Self {
+            smoke: true,
+            ..Self::default()
+        }
+    }
+
+    fn sanitizer(&self) -> Sanitizer {
+        self.sanitizer.unwrap_or(if self.long.is_some() {
+            Sanitizer::None
+        } else {
+            Sanitizer::Address
+        })
+    }
+}
+
+/// cargo-fuzz's `--sanitizer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Sanitizer {
+    Address,
+    None,
+}
+
+impl Sanitizer {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Address => "address",
+            Self::None => "none",
+        }
+    }
+}
+
 /// How to get cargo-fuzz, for messages.
 pub const HOW_TO_INSTALL: &str = "install it with `cargo +nightly install cargo-fuzz --locked` \
      (the nightly toolchain must be installed: `rustup toolchain install nightly`)";
@@ -106,23 +179,35 @@ pub fn seed_dirs(target: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The `cargo fuzz run` arguments for a run of `seconds`: the corpus
-/// (where new inputs go), then the seed directories.
-pub fn run_args(target: &str, seconds: u64, seeds: &[PathBuf]) -> Vec<String> {
+/// How long, and with what, each target runs.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    seconds: u64,
+    runs: Option<u64>,
+    sanitizer: Sanitizer,
+}
+
+/// The `cargo fuzz run` arguments for a run of `plan`: the corpus (where
+/// new inputs go), then the seed directories.
+fn run_args(target: &str, plan: Plan, seeds: &[PathBuf]) -> Vec<String> {
     let mut args = vec![
         "fuzz".to_owned(),
         "run".to_owned(),
+        format!("--sanitizer={}", plan.sanitizer.name()),
         target.to_owned(),
         fuzz_dir().join("corpus").join(target).display().to_string(),
     ];
     args.extend(seeds.iter().map(|d| d.display().to_string()));
     args.extend([
         "--".to_owned(),
-        format!("-max_total_time={seconds}"),
+        format!("-max_total_time={}", plan.seconds),
         // A unit slower than this is reported as a crash (a hang).
         "-timeout=60".to_owned(),
         "-print_final_stats=1".to_owned(),
     ]);
+    if let Some(n) = plan.runs {
+        args.push(format!("-runs={n}"));
+    }
     args
 }
 
@@ -145,6 +230,24 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     n.checked_mul(scale)
         .filter(|&s| s > 0)
         .ok_or_else(|| format!("{text:?} is not a positive duration"))
+}
+
+/// Parses a count: a number, or one with `k` or `M` (thousands,
+/// millions).
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (num, scale) = if let Some(n) = text.strip_suffix('M') {
+        (n, 1_000_000)
+    } else if let Some(n) = text.strip_suffix('k') {
+        (n, 1_000)
+    } else {
+        (text, 1)
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{text:?} is not a positive count (e.g. 500k, 10M)"))
 }
 
 /// libFuzzer's final count of executions (`-print_final_stats=1`).
@@ -183,14 +286,14 @@ struct Outcome {
     log: PathBuf,
 }
 
-fn run_one(target: &str, seconds: u64, logs: &Path) -> Result<Outcome> {
+fn run_one(target: &str, plan: Plan, logs: &Path) -> Result<Outcome> {
     let log_path = logs.join(format!("{target}.log"));
     let log = File::create(&log_path).context(format_args!("creating {}", log_path.display()))?;
     let err = log.try_clone().context("duplicating a file handle")?;
     let corpus = fuzz_dir().join("corpus").join(target);
     fs::create_dir_all(&corpus).context(format_args!("creating {}", corpus.display()))?;
     let before = artifacts(target);
-    let args = run_args(target, seconds, &seed_dirs(target));
+    let args = run_args(target, plan, &seed_dirs(target));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut cmd = nightly(&args);
     cmd.stdout(log).stderr(err);
@@ -215,8 +318,8 @@ fn run_one(target: &str, seconds: u64, logs: &Path) -> Result<Outcome> {
     })
 }
 
-/// Runs every target for `seconds`, `jobs` at a time.
-fn run_all(targets: &[String], seconds: u64, jobs: usize) -> Result<Vec<Outcome>> {
+/// Runs every target for `plan`, `jobs` at a time.
+fn run_all(targets: &[String], plan: Plan, jobs: usize) -> Result<Vec<Outcome>> {
     let logs = util::workspace_target().join("fuzz-logs");
     fs::create_dir_all(&logs).context(format_args!("creating {}", logs.display()))?;
     let queue = Mutex::new(targets.iter().cloned().collect::<VecDeque<_>>());
@@ -229,8 +332,8 @@ fn run_all(targets: &[String], seconds: u64, jobs: usize) -> Result<Vec<Outcome>
                     let Some(target) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
                         return;
                     };
-                    println!("fuzz {target}: {seconds} s ...");
-                    match run_one(&target, seconds, &logs) {
+                    println!("fuzz {target}: {} s ...", plan.seconds);
+                    match run_one(&target, plan, &logs) {
                         Ok(o) => {
                             let execs = o.executions.map_or("?".to_owned(), |n| n.to_string());
                             println!(
@@ -261,26 +364,36 @@ fn run_all(targets: &[String], seconds: u64, jobs: usize) -> Result<Vec<Outcome>
 }
 
 /// The table of executions and crashes per target.
-fn table(results: &[Outcome], seconds: u64) -> String {
+fn table(results: &[Outcome], plan: Plan) -> String {
     let mut out = format!(
-        "{:<20} {:>14} {:>8} {:>9}  {}\n",
-        "target", "executions", "crashes", "time", "status"
+        "{:<20} {:>14} {:>9} {:>8} {:>9}  {}\n",
+        "target", "executions", "exec/s", "crashes", "time", "status"
     );
     for o in results {
         let execs = o.executions.map_or("?".to_owned(), |n| n.to_string());
+        let rate = o.executions.map_or("?".to_owned(), |n| {
+            format!("{:.0}", n as f64 / o.took.as_secs_f64().max(0.001))
+        });
         out.push_str(&format!(
-            "{:<20} {:>14} {:>8} {:>9}  {}\n",
+            "{:<20} {:>14} {:>9} {:>8} {:>9}  {}\n",
             o.target,
             execs,
+            rate,
             o.crashes.len(),
             util::secs(o.took),
             if o.ok { "ok" } else { &o.status }
         ));
     }
     let total: u64 = results.iter().filter_map(|o| o.executions).sum();
+    let fewest = results.iter().filter_map(|o| o.executions).min().unwrap_or(0);
+    let limit = plan
+        .runs
+        .map_or(String::new(), |n| format!(" or {n} runs"));
     out.push_str(&format!(
-        "{} target(s), {seconds} s each, {total} executions, {} crash(es)\n",
+        "{} target(s), at most {} s{limit} each, sanitizer {}: {total} executions (fewest {fewest}), {} crash(es)\n",
         results.len(),
+        plan.seconds,
+        plan.sanitizer.name(),
         results.iter().map(|o| o.crashes.len()).sum::<usize>()
     ));
     out
@@ -291,29 +404,15 @@ fn jobs() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// `cargo xtask fuzz`: `--smoke` (a few seconds a target, for CI),
-/// `--seconds N` or `--long DURATION`, every target, one per core at a
-/// time, then a table of executions and crashes.
-pub fn cmd_fuzz(smoke: bool, seconds: Option<u64>, long: Option<u64>) -> Result<()> {
-    if let Some(why) = unavailable_reason() {
-        bail!("cannot fuzz: {why}");
-    }
-    let seconds = long.or(seconds).unwrap_or(if smoke {
-        SMOKE_SECONDS
-    } else {
-        DEFAULT_SECONDS
-    });
-    let targets = targets()?;
-    if targets.is_empty() {
-        bail!(
-            "`cargo fuzz list` in {} lists no target",
-            fuzz_dir().display()
-        );
-    }
-    // One build of every target first, so that each run's time is fuzzing.
-    println!("fuzz: building {} target(s) ...", targets.len());
+/// Builds every target with `sanitizer`.
+fn build(count: usize, sanitizer: Sanitizer) -> Result<()> {
+    println!(
+        "fuzz: building {count} target(s), sanitizer {} ...",
+        sanitizer.name()
+    );
     let start = Instant::now();
-    let mut build = nightly(&["fuzz", "build"]);
+    let flag = format!("--sanitizer={}", sanitizer.name());
+    let mut build = nightly(&["fuzz", "build", &flag]);
     let status = build
         .status()
         .context(format_args!("cannot run {}", util::describe(&build)))?;
@@ -321,14 +420,46 @@ pub fn cmd_fuzz(smoke: bool, seconds: Option<u64>, long: Option<u64>) -> Result<
         bail!("`cargo +nightly fuzz build` failed ({status})");
     }
     println!("fuzz: built in {}", util::secs(start.elapsed()));
+    Ok(())
+}
+
+/// `cargo xtask fuzz`: `--smoke` (a few seconds a target, for CI),
+/// `--seconds N` or `--long DURATION`, every target, one per core at a
+/// time, then a table of executions and crashes; or `--merge`.
+pub fn cmd_fuzz(args: &FuzzArgs) -> Result<()> {
+    if let Some(why) = unavailable_reason() {
+        bail!("cannot fuzz: {why}");
+    }
+    let targets = targets()?;
+    if targets.is_empty() {
+        bail!(
+            "`cargo fuzz list` in {} lists no target",
+            fuzz_dir().display()
+        );
+    }
+    let plan = Plan {
+        seconds: args.long.or(args.seconds).unwrap_or(if args.smoke {
+            SMOKE_SECONDS
+        } else {
+            DEFAULT_SECONDS
+        }),
+        runs: args.runs,
+        sanitizer: args.sanitizer(),
+    };
+    // One build of every target first, so that each run's time is fuzzing.
+    build(targets.len(), plan.sanitizer)?;
+    if args.merge {
+        return merge_all(&targets, plan.sanitizer);
+    }
     let jobs = jobs();
     println!(
-        "fuzz: {} target(s), {seconds} s each, {jobs} at a time",
-        targets.len()
+        "fuzz: {} target(s), {} s each, {jobs} at a time",
+        targets.len(),
+        plan.seconds
     );
     let start = Instant::now();
-    let results = run_all(&targets, seconds, jobs)?;
-    print!("{}", table(&results, seconds));
+    let results = run_all(&targets, plan, jobs)?;
+    print!("{}", table(&results, plan));
     println!("fuzz: wall time {}", util::secs(start.elapsed()));
     let failed: Vec<&Outcome> = results.iter().filter(|o| !o.ok).collect();
     for o in &failed {
@@ -355,6 +486,64 @@ pub fn cmd_fuzz(smoke: bool, seconds: Option<u64>, long: Option<u64>) -> Result<
     }
 }
 
+/// The bytes in the files of `dir` (not below).
+fn dir_bytes(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// `--merge`: each target's corpus into its committed seeds.
+fn merge_all(targets: &[String], sanitizer: Sanitizer) -> Result<()> {
+    let mut over = Vec::new();
+    for target in targets {
+        let corpus = fuzz_dir().join("corpus").join(target);
+        if !corpus.is_dir() {
+            println!("fuzz merge {target}: no corpus");
+            continue;
+        }
+        let seeds = fuzz_dir().join("seeds").join(target);
+        fs::create_dir_all(&seeds).context(format_args!("creating {}", seeds.display()))?;
+        let before = dir_bytes(&seeds);
+        let mut cmd = nightly(&[
+            "fuzz",
+            "run",
+            &format!("--sanitizer={}", sanitizer.name()),
+            target,
+            &seeds.display().to_string(),
+            &corpus.display().to_string(),
+            "--",
+            "-merge=1",
+            &format!("-max_len={MAX_SEED_LEN}"),
+        ]);
+        let out = util::checked_output(&mut cmd)?;
+        let after = dir_bytes(&seeds);
+        let stats = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .find(|l| l.contains("MERGE-OUTER: ") && l.contains("new files"))
+            .map(str::to_owned)
+            .unwrap_or_default();
+        println!("fuzz merge {target}: seeds {before} -> {after} bytes; {stats}");
+        if after > MAX_SEEDS_BYTES {
+            over.push(format!("{target} ({after} bytes)"));
+        }
+    }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        bail!(
+            "seed directories past {MAX_SEEDS_BYTES} bytes: {}",
+            over.join(", ")
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,19 +556,36 @@ mod tests {
 
     #[test]
     fn run_args_bound_the_time() {
-        let args = run_args("packet", 10, &[PathBuf::from("/seeds")]);
+        let plan = Plan {
+            seconds: 10,
+            runs: None,
+            sanitizer: Sanitizer::Address,
+        };
+        let args = run_args("packet", plan, &[PathBuf::from("/seeds")]);
         assert_eq!(
-            args.get(..3),
-            Some(&["fuzz", "run", "packet"].map(String::from)[..])
+            args.get(..4),
+            Some(&["fuzz", "run", "--sanitizer=address", "packet"].map(String::from)[..])
         );
         assert!(
-            args.get(3)
+            args.get(4)
                 .is_some_and(|c| c.ends_with("fuzz/corpus/packet"))
         );
-        assert_eq!(args.get(4).map(String::as_str), Some("/seeds"));
-        assert_eq!(args.get(5).map(String::as_str), Some("--"));
+        assert_eq!(args.get(5).map(String::as_str), Some("/seeds"));
+        assert_eq!(args.get(6).map(String::as_str), Some("--"));
         assert!(args.contains(&"-max_total_time=10".to_owned()));
         assert!(args.contains(&"-print_final_stats=1".to_owned()));
+        assert!(!args.iter().any(|a| a.starts_with("-runs")));
+        let args = run_args(
+            "packet",
+            Plan {
+                runs: Some(10_000_000),
+                sanitizer: Sanitizer::None,
+                ..plan
+            },
+            &[],
+        );
+        assert!(args.contains(&"--sanitizer=none".to_owned()));
+        assert!(args.contains(&"-runs=10000000".to_owned()));
     }
 
     #[test]
@@ -391,6 +597,31 @@ mod tests {
         assert!(parse_duration("0m").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn counts_parse() {
+        assert_eq!(parse_count("500"), Ok(500));
+        assert_eq!(parse_count("500k"), Ok(500_000));
+        assert_eq!(parse_count("10M"), Ok(10_000_000));
+        assert!(parse_count("0").is_err());
+        assert!(parse_count("10G").is_err());
+        assert!(parse_count("M").is_err());
+    }
+
+    #[test]
+    fn long_runs_leave_out_address_sanitizer_unless_asked() {
+        let long = FuzzArgs {
+            long: Some(60),
+            ..FuzzArgs::default()
+        };
+        assert_eq!(long.sanitizer(), Sanitizer::None);
+        assert_eq!(FuzzArgs::smoke().sanitizer(), Sanitizer::Address);
+        let asked = FuzzArgs {
+            sanitizer: Some(Sanitizer::Address),
+            ..long
+        };
+        assert_eq!(asked.sanitizer(), Sanitizer::Address);
     }
 
     #[test]

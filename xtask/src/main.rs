@@ -110,18 +110,7 @@ enum Cmd {
         list: bool,
     },
     /// Run every fuzz target for a while (nightly and cargo-fuzz needed).
-    Fuzz {
-        /// A few seconds per target (CI).
-        #[arg(long)]
-        smoke: bool,
-        /// Seconds per target (default: 60, or 5 with --smoke).
-        #[arg(long)]
-        seconds: Option<u64>,
-        /// Run every target this long (`90s`, `10m`, `2h`), one per core
-        /// at a time, and print executions and crashes per target.
-        #[arg(long, value_parser = fuzz::parse_duration, conflicts_with_all = ["smoke", "seconds"])]
-        long: Option<u64>,
-    },
+    Fuzz(fuzz::FuzzArgs),
     /// The whole suite: cargo test, the Tokio example, fuzz smoke, images,
     /// interop.
     Test {
@@ -183,11 +172,7 @@ fn run(cli: Cli) -> util::Result<()> {
             }
             interop::cmd_interop(&release, backend, &case, json)
         }
-        Cmd::Fuzz {
-            smoke,
-            seconds,
-            long,
-        } => fuzz::cmd_fuzz(smoke, seconds, long),
+        Cmd::Fuzz(args) => fuzz::cmd_fuzz(&args),
         Cmd::Test { skip } => suite::cmd_test(&skip),
         Cmd::Bench(args) => bench::cmd_bench(&args),
         Cmd::Idle { connections, users } => bench_idle::cmd_idle(connections, users),
@@ -276,25 +261,28 @@ mod tests {
         }
         match Cli::try_parse_from(["xtask", "fuzz", "--smoke", "--seconds", "3"]).map(|c| c.command)
         {
-            Ok(Cmd::Fuzz {
-                smoke,
-                seconds,
-                long,
-            }) => {
-                assert!(smoke);
-                assert_eq!(seconds, Some(3));
-                assert_eq!(long, None);
+            Ok(Cmd::Fuzz(a)) => {
+                assert!(a.smoke);
+                assert_eq!(a.seconds, Some(3));
+                assert_eq!(a.long, None);
             }
             other => panic!("{other:?}"),
         }
         match Cli::try_parse_from(["xtask", "fuzz", "--long", "10m"]).map(|c| c.command) {
-            Ok(Cmd::Fuzz { smoke, long, .. }) => {
-                assert!(!smoke);
-                assert_eq!(long, Some(600));
+            Ok(Cmd::Fuzz(a)) => {
+                assert!(!a.smoke);
+                assert_eq!(a.long, Some(600));
             }
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["xtask", "fuzz", "--long", "10m", "--smoke"]).is_err());
         assert!(Cli::try_parse_from(["xtask", "fuzz", "--long", "ten"]).is_err());
+        match Cli::try_parse_from(["xtask", "fuzz", "--long", "2h", "--runs", "10M"])
+            .map(|c| c.command)
+        {
+            Ok(Cmd::Fuzz(a)) => assert_eq!(a.runs, Some(10_000_000)),
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["xtask", "fuzz", "--merge", "--long", "1m"]).is_err());
     }
 }

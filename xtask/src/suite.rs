@@ -150,7 +150,7 @@ pub fn cmd_test(skip: &[Skip]) -> Result<()> {
                 println!("fuzz smoke skipped: {why}");
                 StageResult::Skipped(why)
             }
-            None => from_result(fuzz::cmd_fuzz(true, None, None)),
+            None => from_result(fuzz::cmd_fuzz(&fuzz::FuzzArgs::smoke())),
         })
     });
     if skip.contains(&Skip::Interop) {

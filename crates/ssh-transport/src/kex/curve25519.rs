@@ -6,6 +6,10 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use super::{KexError, SecretEncoding, SharedSecret};
+#[cfg(fuzzing)]
+use crate::fuzzing::x25519;
+#[cfg(not(fuzzing))]
+use x25519_dalek::x25519;
 
 /// The length of X25519 public values and results.
 pub(crate) const X25519_LEN: usize = 32;
@@ -25,7 +29,7 @@ impl X25519KeyPair {
 
     /// The key pair with a given scalar (clamped by X25519 itself).
     pub(crate) fn from_secret(secret: Zeroizing<[u8; X25519_LEN]>) -> Self {
-        let public = x25519_dalek::x25519(*secret, x25519_dalek::X25519_BASEPOINT_BYTES);
+        let public = x25519(*secret, x25519_dalek::X25519_BASEPOINT_BYTES);
         Self { secret, public }
     }
 
@@ -42,7 +46,7 @@ impl X25519KeyPair {
         let peer: [u8; X25519_LEN] = peer
             .try_into()
             .map_err(|_| KexError::InvalidPublicValue("X25519 value must be 32 bytes"))?;
-        let shared = Zeroizing::new(x25519_dalek::x25519(*self.secret, peer));
+        let shared = Zeroizing::new(x25519(*self.secret, peer));
         if bool::from(shared.ct_eq(&[0u8; X25519_LEN])) {
             return Err(KexError::InvalidPublicValue(
                 "X25519 value of small order (all-zero shared secret)",

@@ -23,7 +23,38 @@ where
     elliptic_curve::FieldBytesSize<C>: elliptic_curve::sec1::ModulusSize,
 {
     use elliptic_curve::sec1::ToSec1Point;
-    secret.public_key().to_sec1_point(false).as_bytes().to_vec()
+    stand_in_public(
+        || secret.public_key().to_sec1_point(false).as_bytes().to_vec(),
+        <elliptic_curve::FieldBytesSize<C> as elliptic_curve::array::typenum::Unsigned>::USIZE,
+    )
+}
+
+/// The public point `make` computes.
+#[cfg(not(fuzzing))]
+fn stand_in_public(make: impl FnOnce() -> Vec<u8>, _field_len: usize) -> Vec<u8> {
+    make()
+}
+
+/// Fuzzing: an uncompressed point of the right length, not computed (see
+/// `crate::fuzzing`).
+#[cfg(fuzzing)]
+fn stand_in_public(_make: impl FnOnce() -> Vec<u8>, field_len: usize) -> Vec<u8> {
+    let mut q = vec![0; 1 + 2 * field_len];
+    q[0] = 0x04;
+    q
+}
+
+/// The shared x-coordinate `agree` computes with the (checked) peer point.
+#[cfg(not(fuzzing))]
+fn stand_in_shared(agree: impl FnOnce() -> Vec<u8>, _peer: &[u8]) -> Vec<u8> {
+    agree()
+}
+
+/// Fuzzing: the peer point's own x-coordinate, as if our scalar were 1.
+#[cfg(fuzzing)]
+fn stand_in_shared(_agree: impl FnOnce() -> Vec<u8>, peer: &[u8]) -> Vec<u8> {
+    let field_len = peer.len() / 2;
+    peer.get(1..1 + field_len).unwrap_or_default().to_vec()
 }
 
 impl EcdhSecret {
@@ -103,18 +134,33 @@ impl EcdhSecret {
         let raw = match self {
             Self::P256(s) => {
                 let q = p256::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                let z = p256::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                z.raw_secret_bytes().to_vec()
+                stand_in_shared(
+                    || {
+                        let z = p256::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
+                        z.raw_secret_bytes().to_vec()
+                    },
+                    peer,
+                )
             }
             Self::P384(s) => {
                 let q = p384::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                let z = p384::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                z.raw_secret_bytes().to_vec()
+                stand_in_shared(
+                    || {
+                        let z = p384::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
+                        z.raw_secret_bytes().to_vec()
+                    },
+                    peer,
+                )
             }
             Self::P521(s) => {
                 let q = p521::PublicKey::from_sec1_bytes(peer).map_err(bad)?;
-                let z = p521::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
-                z.raw_secret_bytes().to_vec()
+                stand_in_shared(
+                    || {
+                        let z = p521::ecdh::diffie_hellman(s.to_nonzero_scalar(), q.as_affine());
+                        z.raw_secret_bytes().to_vec()
+                    },
+                    peer,
+                )
             }
         };
         Ok(Zeroizing::new(raw))

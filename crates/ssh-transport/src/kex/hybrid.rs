@@ -17,6 +17,10 @@
 //! In all, `K` enters the exchange hash and key derivation as a `string`;
 //! the X25519 part rejects an all-zero result, the P-256 part a point off
 //! the curve.
+//!
+//! Under `cfg(fuzzing)` the KEMs are stand-ins (see `crate::fuzzing`),
+//! and the real ones are compiled but unused.
+#![cfg_attr(fuzzing, allow(unused_imports, dead_code))]
 
 use ml_kem::{
     Decapsulate, DecapsulationKey, Encapsulate, EncapsulationKey, Generate, KeyExport, MlKem768,
@@ -145,6 +149,36 @@ fn split(value: &[u8], kem_len: usize, classical_len: usize) -> Result<(&[u8], &
 enum KemSecret {
     MlKem768(Box<DecapsulationKey<MlKem768>>),
     Sntrup761(Box<sntrup761::DecapsulationKey>),
+    /// Fuzzing: the KEM's stand-in (see `crate::fuzzing`).
+    #[cfg(fuzzing)]
+    StandIn(Kem),
+}
+
+impl KemSecret {
+    /// A fresh decapsulation key; its encapsulation key is appended to
+    /// `out`.
+    #[cfg(not(fuzzing))]
+    fn generate<R: CryptoRng + ?Sized>(kem: Kem, rng: &mut R, out: &mut Vec<u8>) -> Self {
+        match kem {
+            Kem::MlKem768 => {
+                let dk = DecapsulationKey::<MlKem768>::generate_from_rng(rng);
+                out.extend_from_slice(&dk.encapsulation_key().to_bytes());
+                Self::MlKem768(Box::new(dk))
+            }
+            Kem::Sntrup761 => {
+                let (ek, dk) = sntrup761::generate_key(&mut *rng);
+                out.extend_from_slice(ek.as_ref());
+                Self::Sntrup761(Box::new(dk))
+            }
+        }
+    }
+
+    /// Fuzzing: an encapsulation key of zeros of the KEM's length.
+    #[cfg(fuzzing)]
+    fn generate<R: CryptoRng + ?Sized>(kem: Kem, _rng: &mut R, out: &mut Vec<u8>) -> Self {
+        out.resize(out.len() + kem.public_len(), 0);
+        Self::StandIn(kem)
+    }
 }
 
 /// The client's ephemeral secrets: the KEM decapsulation key and the
@@ -163,18 +197,7 @@ impl HybridClient {
     ) -> Result<(Self, Vec<u8>), KexError> {
         let (kem, classical) = Kem::of(alg)?;
         let mut c_init = Vec::with_capacity(kem.public_len() + classical.public_len());
-        let secret = match kem {
-            Kem::MlKem768 => {
-                let dk = DecapsulationKey::<MlKem768>::generate_from_rng(rng);
-                c_init.extend_from_slice(&dk.encapsulation_key().to_bytes());
-                KemSecret::MlKem768(Box::new(dk))
-            }
-            Kem::Sntrup761 => {
-                let (ek, dk) = sntrup761::generate_key(&mut *rng);
-                c_init.extend_from_slice(ek.as_ref());
-                KemSecret::Sntrup761(Box::new(dk))
-            }
-        };
+        let secret = KemSecret::generate(kem, rng, &mut c_init);
         let classical_secret = ClassicalSecret::generate(classical, rng, &mut c_init);
         Ok((
             Self {
@@ -190,6 +213,11 @@ impl HybridClient {
     /// `K` from the server's `S_REPLY`.
     pub(crate) fn finish(&self, s_reply: &[u8]) -> Result<SharedSecret, KexError> {
         let (k_pq, classical): (Zeroizing<Vec<u8>>, &[u8]) = match &self.kem {
+            #[cfg(fuzzing)]
+            KemSecret::StandIn(kem) => {
+                let (ct, classical) = split(s_reply, kem.ciphertext_len(), self.classical_len)?;
+                (crate::fuzzing::kem_secret(ct), classical)
+            }
             KemSecret::MlKem768(dk) => {
                 let (ct, classical) = split(s_reply, MLKEM768_CT_LEN, self.classical_len)?;
                 let k = dk
@@ -222,27 +250,52 @@ pub(crate) fn server_respond<R: CryptoRng + ?Sized>(
     let (kem, classical) = Kem::of(alg)?;
     let (pk, peer) = split(c_init, kem.public_len(), classical.public_len())?;
     let mut s_reply = Vec::with_capacity(kem.ciphertext_len() + classical.public_len());
-    let k_pq: Zeroizing<Vec<u8>> = match kem {
-        Kem::MlKem768 => {
-            // FIPS 203 §7.2 input check (the modulus check) happens here.
-            let ek = EncapsulationKey::<MlKem768>::new_from_slice(pk)
-                .map_err(|_| KexError::InvalidPublicValue("invalid ML-KEM encapsulation key"))?;
-            let (ct, k) = ek.encapsulate_with_rng(rng);
-            s_reply.extend_from_slice(&ct);
-            Zeroizing::new(k.to_vec())
-        }
-        Kem::Sntrup761 => {
-            let ek = sntrup761::EncapsulationKey::try_from(pk)
-                .map_err(|_| KexError::InvalidPublicValue("sntrup761 public key length"))?;
-            let (ct, k) = ek.encapsulate(&mut *rng);
-            s_reply.extend_from_slice(ct.as_ref());
-            Zeroizing::new(k.as_ref().to_vec())
-        }
-    };
+    let k_pq = encapsulate(kem, pk, rng, &mut s_reply)?;
     let secret = ClassicalSecret::generate(classical, rng, &mut s_reply);
     let k_cl = secret.agree(peer)?;
     Ok(ServerReply {
         public: s_reply,
         secret: combine(alg.hash(), &k_pq, &k_cl),
     })
+}
+
+/// Encapsulates to `pk`: the ciphertext is appended to `out`, the shared
+/// secret returned.
+#[cfg(not(fuzzing))]
+fn encapsulate<R: CryptoRng + ?Sized>(
+    kem: Kem,
+    pk: &[u8],
+    rng: &mut R,
+    out: &mut Vec<u8>,
+) -> Result<Zeroizing<Vec<u8>>, KexError> {
+    match kem {
+        Kem::MlKem768 => {
+            // FIPS 203 §7.2 input check (the modulus check) happens here.
+            let ek = EncapsulationKey::<MlKem768>::new_from_slice(pk)
+                .map_err(|_| KexError::InvalidPublicValue("invalid ML-KEM encapsulation key"))?;
+            let (ct, k) = ek.encapsulate_with_rng(rng);
+            out.extend_from_slice(&ct);
+            Ok(Zeroizing::new(k.to_vec()))
+        }
+        Kem::Sntrup761 => {
+            let ek = sntrup761::EncapsulationKey::try_from(pk)
+                .map_err(|_| KexError::InvalidPublicValue("sntrup761 public key length"))?;
+            let (ct, k) = ek.encapsulate(&mut *rng);
+            out.extend_from_slice(ct.as_ref());
+            Ok(Zeroizing::new(k.as_ref().to_vec()))
+        }
+    }
+}
+
+/// Fuzzing: a ciphertext of zeros of the KEM's length; the secret is
+/// derived from `pk` (see `crate::fuzzing`).
+#[cfg(fuzzing)]
+fn encapsulate<R: CryptoRng + ?Sized>(
+    kem: Kem,
+    pk: &[u8],
+    _rng: &mut R,
+    out: &mut Vec<u8>,
+) -> Result<Zeroizing<Vec<u8>>, KexError> {
+    out.resize(out.len() + kem.ciphertext_len(), 0);
+    Ok(crate::fuzzing::kem_secret(pk))
 }
