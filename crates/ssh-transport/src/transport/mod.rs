@@ -25,6 +25,8 @@
 //! ```
 
 mod handover;
+#[cfg(feature = "hostile")]
+mod hostile;
 mod input;
 mod key_exchange;
 mod method;
