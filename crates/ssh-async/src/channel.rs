@@ -80,13 +80,15 @@ impl Channel {
     pub(crate) async fn wait_open(&self) -> Result<(), Error> {
         futures::future::poll_fn(|cx| {
             let mut st = lock(&self.r.shared);
-            if let Some(end) = &st.ended {
-                return Poll::Ready(Err(Error::Connection(end.clone())));
-            }
+            let ended = st.ended.clone();
             let Some(c) = st.chans.get_mut(&self.r.h) else {
-                return Poll::Ready(Err(Error::ChannelGone));
+                return Poll::Ready(match ended {
+                    Some(end) => Err(Error::Connection(end)),
+                    None => Err(Error::ChannelGone),
+                });
             };
             match &c.open {
+                // The answer that came before the end is the answer.
                 OpenState::Open => Poll::Ready(Ok(())),
                 OpenState::Failed(reason, description) => {
                     Poll::Ready(Err(Error::ChannelOpenFailed {
@@ -95,6 +97,9 @@ impl Channel {
                     }))
                 }
                 OpenState::Opening => {
+                    if let Some(end) = ended {
+                        return Poll::Ready(Err(Error::Connection(end)));
+                    }
                     c.event_wakers.register(cx.waker());
                     Poll::Pending
                 }
@@ -159,14 +164,19 @@ impl Channel {
         let Some(id) = id else { return Ok(true) };
         futures::future::poll_fn(|cx| {
             let mut st = lock(&self.r.shared);
-            if let Some(end) = &st.ended {
-                return Poll::Ready(Err(Error::Connection(end.clone())));
-            }
+            let ended = st.ended.clone();
             let Some(c) = st.chans.get_mut(&self.r.h) else {
-                return Poll::Ready(Err(Error::ChannelGone));
+                return Poll::Ready(match ended {
+                    Some(end) => Err(Error::Connection(end)),
+                    None => Err(Error::ChannelGone),
+                });
             };
+            // A reply that came before the end is the answer.
             if let Some(ok) = c.replies.remove(&id) {
                 return Poll::Ready(Ok(ok));
+            }
+            if let Some(end) = ended {
+                return Poll::Ready(Err(Error::Connection(end)));
             }
             if c.closed {
                 return Poll::Ready(Ok(false));
@@ -419,15 +429,16 @@ fn poll_read_chan(
     }
     let mut st = lock(&r.shared);
     let ended = st.ended.clone();
-    let res = match st.conn() {
-        Ok(conn) => {
+    // Data that came before the end is still read.
+    let res = match st.conn_to_read() {
+        Some(conn) => {
             if extended {
                 conn.read_extended(r.h, buf)
             } else {
                 conn.read(r.h, buf)
             }
         }
-        Err(_) => Ok(0),
+        None => Ok(0),
     };
     match res {
         Ok(n) if n > 0 => {
@@ -505,7 +516,8 @@ impl AsyncBufRead for ChannelReader {
             let spare = core::mem::take(&mut this.lent.buf);
             let credit = core::mem::take(&mut this.lent.uncredited);
             this.lent.pos = 0;
-            let taken = st.conn().ok().and_then(|conn| {
+            // Data that came before the end is still taken.
+            let taken = st.conn_to_read().and_then(|conn| {
                 if credit > 0 {
                     let _ = conn.consume_taken(h, credit);
                 }

@@ -36,6 +36,9 @@ const MAX_QUEUED_GLOBALS: usize = 64;
 /// What the shared state needs of a session (client or server).
 pub(crate) trait DrivenSession: SessionIo + Send {
     fn connection(&mut self) -> Option<&mut Connection>;
+    /// The connection also after the session ended (to read what came
+    /// before the end).
+    fn connection_to_read(&mut self) -> Option<&mut Connection>;
     /// Channel data (extended data of `data_type`) sealed straight from
     /// `data` when nothing is queued before it (the session's
     /// `send_channel_data`).
@@ -67,6 +70,9 @@ pub(crate) trait DrivenSession: SessionIo + Send {
 impl DrivenSession for ClientSession {
     fn connection(&mut self) -> Option<&mut Connection> {
         self.connection_mut()
+    }
+    fn connection_to_read(&mut self) -> Option<&mut Connection> {
+        ClientSession::connection_to_read(self)
     }
     fn send_channel_data(
         &mut self,
@@ -104,6 +110,9 @@ impl DrivenSession for ClientSession {
 impl DrivenSession for ServerSession {
     fn connection(&mut self) -> Option<&mut Connection> {
         self.connection_mut()
+    }
+    fn connection_to_read(&mut self) -> Option<&mut Connection> {
+        ServerSession::connection_to_read(self)
     }
     fn send_channel_data(
         &mut self,
@@ -343,6 +352,15 @@ impl State {
             .ok_or(Error::Connection(ConnectionError::LocallyClosed))
     }
 
+    /// The connection for reading what arrived, also after the end:
+    /// channel data, EOF, replies and exit status that came before a
+    /// DISCONNECT or a closed stream stay the application's (a server
+    /// hangs up right after a session's last messages). `None` only when
+    /// the connection layer never started.
+    pub(crate) fn conn_to_read(&mut self) -> Option<&mut Connection> {
+        self.session.connection_to_read()
+    }
+
     pub(crate) fn wake_driver(&mut self) {
         if let Some(w) = self.driver_waker.take() {
             w.wake();
@@ -398,8 +416,9 @@ impl State {
 
     /// How the remote command on `h` ended, if the peer said so.
     pub(crate) fn exit_status(&mut self, h: ChannelHandle) -> Option<ExitStatus> {
+        // Also once the connection ended: the status came before.
         self.session
-            .connection()
+            .connection_to_read()
             .and_then(|c| c.exit_status(h).cloned())
     }
 

@@ -164,6 +164,13 @@ impl ClientSession {
         self.core.connection.as_mut()
     }
 
+    /// The connection, also once the session failed or ended: what the
+    /// peer sent before the end (channel data, EOF, replies, exit status)
+    /// is still read from it. Nothing it queues is sent any more.
+    pub fn connection_to_read(&mut self) -> Option<&mut Connection> {
+        self.core.connection.as_mut()
+    }
+
     /// True once the server accepted us.
     pub fn is_authenticated(&self) -> bool {
         self.stage == Stage::Connected
