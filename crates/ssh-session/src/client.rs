@@ -205,18 +205,11 @@ impl ClientSession {
     }
 
     /// Takes bytes from the server; returns how many were taken (fewer
-    /// than offered when the transport's input buffer is full: offer the
-    /// rest again).
+    /// than offered when the transport's input buffer is full, none while
+    /// our unsent output is backlogged: offer the rest again after
+    /// [`ClientSession::poll_transmit`] and a write).
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
-        self.core.check()?;
-        self.core.now = Some(now);
-        self.core.keepalive_input(now, !data.is_empty());
-        let r = self
-            .core
-            .transport
-            .handle_input(now, data)
-            .map_err(Error::from);
-        let n = self.core.guard(r)?;
+        let n = self.core.handle_input(now, data)?;
         self.process()?;
         Ok(n)
     }

@@ -21,6 +21,9 @@ pub const SERVICE_USERAUTH: &str = "ssh-userauth";
 /// and bound their attempts, so this is never reached by a correct stack;
 /// it is a backstop.
 const MAX_PENDING: usize = 256;
+/// The least unsent output at which [`Core::output_backlogged`] stops
+/// taking input (a key exchange's own packets stay far below it).
+const MIN_UNSENT_BOUND: usize = 256 * 1024;
 
 /// Keepalive probes, as OpenSSH's `ServerAliveInterval` /
 /// `ServerAliveCountMax` (ssh) and `ClientAliveInterval` /
@@ -205,7 +208,39 @@ impl Core {
         if self.failed.is_some() {
             return &mut [];
         }
+        let max = if self.output_backlogged() { 0 } else { max };
         self.transport.input_buffer(max)
+    }
+
+    /// Takes bytes from the peer; returns how many were taken: none while
+    /// [`Core::output_backlogged`].
+    pub(crate) fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
+        self.check()?;
+        self.now = Some(now);
+        if self.output_backlogged() {
+            return Ok(0);
+        }
+        self.keepalive_input(now, !data.is_empty());
+        let r = self.transport.handle_input(now, data).map_err(Error::from);
+        self.guard(r)
+    }
+
+    /// True while the transport holds so much unsent output that no input
+    /// is taken. A peer that sends what needs an answer (PING, requests
+    /// with want-reply, channel opens, unknown messages) and never reads
+    /// would otherwise grow our output without bound; now its own
+    /// connection stalls instead (TCP pushes back). The application's data
+    /// fills the transport only to `max_queued_bytes` (see
+    /// [`Core::flush`] and [`Core::send_channel_data`]), so a peer that
+    /// reads never meets this bound, and two of ours sending at once
+    /// cannot both stall on it.
+    pub(crate) fn output_backlogged(&self) -> bool {
+        let bound = self
+            .conn_config
+            .max_queued_bytes
+            .saturating_mul(2)
+            .max(MIN_UNSENT_BOUND);
+        self.transport.transmit_buffer().len() >= bound
     }
 
     /// Takes `n` bytes read into the lent buffer as input (the caller
@@ -345,7 +380,14 @@ impl Core {
         let Some(c) = &mut self.connection else {
             return Ok(());
         };
-        while c.poll_outgoing(&mut self.tx) {
+        // The transport takes the connection's payloads up to
+        // `max_queued_bytes` of unsent output; the rest waits in the
+        // connection's own bounded queue until the peer reads (a window
+        // the peer opens without reading would otherwise let a sender
+        // refill that queue into the transport without end).
+        while self.transport.transmit_buffer().len() < self.conn_config.max_queued_bytes
+            && c.poll_outgoing(&mut self.tx)
+        {
             match self.transport.send_payload(&self.tx) {
                 Ok(()) => {}
                 Err(ssh_transport::Error::WouldBlock) => {

@@ -185,17 +185,13 @@ impl ServerSession {
         self.process()
     }
 
-    /// Takes bytes from the client; returns how many were taken.
+    /// Takes bytes from the client; returns how many were taken: fewer
+    /// than offered when the transport's input buffer is full, and none
+    /// while our unsent output is backlogged (a client that does not read
+    /// what it asked for); offer the rest again after
+    /// [`ServerSession::poll_transmit`] and a write.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, Error> {
-        self.core.check()?;
-        self.core.now = Some(now);
-        self.core.keepalive_input(now, !data.is_empty());
-        let r = self
-            .core
-            .transport
-            .handle_input(now, data)
-            .map_err(Error::from);
-        let n = self.core.guard(r)?;
+        let n = self.core.handle_input(now, data)?;
         self.process()?;
         Ok(n)
     }
