@@ -62,7 +62,7 @@ pub mod window;
 
 pub use channel::{ChannelState, ExitStatus};
 pub use config::{Config, DEFAULT_MAX_PACKET, DEFAULT_MAX_WINDOW, DEFAULT_WINDOW};
-pub use connection::{ChannelInfo, Connection, Role, SendGrant};
+pub use connection::{ChannelInfo, Connection, QUEUED_PAYLOAD_COST, Role, SendGrant};
 pub use error::{ApiError, Error, ProtocolError};
 pub use event::{Event, GlobalReply};
 pub use id::{ChannelHandle, LocalId, RemoteId, RequestId};

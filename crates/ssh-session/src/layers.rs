@@ -234,13 +234,22 @@ impl Core {
     /// [`Core::flush`] and [`Core::send_channel_data`]), so a peer that
     /// reads never meets this bound, and two of ours sending at once
     /// cannot both stall on it.
+    ///
+    /// What waits in the connection's queue counts too, by what it holds
+    /// in memory ([`Connection::queued_memory`]): `flush` stops at
+    /// `max_queued_bytes` in the transport, so the answers to a flood of
+    /// requests (keepalives, channel requests) piled up there instead, a
+    /// small vector each. The application's data fills that queue only to
+    /// `max_queued_bytes` too.
     pub(crate) fn output_backlogged(&self) -> bool {
-        let bound = self
-            .conn_config
-            .max_queued_bytes
-            .saturating_mul(2)
-            .max(MIN_UNSENT_BOUND);
-        self.transport.transmit_buffer().len() >= bound
+        let max = self.conn_config.max_queued_bytes;
+        let bound = max.saturating_mul(2).max(MIN_UNSENT_BOUND);
+        if self.transport.transmit_buffer().len() >= bound {
+            return true;
+        }
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.queued_memory() >= max.saturating_add(MIN_UNSENT_BOUND))
     }
 
     /// Takes `n` bytes read into the lent buffer as input (the caller

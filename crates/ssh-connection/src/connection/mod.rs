@@ -120,6 +120,10 @@ pub struct Connection {
     refused: VecDeque<(ChannelHandle, OpenFailureReason, String)>,
 }
 
+/// What a queued payload costs beside its bytes: its vector's header in
+/// the queue and the allocator's overhead of a small allocation.
+pub const QUEUED_PAYLOAD_COST: usize = 64;
+
 fn proto<T>(e: ProtocolError) -> Result<T, ProtocolError> {
     Err(e)
 }
@@ -202,6 +206,14 @@ impl Connection {
     /// True when [`Connection::poll_outgoing`] has something.
     pub fn has_payload(&self) -> bool {
         !self.out.is_empty()
+    }
+
+    /// About what the output queue holds in memory: its payloads' bytes
+    /// and [`QUEUED_PAYLOAD_COST`] for each (a vector of its own). Answers
+    /// of one byte would otherwise count as one byte each.
+    pub fn queued_memory(&self) -> usize {
+        self.out_bytes
+            .saturating_add(self.out.len().saturating_mul(QUEUED_PAYLOAD_COST))
     }
 
     /// The next event for the application.
