@@ -50,6 +50,8 @@ pub fn all() -> Vec<Case> {
     cases.extend(crate::binary_hostcerts::cases());
     cases.extend(crate::forward_cases::cases());
     cases.extend(crate::peer_clients::cases());
+    cases.extend(crate::hostile_cases::cases());
+    cases.extend(crate::hostile_server::cases());
     cases
 }
 

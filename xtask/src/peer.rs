@@ -194,6 +194,12 @@ impl RunningSshd {
         std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
+    /// The process the harness started (in a container, its `unshare`;
+    /// the server is below it), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// What it logged so far (its stderr).
     pub fn log(&self) -> String {
         self.log.text()
