@@ -30,7 +30,7 @@ fn with_nologin(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Ctx<'_>) -> Result<()>) -
 }
 
 /// Runs `script` as root in the container.
-fn in_peer(ctx: &Ctx<'_>, script: &str) -> Result<()> {
+pub(crate) fn in_peer(ctx: &Ctx<'_>, script: &str) -> Result<()> {
     util::checked_output(&mut ctx.backend.command("sh", &["-c", script]))?;
     Ok(())
 }
@@ -50,7 +50,7 @@ fn shadow(ctx: &Ctx<'_>, prefix: &str, expire: &str) -> Result<()> {
 
 /// A key login of the account, started (the server with `UsePAM
 /// pam`); then `change` alters the account.
-fn key_login(
+pub(crate) fn key_login(
     ctx: &mut Ctx<'_>,
     pam: bool,
     change: impl FnOnce(&Ctx<'_>) -> Result<()>,
@@ -103,7 +103,7 @@ fn refused(
 
 /// The server's log must come to hold `line` (it may follow the client's
 /// exit by a moment).
-fn logged(server: &RunningSshd, line: &str) -> Result<()> {
+pub(crate) fn logged(server: &RunningSshd, line: &str) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if server.log().contains(line) {

@@ -267,6 +267,7 @@ pub fn cases() -> Vec<Case> {
     );
     for (name, about, run) in crate::binary_account::ROWS
         .iter()
+        .chain(crate::binary_pwchange::ROWS)
         .chain(crate::binary_admin::ROWS)
         .chain(crate::binary_sftp::ROWS)
     {

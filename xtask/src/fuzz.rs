@@ -385,10 +385,12 @@ fn table(results: &[Outcome], plan: Plan) -> String {
         ));
     }
     let total: u64 = results.iter().filter_map(|o| o.executions).sum();
-    let fewest = results.iter().filter_map(|o| o.executions).min().unwrap_or(0);
-    let limit = plan
-        .runs
-        .map_or(String::new(), |n| format!(" or {n} runs"));
+    let fewest = results
+        .iter()
+        .filter_map(|o| o.executions)
+        .min()
+        .unwrap_or(0);
+    let limit = plan.runs.map_or(String::new(), |n| format!(" or {n} runs"));
     out.push_str(&format!(
         "{} target(s), at most {} s{limit} each, sanitizer {}: {total} executions (fewest {fewest}), {} crash(es)\n",
         results.len(),

@@ -68,8 +68,10 @@ impl std::fmt::Display for Release {
 /// X11 forwarding rows `xauth` (sshd and ssh run it) and `x11-utils`
 /// (`xdpyinfo` on the server's side), and the other peers: Dropbear
 /// (`dbclient`, `dropbear`, `dropbearconvert`), PuTTY (`plink`, `pscp`,
-/// `psftp`, `puttygen`) and `libssh-4` (driven by a small C client).
-pub const PACKAGES: [&str; 7] = [
+/// `psftp`, `puttygen`), `libssh-4` (driven by a small C client) and
+/// `passwd` (the forced password change rows run it; sid's minimal
+/// variant lacks it).
+pub const PACKAGES: [&str; 8] = [
     "openssh-server",
     "openssh-client",
     "xauth",
@@ -77,6 +79,7 @@ pub const PACKAGES: [&str; 7] = [
     "dropbear-bin",
     "putty-tools",
     "libssh-4",
+    "passwd",
 ];
 
 /// The marker of a complete image.
@@ -355,7 +358,7 @@ mod tests {
             bookworm,
             [
                 "--variant=apt",
-                "--include=openssh-server,openssh-client,xauth,x11-utils,dropbear-bin,putty-tools,libssh-4",
+                "--include=openssh-server,openssh-client,xauth,x11-utils,dropbear-bin,putty-tools,libssh-4,passwd",
                 "bookworm",
                 "/x/rootfs"
             ]

@@ -87,6 +87,10 @@ pub struct Policy {
     pub invalid_user: bool,
     /// `RefuseConnection` applies: the connection ends (refuseconnection).
     pub refused: Option<String>,
+    /// The user whose password has expired and must be changed at login
+    /// (sshd's `force_pwchange`): PAM said so in account management, or,
+    /// without PAM, the shadow entry did when the password was checked.
+    pub password_change: Option<String>,
 }
 
 impl Policy {
@@ -110,6 +114,7 @@ impl Policy {
             attempted: false,
             invalid_user: false,
             refused: None,
+            password_change: None,
         }
     }
 
@@ -299,6 +304,17 @@ fn account_usable(user: &User, use_pam: bool) -> Result<(), String> {
     shell_usable(name, &user.shell)
 }
 
+/// Why `name`'s password has expired by the shadow database, if it has
+/// (OpenSSH's `auth_shadow_pwexpired`).
+fn shadow_password_expired(name: &str) -> Option<&'static str> {
+    let shadow = ssh_os::shadow::ShadowEntry::by_name(name).ok()??;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    shadow.password_expired(now)
+}
+
 /// The login shell must be a regular file executable by someone (sshd).
 fn shell_usable(name: &str, shell: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
@@ -370,6 +386,15 @@ impl ServerHandler for Policy {
         // taken (pam_unix's delay after a failure) and the answer are
         // those of a wrong password.
         let ok = check_password(if allowed { user } else { NO_USER }, password).await && allowed;
+        // Without PAM, sshd's auth_password looks at the password's age.
+        if ok
+            && let Some(a) = &account
+            && !a.settings.use_pam
+            && let Some(why) = shadow_password_expired(&a.user.name)
+        {
+            tracing::info!("User {user} password has expired ({why})");
+            self.password_change = Some(user.to_owned());
+        }
         if !ok {
             let invalid = if account.is_none() {
                 "invalid user "
@@ -455,7 +480,15 @@ impl ServerHandler for Policy {
         }
         let rhost = self.peer.ip().to_string();
         match ssh_os::password::account_management(PAM_SERVICE, user, &rhost).await {
-            Ok(check) if check.allowed => AccountVerdict::Allow,
+            Ok(check) if check.allowed => {
+                if check.password_change {
+                    self.password_change = Some(user.to_owned());
+                }
+                // PAM's messages go to the user, as sshd sends them.
+                AccountVerdict::AllowWithBanner {
+                    message: check.messages,
+                }
+            }
             Ok(check) => {
                 tracing::error!("Access denied for user {user} by PAM account configuration");
                 AccountVerdict::Deny {

@@ -171,6 +171,9 @@ pub(crate) struct Authenticated {
     pub(crate) account: Account,
     /// The options of the key that authenticated, if one did.
     pub(crate) key_options: Option<KeyOptions>,
+    /// The password has expired: sessions run only `passwd`, and nothing
+    /// is forwarded (sshd's `force_pwchange`).
+    pub(crate) password_change: bool,
     /// Who writes the login records of PTY sessions, when this process
     /// cannot (a user's session process asks the monitor).
     pub(crate) login_recorder: Option<Arc<dyn LoginRecorder>>,
@@ -187,6 +190,7 @@ impl Authenticated {
             local: policy.local,
             account: policy.account(user)?,
             key_options: policy.proven_key.as_ref().map(|(_, _, o)| o.clone()),
+            password_change: policy.password_change.as_deref() == Some(user),
             login_recorder: None,
             env: Vec::new(),
         })
@@ -200,12 +204,19 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
     let Authenticated {
         peer,
         local,
-        account,
+        mut account,
         key_options,
+        password_change,
         login_recorder,
         env,
     } = auth;
     let user = conn.user().to_owned();
+    if password_change {
+        // As sshd's auth_restrict_session: no forwarding of any kind.
+        account.settings.disable_forwarding = true;
+        account.settings.x11_forwarding = false;
+        account.settings.allow_agent_forwarding = false;
+    }
     let forward_policy = Arc::new(ForwardPolicy::from_settings(
         &account.settings,
         key_options.as_ref(),
@@ -226,6 +237,7 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
         Some(Sockets::direct())
     };
     let mut session_policy = session_policy(&account, key_options, peer, local);
+    session_policy.password_change = password_change;
     // One helper per connection: sessions' agent and X11 sockets too.
     session_policy.sockets = sockets.clone();
     for (name, value) in env {

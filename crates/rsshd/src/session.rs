@@ -80,6 +80,8 @@ pub(crate) fn session_policy(
         x11_use_localhost: s.x11_use_localhost,
         xauth_location: s.xauth_location.clone(),
         agent_forwarding,
+        // Set by the caller from what authentication found.
+        password_change: false,
         // With PAM, pam_nologin does it at login (the account check).
         nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),
         // The connection's, set by the caller.

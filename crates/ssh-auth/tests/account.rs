@@ -115,6 +115,29 @@ fn a_denied_account_gets_the_message_as_a_banner_and_no_success() {
     assert!(s.answer_account(out.now, AccountVerdict::Allow).is_err());
 }
 
+/// PAM's account messages for an account that may log in (a password
+/// that must change) reach the user as a banner before SUCCESS, as sshd
+/// sends them.
+#[test]
+fn an_allowed_account_with_a_message_gets_the_banner_before_success() {
+    let (mut c, mut s, now, mut ca, mut sa) = key_pair(checked());
+    let message =
+        "You are required to change your password immediately (administrator enforced).\n";
+    sa.account = Some(AccountVerdict::AllowWithBanner {
+        message: message.into(),
+    });
+    let out = run(&mut c, &mut ca, &mut s, &mut sa, now);
+    out.client.unwrap();
+    out.server.unwrap();
+    assert!(c.is_authenticated() && s.is_authenticated());
+    let banner = ca
+        .events
+        .iter()
+        .position(|e| matches!(e, ClientEvent::Banner { message: m, .. } if m == message));
+    let success = ca.events.iter().position(|e| *e == ClientEvent::Success);
+    assert!(banner.unwrap() < success.unwrap(), "{:?}", ca.events);
+}
+
 #[test]
 fn a_denial_without_a_message_sends_nothing() {
     let (mut c, mut s, now, mut ca, mut sa) = key_pair(checked());

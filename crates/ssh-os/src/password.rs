@@ -55,6 +55,10 @@ fn authenticate(service: &str, conv: Conversation) -> io::Result<bool> {
 pub struct AccountCheck {
     /// The account may log in now.
     pub allowed: bool,
+    /// It may, but its password has expired and must be changed first
+    /// (`PAM_NEW_AUTHTOK_REQD`, as after `chage -d 0`): sshd lets the user
+    /// in only to run `passwd` on a terminal.
+    pub password_change: bool,
     /// What the modules said to the user (`pam_unix`: "Your account has
     /// expired; please contact your system administrator."; `pam_nologin`:
     /// the contents of `/etc/nologin`), one message a line.
@@ -79,6 +83,7 @@ pub async fn account_management(
     if user.contains('\0') {
         return Ok(AccountCheck {
             allowed: false,
+            password_change: false,
             messages: String::new(),
         });
     }
@@ -102,10 +107,18 @@ fn account(service: &str, user: &str, rhost: &str) -> io::Result<AccountCheck> {
     match verdict {
         Ok(()) => Ok(AccountCheck {
             allowed: true,
+            password_change: false,
+            messages,
+        }),
+        // As sshd's do_pam_account: allowed, with the change required.
+        Err(e) if e.code() == ErrorCode::NEW_AUTHTOK_REQD => Ok(AccountCheck {
+            allowed: true,
+            password_change: true,
             messages,
         }),
         Err(e) if DENIALS.contains(&e.code()) => Ok(AccountCheck {
             allowed: false,
+            password_change: false,
             messages,
         }),
         Err(e) => Err(io::Error::other(format!("PAM failed: {:?}: {e}", e.code()))),

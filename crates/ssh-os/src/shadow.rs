@@ -17,6 +17,12 @@ pub struct ShadowEntry {
     /// The day the account expires (`chage -E`), days since the epoch;
     /// `None` when it never does.
     pub expire_day: Option<i64>,
+    /// The day of the last password change (`chage -d`), days since the
+    /// epoch: 0 means the change is forced (`chage -d 0`, `passwd -e`);
+    /// `None` when the field is empty (aging off).
+    pub last_change_day: Option<i64>,
+    /// The days a password is valid (`chage -M`); `None` when unlimited.
+    pub max_days: Option<i64>,
 }
 
 impl core::fmt::Debug for ShadowEntry {
@@ -24,6 +30,8 @@ impl core::fmt::Debug for ShadowEntry {
         f.debug_struct("ShadowEntry")
             .field("locked", &self.locked())
             .field("expire_day", &self.expire_day)
+            .field("last_change_day", &self.last_change_day)
+            .field("max_days", &self.max_days)
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +49,20 @@ impl ShadowEntry {
     pub fn expired(&self, now_secs: u64) -> bool {
         let today = i64::try_from(now_secs / DAY).unwrap_or(i64::MAX);
         self.expire_day.is_some_and(|day| today >= day)
+    }
+
+    /// Why the password has expired at `now_secs`, if it has, in the words
+    /// of OpenSSH's `auth_shadow_pwexpired`: `root forced` when the last
+    /// change is day 0, `password aged` when it is older than the maximum
+    /// age. An expired password must be changed at login.
+    pub fn password_expired(&self, now_secs: u64) -> Option<&'static str> {
+        let today = i64::try_from(now_secs / DAY).unwrap_or(i64::MAX);
+        let last = self.last_change_day?;
+        if last == 0 {
+            return Some("root forced");
+        }
+        let max = self.max_days?;
+        (last.saturating_add(max) < today).then_some("password aged")
     }
 
     /// The entry of `name`; `None` when the shadow database has none (or
@@ -102,9 +124,16 @@ fn lookup(name: &CStr, size: usize) -> io::Result<Option<ShadowEntry>> {
     // `c_long`: 32 bits on some targets.
     #[allow(clippy::useless_conversion)]
     let expire_day = (entry.sp_expire >= 0).then_some(i64::from(entry.sp_expire));
+    // An empty field reads as -1.
+    #[allow(clippy::useless_conversion)]
+    let last_change_day = (entry.sp_lstchg >= 0).then_some(i64::from(entry.sp_lstchg));
+    #[allow(clippy::useless_conversion)]
+    let max_days = (entry.sp_max >= 0).then_some(i64::from(entry.sp_max));
     Ok(Some(ShadowEntry {
         password: Zeroizing::new(password),
         expire_day,
+        last_change_day,
+        max_days,
     }))
 }
 
@@ -117,7 +146,37 @@ mod tests {
         ShadowEntry {
             password: Zeroizing::new(password.to_owned()),
             expire_day,
+            last_change_day: Some(20_000),
+            max_days: None,
         }
+    }
+
+    #[test]
+    fn a_password_expires_when_forced_or_aged() {
+        let day = 20_000u64;
+        let now = day * DAY + 3600;
+        let aged = |last: Option<i64>, max: Option<i64>| ShadowEntry {
+            last_change_day: last,
+            max_days: max,
+            ..entry("$6$x", None)
+        };
+        assert_eq!(
+            aged(Some(0), None).password_expired(now),
+            Some("root forced")
+        );
+        assert_eq!(
+            aged(Some(0), Some(99_999)).password_expired(now),
+            Some("root forced")
+        );
+        assert_eq!(aged(Some(19_000), None).password_expired(now), None);
+        assert_eq!(aged(None, Some(10)).password_expired(now), None);
+        // Valid through day last + max.
+        assert_eq!(aged(Some(19_990), Some(10)).password_expired(now), None);
+        assert_eq!(
+            aged(Some(19_989), Some(10)).password_expired(now),
+            Some("password aged")
+        );
+        assert_eq!(aged(Some(19_000), Some(99_999)).password_expired(now), None);
     }
 
     #[test]

@@ -193,6 +193,9 @@ pub enum Reply {
     /// The account may not log in: the message is for the user (a
     /// banner), and the connection ends.
     Denied(String),
+    /// The account may log in, and the message (PAM's) is shown to the
+    /// user first, as a banner.
+    Allowed(String),
     /// The server's policy ends the connection (sshd's
     /// `RefuseConnection`): DISCONNECT with this reason.
     Disconnect(String),
@@ -236,6 +239,9 @@ pub enum WorkerFrame {
         /// The options of the key that authenticated it (`authorized_keys`
         /// options and a certificate's restrictions), if a key did.
         key_options: Option<Box<KeyOptions>>,
+        /// The user's password has expired: the sessions may only run
+        /// `passwd` (sshd's forced change), and nothing is forwarded.
+        password_change: bool,
         /// The transport's state (`TransportState::encode`).
         state: Zeroizing<Vec<u8>>,
     },
@@ -265,6 +271,7 @@ const VERDICT: u8 = 102;
 const REFUSED: u8 = 103;
 const DENIED: u8 = 104;
 const DISCONNECT: u8 = 105;
+const ALLOWED: u8 = 106;
 
 const START: u8 = 201;
 const CONNECTION: u8 = 202;
@@ -505,6 +512,10 @@ impl Reply {
                 out.push(DISCONNECT);
                 put_string(out, why.as_bytes());
             }
+            Self::Allowed(message) => {
+                out.push(ALLOWED);
+                put_string(out, message.as_bytes());
+            }
         }
     }
 
@@ -524,6 +535,7 @@ impl Reply {
             REFUSED => Self::Refused(r.utf8("reason")?.to_owned()),
             DENIED => Self::Denied(r.utf8("message")?.to_owned()),
             DISCONNECT => Self::Disconnect(r.utf8("reason")?.to_owned()),
+            ALLOWED => Self::Allowed(r.utf8("message")?.to_owned()),
             other => return Err(FrameError::UnknownType(other)),
         })
     }
@@ -556,6 +568,7 @@ impl WorkerFrame {
                 peer,
                 local,
                 key_options,
+                password_change,
                 state,
             } => {
                 let mut out = start(SERVE);
@@ -568,6 +581,7 @@ impl WorkerFrame {
                 if let Some(o) = key_options {
                     put_key_options(&mut out, o);
                 }
+                put_bool(&mut out, *password_change);
                 put_string(&mut out, state);
                 out
             }
@@ -619,6 +633,7 @@ impl WorkerFrame {
                 } else {
                     None
                 },
+                password_change: r.bool("password change")?,
                 state: Zeroizing::new(r.string("state")?.to_vec()),
             },
             other => return Err(FrameError::UnknownType(other)),

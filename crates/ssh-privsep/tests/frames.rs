@@ -64,6 +64,8 @@ fn replies() -> Vec<Reply> {
         Reply::Refused("user change not allowed".into()),
         Reply::Denied("Your account has expired".into()),
         Reply::Disconnect("administratively prohibited connection".into()),
+        Reply::Allowed("You are required to change your password immediately".into()),
+        Reply::Allowed(String::new()),
     ]
 }
 
@@ -103,6 +105,7 @@ fn serve(key_options: Option<Box<KeyOptions>>) -> WorkerFrame {
         user: "alice".into(),
         peer: "192.0.2.1:40000".into(),
         local: "192.0.2.2:22".into(),
+        password_change: key_options.is_none(),
         key_options,
         state: Zeroizing::new(vec![9; 300]),
     }

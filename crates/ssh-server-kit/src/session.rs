@@ -7,6 +7,7 @@
 //! ([`agent`]); what they listen on goes away with the session.
 
 mod agent;
+mod password_change;
 mod records;
 mod x11;
 
@@ -74,6 +75,10 @@ pub struct SessionPolicy {
     /// `AllowAgentForwarding` (and the key's `no-agent-forwarding`):
     /// `auth-agent-req@openssh.com` is accepted.
     pub agent_forwarding: bool,
+    /// The user's password has expired (sshd's `force_pwchange`): a
+    /// session on a terminal runs only `passwd`, after sshd's warning;
+    /// without a terminal the program is refused with its message.
+    pub password_change: bool,
     /// sshd's `/etc/nologin` check at the start of each program, for a
     /// server that does not leave it to PAM (`UsePAM no`) and a user who
     /// is not root: while this file exists, the session's program is not
@@ -114,6 +119,7 @@ impl SessionPolicy {
             x11_use_localhost: true,
             xauth_location: PathBuf::from("/usr/bin/xauth"),
             agent_forwarding: true,
+            password_change: false,
             nologin: None,
             sockets: None,
             login_records: None,
@@ -140,6 +146,8 @@ enum Start {
     Shell,
     Exec(String),
     Subsystem(String),
+    /// `passwd`, whatever was asked (an expired password).
+    PasswordChange,
 }
 
 struct Setup {
@@ -341,6 +349,16 @@ async fn serve(
             ch.reply(&req, true)?;
             return refuse_program(ch, &text).await;
         }
+        let start = if policy.password_change {
+            if setup.pty.is_none() {
+                ch.reply(&req, true)?;
+                return password_change::refuse_without_tty(ch).await;
+            }
+            password_change::warn(&ch).await?;
+            Start::PasswordChange
+        } else {
+            start
+        };
         match spawn(policy, &mut setup, &start) {
             Ok(child) => {
                 ch.reply(&req, true)?;
@@ -534,7 +552,7 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     let shell = user.shell.clone();
     let mut env = base_env(policy, setup);
     let requested = match start {
-        Start::Shell => None,
+        Start::Shell | Start::PasswordChange => None,
         Start::Exec(c) => Some(c.clone()),
         Start::Subsystem(name) => {
             let Some((_, cmd)) = policy.subsystems.iter().find(|(n, _)| n == name) else {
@@ -547,6 +565,7 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
         }
     };
     let command = match (&policy.force_command, start) {
+        (_, Start::PasswordChange) => None,
         (Some(forced), _) => {
             if let Some(orig) = &requested {
                 env.push(("SSH_ORIGINAL_COMMAND".into(), orig.into()));
@@ -559,6 +578,9 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     match &command {
         Some(c) => opts.args = vec!["-c".into(), c.into()],
         None => opts.arg0 = Some(login_arg0(&shell)),
+    }
+    if matches!(start, Start::PasswordChange) {
+        password_change::passwd(&mut opts);
     }
     opts.cwd = user.home.clone();
     opts.user = policy.switch_user.then(|| user.clone());

@@ -234,6 +234,30 @@ fn a_nologin_file_stops_programs_with_its_text_and_254() {
     });
 }
 
+/// An expired password (sshd's `force_pwchange`): without a terminal no
+/// program runs; sshd's two lines on stderr, status 1.
+#[test]
+fn an_expired_password_stops_programs_without_a_terminal() {
+    block(async {
+        let dir = temp_home("pwchange");
+        let marker = dir.join("ran");
+        let mut p = policy();
+        p.password_change = true;
+        let client = start(p).await;
+        let out = client
+            .exec(&format!("echo ran; touch {}", marker.display()))
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"");
+        assert_eq!(
+            out.stderr,
+            b"WARNING: Your password has expired.\nPassword change required but no TTY available.\n"
+        );
+        assert_eq!(out.exit_status, Some(1));
+        assert!(!marker.exists());
+    });
+}
+
 #[test]
 fn a_window_change_resizes_the_pty() {
     block(async {

@@ -507,6 +507,10 @@ impl Monitor {
                 policy.authenticated(user, method);
                 Reply::Verdict(true)
             }
+            AccountVerdict::AllowWithBanner { message } => {
+                policy.authenticated(user, method);
+                Reply::Allowed(message)
+            }
             AccountVerdict::Deny { message } => Reply::Denied(message),
         };
         finish(link, conn, policy, reply)
@@ -572,6 +576,7 @@ impl Monitor {
                 peer: auth.peer.to_string(),
                 local: auth.local.to_string(),
                 key_options: auth.key_options,
+                password_change: auth.password_change,
                 state,
                 socket,
             };

@@ -143,6 +143,7 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
                         peer,
                         local,
                         key_options,
+                        password_change,
                         state,
                     },
                     fds,
@@ -154,9 +155,11 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
                         .into_iter()
                         .next()
                         .ok_or("a connection without its socket")?;
-                    let key_options = key_options.map(|o| *o);
-                    let served =
-                        serve(ctx.clone(), conn, (peer, local), key_options, state, socket);
+                    let grant = Grant {
+                        key_options: key_options.map(|o| *o),
+                        password_change,
+                    };
+                    let served = serve(ctx.clone(), conn, (peer, local), grant, state, socket);
                     spawn_served(Box::pin(served));
                 }
                 Some((WorkerFrame::Reply { conn, reply }, _)) => ctx.link.answered(conn, reply)?,
@@ -171,17 +174,24 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
     })
 }
 
+/// What the monitor granted a connection beyond its user.
+struct Grant {
+    /// The options of the key that authenticated it, if one did.
+    key_options: Option<KeyOptions>,
+    /// The password must be changed first.
+    password_change: bool,
+}
+
 /// Resumes and serves one connection, then tells the monitor it ended.
 async fn serve(
     ctx: Arc<Context>,
     conn: ConnId,
     (peer, local): (String, String),
-    key_options: Option<KeyOptions>,
+    grant: Grant,
     state: Zeroizing<Vec<u8>>,
     socket: OwnedFd,
 ) {
-    if let Err(e) = resume_and_serve(&ctx, conn, (&peer, &local), key_options, &state, socket).await
-    {
+    if let Err(e) = resume_and_serve(&ctx, conn, (&peer, &local), grant, &state, socket).await {
         tracing::error!("resuming a connection from {peer}: {e}");
     }
     let frame = Request::Closed {
@@ -197,7 +207,7 @@ async fn resume_and_serve(
     ctx: &Arc<Context>,
     conn: ConnId,
     (peer, local): (&str, &str),
-    key_options: Option<KeyOptions>,
+    grant: Grant,
     state: &[u8],
     socket: OwnedFd,
 ) -> Result<(), String> {
@@ -228,7 +238,8 @@ async fn resume_and_serve(
         peer,
         local,
         account,
-        key_options,
+        key_options: grant.key_options,
+        password_change: grant.password_change,
         login_recorder: Some(Arc::new(recorder)),
         env: ctx.pam_env.clone(),
     };

@@ -71,6 +71,8 @@ pub(crate) struct HandOver {
     pub(crate) peer: String,
     pub(crate) local: String,
     pub(crate) key_options: Option<KeyOptions>,
+    /// The password must be changed first (sshd's `force_pwchange`).
+    pub(crate) password_change: bool,
     pub(crate) state: Zeroizing<Vec<u8>>,
     pub(crate) socket: OwnedFd,
 }
@@ -180,6 +182,7 @@ impl UserProcesses {
             peer: h.peer,
             local: h.local,
             key_options: h.key_options.map(Box::new),
+            password_change: h.password_change,
             state: h.state,
         };
         if let Err(e) = link.chan.send(&frame.encode(), &[h.socket.as_fd()]).await {

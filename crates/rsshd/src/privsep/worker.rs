@@ -325,6 +325,7 @@ impl ServerHandler for WorkerPolicy {
         };
         match self.ask(request).await {
             Reply::Verdict(true) => AccountVerdict::Allow,
+            Reply::Allowed(message) => AccountVerdict::AllowWithBanner { message },
             Reply::Denied(message) => AccountVerdict::Deny { message },
             _ => deny,
         }

@@ -188,6 +188,13 @@ pub enum KeyboardInteractiveAnswer {
 pub enum AccountVerdict {
     /// The account may log in.
     Allow,
+    /// It may, and `message` (when not empty) is shown to the user first
+    /// as a banner: PAM's account messages, as sshd sends them ("You are
+    /// required to change your password immediately").
+    AllowWithBanner {
+        /// What the user is told.
+        message: String,
+    },
     /// It may not: `message` (when not empty) is shown to the user as a
     /// banner, then the connection ends
     /// ([`AuthError::AccountDenied`](crate::AuthError::AccountDenied)).

@@ -659,6 +659,13 @@ impl ServerAuth {
                 self.succeed(now, &method);
                 Ok(())
             }
+            AccountVerdict::AllowWithBanner { message } => {
+                if !message.is_empty() {
+                    self.send_text(now, message);
+                }
+                self.succeed(now, &method);
+                Ok(())
+            }
             AccountVerdict::Deny { message } => {
                 self.queued.clear();
                 if !message.is_empty() {

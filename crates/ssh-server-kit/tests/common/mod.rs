@@ -42,6 +42,7 @@ pub fn policy() -> SessionPolicy {
         x11_use_localhost: true,
         xauth_location: "/usr/bin/xauth".into(),
         agent_forwarding: false,
+        password_change: false,
         nologin: None,
         sockets: None,
         login_records: None,
