@@ -310,6 +310,10 @@ where
         match poll {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(e)) => {
+                // The peer's violation: the DISCONNECT the session owes it
+                // goes out first, as `Driver::step` sends it before
+                // authentication (RFC 4253 §11.1).
+                driver.try_flush(&mut *st.session);
                 let reason = end_reason(e);
                 st.dispatch();
                 st.end(reason);
