@@ -125,7 +125,7 @@ const ROWS: &[Row] = &[
     },
     Row {
         name: "decompression-bomb",
-        about: "zlib@openssh.com after authentication: one CHANNEL_DATA packet of 8 KiB inflating to 8 MiB: the server ends the connection",
+        about: "zlib@openssh.com after authentication: one CHANNEL_DATA packet of 8 KiB inflating to 8 MiB: the server ends the connection, or drops it and answers a request after it (OpenSSH 9.2, 10.0)",
         attack: Attack::Wire(crate::hostile_attacks::decompression_bomb),
         config: &["Compression yes"],
     },
