@@ -36,9 +36,9 @@ pub(crate) const STEP: Duration = Duration::from_secs(20);
 /// Less than [`STALL_BYTES`] written in this long means the other side
 /// stopped reading us (a full receive queue on loopback still takes a
 /// trickle: the kernel collapses its buffers to make room).
-const STALL: Duration = Duration::from_secs(1);
+const STALL: Duration = Duration::from_millis(500);
 /// See [`STALL`].
-const STALL_BYTES: usize = 64 * 1024;
+const STALL_BYTES: usize = 32 * 1024;
 /// How long one write of a flood may block.
 const FLOOD_WRITE: Duration = Duration::from_millis(100);
 /// How much a flood seals before writing it.

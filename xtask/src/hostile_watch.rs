@@ -292,9 +292,9 @@ impl Bystander {
             .unwrap_or_default()
             .to_vec();
         self.writer = Some(thread::spawn(move || {
-            for piece in part.chunks(32 * 1024) {
+            for piece in part.chunks(64 * 1024) {
                 stdin.write_all(piece)?;
-                thread::sleep(Duration::from_millis(5));
+                thread::sleep(Duration::from_millis(2));
             }
             Ok(stdin)
         }));
