@@ -50,7 +50,8 @@ pub struct FuzzArgs {
     pub sanitizer: Option<Sanitizer>,
     /// Instead of fuzzing: add to each target's committed seeds
     /// (`fuzz/seeds/<target>`) the inputs of its corpus that reach new
-    /// coverage (libFuzzer's `-merge=1`), at most MAX_SEED_LEN bytes each,
+    /// coverage (libFuzzer's `-set_cover_merge=1` over edges: the fewest
+    /// inputs that reach every edge), at most MAX_SEED_LEN bytes each,
     /// and fail if a seed directory grows past MAX_SEEDS_BYTES.
     #[arg(long, conflicts_with_all = ["smoke", "seconds", "long", "runs"])]
     pub merge: bool,
@@ -520,7 +521,10 @@ fn merge_all(targets: &[String], sanitizer: Sanitizer) -> Result<()> {
             &seeds.display().to_string(),
             &corpus.display().to_string(),
             "--",
-            "-merge=1",
+            "-set_cover_merge=1",
+            // Edges only, not their hit counts: a few dozen inputs a
+            // target instead of hundreds.
+            "-use_counters=0",
             &format!("-max_len={MAX_SEED_LEN}"),
         ]);
         let out = util::checked_output(&mut cmd)?;
