@@ -7,10 +7,12 @@
 //! ([`agent`]); what they listen on goes away with the session.
 
 mod agent;
+mod env;
 mod password_change;
 mod records;
 mod x11;
 
+use env::{accepts, base_env, env_fits, is_env_name, set_var};
 use records::Recorded;
 pub use records::{LoginRecorder, RemoteHost};
 
@@ -424,33 +426,6 @@ fn open_pty(setup: &mut Setup, p: &PtyRequest, policy: &SessionPolicy) -> std::i
     Ok(())
 }
 
-/// Variables a client may set per session (sshd's limit).
-const MAX_ENV_VARS: usize = 128;
-/// Bytes of names and values a client may set per session: one largest
-/// packet's worth.
-const MAX_ENV_BYTES: usize = 256 * 1024;
-
-/// Whether setting `name` (replacing an earlier value of it) keeps the
-/// client's environment within [`MAX_ENV_VARS`] and [`MAX_ENV_BYTES`].
-fn env_fits(env: &[(String, String)], name: &str, value: &str) -> bool {
-    let others = env.iter().filter(|(k, _)| k != name);
-    let count = others.clone().count();
-    let bytes: usize = others.map(|(k, v)| k.len() + v.len()).sum();
-    count < MAX_ENV_VARS && bytes + name.len() + value.len() <= MAX_ENV_BYTES
-}
-
-/// `AcceptEnv` patterns (`*`, `?`), as sshd matches them.
-fn accepts(patterns: &[String], name: &str) -> bool {
-    patterns
-        .iter()
-        .flat_map(|p| p.split_whitespace())
-        .any(|p| ssh_auth::pattern::wildcard_match(name, p))
-}
-
-fn is_env_name(name: &str) -> bool {
-    !name.is_empty() && !name.contains('=') && !name.contains('\0')
-}
-
 /// A started program and what the session moves for it.
 struct Running {
     child: process::Child,
@@ -524,27 +499,6 @@ async fn start_agent(
     );
     forwards.agent = Some(socket);
     Ok(())
-}
-
-fn set_var(env: &mut Vec<(String, String)>, name: &str, value: &str) {
-    env.retain(|(k, _)| k != name);
-    env.push((name.to_owned(), value.to_owned()));
-}
-
-/// The environment of the session's programs before `TERM`, `SSH_TTY`
-/// and `SSH_ORIGINAL_COMMAND`: the policy's, the client's, then the
-/// forwardings' variables.
-fn base_env(policy: &SessionPolicy, setup: &Setup) -> Vec<(OsString, OsString)> {
-    let mut env: Vec<(OsString, OsString)> = policy
-        .env
-        .iter()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-    for (k, v) in setup.env.iter().chain(&setup.forwarded_env) {
-        env.retain(|(ek, _)| ek != k.as_str());
-        env.push((k.into(), v.into()));
-    }
-    env
 }
 
 fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
