@@ -27,6 +27,7 @@ mod binary_admin;
 mod binary_auth;
 mod binary_cases;
 mod binary_hostcerts;
+mod binary_lastlog;
 mod binary_pwchange;
 mod binary_session;
 mod binary_setup;

@@ -17,7 +17,7 @@ use ssh_os::sockets::Sockets;
 use ssh_os::user::User;
 use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
 use ssh_server_kit::penalties::Penalty;
-use ssh_server_kit::session::{LoginRecorder, RemoteHost, serve_session};
+use ssh_server_kit::session::{LoginMessage, LoginRecorder, RemoteHost, serve_session};
 
 use crate::Setup;
 use crate::auth::{Account, Policy};
@@ -238,6 +238,16 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
     };
     let mut session_policy = session_policy(&account, key_options, peer, local);
     session_policy.password_change = password_change;
+    if account.settings.print_last_log {
+        // Read before this connection's first terminal session records
+        // its own login (sshd's store_lastlog_message, at authentication).
+        let path = std::path::Path::new(ssh_os::loginrec::LASTLOG);
+        match ssh_os::loginrec::LastLogin::read(path, account.user.uid) {
+            Ok(Some(last)) => session_policy.login_message = LoginMessage::new(last.message()),
+            Ok(None) => {}
+            Err(e) => tracing::debug!("reading {}: {e}", path.display()),
+        }
+    }
     // One helper per connection: sessions' agent and X11 sockets too.
     session_policy.sockets = sockets.clone();
     for (name, value) in env {

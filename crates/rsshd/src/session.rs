@@ -82,6 +82,8 @@ pub(crate) fn session_policy(
         agent_forwarding,
         // Set by the caller from what authentication found.
         password_change: false,
+        // Set by the caller: read from lastlog before this login's record.
+        login_message: Default::default(),
         // With PAM, pam_nologin does it at login (the account check).
         nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),
         // The connection's, set by the caller.

@@ -48,6 +48,7 @@ UsePAM yes
 #GatewayPorts no
 X11Forwarding yes
 PrintMotd no
+PrintLastLog no
 
 # Allow client to pass locale environment variables
 AcceptEnv LANG LC_*
@@ -95,6 +96,8 @@ fn debian_default_parses() {
     assert!(s.use_pam);
     assert!(s.x11_forwarding);
     assert!(!s.print_motd);
+    assert!(!s.print_last_log);
+    assert!(ServerSettings::default().print_last_log);
     assert!(!s.password_authentication, "from the included file");
     assert_eq!(s.accept_env, ["LANG", "LC_*"]);
     assert_eq!(
@@ -368,7 +371,7 @@ fn errors_like_sshd_t() {
         assert!(parse(bad).is_err(), "accepted {bad:?}");
     }
     // Known but unsupported: a warning naming the line.
-    let cfg = parse("\n\nPrintLastLog no\nGSSAPIAuthentication no\n").unwrap();
+    let cfg = parse("\n\nKerberosAuthentication no\nGSSAPIAuthentication no\n").unwrap();
     assert_eq!(cfg.warnings().len(), 2);
     assert!(cfg.warnings()[0].contains("line 3"));
 }

@@ -195,6 +195,113 @@ fn write_wtmp(entry: &libc::utmpx) -> io::Result<()> {
     Ok(())
 }
 
+/// A user's last login, from lastlog.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LastLogin {
+    /// When, in seconds since the epoch.
+    pub time: i64,
+    /// The terminal (`pts/3`).
+    pub line: String,
+    /// From where (empty for a local login).
+    pub host: String,
+}
+
+impl LastLogin {
+    /// The last login of `uid` recorded in `path` (sshd reads
+    /// [`LASTLOG`]); `None` when the file or the entry does not exist, or
+    /// the entry was never written (time 0).
+    pub fn read(path: &Path, uid: u32) -> io::Result<Option<Self>> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut entry = [0u8; LASTLOG_ENTRY as usize];
+        match file.read_exact_at(&mut entry, u64::from(uid) * LASTLOG_ENTRY) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        Ok(Self::from_entry(&entry))
+    }
+
+    /// A `struct lastlog` in the machine's byte order.
+    fn from_entry(entry: &[u8; LASTLOG_ENTRY as usize]) -> Option<Self> {
+        let (time, rest) = entry.split_first_chunk::<4>()?;
+        let time = i32::from_ne_bytes(*time);
+        if time == 0 {
+            return None;
+        }
+        let text = |field: &[u8]| {
+            let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
+            String::from_utf8_lossy(field.get(..end).unwrap_or_default()).into_owned()
+        };
+        let (line, host) = rest.split_at(32);
+        Some(Self {
+            time: i64::from(time),
+            line: text(line),
+            host: text(host),
+        })
+    }
+
+    /// What sshd tells a login shell (`store_lastlog_message`): `Last
+    /// login: <ctime in local time> from <host>` and CR LF, without
+    /// `from` for a local login. Control characters in the host are
+    /// shown as `?`.
+    pub fn message(&self) -> String {
+        let when = local_ctime(self.time);
+        let host: String = self
+            .host
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        if host.is_empty() {
+            format!("Last login: {when}\r\n")
+        } else {
+            format!("Last login: {when} from {host}\r\n")
+        }
+    }
+}
+
+/// `time` as ctime(3) gives it, in local time, without its line feed:
+/// `Mon Dec  7 06:53:53 2026`.
+#[allow(unsafe_code)]
+fn local_ctime(time: i64) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // `time_t` is 32 bits on some targets.
+    #[allow(clippy::useless_conversion)]
+    let t: libc::time_t = time.try_into().unwrap_or(0);
+    // SAFETY: an all-zero `tm` is a valid value (integers and a null
+    // zone pointer); localtime_r only writes it.
+    let mut tm: libc::tm = unsafe { core::mem::zeroed() };
+    // SAFETY: `t` and `tm` are valid for the whole call; localtime_r is
+    // the reentrant form (no static storage). Null: the time could not be
+    // converted, and `tm` is left zero.
+    let converted = unsafe { libc::localtime_r(&t, &mut tm) };
+    if converted.is_null() {
+        return format!("@{time}");
+    }
+    let pick = |names: &[&'static str], i: libc::c_int| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| names.get(i).copied())
+            .unwrap_or("???")
+    };
+    format!(
+        "{} {} {:2} {:02}:{:02}:{:02} {}",
+        pick(&DAYS, tm.tm_wday),
+        pick(&MONTHS, tm.tm_mon),
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        i64::from(tm.tm_year) + 1900
+    )
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -241,6 +348,52 @@ mod tests {
         assert_eq!(text(&ut.ut_line), "pts/12");
         assert_eq!(text(&ut.ut_user), "");
         assert_eq!(text(&ut.ut_host), "");
+    }
+
+    #[test]
+    fn the_last_login_reads_back_as_sshd_tells_it() {
+        let dir = std::env::temp_dir().join(format!("ssh-os-lastlog-read-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("lastlog");
+        assert_eq!(LastLogin::read(&path, 7).unwrap(), None, "no file");
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(LastLogin::read(&path, 7).unwrap(), None, "no entry");
+        let mut r = record();
+        r.uid = 7;
+        r.host = "192.0.2.9".into();
+        r.write_lastlog(&path).unwrap();
+        assert_eq!(LastLogin::read(&path, 6).unwrap(), None, "a zero entry");
+        let last = LastLogin::read(&path, 7).unwrap().unwrap();
+        assert_eq!(last.line, r.line);
+        assert_eq!(last.host, "192.0.2.9");
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(now.abs_diff(u64::try_from(last.time).unwrap()) < 60);
+        let text = last.message();
+        assert!(
+            text.starts_with("Last login: ") && text.ends_with(" from 192.0.2.9\r\n"),
+            "{text:?}"
+        );
+        // ctime's shape: "Mon Dec  7 06:53:53 2026".
+        let when = text
+            .trim_start_matches("Last login: ")
+            .split(" from ")
+            .next()
+            .unwrap();
+        assert_eq!(when.len(), 24, "{when:?}");
+        let local = LastLogin {
+            host: String::new(),
+            ..last
+        };
+        assert!(!local.message().contains("from"));
+        let evil = LastLogin {
+            host: "a\x1b[2Jb".into(),
+            ..local
+        };
+        assert!(evil.message().contains("a?[2Jb"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

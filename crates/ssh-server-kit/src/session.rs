@@ -8,11 +8,13 @@
 
 mod agent;
 mod env;
+mod login_message;
 mod password_change;
 mod records;
 mod x11;
 
 use env::{accepts, base_env, env_fits, is_env_name, set_var};
+pub use login_message::LoginMessage;
 use records::Recorded;
 pub use records::{LoginRecorder, RemoteHost};
 
@@ -81,6 +83,9 @@ pub struct SessionPolicy {
     /// session on a terminal runs only `passwd`, after sshd's warning;
     /// without a terminal the program is refused with its message.
     pub password_change: bool,
+    /// Told to the connection's first program if it is a login shell on a
+    /// terminal ("Last login: ..."; sshd's `loginmsg`).
+    pub login_message: LoginMessage,
     /// sshd's `/etc/nologin` check at the start of each program, for a
     /// server that does not leave it to PAM (`UsePAM no`) and a user who
     /// is not root: while this file exists, the session's program is not
@@ -122,6 +127,7 @@ impl SessionPolicy {
             xauth_location: PathBuf::from("/usr/bin/xauth"),
             agent_forwarding: true,
             password_change: false,
+            login_message: LoginMessage::default(),
             nologin: None,
             sockets: None,
             login_records: None,
@@ -351,6 +357,8 @@ async fn serve(
             ch.reply(&req, true)?;
             return refuse_program(ch, &text).await;
         }
+        let shell_on_tty = matches!(start, Start::Shell) && setup.pty.is_some();
+        login_message::show(&policy.login_message, shell_on_tty, &policy.user.home, &ch).await?;
         let start = if policy.password_change {
             if setup.pty.is_none() {
                 ch.reply(&req, true)?;

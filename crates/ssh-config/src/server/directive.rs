@@ -73,6 +73,7 @@ pub(crate) enum Directive {
     PermitTunnel(String),
     StrictModes(bool),
     PrintMotd(bool),
+    PrintLastLog(bool),
     TcpKeepAlive(bool),
 }
 
@@ -124,7 +125,6 @@ const UNSUPPORTED: &[&str] = &[
     "pamauthenticationviakbdint",
     "permituserrc",
     "persourcemaxstartups",
-    "printlastlog",
     "protocol",
     "requiredrsasize",
     "rhostsrsaauthentication",
@@ -514,6 +514,7 @@ pub(crate) fn parse(kw: &str, l: &Lexed) -> Result<Parsed, String> {
         }
         "strictmodes" => D::StrictModes(flag()?),
         "printmotd" => D::PrintMotd(flag()?),
+        "printlastlog" => D::PrintLastLog(flag()?),
         "tcpkeepalive" => D::TcpKeepAlive(flag()?),
         _ if ONLY_NONE.contains(&kw) => {
             let v = one(a)?;

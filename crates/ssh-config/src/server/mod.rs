@@ -507,6 +507,7 @@ impl Acc {
                 D::PermitTunnel(v) => s.permit_tunnel = v.clone(),
                 D::StrictModes(b) => s.strict_modes = *b,
                 D::PrintMotd(b) => s.print_motd = *b,
+                D::PrintLastLog(b) => s.print_last_log = *b,
                 D::TcpKeepAlive(b) => s.tcp_keep_alive = *b,
                 // Accumulated above.
                 D::Port(_)

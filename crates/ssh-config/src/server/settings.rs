@@ -246,6 +246,9 @@ pub struct ServerSettings {
     pub strict_modes: bool,
     /// `PrintMotd` (yes).
     pub print_motd: bool,
+    /// `PrintLastLog` (yes): a login shell on a terminal is told of the
+    /// account's last login.
+    pub print_last_log: bool,
     /// `TCPKeepAlive` (yes).
     pub tcp_keep_alive: bool,
 }
@@ -322,6 +325,7 @@ impl Default for ServerSettings {
             permit_tunnel: "no".into(),
             strict_modes: true,
             print_motd: true,
+            print_last_log: true,
             tcp_keep_alive: true,
         }
     }
@@ -521,6 +525,7 @@ impl ServerSettings {
             yn(self.kbd_interactive_authentication),
         );
         o.line("printmotd", yn(self.print_motd));
+        o.line("printlastlog", yn(self.print_last_log));
         o.line("x11forwarding", yn(self.x11_forwarding));
         o.line("x11uselocalhost", yn(self.x11_use_localhost));
         o.line("permittty", yn(self.permit_tty));

@@ -43,6 +43,7 @@ pub fn policy() -> SessionPolicy {
         xauth_location: "/usr/bin/xauth".into(),
         agent_forwarding: false,
         password_change: false,
+        login_message: Default::default(),
         nologin: None,
         sockets: None,
         login_records: None,
