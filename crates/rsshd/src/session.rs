@@ -84,6 +84,7 @@ pub(crate) fn session_policy(
         password_change: false,
         // Set by the caller: read from lastlog before this login's record.
         login_message: Default::default(),
+        motd: s.print_motd.then(|| "/etc/motd".into()),
         // With PAM, pam_nologin does it at login (the account check).
         nologin: (!s.use_pam && u.uid != 0).then(|| "/etc/nologin".into()),
         // The connection's, set by the caller.

@@ -86,6 +86,9 @@ pub struct SessionPolicy {
     /// Told to the connection's first program if it is a login shell on a
     /// terminal ("Last login: ..."; sshd's `loginmsg`).
     pub login_message: LoginMessage,
+    /// `PrintMotd`: the file a login shell on a terminal is shown after
+    /// the login message (`/etc/motd`); `None` shows none.
+    pub motd: Option<PathBuf>,
     /// sshd's `/etc/nologin` check at the start of each program, for a
     /// server that does not leave it to PAM (`UsePAM no`) and a user who
     /// is not root: while this file exists, the session's program is not
@@ -128,6 +131,7 @@ impl SessionPolicy {
             agent_forwarding: true,
             password_change: false,
             login_message: LoginMessage::default(),
+            motd: None,
             nologin: None,
             sockets: None,
             login_records: None,
@@ -358,7 +362,14 @@ async fn serve(
             return refuse_program(ch, &text).await;
         }
         let shell_on_tty = matches!(start, Start::Shell) && setup.pty.is_some();
-        login_message::show(&policy.login_message, shell_on_tty, &policy.user.home, &ch).await?;
+        login_message::show(
+            &policy.login_message,
+            policy.motd.as_deref(),
+            shell_on_tty,
+            &policy.user.home,
+            &ch,
+        )
+        .await?;
         let start = if policy.password_change {
             if setup.pty.is_none() {
                 ch.reply(&req, true)?;

@@ -1,8 +1,8 @@
-//! What sshd tells a login shell once per connection (its `loginmsg`):
-//! with `PrintLastLog`, "Last login: ... from ...". The first program of
-//! the connection takes it, as sshd clears it when it starts one; only a
-//! shell on a terminal shows it, and not to a user with `~/.hushlogin`
-//! (sshd's `check_quietlogin`).
+//! What sshd tells a login shell on a terminal, unless the user has
+//! `~/.hushlogin` (sshd's `check_quietlogin`): once per connection its
+//! `loginmsg` (with `PrintLastLog`, "Last login: ... from ..."), which the
+//! connection's first program takes as sshd clears it when it starts one;
+//! then, with `PrintMotd`, `/etc/motd` (`do_motd`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,22 +26,49 @@ impl LoginMessage {
     }
 }
 
-/// At a program's start: the message goes to a login shell on a terminal
-/// (`shell_on_tty`) unless `home` has `.hushlogin`; any program takes it.
+/// The most of the motd file shown.
+const MAX_MOTD: u64 = 64 * 1024;
+
+/// At a program's start: a login shell on a terminal (`shell_on_tty`) is
+/// shown the message (any program takes it) and the `motd` file, unless
+/// `home` has `.hushlogin`.
 pub(super) async fn show(
     message: &LoginMessage,
+    motd: Option<&Path>,
     shell_on_tty: bool,
     home: &Path,
     ch: &Channel,
 ) -> Result<(), Error> {
-    let Some(text) = message.take() else {
-        return Ok(());
-    };
+    let message = message.take();
     if !shell_on_tty || home.join(".hushlogin").exists() {
         return Ok(());
     }
+    let mut text = message.unwrap_or_default().into_bytes();
+    if let Some(path) = motd {
+        // Written straight into the channel, not through the terminal's
+        // output processing: its line feeds become CR LF here.
+        for &b in &read_bounded(path) {
+            if b == b'\n' {
+                text.push(b'\r');
+            }
+            text.push(b);
+        }
+    }
+    if text.is_empty() {
+        return Ok(());
+    }
     let mut out = ch.writer();
-    out.write_all(text.as_bytes()).await?;
+    out.write_all(&text).await?;
     out.flush().await?;
     Ok(())
+}
+
+/// At most [`MAX_MOTD`] bytes of `path`; nothing when it cannot be read.
+fn read_bounded(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut text = Vec::new();
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(MAX_MOTD).read_to_end(&mut text);
+    }
+    text
 }

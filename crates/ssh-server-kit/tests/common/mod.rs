@@ -44,6 +44,7 @@ pub fn policy() -> SessionPolicy {
         agent_forwarding: false,
         password_change: false,
         login_message: Default::default(),
+        motd: None,
         nologin: None,
         sockets: None,
         login_records: None,
