@@ -246,15 +246,13 @@ fn lastlog_entry(data: &[u8], uid: u32) -> Option<(String, String)> {
     Some((text(e.get(4..36)?), text(e.get(36..)?)))
 }
 
-/// A terminal session (`ssh -tt host sleep 3`): while it runs utmp has
-/// the user on its line from 127.0.0.1; after, the line's entry is dead,
-/// and wtmp holds the login and the logout, lastlog the line and host.
-fn login_records(ctx: &mut Ctx<'_>) -> Result<()> {
+/// A row's account with the key `id`, and the login records a booted
+/// system has (the chroot has no boot): an empty utmp, wtmp and lastlog,
+/// group utmp.
+pub(crate) fn key_account(ctx: &mut Ctx<'_>) -> Result<Setup> {
     let setup = Setup::new(ctx, true)?;
     let line = setup.keygen("id", "ed25519", "")?;
     setup.account(ctx, &line)?;
-    // What a booted system has (the chroot has no boot): an empty utmp,
-    // wtmp and lastlog, group utmp.
     util::checked_output(&mut ctx.backend.command(
         "sh",
         &[
@@ -264,6 +262,14 @@ fn login_records(ctx: &mut Ctx<'_>) -> Result<()> {
              chmod 664 /var/run/utmp /var/log/wtmp /var/log/lastlog",
         ],
     ))?;
+    Ok(setup)
+}
+
+/// A terminal session (`ssh -tt host sleep 3`): while it runs utmp has
+/// the user on its line from 127.0.0.1; after, the line's entry is dead,
+/// and wtmp holds the login and the logout, lastlog the line and host.
+fn login_records(ctx: &mut Ctx<'_>) -> Result<()> {
+    let setup = key_account(ctx)?;
     let root = container_root(&setup)?;
     let server = setup.start(ctx, &Srv::default())?;
     let call = Call::remote("sleep 3")

@@ -32,17 +32,14 @@ fn shell(ctx: &mut Ctx<'_>, setup: &Setup, server: &RunningSshd, remote: &str) -
 }
 
 fn last_login(ctx: &mut Ctx<'_>) -> Result<()> {
-    let setup = Setup::new(ctx, true)?;
-    let line = setup.keygen("id", "ed25519", "")?;
-    setup.account(ctx, &line)?;
-    // An empty lastlog, as on a booted system; no login on record.
+    // No login on record.
+    let setup = crate::binary_admin::key_account(ctx)?;
     util::checked_output(&mut ctx.backend.command(
         "sh",
         &[
             "-c",
             &format!(
-                ": > /var/log/lastlog; chgrp utmp /var/log/lastlog; chmod 664 /var/log/lastlog; \
-                 rm -f /home/xbin/.hushlogin; \
+                "rm -f /home/xbin/.hushlogin; \
                  [ -e /etc/motd.xtask ] || cp -p /etc/motd /etc/motd.xtask; printf '{}' > /etc/motd",
                 MOTD.replace('\n', "\\n")
             ),
