@@ -227,21 +227,25 @@ fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
 
 /// Reads requests and writes replies until stdin ends. The server stops
 /// taking input while its replies wait; what it left is offered again
-/// after they are written.
+/// from the read buffer after they are written (no copy of the input
+/// besides the server's own).
 fn pump<F: ssh_sftp::Filesystem>(
     mut server: Server<F>,
     mut input: impl Read,
     mut output: impl Write,
     log: &mut dyn FnMut(&str),
 ) -> Result<(), String> {
-    let mut pending: Vec<u8> = Vec::new();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 256 * 1024];
+    // What was read and not yet taken: `buf[start..end]`.
+    let (mut start, mut end) = (0, 0);
     let mut eof = false;
     loop {
-        if !pending.is_empty() {
-            let n = server.handle_input(&pending).map_err(|e| e.to_string())?;
-            pending.drain(..n);
+        if start < end {
+            let n = server
+                .handle_input(buf.get(start..end).unwrap_or_default())
+                .map_err(|e| e.to_string())?;
+            start += n;
             while let Some(line) = server.poll_log() {
                 log(&line);
             }
@@ -257,9 +261,14 @@ fn pump<F: ssh_sftp::Filesystem>(
         if eof {
             break;
         }
+        if start < end {
+            // Not taken while replies waited, and none wait now: offer it
+            // again before reading more.
+            continue;
+        }
         match input.read(&mut buf) {
             Ok(0) => eof = true,
-            Ok(n) => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            Ok(n) => (start, end) = (0, n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("read: {e}")),
         }
@@ -269,7 +278,7 @@ fn pump<F: ssh_sftp::Filesystem>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
@@ -348,6 +357,55 @@ mod tests {
         assert_eq!(output.get(4), Some(&2));
         let len = u32::from_be_bytes(output.get(..4).unwrap().try_into().unwrap()) as usize;
         assert_eq!(output.get(4 + len + 4), Some(&104));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A packet of `body`.
+    fn packet(body: &[u8]) -> Vec<u8> {
+        let mut p = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+        p.extend_from_slice(body);
+        p
+    }
+
+    #[test]
+    fn pump_offers_again_what_the_server_left_while_replies_waited() {
+        let dir = std::env::temp_dir().join(format!("rsshd-isftp-big-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let content: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.join("f"), &content).unwrap();
+        // INIT; OPEN "f" for reading (id 1; the first handle is 1 as 8
+        // bytes); then 40 READs of 32 KiB at 0: 1.3 MB of replies, past
+        // the server's output limit, from one read of the input.
+        let mut input = packet(&[1, 0, 0, 0, 3]);
+        input.extend(packet(&[
+            3, 0, 0, 0, 1, 0, 0, 0, 1, b'f', 0, 0, 0, 1, 0, 0, 0, 0,
+        ]));
+        const READS: u32 = 40;
+        for id in 2..2 + READS {
+            let mut body = vec![5];
+            body.extend_from_slice(&id.to_be_bytes());
+            body.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]);
+            body.extend_from_slice(&0u64.to_be_bytes());
+            body.extend_from_slice(&32768u32.to_be_bytes());
+            input.extend(packet(&body));
+        }
+        let mut output = Vec::new();
+        let server = Server::new(OsFs::new(&dir, None), ServerOptions::default());
+        pump(server, &input[..], &mut output, &mut |_: &str| {}).unwrap();
+        // Every READ answered with DATA (103), in order.
+        let mut at = 0;
+        let mut ids = Vec::new();
+        while at + 4 <= output.len() {
+            let len = u32::from_be_bytes(output[at..at + 4].try_into().unwrap()) as usize;
+            let body = &output[at + 4..at + 4 + len];
+            if body[0] == 103 {
+                ids.push(u32::from_be_bytes(body[1..5].try_into().unwrap()));
+                assert_eq!(&body[9..], &content[..32768]);
+            }
+            at += 4 + len;
+        }
+        assert_eq!(at, output.len());
+        assert_eq!(ids, (2..2 + READS).collect::<Vec<_>>());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
