@@ -45,7 +45,7 @@ impl Release {
     pub fn mmdebstrap_args(self, out: &Path) -> Vec<String> {
         let mut args = vec![
             "--variant=apt".to_owned(),
-            format!("--include={}", PACKAGES.join(",")),
+            format!("--include={}", self.packages().join(",")),
         ];
         if self == Self::Sid {
             // Unstable's Release file may be past its Valid-Until on a
@@ -56,6 +56,16 @@ impl Release {
         args.push(out.to_string_lossy().into_owned());
         args
     }
+
+    /// The packages installed on top of the `apt` variant: [`PACKAGES`],
+    /// then those of [`RELEASE_PACKAGES`] this release has.
+    pub fn packages(self) -> Vec<&'static str> {
+        let only_some = RELEASE_PACKAGES
+            .iter()
+            .filter(|(_, releases)| releases.contains(&self))
+            .map(|(package, _)| *package);
+        PACKAGES.into_iter().chain(only_some).collect()
+    }
 }
 
 impl std::fmt::Display for Release {
@@ -64,7 +74,7 @@ impl std::fmt::Display for Release {
     }
 }
 
-/// The packages installed on top of the `apt` variant: OpenSSH, for the
+/// The packages installed on top of the `apt` variant in every release: OpenSSH, for the
 /// X11 forwarding rows `xauth` (sshd and ssh run it) and `x11-utils`
 /// (`xdpyinfo` on the server's side), and the other peers: Dropbear
 /// (`dbclient`, `dropbear`, `dropbearconvert`), PuTTY (`plink`, `pscp`,
@@ -81,6 +91,11 @@ pub const PACKAGES: [&str; 8] = [
     "libssh-4",
     "passwd",
 ];
+
+/// Packages only some releases have: `wtmpdb` (the `wtmpdb` command,
+/// Debian 13's `last`: the wtmpdb row reads the logins sshd records
+/// through libwtmpdb; Debian 12 has neither).
+pub const RELEASE_PACKAGES: &[(&str, &[Release])] = &[("wtmpdb", &[Release::Trixie, Release::Sid])];
 
 /// The marker of a complete image.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,9 +131,11 @@ impl Image {
         self.dir.join("rootfs")
     }
 
-    /// [`PACKAGES`] that the marker does not list.
-    pub fn missing_packages(&self) -> Vec<&'static str> {
-        PACKAGES
+    /// The release's packages ([`Release::packages`]) that the marker
+    /// does not list.
+    pub fn missing_packages(&self, release: Release) -> Vec<&'static str> {
+        release
+            .packages()
             .into_iter()
             .filter(|p| !self.info.packages.iter().any(|q| q == p))
             .collect()
@@ -178,7 +195,7 @@ fn add_packages(release: Release, mut image: Image, missing: &[&str]) -> Result<
         image.info.openssh = openssh.to_owned();
         image.info.ssh_v = text.lines().next().unwrap_or_default().to_owned();
     }
-    image.info.packages = PACKAGES.iter().map(|p| (*p).to_owned()).collect();
+    image.info.packages = release.packages().iter().map(|p| (*p).to_owned()).collect();
     write_marker(&image.dir, &image.info)?;
     println!(
         "{release}: packages added in {}",
@@ -243,7 +260,7 @@ fn ensure_no_mounts(dir: &Path) -> Result<()> {
 /// `rebuild`).
 pub fn build(release: Release, rebuild: bool) -> Result<Image> {
     if !rebuild && let Some(image) = load(release) {
-        let missing = image.missing_packages();
+        let missing = image.missing_packages(release);
         if !missing.is_empty() {
             return add_packages(release, image, &missing);
         }
@@ -295,7 +312,7 @@ pub fn build(release: Release, rebuild: bool) -> Result<Image> {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
         build_seconds: took.as_secs(),
-        packages: PACKAGES.iter().map(|p| (*p).to_owned()).collect(),
+        packages: release.packages().iter().map(|p| (*p).to_owned()).collect(),
     };
     write_marker(&dir, &info)?;
     println!(
@@ -371,5 +388,18 @@ mod tests {
             let args = release.mmdebstrap_args(Path::new("/o"));
             assert!(!args.iter().any(|a| a.contains("http")), "{args:?}");
         }
+    }
+
+    #[test]
+    fn wtmpdb_only_where_debian_has_it() {
+        let has = |r: Release| r.packages().contains(&"wtmpdb");
+        assert!(!has(Release::Bookworm));
+        assert!(has(Release::Trixie) && has(Release::Sid));
+        assert!(
+            Release::Trixie
+                .mmdebstrap_args(Path::new("/o"))
+                .iter()
+                .any(|a| a.starts_with("--include=") && a.ends_with(",passwd,wtmpdb"))
+        );
     }
 }

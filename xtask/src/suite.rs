@@ -78,7 +78,7 @@ fn first_line(text: &str) -> &str {
 fn ensure_images() -> Result<()> {
     let missing: Vec<Release> = Release::ALL
         .into_iter()
-        .filter(|r| images::load(*r).is_none_or(|i| !i.missing_packages().is_empty()))
+        .filter(|r| images::load(*r).is_none_or(|i| !i.missing_packages(*r).is_empty()))
         .collect();
     if missing.is_empty() {
         return Ok(());
