@@ -270,6 +270,7 @@ pub fn cases() -> Vec<Case> {
         .chain(crate::binary_pwchange::ROWS)
         .chain(crate::binary_admin::ROWS)
         .chain(crate::binary_lastlog::ROWS)
+        .chain(crate::binary_wtmpdb::ROWS)
         .chain(crate::binary_sftp::ROWS)
     {
         push(format!("ssh>rsshd:{name}"), about, *run, "b".to_owned());

@@ -33,6 +33,7 @@ mod binary_session;
 mod binary_setup;
 mod binary_sftp;
 mod binary_sftp_client;
+mod binary_wtmpdb;
 mod cases;
 mod forward_cases;
 mod forward_hops_refusals;
