@@ -25,12 +25,14 @@
 //!   readiness) and logging to the system log.
 //! - [`config`]: configuration files read from disk, algorithm lists
 //!   turned into a transport configuration.
-//! - `loginrec`: utmp, wtmp and lastlog for terminal sessions.
+//! - `loginrec`: utmp, wtmp, lastlog and wtmpdb (through libwtmpdb,
+//!   loaded at run time where it is installed) for terminal sessions.
 //! - [`memory`]: freed memory back to the system (`malloc_trim`).
 //!
 //! Unsafe code is limited to [`process`]'s `pre_exec` hook (code run in the
 //! child between fork and exec), `shadow`'s `getspnam_r`, `loginrec`'s
-//! utmpx calls, [`memory`]'s `malloc_trim` and [`syslog`]'s
+//! utmpx calls and libwtmpdb (`dlopen`, its functions, `free` of its
+//! error strings), [`memory`]'s `malloc_trim` and [`syslog`]'s
 //! `openlog`/`syslog` (which neither `nix` nor `rustix` wraps with every
 //! facility sshd offers); everything else goes through `nix` and `rustix`.
 

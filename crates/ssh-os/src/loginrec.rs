@@ -1,9 +1,12 @@
 //! Login records, as sshd keeps them for sessions with a terminal: utmp
-//! (who is on now: `who`, `w`), wtmp (the history: `last`) and lastlog
-//! (each user's last login, where the file exists). Written by a root
-//! server; an ordinary user's server cannot and does not try.
+//! (who is on now: `who`, `w`), wtmp (the history: `last`), lastlog
+//! (each user's last login, where the file exists) and wtmpdb (Debian
+//! 13's history, `wtmpdb last`, where libwtmpdb is installed). Written by
+//! a root server; an ordinary user's server cannot and does not try.
 
-use std::ffi::{CString, c_char};
+mod wtmpdb;
+
+use std::ffi::{CStr, CString, c_char};
 use std::fs::OpenOptions;
 use std::io;
 use std::net::IpAddr;
@@ -60,23 +63,46 @@ impl LoginRecord {
     }
 
     /// The login: utmp and wtmp get a `USER_PROCESS` entry, lastlog (if
-    /// the file exists) the time, line and host. Every record is tried;
-    /// the first failure is returned.
+    /// the file exists) the time, line and host, wtmpdb (if libwtmpdb is
+    /// installed) a row with the user, line and host. Every record is
+    /// tried; the first failure is returned.
     pub fn login(&self) -> io::Result<()> {
         let entry = self.entry(libc::USER_PROCESS, true);
         let utmp = write_utmp(&entry);
         let wtmp = write_wtmp(&entry);
         let lastlog = self.write_lastlog(Path::new(LASTLOG));
-        utmp.and(wtmp).and(lastlog)
+        let wtmpdb = self.wtmpdb_login(None);
+        utmp.and(wtmp).and(lastlog).and(wtmpdb)
     }
 
-    /// The logout: the line's utmp entry becomes `DEAD_PROCESS`, and wtmp
-    /// gets a logout entry (no user) for the line.
+    /// The logout: the line's utmp entry becomes `DEAD_PROCESS`, wtmp
+    /// gets a logout entry (no user) for the line, and the line's open
+    /// wtmpdb row its logout time.
     pub fn logout(&self) -> io::Result<()> {
         let entry = self.entry(libc::DEAD_PROCESS, false);
         let utmp = write_utmp(&entry);
         let wtmp = write_wtmp(&entry);
-        utmp.and(wtmp)
+        let wtmpdb = self.wtmpdb_logout(None);
+        utmp.and(wtmp).and(wtmpdb)
+    }
+
+    /// The login's wtmpdb row in `db` (`None`: the system's); nothing
+    /// where the library is not installed.
+    fn wtmpdb_login(&self, db: Option<&CStr>) -> io::Result<()> {
+        let Some(lib) = wtmpdb::Wtmpdb::get() else {
+            return Ok(());
+        };
+        let usec = wtmpdb::now_usec();
+        lib.login(db, &self.user, usec, &self.line, &self.host)
+            .map(|_| ())
+    }
+
+    /// The logout time of the line's open row in `db`.
+    fn wtmpdb_logout(&self, db: Option<&CStr>) -> io::Result<()> {
+        match wtmpdb::Wtmpdb::get() {
+            Some(lib) => lib.logout_tty(db, &self.line),
+            None => Ok(()),
+        }
     }
 
     /// sshd's utmpx entry (`construct_utmpx`): the id is the line's last
@@ -348,6 +374,46 @@ mod tests {
         assert_eq!(text(&ut.ut_line), "pts/12");
         assert_eq!(text(&ut.ut_user), "");
         assert_eq!(text(&ut.ut_host), "");
+    }
+
+    /// Where libwtmpdb is installed (Debian 13 and later), a session's
+    /// row in a database of its own, read back through the library:
+    /// sshd's fields, then its logout time. Skipped, saying so, where the
+    /// library is not (this test can be run inside the xtask's trixie
+    /// image: `chroot target/openssh-images/trixie/rootfs <test binary>`).
+    #[test]
+    fn a_terminal_session_is_a_wtmpdb_row_closed_at_the_logout() {
+        let Some(lib) = wtmpdb::Wtmpdb::get() else {
+            eprintln!("skipped: libwtmpdb.so.0 is not installed here");
+            return;
+        };
+        let dir = std::env::temp_dir().join(format!("ssh-os-wtmpdb-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = CString::new(dir.join("wtmp.db").to_str().unwrap()).unwrap();
+        let r = record();
+        let before = wtmpdb::now_usec();
+        r.wtmpdb_login(Some(&db)).unwrap();
+        let id = lib.get_id(Some(&db), "pts/12").unwrap();
+        let rows = wtmpdb::rows(&db).unwrap().unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let row = &rows[0];
+        let field = |name: &str| row[name].clone();
+        assert_eq!(field("ID"), Some(id.to_string()));
+        assert_eq!(field("Type"), Some("3".into()), "USER_PROCESS");
+        assert_eq!(field("User"), Some("alice".into()));
+        assert_eq!(field("TTY"), Some("pts/12".into()));
+        assert_eq!(field("RemoteHost"), Some("192.0.2.7".into()));
+        assert_eq!(field("Service"), None, "sshd names no service");
+        assert_eq!(field("Logout"), None);
+        let login: u64 = field("Login").unwrap().parse().unwrap();
+        assert!(login >= before && login <= wtmpdb::now_usec());
+        r.wtmpdb_logout(Some(&db)).unwrap();
+        let rows = wtmpdb::rows(&db).unwrap().unwrap();
+        let logout: u64 = rows[0]["Logout"].clone().unwrap().parse().unwrap();
+        assert!(logout >= login, "{rows:?}");
+        let again = r.wtmpdb_logout(Some(&db)).unwrap_err();
+        assert!(again.to_string().contains("wtmpdb_get_id"), "{again}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
