@@ -72,8 +72,18 @@ pub fn open(ident: &'static CStr, facility: Facility) {
 
 /// Sends one message. A NUL inside it (which C strings cannot hold) is
 /// written as `\000`, as the log's other control characters are escaped.
-#[allow(unsafe_code)]
 pub fn send(severity: Severity, message: &str) {
+    send_priority(severity.code(), message);
+}
+
+/// Sends one message under `facility` rather than the one [`open`] gave
+/// (one process logging for several parties, each with its own).
+pub fn send_as(facility: Facility, severity: Severity, message: &str) {
+    send_priority(facility.0 | severity.code(), message);
+}
+
+#[allow(unsafe_code)]
+fn send_priority(priority: libc::c_int, message: &str) {
     let text = match CString::new(message) {
         Ok(t) => t,
         Err(_) => CString::new(message.replace('\0', "\\000")).unwrap_or_default(),
@@ -81,7 +91,7 @@ pub fn send(severity: Severity, message: &str) {
     // SAFETY: the format is the constant "%s" and its one argument a
     // NUL-terminated string that outlives the call, so syslog(3) reads
     // exactly one valid C string.
-    unsafe { libc::syslog(severity.code(), c"%s".as_ptr(), text.as_ptr()) };
+    unsafe { libc::syslog(priority, c"%s".as_ptr(), text.as_ptr()) };
 }
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 
 mod agent;
 mod env;
+mod in_process;
 mod login_message;
 mod password_change;
 mod records;
 mod x11;
 
 use env::{accepts, base_env, env_fits, is_env_name, set_var};
+pub use in_process::{InProcessProgram, InternalSftp, Stdio};
 pub use login_message::LoginMessage;
 use records::Recorded;
 pub use records::{LoginRecorder, RemoteHost};
@@ -53,16 +55,14 @@ pub struct SessionPolicy {
     /// `ForceCommand`: run this instead of what the client asked
     /// (the request is kept in `SSH_ORIGINAL_COMMAND`).
     pub force_command: Option<String>,
-    /// The program that serves a command `internal-sftp [options]`
-    /// (rsshd's own binary, run as `PROGRAM --internal-sftp USER HOME
-    /// options...` through the same spawn as any program); `None` runs
-    /// such a command through the shell like any other.
-    pub internal_sftp: Option<PathBuf>,
-    /// `ChrootDirectory`, expanded, for a server running as root: only
-    /// `internal-sftp` can run, and it confines itself there (see
-    /// `ssh_os::chroot::enter_chroot`) after the parent checked sshd's
-    /// ownership rules. Any other program is refused: rsshd does not run
-    /// binaries from inside a chroot.
+    /// What serves a command `internal-sftp [options]`.
+    pub internal_sftp: InternalSftp,
+    /// `ChrootDirectory`, expanded: only `internal-sftp` can run; any
+    /// other program is refused (rsshd does not run binaries from inside
+    /// a chroot). For a server running as root, an exec'd internal-sftp
+    /// confines itself there (see `ssh_os::chroot::enter_chroot`) after
+    /// the parent checked sshd's ownership rules; an in-process one runs
+    /// in a process already confined. Otherwise it is ignored.
     pub chroot: Option<PathBuf>,
     /// `X11Forwarding` (and the key's `no-x11-forwarding`): `x11-req` is
     /// accepted.
@@ -122,7 +122,7 @@ impl SessionPolicy {
             permit_tty: true,
             subsystems: Vec::new(),
             force_command: None,
-            internal_sftp: None,
+            internal_sftp: InternalSftp::Shell,
             chroot: None,
             x11_forwarding: false,
             x11_display_offset: 10,
@@ -244,7 +244,7 @@ async fn serve(
         xauth_done: false,
     };
     // Requests before the program starts.
-    let child = loop {
+    let started = loop {
         let Some(req) = ch.next_request().await else {
             return Ok(());
         };
@@ -381,9 +381,9 @@ async fn serve(
             start
         };
         match spawn(policy, &mut setup, &start) {
-            Ok(child) => {
+            Ok(started) => {
                 ch.reply(&req, true)?;
-                break child;
+                break started;
             }
             Err(e) => {
                 tracing::info!(
@@ -394,7 +394,10 @@ async fn serve(
             }
         }
     };
-    run(ch, child).await
+    match started {
+        Started::Program(running) => run(ch, running).await,
+        Started::InProcess(started) => in_process::run(ch, started).await,
+    }
 }
 
 /// The text of the nologin file when it exists (the program must not run).
@@ -443,6 +446,12 @@ fn open_pty(setup: &mut Setup, p: &PtyRequest, policy: &SessionPolicy) -> std::i
     }
     setup.pty = Some((pty, p.term.clone()));
     Ok(())
+}
+
+/// What a session's program request started.
+enum Started {
+    Program(Running),
+    InProcess(in_process::Started),
 }
 
 /// A started program and what the session moves for it.
@@ -520,7 +529,7 @@ async fn start_agent(
     Ok(())
 }
 
-fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Running> {
+fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::Result<Started> {
     let user = &policy.user;
     let shell = user.shell.clone();
     let mut env = base_env(policy, setup);
@@ -557,38 +566,53 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
     }
     opts.cwd = user.home.clone();
     opts.user = policy.switch_user.then(|| user.clone());
-    let chroot = policy.chroot.as_ref().filter(|_| policy.switch_user);
+    // sshd splits the command into words too (without its quoting).
+    let internal_words = command
+        .as_deref()
+        .map(str::split_whitespace)
+        .filter(|w| w.clone().next() == Some("internal-sftp"))
+        .map(|w| w.skip(1));
+    if let (InternalSftp::InProcess(program), Some(words)) =
+        (&policy.internal_sftp, internal_words.clone())
+    {
+        return Ok(Started::InProcess(in_process::Started {
+            program: program.clone(),
+            args: words.map(str::to_owned).collect(),
+            env,
+        }));
+    }
+    let in_process = matches!(policy.internal_sftp, InternalSftp::InProcess(_));
+    let chroot = policy
+        .chroot
+        .as_ref()
+        .filter(|_| policy.switch_user || in_process);
     let mut internal = false;
-    if let (Some(program), Some(c)) = (&policy.internal_sftp, &command) {
-        // sshd splits the command into words too (without its quoting).
-        let mut words = c.split_whitespace();
-        if words.next() == Some("internal-sftp") {
-            internal = true;
-            let root = chroot.map(|d| d.as_os_str()).unwrap_or_default();
-            opts.program = program.clone();
-            opts.arg0 = Some("internal-sftp".into());
-            opts.args = [
-                OsStr::new("--internal-sftp"),
-                OsStr::new(&user.name),
-                user.home.as_os_str(),
-                root,
-            ]
-            .into_iter()
-            .map(OsString::from)
-            .chain(words.map(OsString::from))
-            .collect();
-            if let Some(dir) = chroot {
-                // Checked here so that a refusal is logged by the server;
-                // internal-sftp checks again, sets the groups, chroots and
-                // drops to the user before it reads any request.
-                ssh_os::chroot::check_chroot(dir)?;
-                opts.user = None;
-                opts.cwd = PathBuf::from("/");
-                // Exec'd as root: no variable of the client's (AcceptEnv,
-                // key options) may reach it (LD_PRELOAD and the like would
-                // run their code as root); it needs none.
-                env.clear();
-            }
+    if let (InternalSftp::Program(program), Some(words)) = (&policy.internal_sftp, internal_words) {
+        internal = true;
+        let root = chroot.map(|d| d.as_os_str()).unwrap_or_default();
+        opts.program = program.clone();
+        opts.arg0 = Some("internal-sftp".into());
+        opts.args = [
+            OsStr::new("--internal-sftp"),
+            OsStr::new(&user.name),
+            user.home.as_os_str(),
+            root,
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .chain(words.map(OsString::from))
+        .collect();
+        if let Some(dir) = chroot {
+            // Checked here so that a refusal is logged by the server;
+            // internal-sftp checks again, sets the groups, chroots and
+            // drops to the user before it reads any request.
+            ssh_os::chroot::check_chroot(dir)?;
+            opts.user = None;
+            opts.cwd = PathBuf::from("/");
+            // Exec'd as root: no variable of the client's (AcceptEnv,
+            // key options) may reach it (LD_PRELOAD and the like would
+            // run their code as root); it needs none.
+            env.clear();
         }
     }
     if chroot.is_some() && !internal {
@@ -615,20 +639,20 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
                 )
             });
             let (r, w) = pty.into_master();
-            return Ok(Running {
+            return Ok(Started::Program(Running {
                 child,
                 io: Io::Pty(control, r, w),
                 record,
-            });
+            }));
         }
         None => Io::Pipes,
     };
     opts.env = env;
-    Ok(Running {
+    Ok(Started::Program(Running {
         child: process::spawn(opts)?,
         io,
         record: None,
-    })
+    }))
 }
 
 /// `-bash` for `/bin/bash`: a login shell.

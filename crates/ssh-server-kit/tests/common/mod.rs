@@ -35,7 +35,7 @@ pub fn policy() -> SessionPolicy {
         permit_tty: true,
         subsystems: vec![("upper".into(), "tr a-z A-Z".into())],
         force_command: None,
-        internal_sftp: None,
+        internal_sftp: ssh_server_kit::session::InternalSftp::Shell,
         chroot: None,
         x11_forwarding: false,
         x11_display_offset: 10,
