@@ -32,15 +32,16 @@ pub struct Account {
 }
 
 impl Account {
-    /// The account of `user`, authenticated elsewhere (the monitor), with
-    /// its settings for this connection (`Match` blocks applied).
+    /// The account of `user`, in `groups` (looked up before a chroot
+    /// could hide them), authenticated elsewhere (the monitor), with its
+    /// settings for this connection (`Match` blocks applied).
     pub fn authenticated(
         config: &ServerConfig,
         user: User,
+        groups: Vec<String>,
         peer: SocketAddr,
         local: SocketAddr,
     ) -> Self {
-        let groups = user.groups().unwrap_or_default();
         let settings = resolve(config, &user.name, groups, peer, local);
         Self { user, settings }
     }

@@ -17,7 +17,9 @@ use ssh_os::sockets::Sockets;
 use ssh_os::user::User;
 use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
 use ssh_server_kit::penalties::Penalty;
-use ssh_server_kit::session::{LoginMessage, LoginRecorder, RemoteHost, serve_session};
+use ssh_server_kit::session::{
+    InProcessProgram, InternalSftp, LoginMessage, LoginRecorder, RemoteHost, serve_session,
+};
 
 use crate::Setup;
 use crate::auth::{Account, Policy};
@@ -180,6 +182,9 @@ pub(crate) struct Authenticated {
     /// More environment for the sessions' programs (PAM's), after the
     /// usual variables: a name given again replaces it.
     pub(crate) env: Vec<(String, String)>,
+    /// internal-sftp served by this process (a session process confined
+    /// to the account's `ChrootDirectory`), not exec'd.
+    pub(crate) internal_sftp: Option<Arc<dyn InProcessProgram>>,
 }
 
 impl Authenticated {
@@ -193,6 +198,7 @@ impl Authenticated {
             password_change: policy.password_change.as_deref() == Some(user),
             login_recorder: None,
             env: Vec::new(),
+            internal_sftp: None,
         })
     }
 }
@@ -209,6 +215,7 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
         password_change,
         login_recorder,
         env,
+        internal_sftp,
     } = auth;
     let user = conn.user().to_owned();
     if password_change {
@@ -253,6 +260,9 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
     for (name, value) in env {
         session_policy.env.retain(|(n, _)| *n != name);
         session_policy.env.push((name, value));
+    }
+    if let Some(program) = internal_sftp {
+        session_policy.internal_sftp = InternalSftp::InProcess(program);
     }
     if let Some(recorder) = login_recorder {
         session_policy.login_records = Some(RemoteHost {

@@ -19,6 +19,7 @@ use std::path::PathBuf;
 
 use ssh_os::syslog::{Facility, Severity};
 use ssh_os::user::User;
+use ssh_server_kit::session::{InProcessProgram, Stdio};
 use ssh_server_kit::sftp::OsFs;
 use ssh_sftp::{LogLevel, Server, ServerOptions};
 
@@ -176,16 +177,7 @@ fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
             ssh_os::syslog::send(Severity::Info, line);
         }
     };
-    // "session opened for local user U from [ADDR]", as sftp-server.
-    let from = std::env::var("SSH_CONNECTION")
-        .ok()
-        .and_then(|c| c.split(' ').next().map(str::to_owned))
-        .unwrap_or_else(|| "UNKNOWN".to_owned());
-    if logging {
-        log(&format!(
-            "session opened for local user {name} from [{from}]"
-        ));
-    }
+    let from = client_address(std::env::var_os("SSH_CONNECTION"));
     if !chroot.is_empty() {
         // Started as root by a server with ChrootDirectory (a user who
         // runs this by hand cannot chroot): confine, then drop to the user.
@@ -210,19 +202,148 @@ fn serve(args: &[std::ffi::OsString]) -> Result<(), String> {
         home: PathBuf::from(home),
         shell: PathBuf::new(),
     };
-    let server = Server::new(OsFs::new(base, Some(user)), opts.server);
-    let r = pump(
-        server,
-        std::io::stdin().lock(),
-        std::io::stdout().lock(),
-        &mut log,
-    );
-    if logging {
-        log(&format!(
-            "session closed for local user {name} from [{from}]"
-        ));
+    let session = Session {
+        user,
+        from,
+        base,
+        options: opts.server,
+    };
+    session.serve(std::io::stdin().lock(), std::io::stdout().lock(), &mut log)
+}
+
+/// The client's address from `SSH_CONNECTION`, as sftp-server logs it.
+fn client_address(connection: Option<std::ffi::OsString>) -> String {
+    connection
+        .and_then(|c| c.to_str()?.split(' ').next().map(str::to_owned))
+        .unwrap_or_else(|| "UNKNOWN".to_owned())
+}
+
+/// One session of the server, however it was started.
+struct Session {
+    user: User,
+    /// The client's address, for the log.
+    from: String,
+    /// Where relative paths start.
+    base: PathBuf,
+    options: ServerOptions,
+}
+
+impl Session {
+    fn serve(
+        self,
+        input: impl Read,
+        output: impl Write,
+        log: &mut dyn FnMut(&str),
+    ) -> Result<(), String> {
+        let logging = self.options.log_level >= LogLevel::Info;
+        let (name, from) = (self.user.name.clone(), self.from);
+        // "session opened for local user U from [ADDR]", as sftp-server.
+        if logging {
+            log(&format!(
+                "session opened for local user {name} from [{from}]"
+            ));
+        }
+        let server = Server::new(OsFs::new(self.base, Some(self.user)), self.options);
+        let r = pump(server, input, output, log);
+        if logging {
+            log(&format!(
+                "session closed for local user {name} from [{from}]"
+            ));
+        }
+        r
     }
-    r
+}
+
+/// internal-sftp in a session process that is already its user and
+/// confined to its `ChrootDirectory` (privilege separation): sessions
+/// share the process, so what the exec'd server sets for the whole
+/// process (its working directory, umask and syslog facility) is each
+/// session's own here. The process's syslog connection was opened before
+/// the chroot, and its umask set to 0: the server masks what it creates.
+#[derive(Debug)]
+pub(crate) struct InProcess {
+    user: User,
+    /// The umask sessions without `-u` get (the process's, before it was
+    /// set to 0).
+    umask: u32,
+}
+
+impl InProcess {
+    pub(crate) fn new(user: User, umask: u32) -> Self {
+        Self { user, umask }
+    }
+
+    fn serve(
+        &self,
+        args: &[String],
+        env: &[(std::ffi::OsString, std::ffi::OsString)],
+        stdin: impl Read,
+        stdout: impl Write,
+        stderr: &mut dyn Write,
+    ) -> Result<(), String> {
+        let name = &self.user.name;
+        let home = self.user.home.display().to_string();
+        let mut opts = parse(args, name, &home)?;
+        // The process's working directory: the home inside the chroot,
+        // or its root.
+        let cwd = std::env::current_dir().map_err(|e| format!("getcwd: {e}"))?;
+        let base = match &opts.start_directory {
+            Some(dir) => std::fs::canonicalize(cwd.join(dir))
+                .and_then(|p| {
+                    if p.is_dir() {
+                        Ok(p)
+                    } else {
+                        Err(std::io::Error::from(std::io::ErrorKind::NotADirectory))
+                    }
+                })
+                .map_err(|e| format!("chdir to \"{dir}\" failed: {e}"))?,
+            None => cwd,
+        };
+        opts.server.umask.get_or_insert(self.umask);
+        let facility = opts.facility.unwrap_or(Facility::AUTH);
+        let to_stderr = opts.stderr;
+        let mut log = move |line: &str| {
+            if to_stderr {
+                let _ = writeln!(stderr, "internal-sftp: {line}");
+            } else {
+                ssh_os::syslog::send_as(facility, Severity::Info, line);
+            }
+        };
+        let connection = env
+            .iter()
+            .find(|(n, _)| n == "SSH_CONNECTION")
+            .map(|(_, v)| v.clone());
+        let session = Session {
+            user: self.user.clone(),
+            from: client_address(connection),
+            base,
+            options: opts.server,
+        };
+        session.serve(stdin, stdout, &mut log)
+    }
+}
+
+impl InProcessProgram for InProcess {
+    fn run(
+        &self,
+        args: Vec<String>,
+        env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
+        io: Stdio,
+    ) -> u32 {
+        let Stdio {
+            stdin,
+            stdout,
+            mut stderr,
+        } = io;
+        match self.serve(&args, &env, stdin, stdout, &mut stderr) {
+            Ok(()) => 0,
+            Err(e) => {
+                // On the channel's stderr, as the exec'd server's.
+                let _ = writeln!(stderr, "internal-sftp: {e}");
+                1
+            }
+        }
+    }
 }
 
 /// Reads requests and writes replies until stdin ends. The server stops

@@ -382,13 +382,17 @@ fn run(args: Args) -> Result<(), String> {
     runtime::block_on(serve(args.debug > 0, root, me, setup))
 }
 
+/// Runs a served connection's task where the server wants it (one of its
+/// threads).
+pub(crate) type SpawnServed = Arc<dyn Fn(futures::future::BoxFuture<'static, ()>) + Send + Sync>;
+
 /// Runs each connection's task on one of `threads` in turn, counted in
 /// `live` while it runs and in `ended` when it is done.
 fn served_spawner(
     threads: Vec<runtime::CurrentThread>,
     live: Arc<AtomicUsize>,
     ended: Arc<AtomicUsize>,
-) -> privsep::monitor::SpawnServed {
+) -> SpawnServed {
     let next = AtomicUsize::new(0);
     Arc::new(move |conn: futures::future::BoxFuture<'static, ()>| {
         let live = live.clone();
@@ -439,14 +443,9 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
     // sandboxed workers until they authenticate ([`privsep`]).
     let monitor = if root && !single {
         let n = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-        let monitor = privsep::monitor::Monitor::start(
-            setup.clone(),
-            (*me).clone(),
-            active.clone(),
-            spawn_served.clone(),
-            n,
-        )
-        .await?;
+        let monitor =
+            privsep::monitor::Monitor::start(setup.clone(), (*me).clone(), active.clone(), n)
+                .await?;
         tracing::info!(
             "privilege separation: a monitor and {n} sandboxed pre-authentication worker(s)"
         );

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use ssh_server_kit::session::{RemoteHost, SessionPolicy};
+use ssh_server_kit::session::{InternalSftp, RemoteHost, SessionPolicy};
 
 use crate::auth;
 
@@ -73,7 +73,8 @@ pub(crate) fn session_policy(
         permit_tty,
         subsystems: s.subsystems.clone(),
         force_command,
-        internal_sftp: internal_sftp_program(),
+        // Set by the caller for a session process that serves it itself.
+        internal_sftp: internal_sftp_program().map_or(InternalSftp::Shell, InternalSftp::Program),
         chroot: s.expand_chroot_directory(&u.name, &u.home),
         x11_forwarding,
         x11_display_offset: s.x11_display_offset,

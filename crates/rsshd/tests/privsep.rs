@@ -379,3 +379,91 @@ fn a_worker_that_keeps_a_connection_past_the_grace_time_is_replaced() {
     assert_eq!(out.stdout, b"in\n");
     drop(held);
 }
+
+/// SFTP packets: `type || body`, each with its length.
+fn sftp_packets(packets: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in packets {
+        out.extend_from_slice(&u32::try_from(p.len()).unwrap().to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+/// A request `kind` with id `id` and one string argument.
+fn sftp_request(kind: u8, id: u32, path: &[u8]) -> Vec<u8> {
+    let mut p = vec![kind];
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&u32::try_from(path.len()).unwrap().to_be_bytes());
+    p.extend_from_slice(path);
+    p
+}
+
+/// The replies in `out`, as (type, body after the type).
+fn sftp_replies(mut out: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut replies = Vec::new();
+    while out.len() >= 5 {
+        let len = u32::from_be_bytes(out[..4].try_into().unwrap()) as usize;
+        replies.push((out[4], out[5..4 + len].to_vec()));
+        out = &out[4 + len..];
+    }
+    replies
+}
+
+#[test]
+fn a_chrooted_account_is_served_by_its_own_process_confined_there() {
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    // sshd's rules: root's, and no directory on the way writable by
+    // others (so not under /tmp).
+    let jail = std::path::PathBuf::from(format!("/run/rsshd-test-jail-{}", std::process::id()));
+    std::fs::create_dir_all(&jail).unwrap();
+    std::fs::write(jail.join("marker"), b"jailed\n").unwrap();
+    let server = Server::start(
+        "privsep-chroot",
+        &format!(
+            "ChrootDirectory {}\nForceCommand internal-sftp\n",
+            jail.display()
+        ),
+    );
+    let me = user::User::current().unwrap();
+    let init: &[u8] = &[1, 0, 0, 0, 3];
+    let realpath = sftp_request(16, 1, b".");
+    let stat = sftp_request(17, 2, b"/marker");
+    let input = sftp_packets(&[init, &realpath, &stat]);
+    let out = server.exec("ignored", &input).expect("sftp session");
+    let replies = sftp_replies(&out.stdout);
+    // VERSION 3; "." is "/" (the home is not inside); /marker is the
+    // jail's, 7 bytes (flags with SIZE, then the size).
+    assert_eq!(replies.len(), 3, "{replies:?} {}", server.log());
+    assert_eq!(replies[0].0, 2);
+    assert_eq!(replies[1].0, 104, "{replies:?}");
+    assert_eq!(&replies[1].1[8..13], &[0, 0, 0, 1, b'/']);
+    assert_eq!(replies[2].0, 105, "{replies:?}");
+    assert_eq!(&replies[2].1[8..16], &7u64.to_be_bytes());
+    // The process that served it lingers a few seconds after: the user's
+    // (root's here), a child of the monitor, confined to the jail.
+    let monitor = server.running.0.id().to_string();
+    let confined: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| cmdline(*pid).contains("--privsep-user"))
+        .filter(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            field(&status, "PPid:") == monitor
+                && field(&status, "Uid:") == format!("{0}\t{0}\t{0}\t{0}", me.uid)
+        })
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/root"))
+                .ok()
+                .as_deref()
+                == Some(&jail)
+        })
+        .collect();
+    drop(server);
+    std::fs::remove_dir_all(&jail).unwrap();
+    assert_eq!(confined.len(), 1, "no session process confined to the jail");
+}

@@ -12,14 +12,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
-use futures::future::BoxFuture;
+use ssh_async::ServerHandler as _;
 use ssh_async::runtime::{self, net::TcpStream};
 use ssh_async::ssh_auth::server::{AccountVerdict, KeyboardInteractiveAnswer};
 use ssh_async::ssh_keys::{
     Certificate, PublicKey, SignatureAlgorithm, VerifyPolicy, cert::cert_signature_algorithm,
 };
-use ssh_async::ssh_transport::TransportState;
-use ssh_async::{Server, ServerHandler as _};
 use ssh_os::fdpass::RecordChannel;
 use ssh_os::user::User;
 use ssh_privsep::{ConnId, Ledger, Limits, Method, Reply, Request, WorkerFrame};
@@ -38,17 +36,12 @@ const WORKER_WAIT: Duration = Duration::from_secs(10);
 /// monitor takes it for stuck (or no longer ours) and kills it.
 const GRACE_MARGIN: Duration = Duration::from_secs(10);
 
-/// Runs a served connection's task where the server wants it (one of its
-/// threads).
-pub(crate) type SpawnServed = Arc<dyn Fn(BoxFuture<'static, ()>) + Send + Sync>;
-
 /// The monitor: the workers and what it needs to answer them.
 pub(crate) struct Monitor {
     setup: Arc<Setup>,
     me: User,
     /// Unauthenticated connections (MaxStartups).
     active: Arc<AtomicUsize>,
-    spawn_served: SpawnServed,
     program: std::path::PathBuf,
     /// The live worker of each slot (`None` while one is being started).
     slots: Vec<Mutex<Option<Arc<WorkerLink>>>>,
@@ -90,7 +83,6 @@ impl Monitor {
         setup: Arc<Setup>,
         me: User,
         active: Arc<AtomicUsize>,
-        spawn_served: SpawnServed,
         workers: usize,
     ) -> Result<Arc<Self>, String> {
         super::make_empty_root()?;
@@ -102,7 +94,6 @@ impl Monitor {
             setup,
             me,
             active,
-            spawn_served,
             program,
             slots: (0..workers.max(1)).map(|_| Mutex::new(None)).collect(),
             next_conn: AtomicU32::new(0),
@@ -518,7 +509,7 @@ impl Monitor {
 
     /// The worker sent USERAUTH_SUCCESS: if the monitor's own record says
     /// the proofs are there, the connection goes to its user's session
-    /// process (or, with a `ChrootDirectory`, is resumed and served here).
+    /// process (with a `ChrootDirectory`, one confined there).
     async fn take_over(
         &self,
         link: &WorkerLink,
@@ -564,48 +555,23 @@ impl Monitor {
             return;
         };
         let u = &auth.account.user;
-        if auth
-            .account
-            .settings
-            .expand_chroot_directory(&u.name, &u.home)
-            .is_none()
-        {
-            let h = HandOver {
-                user: u.clone(),
-                session_id,
-                peer: auth.peer.to_string(),
-                local: auth.local.to_string(),
-                key_options: auth.key_options,
-                password_change: auth.password_change,
-                state,
-                socket,
-            };
-            if let Err(e) = self.users.hand_over(h).await {
-                tracing::error!("handing {user}'s connection to its session process: {e}");
-            }
-            return;
-        }
-        // A session process cannot chroot (it is the user already): a
-        // chrooted account's connection is served here, where internal-sftp
-        // is started as root and confines itself.
-        let Ok(state) = TransportState::decode(&state) else {
-            tracing::error!("worker {}: a hand-over with a damaged state", link.pid);
-            return;
+        let h = HandOver {
+            user: u.clone(),
+            // A chrooted account's process is its own, confined there.
+            chroot: auth
+                .account
+                .settings
+                .expand_chroot_directory(&u.name, &u.home),
+            session_id,
+            peer: auth.peer.to_string(),
+            local: auth.local.to_string(),
+            key_options: auth.key_options,
+            password_change: auth.password_change,
+            state,
+            socket,
         };
-        let stream = TcpStream::from(std::net::TcpStream::from(socket));
-        let host_keys = self
-            .setup
-            .keys
-            .iter()
-            .map(crate::hostkeys::Loaded::host_key)
-            .collect();
-        let s = &self.setup.settings;
-        let options = connection::server_options(s, &self.setup.transport, true, host_keys, None);
-        match Server::resume(stream, options, state, user).await {
-            Ok(served) => (self.spawn_served)(Box::pin(connection::serve_authenticated(
-                served, auth, true,
-            ))),
-            Err(e) => tracing::error!("resuming a connection: {e}"),
+        if let Err(e) = self.users.hand_over(h).await {
+            tracing::error!("handing {user}'s connection to its session process: {e}");
         }
     }
 }

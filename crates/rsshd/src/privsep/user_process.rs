@@ -1,8 +1,8 @@
 //! A user's session process: rsshd started again by the monitor as
-//! `rsshd --privsep-user NAME RHOST ARGS` (the monitor's own arguments),
-//! with
-//! its standard input the record socket to the monitor and its standard
-//! output a pipe for log lines.
+//! `rsshd --privsep-user NAME RHOST CHROOT ARGS` (ARGS the monitor's own
+//! arguments, CHROOT empty without `ChrootDirectory`), with its standard
+//! input the record socket to the monitor and its standard output a pipe
+//! for log lines.
 //!
 //! It reads the configuration while still root, opens the PAM session
 //! with `UsePAM` (for the life of the process: its limits, login uid and
@@ -13,6 +13,12 @@
 //! state the worker exported and served as in the single-process mode,
 //! its re-keys signed by the monitor. When the monitor sends no more (the
 //! user's last connection ended) it exits once what it serves is done.
+//!
+//! With a CHROOT it changes root there (sshd's ownership rules checked)
+//! before it drops to the user, and serves internal-sftp itself, on a
+//! thread per session: nothing can be exec'd inside the chroot, and
+//! nothing else may run for such an account. Its connections' parsing is
+//! then done by the user, confined, as for any other account.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd as _, OwnedFd};
@@ -32,7 +38,7 @@ use ssh_os::fdpass::RecordChannel;
 use ssh_os::loginrec::LoginRecord;
 use ssh_os::user::User;
 use ssh_privsep::{ConnId, Request, WorkerFrame};
-use ssh_server_kit::session::LoginRecorder;
+use ssh_server_kit::session::{InProcessProgram, LoginRecorder};
 use zeroize::Zeroizing;
 
 use super::MAX_RECORD;
@@ -40,6 +46,7 @@ use super::link::{self, Link, MonitorSigner};
 use super::users::USER_FLAG;
 use crate::auth::Account;
 use crate::connection::{self, Authenticated};
+use crate::internal_sftp::InProcess as InternalSftp;
 
 /// When started as `rsshd --privsep-user NAME ARGS`, serves as that
 /// user's session process and exits; otherwise returns.
@@ -69,6 +76,31 @@ struct Context {
     link: Arc<Link>,
     /// The PAM session's environment, for every program.
     pam_env: Vec<(String, String)>,
+    /// The user's groups, for `Match Group` (looked up while the system's
+    /// databases could be read).
+    groups: Vec<String>,
+    /// The `ChrootDirectory` this process is confined to.
+    chroot: Option<std::path::PathBuf>,
+    /// Its internal-sftp, when confined.
+    internal_sftp: Option<Arc<dyn InProcessProgram>>,
+}
+
+/// Changes root to `dir` and becomes `user` for good there (sshd's
+/// `safely_chroot` rules, then `permanently_set_uid`); returns the
+/// internal-sftp the process serves. The system log's socket is
+/// connected first (it is outside the chroot), and the umask taken for
+/// internal-sftp to apply per session.
+fn confine(user: &User, dir: &std::path::Path) -> Result<Arc<dyn InProcessProgram>, String> {
+    ssh_os::syslog::open(c"internal-sftp", ssh_os::syslog::Facility::AUTH);
+    ssh_os::chroot::enter_chroot(dir, user)
+        .map_err(|e| format!("chroot(\"{}\"): {e}", dir.display()))?;
+    let umask = rustix::process::umask(rustix::fs::Mode::empty()).bits();
+    tracing::debug!(
+        "session process of {} confined to {}",
+        user.name,
+        dir.display()
+    );
+    Ok(Arc::new(InternalSftp::new(user.clone(), umask)))
 }
 
 fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
@@ -82,10 +114,16 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
         .and_then(|n| n.to_str())
         .ok_or("no remote host")?
         .to_owned();
+    let chroot = argv
+        .get(4)
+        .ok_or("no chroot argument")?
+        .to_str()
+        .ok_or("the chroot is not UTF-8")?;
+    let chroot = (!chroot.is_empty()).then(|| std::path::PathBuf::from(chroot));
     let args = crate::Args::try_parse_from(
         argv.first()
             .into_iter()
-            .chain(argv.get(4..).unwrap_or_default()),
+            .chain(argv.get(5..).unwrap_or_default()),
     )
     .map_err(|e| e.to_string())?;
     let configured = crate::configure(&args, true)?;
@@ -110,11 +148,18 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
         .as_fd()
         .try_clone_to_owned()
         .map_err(|e| format!("the monitor's socket: {e}"))?;
-    // rsshd's own binary (internal-sftp) is found before it could become
-    // unreadable to the user.
-    let _ = crate::session::internal_sftp_program();
-    ssh_os::user::become_user(&user).map_err(|e| format!("becoming {name}: {e}"))?;
-    std::env::set_current_dir("/").map_err(|e| format!("/: {e}"))?;
+    let groups = user.groups().map_err(|e| format!("{name}'s groups: {e}"))?;
+    let internal_sftp = match &chroot {
+        None => {
+            // rsshd's own binary (internal-sftp) is found before it could
+            // become unreadable to the user.
+            let _ = crate::session::internal_sftp_program();
+            ssh_os::user::become_user(&user).map_err(|e| format!("becoming {name}: {e}"))?;
+            std::env::set_current_dir("/").map_err(|e| format!("/: {e}"))?;
+            None
+        }
+        Some(dir) => Some(confine(&user, dir)?),
+    };
     let live = Arc::new(AtomicUsize::new(0));
     let ended = Arc::new(AtomicUsize::new(0));
     let spawn_served = crate::served_spawner(crate::start_threads()?, live.clone(), ended.clone());
@@ -132,6 +177,9 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
             keys,
             link: Arc::new(Link::new(chan)),
             pam_env,
+            groups,
+            chroot,
+            internal_sftp,
         });
         loop {
             match link::recv(&ctx.link.chan).await? {
@@ -229,7 +277,24 @@ async fn resume_and_serve(
     let served = Server::resume(stream, options, state, ctx.user.name.clone())
         .await
         .map_err(|e| e.to_string())?;
-    let account = Account::authenticated(&ctx.config, ctx.user.clone(), peer, local);
+    let account = Account::authenticated(
+        &ctx.config,
+        ctx.user.clone(),
+        ctx.groups.clone(),
+        peer,
+        local,
+    );
+    let chroot = account
+        .settings
+        .expand_chroot_directory(&ctx.user.name, &ctx.user.home);
+    if chroot != ctx.chroot {
+        // The monitor chose this process by the account's chroot: the
+        // configuration read here says otherwise (changed on disk since).
+        return Err(format!(
+            "the connection's ChrootDirectory is {chroot:?}, this process's {:?}",
+            ctx.chroot
+        ));
+    }
     let recorder = MonitorRecorder {
         conn,
         link: ctx.link.clone(),
@@ -242,6 +307,7 @@ async fn resume_and_serve(
         password_change: grant.password_change,
         login_recorder: Some(Arc::new(recorder)),
         env: ctx.pam_env.clone(),
+        internal_sftp: ctx.internal_sftp.clone(),
     };
     connection::serve_authenticated(served, auth, false).await;
     Ok(())

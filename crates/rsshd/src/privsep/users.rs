@@ -1,8 +1,9 @@
 //! Users' session processes, as the monitor runs them: after
 //! authentication a connection is served by a process of its user's
-//! (rsshd started again as `rsshd --privsep-user NAME RHOST ARGS`, which becomes
-//! the user before it reads a byte of it). One process per user holds all
-//! of that user's connections; it is started with the first and told to
+//! (rsshd started again as `rsshd --privsep-user NAME RHOST CHROOT ARGS`,
+//! which becomes the user, confined to CHROOT when it is not empty, before
+//! it reads a byte of it). One process per user (and chroot) holds all of
+//! that user's connections; it is started with the first and told to
 //! finish a few seconds after the last ([`LINGER`]).
 //!
 //! The monitor keeps a [`Ledger`] per process, which adopts each
@@ -13,7 +14,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsFd as _, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,16 +43,21 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 pub(crate) struct UserProcesses {
     setup: Arc<Setup>,
     program: PathBuf,
-    /// The live process of each user (by uid). Held across a hand-over,
-    /// so that a process told to finish gets no new connection.
-    live: futures::lock::Mutex<HashMap<u32, Arc<UserLink>>>,
+    /// The live process of each user (by uid, and by chroot: a chrooted
+    /// account's process is confined there). Held across a hand-over, so
+    /// that a process told to finish gets no new connection.
+    live: futures::lock::Mutex<HashMap<ProcessKey, Arc<UserLink>>>,
     next_conn: AtomicU32,
 }
+
+/// Which process serves a connection: its user's uid, and the
+/// `ChrootDirectory` it is confined to.
+type ProcessKey = (u32, Option<PathBuf>);
 
 /// One user's session process, as the monitor knows it.
 struct UserLink {
     pid: u32,
-    uid: u32,
+    key: ProcessKey,
     user: String,
     chan: RecordChannel,
     ledger: Mutex<Ledger>,
@@ -66,6 +72,8 @@ struct UserLink {
 /// An authenticated connection, for its user's process.
 pub(crate) struct HandOver {
     pub(crate) user: User,
+    /// The account's `ChrootDirectory`, expanded.
+    pub(crate) chroot: Option<PathBuf>,
     /// The session identifier the monitor computed.
     pub(crate) session_id: Vec<u8>,
     pub(crate) peer: String,
@@ -105,7 +113,7 @@ impl UserLink {
         let owner = std::fs::metadata(&tty)
             .map_err(|e| format!("{}: {e}", tty.display()))?
             .uid();
-        if owner != self.uid {
+        if owner != self.key.0 {
             return Err(format!("{} is not {}'s", tty.display(), self.user));
         }
         // A program already gone (`ssh -tt host true`, reaped before we
@@ -120,7 +128,7 @@ impl UserLink {
             return Err(format!("{line} logged in twice"));
         }
         let host = addr.to_string();
-        let record = LoginRecord::on_tty(&tty, &self.user, self.uid, &host, Some(addr), pid);
+        let record = LoginRecord::on_tty(&tty, &self.user, self.key.0, &host, Some(addr), pid);
         if let Err(e) = record.login() {
             tracing::info!("login records for {line}: {e}");
         }
@@ -155,16 +163,17 @@ impl UserProcesses {
     /// user has none.
     pub(crate) async fn hand_over(self: &Arc<Self>, h: HandOver) -> Result<(), String> {
         let mut live = self.live.lock().await;
-        let link = match live.get(&h.user.uid) {
+        let key = (h.user.uid, h.chroot.clone());
+        let link = match live.get(&key) {
             Some(link) => link.clone(),
             None => {
                 let rhost = h
                     .peer
                     .parse::<std::net::SocketAddr>()
                     .map_or_else(|_| h.peer.clone(), |p| p.ip().to_string());
-                let (child, link) = self.start(&h.user, &rhost).await?;
+                let (child, link) = self.start(&h.user, &rhost, h.chroot.as_deref()).await?;
                 tracing::debug!("session process {} of {} started", link.pid, link.user);
-                live.insert(h.user.uid, link.clone());
+                live.insert(key, link.clone());
                 drop(runtime::spawn(self.clone().answer(link.clone(), child)));
                 link
             }
@@ -199,9 +208,9 @@ impl UserProcesses {
         runtime::sleep(LINGER).await;
         let mut live = self.live.lock().await;
         if lock(&link.ledger).is_empty()
-            && live.get(&link.uid).is_some_and(|l| Arc::ptr_eq(l, &link))
+            && live.get(&link.key).is_some_and(|l| Arc::ptr_eq(l, &link))
         {
-            live.remove(&link.uid);
+            live.remove(&link.key);
             if let Err(e) = link.chan.shutdown_send() {
                 tracing::debug!("session process {}: {e}", link.pid);
             }
@@ -209,18 +218,29 @@ impl UserProcesses {
     }
 
     /// Starts `user`'s process; `rhost` (the first connection's client
-    /// address) names the remote host of its PAM session.
-    async fn start(&self, user: &User, rhost: &str) -> Result<(Child, Arc<UserLink>), String> {
+    /// address) names the remote host of its PAM session; with `chroot`,
+    /// it confines itself there.
+    async fn start(
+        &self,
+        user: &User,
+        rhost: &str,
+        chroot: Option<&Path>,
+    ) -> Result<(Child, Arc<UserLink>), String> {
         let (child, chan) = super::start_process(
             &self.program,
-            &[USER_FLAG.as_ref(), user.name.as_ref(), rhost.as_ref()],
+            &[
+                USER_FLAG.as_ref(),
+                user.name.as_ref(),
+                rhost.as_ref(),
+                chroot.map_or("".as_ref(), Path::as_os_str),
+            ],
             "user-log",
             &self.setup.keys,
         )
         .await?;
         let link = Arc::new(UserLink {
             pid: child.id(),
-            uid: user.uid,
+            key: (user.uid, chroot.map(Path::to_path_buf)),
             user: user.name.clone(),
             chan,
             ledger: Mutex::new(Ledger::new(Limits {
@@ -305,8 +325,8 @@ impl UserProcesses {
         }
         {
             let mut live = self.live.lock().await;
-            if live.get(&link.uid).is_some_and(|l| Arc::ptr_eq(l, &link)) {
-                live.remove(&link.uid);
+            if live.get(&link.key).is_some_and(|l| Arc::ptr_eq(l, &link)) {
+                live.remove(&link.key);
             }
         }
         for (_, record) in lock(&link.lines).drain() {
