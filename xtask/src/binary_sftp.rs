@@ -127,6 +127,50 @@ pub(crate) fn chroot(ctx: &mut Ctx<'_>) -> Result<()> {
     r.and(cleanup)
 }
 
+/// internal-sftp's options inside a chroot (`-d` taken inside it, `-u`,
+/// `-P`): what a chrooted account's session process applies per session.
+pub(crate) fn chroot_options(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, _) = with_key(
+        ctx,
+        &srv(&[
+            "ChrootDirectory /srv/isftp",
+            "ForceCommand internal-sftp -d /up -u 077 -P remove",
+        ]),
+    )?;
+    in_peer(
+        ctx,
+        &format!(
+            "rm -rf /srv/isftp; mkdir -p /srv/isftp/up && chmod 755 /srv/isftp \
+             && chown {USER} /srv/isftp/up"
+        ),
+    )?;
+    let r = (|| {
+        let small = setup.host("small");
+        fs::write(&small, b"small\n").context("writing small")?;
+        set_mode(&small, 0o644)?;
+        let batch = format!("pwd\nput {} f1\n-rm f1\n", setup.peer("small"));
+        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!("sftp in the chroot failed: {}", tail(&out.stderr));
+        }
+        if !stdout.contains("Remote working directory: /up") {
+            bail!("-d: sftp did not start in /up inside the chroot: {stdout:?}");
+        }
+        if !stderr.contains("Permission denied") {
+            bail!("-P remove: rm was not refused: {stderr:?}");
+        }
+        in_peer(
+            ctx,
+            "test -f /srv/isftp/up/f1 && test \"$(stat -c %a /srv/isftp/up/f1)\" = 600",
+        )
+        .map_err(|e| format!("f1 is not in the chroot's /up, or its mode is not 600: {e}").into())
+    })();
+    let cleanup = in_peer(ctx, "rm -rf /srv/isftp");
+    r.and(cleanup)
+}
+
 /// A chroot under a world-writable directory is refused, and the server
 /// logs why.
 pub(crate) fn chroot_bad(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -379,6 +423,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-chroot",
         "ChrootDirectory (root-owned) + internal-sftp: the user starts in the home and sees only the chroot",
         chroot,
+    ),
+    (
+        "isftp-chroot-options",
+        "ChrootDirectory + internal-sftp -d /up -u 077 -P remove: starts in the chroot's /up, a put's mode 644 becomes 600, rm is refused",
+        chroot_options,
     ),
     (
         "isftp-chroot-bad",
