@@ -380,6 +380,16 @@ fn session_as_user(ctx: &mut Ctx<'_>) -> Result<()> {
 /// row (and the file put back after it): `pam_exec` records each session
 /// call, `pam_env` sets a variable.
 fn pam_session(ctx: &mut Ctx<'_>) -> Result<()> {
+    pam_session_in(ctx, false)
+}
+
+/// The same with the server in debug mode (`-d`: one connection, served
+/// by the process that accepted it, which holds its PAM session).
+fn pam_session_debug(ctx: &mut Ctx<'_>) -> Result<()> {
+    pam_session_in(ctx, true)
+}
+
+fn pam_session_in(ctx: &mut Ctx<'_>, debug: bool) -> Result<()> {
     let setup = Setup::new(ctx, true)?;
     let line = setup.keygen("id", "ed25519", "")?;
     setup.account(ctx, &line)?;
@@ -404,7 +414,7 @@ fn pam_session(ctx: &mut Ctx<'_>) -> Result<()> {
          echo 'session required pam_env.so conffile={env} readenv=0' >> /etc/pam.d/sshd"
     );
     util::checked_output(&mut ctx.backend.command("sh", &["-c", &stack]))?;
-    let result = pam_session_checks(ctx, &setup);
+    let result = pam_session_checks(ctx, &setup, debug);
     util::checked_output(
         &mut ctx
             .backend
@@ -413,12 +423,23 @@ fn pam_session(ctx: &mut Ctx<'_>) -> Result<()> {
     result
 }
 
-fn pam_session_checks(ctx: &mut Ctx<'_>, setup: &Setup) -> Result<()> {
+fn pam_session_checks(ctx: &mut Ctx<'_>, setup: &Setup, debug: bool) -> Result<()> {
     let srv = Srv {
         pam: true,
         ..Srv::default()
     };
-    let server = setup.start(ctx, &srv)?;
+    let server = if debug {
+        let script = format!(
+            "#!/bin/sh\n# The server in debug mode.\nexec {} -d \"$@\"\n",
+            setup.server
+        );
+        let path = setup.host("debug.sh");
+        fs::write(&path, script).context("writing the wrapper")?;
+        set_mode(&path, 0o755)?;
+        setup.start_program(ctx, &srv, &setup.peer("debug.sh"))?
+    } else {
+        setup.start(ctx, &srv)?
+    };
     let call = Call::remote("echo \"$XTASK_PAM\"")
         .opt("-i")
         .opt(&setup.client("id"));
@@ -472,5 +493,10 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "admin-pam-session",
         "UsePAM yes: pam_open_session as root with the client's address and tty ssh, PAM's environment in the program, pam_close_session after",
         pam_session,
+    ),
+    (
+        "admin-pam-session-debug",
+        "UsePAM yes, the server in debug mode (-d): the same PAM session around the one connection",
+        pam_session_debug,
     ),
 ];

@@ -159,10 +159,29 @@ pub(crate) async fn connection(
         }
     };
     let user = conn.user().to_owned();
-    match Authenticated::from_policy(&mut policy, &user) {
-        Some(auth) => serve_authenticated(conn, auth, root).await,
-        None => conn.disconnect(),
-    }
+    let Some(mut auth) = Authenticated::from_policy(&mut policy, &user) else {
+        conn.disconnect();
+        return;
+    };
+    // A root server of one process (`-d`) holds the connection's PAM
+    // session itself, as sshd's monitor does; it stays root to close it.
+    let _pam = if root && auth.account.settings.use_pam {
+        let rhost = peer.ip().to_string();
+        match ssh_os::pam_session::open_for_connection(crate::auth::PAM_SERVICE, &user, &rhost) {
+            Ok(session) => {
+                auth.env.extend(session.env.iter().cloned());
+                Some(session)
+            }
+            Err(e) => {
+                tracing::error!("PAM session for {user}: {e}");
+                conn.disconnect();
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    serve_authenticated(conn, auth, root).await;
 }
 
 /// What serving an authenticated connection needs to know of it.

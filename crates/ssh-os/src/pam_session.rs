@@ -14,7 +14,7 @@ use std::ffi::{CStr, CString};
 use std::io::{self, Read as _};
 use std::os::fd::OwnedFd;
 
-use pam_client2::{Context, ConversationHandler, ErrorCode, Flag};
+use pam_client2::{Context, ConversationHandler, ErrorCode, Flag, SessionToken};
 
 /// An open PAM session: its environment (`pam_getenvlist`), for the
 /// user's programs. Keep it for the life of the process: when the process
@@ -92,6 +92,82 @@ pub fn open_for_process(service: &str, user: &str, rhost: &str) -> io::Result<Pa
             std::mem::forget(ctx);
             drop(watch);
             Ok(PamSession { env, _alive: alive })
+        }
+    }
+}
+
+/// A PAM session held for one connection by a server that stays root
+/// (rsshd's single-process mode, `-d`, as sshd's monitor holds one): the
+/// same items and calls as [`open_for_process`], made on the calling
+/// thread, and closed (`pam_close_session`, credentials deleted,
+/// `pam_end`) when this is dropped.
+pub struct ConnectionPamSession {
+    /// `NAME=value` pairs the modules set, for the user's programs.
+    pub env: Vec<(String, String)>,
+    ctx: Context<Silent>,
+    token: Option<SessionToken>,
+}
+
+impl std::fmt::Debug for ConnectionPamSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPamSession")
+            .field("env", &self.env)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the PAM handle inside is owned by this value alone and used by
+// one thread at a time (it is moved, never shared: no `Sync`), which is
+// all PAM asks of a handle; the conversation (`Silent`) holds no state.
+#[allow(unsafe_code)]
+unsafe impl Send for ConnectionPamSession {}
+
+/// Opens a PAM session of `service` for `user` from `rhost` (terminal
+/// `"ssh"`), held until the returned value is dropped. The modules act on
+/// this whole process (its limits, cgroup) and on the calling thread
+/// (`pam_loginuid` can set the login uid only of the thread that is the
+/// process's main one): call it from the main thread of a process that
+/// serves one connection. `Err` when PAM refuses or fails.
+pub fn open_for_connection(
+    service: &str,
+    user: &str,
+    rhost: &str,
+) -> io::Result<ConnectionPamSession> {
+    if [service, user, rhost].iter().any(|s| s.contains('\0')) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a NUL byte in a PAM item",
+        ));
+    }
+    let mut ctx = Context::new(service, Some(user), Silent)
+        .map_err(|e| io::Error::other(format!("PAM unavailable (pam_start): {e}")))?;
+    let _ = ctx.set_rhost(Some(rhost));
+    let _ = ctx.set_tty(Some("ssh"));
+    let session = ctx
+        .open_session(Flag::NONE)
+        .map_err(|e| io::Error::other(format!("pam_open_session: {e}")))?;
+    let env = session
+        .envlist()
+        .iter_tuples()
+        .map(|(k, v)| {
+            (
+                k.to_string_lossy().into_owned(),
+                v.to_string_lossy().into_owned(),
+            )
+        })
+        .collect();
+    let token = session.leak();
+    Ok(ConnectionPamSession {
+        env,
+        ctx,
+        token: Some(token),
+    })
+}
+
+impl Drop for ConnectionPamSession {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            drop(self.ctx.unleak_session(token));
         }
     }
 }
