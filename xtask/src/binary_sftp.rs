@@ -144,29 +144,7 @@ pub(crate) fn chroot_options(ctx: &mut Ctx<'_>) -> Result<()> {
              && chown {USER} /srv/isftp/up"
         ),
     )?;
-    let r = (|| {
-        let small = setup.host("small");
-        fs::write(&small, b"small\n").context("writing small")?;
-        set_mode(&small, 0o644)?;
-        let batch = format!("pwd\nput {} f1\n-rm f1\n", setup.peer("small"));
-        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            bail!("sftp in the chroot failed: {}", tail(&out.stderr));
-        }
-        if !stdout.contains("Remote working directory: /up") {
-            bail!("-d: sftp did not start in /up inside the chroot: {stdout:?}");
-        }
-        if !stderr.contains("Permission denied") {
-            bail!("-P remove: rm was not refused: {stderr:?}");
-        }
-        in_peer(
-            ctx,
-            "test -f /srv/isftp/up/f1 && test \"$(stat -c %a /srv/isftp/up/f1)\" = 600",
-        )
-        .map_err(|e| format!("f1 is not in the chroot's /up, or its mode is not 600: {e}").into())
-    })();
+    let r = start_umask_deny(ctx, &setup, server.port(), "/up", "/srv/isftp/up");
     let cleanup = in_peer(ctx, "rm -rf /srv/isftp");
     r.and(cleanup)
 }
@@ -280,31 +258,43 @@ pub(crate) fn options(ctx: &mut Ctx<'_>) -> Result<()> {
         ctx,
         &format!("rm -rf {dir}; mkdir -p {dir} && chown {USER} {dir}"),
     )?;
-    let r = (|| {
-        let small = setup.host("small");
-        fs::write(&small, b"small\n").context("writing small")?;
-        set_mode(&small, 0o644)?;
-        let batch = format!("pwd\nput {} f1\n-rm f1\n", setup.peer("small"));
-        let out = sftp_batch(ctx, &setup, server.port(), &batch)?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.status.success() {
-            bail!("sftp failed: {}", tail(&out.stderr));
-        }
-        if !stdout.contains(&format!("Remote working directory: {dir}")) {
-            bail!("-d: sftp did not start in {dir}: {stdout:?}");
-        }
-        if !stderr.contains("Permission denied") {
-            bail!("-P remove: rm was not refused: {stderr:?}");
-        }
-        in_peer(
-            ctx,
-            &format!("test -f {dir}/f1 && test \"$(stat -c %a {dir}/f1)\" = 600"),
-        )
-        .map_err(|e| format!("f1 is gone, or its mode is not 644 less the umask 077: {e}").into())
-    })();
+    let r = start_umask_deny(ctx, &setup, server.port(), dir, dir);
     let cleanup = in_peer(ctx, &format!("rm -rf {dir}"));
     r.and(cleanup)
+}
+
+/// What `internal-sftp -d DIR -u 077 -P remove` does: sftp starts in
+/// `seen` (DIR as the client sees it), a put of a 644 file is 600 in
+/// `peer_dir` (the same directory as the peer's root sees it), and `rm` is
+/// refused with the file left in place.
+fn start_umask_deny(
+    ctx: &mut Ctx<'_>,
+    setup: &Setup,
+    port: u16,
+    seen: &str,
+    peer_dir: &str,
+) -> Result<()> {
+    let small = setup.host("small");
+    fs::write(&small, b"small\n").context("writing small")?;
+    set_mode(&small, 0o644)?;
+    let batch = format!("pwd\nput {} f1\n-rm f1\n", setup.peer("small"));
+    let out = sftp_batch(ctx, setup, port, &batch)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("sftp failed: {}", tail(&out.stderr));
+    }
+    if !stdout.contains(&format!("Remote working directory: {seen}")) {
+        bail!("-d: sftp did not start in {seen}: {stdout:?}");
+    }
+    if !stderr.contains("Permission denied") {
+        bail!("-P remove: rm was not refused: {stderr:?}");
+    }
+    in_peer(
+        ctx,
+        &format!("test -f {peer_dir}/f1 && test \"$(stat -c %a {peer_dir}/f1)\" = 600"),
+    )
+    .map_err(|e| format!("f1 is gone, or its mode is not 644 less the umask 077: {e}").into())
 }
 
 /// `-p` allow list without `write`: a get works, a put is refused.

@@ -45,30 +45,7 @@ pub fn open_for_process(service: &str, user: &str, rhost: &str) -> io::Result<Pa
             "a PAM session is opened before any thread is started",
         ));
     }
-    if [service, user, rhost].iter().any(|s| s.contains('\0')) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a NUL byte in a PAM item",
-        ));
-    }
-    let mut ctx = Context::new(service, Some(user), Silent)
-        .map_err(|e| io::Error::other(format!("PAM unavailable (pam_start): {e}")))?;
-    let _ = ctx.set_rhost(Some(rhost));
-    let _ = ctx.set_tty(Some("ssh"));
-    let session = ctx
-        .open_session(Flag::NONE)
-        .map_err(|e| io::Error::other(format!("pam_open_session: {e}")))?;
-    let env = session
-        .envlist()
-        .iter_tuples()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.to_string_lossy().into_owned(),
-            )
-        })
-        .collect();
-    let token = session.leak();
+    let (ctx, token, env) = open(service, user, rhost)?;
     let (watch, alive) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: `fork` in a process with one thread (checked above): the
     // child has a consistent copy of everything, allocator and PAM's
@@ -133,6 +110,30 @@ pub fn open_for_connection(
     user: &str,
     rhost: &str,
 ) -> io::Result<ConnectionPamSession> {
+    let (ctx, token, env) = open(service, user, rhost)?;
+    Ok(ConnectionPamSession {
+        env,
+        ctx,
+        token: Some(token),
+    })
+}
+
+impl Drop for ConnectionPamSession {
+    fn drop(&mut self) {
+        if let Some(token) = self.token.take() {
+            drop(self.ctx.unleak_session(token));
+        }
+    }
+}
+
+/// `pam_start`, the items sshd sets (the remote host, `"ssh"` as the
+/// terminal), `pam_setcred` and `pam_open_session`; the handle, the open
+/// session's token and PAM's environment.
+fn open(
+    service: &str,
+    user: &str,
+    rhost: &str,
+) -> io::Result<(Context<Silent>, SessionToken, Vec<(String, String)>)> {
     if [service, user, rhost].iter().any(|s| s.contains('\0')) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -157,19 +158,7 @@ pub fn open_for_connection(
         })
         .collect();
     let token = session.leak();
-    Ok(ConnectionPamSession {
-        env,
-        ctx,
-        token: Some(token),
-    })
-}
-
-impl Drop for ConnectionPamSession {
-    fn drop(&mut self) {
-        if let Some(token) = self.token.take() {
-            drop(self.ctx.unleak_session(token));
-        }
-    }
+    Ok((ctx, token, env))
 }
 
 /// A conversation for session modules, which do not prompt: every prompt
