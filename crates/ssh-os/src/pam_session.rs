@@ -45,7 +45,7 @@ pub fn open_for_process(service: &str, user: &str, rhost: &str) -> io::Result<Pa
             "a PAM session is opened before any thread is started",
         ));
     }
-    let (ctx, token, env) = open(service, user, rhost)?;
+    let (mut ctx, token, env) = open(service, user, rhost)?;
     let (watch, alive) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)?;
     // SAFETY: `fork` in a process with one thread (checked above): the
     // child has a consistent copy of everything, allocator and PAM's
@@ -126,6 +126,9 @@ impl Drop for ConnectionPamSession {
     }
 }
 
+/// PAM's environment as `NAME=value` pairs.
+type Env = Vec<(String, String)>;
+
 /// `pam_start`, the items sshd sets (the remote host, `"ssh"` as the
 /// terminal), `pam_setcred` and `pam_open_session`; the handle, the open
 /// session's token and PAM's environment.
@@ -133,7 +136,7 @@ fn open(
     service: &str,
     user: &str,
     rhost: &str,
-) -> io::Result<(Context<Silent>, SessionToken, Vec<(String, String)>)> {
+) -> io::Result<(Context<Silent>, SessionToken, Env)> {
     if [service, user, rhost].iter().any(|s| s.contains('\0')) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
