@@ -46,7 +46,7 @@ use super::link::{self, Link, MonitorSigner};
 use super::users::USER_FLAG;
 use crate::auth::Account;
 use crate::connection::{self, Authenticated};
-use crate::internal_sftp::InProcess as InternalSftp;
+use crate::internal_sftp::InProcess;
 
 /// When started as `rsshd --privsep-user NAME ARGS`, serves as that
 /// user's session process and exits; otherwise returns.
@@ -100,7 +100,7 @@ fn confine(user: &User, dir: &std::path::Path) -> Result<Arc<dyn InProcessProgra
         user.name,
         dir.display()
     );
-    Ok(Arc::new(InternalSftp::new(user.clone(), umask)))
+    Ok(Arc::new(InProcess::new(user.clone(), umask)))
 }
 
 fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
