@@ -288,21 +288,25 @@ fn poll_drive<S>(shared: &Mutex<State>, driver: &mut Driver<S>, cx: &mut Context
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    {
+    // The lock is taken again for each step, so that channel readers and
+    // writers get in between the steps of a long burst. What they ask of
+    // the driver is read in each step, under the lock that registers the
+    // waker: a handle that asks between two steps finds the waker taken
+    // by an earlier wake-up (this poll's own), so its wake-up is a no-op,
+    // and only the next step sees what it asked. `closing` was read once
+    // per poll, before the steps: a `disconnect` between them was never
+    // seen, and the client waited for the end forever (about one run in
+    // 300 of `the_api_runs_on_another_executor`).
+    for _ in 0..DRIVER_BUDGET {
         let mut st = lock(shared);
         if st.ended.is_some() {
             return Poll::Ready(());
         }
-        if st.closing {
-            st.session.disconnect("bye");
-        }
-    }
-    // The lock is taken again for each step, so that channel readers and
-    // writers get in between the steps of a long burst.
-    for _ in 0..DRIVER_BUDGET {
-        let mut st = lock(shared);
         if st.driver_waker.is_none() {
             st.driver_waker = Some(cx.waker().clone());
+        }
+        if st.closing && st.session.failure().is_none() {
+            st.session.disconnect("bye");
         }
         st.dispatch();
         st.poll_signing(cx);
