@@ -254,23 +254,45 @@ impl Session {
     }
 }
 
-/// internal-sftp in a session process that is already its user and
-/// confined to its `ChrootDirectory` (privilege separation): sessions
-/// share the process, so what the exec'd server sets for the whole
-/// process (its working directory, umask and syslog facility) is each
-/// session's own here. The process's syslog connection was opened before
-/// the chroot, and its umask set to 0: the server masks what it creates.
+/// internal-sftp in a session process that is already its user
+/// (privilege separation), confined to its `ChrootDirectory` or not:
+/// sessions share the process, so what the exec'd server sets for the
+/// whole process (its working directory, umask and syslog facility) is
+/// each session's own here. Confined, the process's syslog connection was
+/// opened before the chroot, and its umask set to 0: the server masks
+/// what it creates. Unconfined, the process also spawns the user's
+/// programs, which inherit its umask and working directory: each
+/// session's thread gets its own (`own_thread_fs`), starting in the home
+/// with umask 0, as the exec'd server started there.
 #[derive(Debug)]
 pub(crate) struct InProcess {
     user: User,
     /// The umask sessions without `-u` get (the process's, before it was
-    /// set to 0).
+    /// set to 0, or what its programs get).
     umask: u32,
+    /// Each session's thread has a working directory and umask of its own.
+    own_fs: bool,
 }
 
 impl InProcess {
-    pub(crate) fn new(user: User, umask: u32) -> Self {
-        Self { user, umask }
+    /// For a process confined to a chroot, whose working directory and
+    /// umask (0) are the sessions'.
+    pub(crate) fn confined(user: User, umask: u32) -> Self {
+        Self {
+            user,
+            umask,
+            own_fs: false,
+        }
+    }
+
+    /// For a process that is not confined and also runs the user's
+    /// programs with umask `umask`.
+    pub(crate) fn unconfined(user: User, umask: u32) -> Self {
+        Self {
+            user,
+            umask,
+            own_fs: true,
+        }
     }
 
     fn serve(
@@ -284,6 +306,10 @@ impl InProcess {
         let name = &self.user.name;
         let home = self.user.home.display().to_string();
         let mut opts = parse(args, name, &home)?;
+        if self.own_fs {
+            ssh_os::process::own_thread_fs(&self.user.home, 0)
+                .map_err(|e| format!("a file system context of its own: {e}"))?;
+        }
         // The process's working directory: the home inside the chroot,
         // or its root.
         let cwd = std::env::current_dir().map_err(|e| format!("getcwd: {e}"))?;

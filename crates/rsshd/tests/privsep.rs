@@ -467,3 +467,97 @@ fn a_chrooted_account_is_served_by_its_own_process_confined_there() {
     std::fs::remove_dir_all(&jail).unwrap();
     assert_eq!(confined.len(), 1, "no session process confined to the jail");
 }
+
+/// The pids of the processes whose command line holds `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| cmdline(*pid).contains(needle))
+        .collect()
+}
+
+/// Whether process `pid` has a thread named `name`.
+fn has_thread(pid: u32, name: &str) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.flatten().any(|t| {
+                std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
+            })
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn an_unconfined_account_gets_internal_sftp_on_a_thread_with_its_own_umask() {
+    use futures::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    if !user::is_root() {
+        println!("skipped: privilege separation needs root");
+        return;
+    }
+    let dir = common::temp_dir("rsshd-test", "isftp-thread");
+    let server = Server::start(
+        "privsep-isftp-thread",
+        &format!("Subsystem sftp internal-sftp -u 077 -d {}\n", dir.display()),
+    );
+    // What the user's programs must still get: the umask rsshd inherited.
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let inherited = field(&status, "Umask:");
+    // INIT, then OPEN "made" (relative: in the -d directory) with
+    // WRITE|CREAT and permissions 0666; -u 077 leaves 0600.
+    let init: &[u8] = &[1, 0, 0, 0, 3];
+    let mut open = sftp_request(3, 1, b"made");
+    open.extend_from_slice(&0x0au32.to_be_bytes());
+    open.extend_from_slice(&4u32.to_be_bytes());
+    open.extend_from_slice(&0o666u32.to_be_bytes());
+    let input = sftp_packets(&[init, &open]);
+    let (replies, umask_during, umask_after, in_thread, exec_d) = server.session(async |client| {
+        let sftp = client.open_session().await.unwrap();
+        sftp.subsystem("sftp").await.unwrap();
+        let mut w = sftp.writer();
+        w.write_all(&input).await.unwrap();
+        // Both replies, while the session stays open.
+        let mut out = Vec::new();
+        let mut r = sftp.reader();
+        while sftp_replies(&out).len() < 2 {
+            let mut buf = [0u8; 4096];
+            let n = r.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the sftp session ended early: {out:?}");
+            out.extend_from_slice(&buf[..n]);
+        }
+        let in_thread = processes_with("--privsep-user")
+            .into_iter()
+            .any(|pid| has_thread(pid, "in-process"));
+        let exec_d = processes_with("--internal-sftp");
+        // A program of the same process meanwhile: the process's umask.
+        let during = client.exec("umask").await.unwrap();
+        w.close().await.unwrap();
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(
+            sftp.wait_closed().await.unwrap(),
+            Some(ssh_async::ExitStatus::Code(0))
+        );
+        let after = client.exec("umask").await.unwrap();
+        (
+            sftp_replies(&out),
+            String::from_utf8_lossy(&during.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&after.stdout).trim().to_owned(),
+            in_thread,
+            exec_d,
+        )
+    });
+    let log = server.log();
+    drop(server);
+    let mode = std::fs::metadata(dir.join("made")).map(|m| m.permissions());
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(replies[0].0, 2, "{replies:?} {log}");
+    assert_eq!(replies[1].0, 102, "no handle: {replies:?} {log}");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(mode.unwrap().mode() & 0o7777, 0o600);
+    assert!(in_thread, "no in-process thread in the session process");
+    assert!(exec_d.is_empty(), "internal-sftp was exec'd: {exec_d:?}");
+    assert_eq!(umask_during, inherited);
+    assert_eq!(umask_after, inherited);
+}

@@ -336,3 +336,20 @@ fn install_child_setup(cmd: &mut std::process::Command, setup: ChildSetup) {
         cmd.pre_exec(move || setup.run());
     }
 }
+
+/// Gives the calling thread a file system context of its own (Linux's
+/// `unshare(CLONE_FS)`), starting in `dir` (`/` when it cannot go there,
+/// as [`spawn`] does) with umask `mask`: what the thread does to its
+/// working directory and umask from then on no longer touches the rest
+/// of the process, nor does what the process does touch the thread. A
+/// program served on a thread (internal-sftp) gets what the process it
+/// would have been exec'd into would have had, while the process's
+/// umask stays what its spawned programs inherit.
+pub fn own_thread_fs(dir: &std::path::Path, mask: u32) -> io::Result<()> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).map_err(io::Error::from)?;
+    if std::env::set_current_dir(dir).is_err() {
+        std::env::set_current_dir("/")?;
+    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(mask));
+    Ok(())
+}

@@ -81,8 +81,8 @@ struct Context {
     groups: Vec<String>,
     /// The `ChrootDirectory` this process is confined to.
     chroot: Option<std::path::PathBuf>,
-    /// Its internal-sftp, when confined.
-    internal_sftp: Option<Arc<dyn InProcessProgram>>,
+    /// Its internal-sftp, served in this process.
+    internal_sftp: Arc<dyn InProcessProgram>,
 }
 
 /// Changes root to `dir` and becomes `user` for good there (sshd's
@@ -100,7 +100,7 @@ fn confine(user: &User, dir: &std::path::Path) -> Result<Arc<dyn InProcessProgra
         user.name,
         dir.display()
     );
-    Ok(Arc::new(InProcess::new(user.clone(), umask)))
+    Ok(Arc::new(InProcess::confined(user.clone(), umask)))
 }
 
 fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
@@ -149,16 +149,23 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
         .try_clone_to_owned()
         .map_err(|e| format!("the monitor's socket: {e}"))?;
     let groups = user.groups().map_err(|e| format!("{name}'s groups: {e}"))?;
-    let internal_sftp = match &chroot {
+    let internal_sftp: Arc<dyn InProcessProgram> = match &chroot {
         None => {
-            // rsshd's own binary (internal-sftp) is found before it could
-            // become unreadable to the user.
-            let _ = crate::session::internal_sftp_program();
             ssh_os::user::become_user(&user).map_err(|e| format!("becoming {name}: {e}"))?;
             std::env::set_current_dir("/").map_err(|e| format!("/: {e}"))?;
-            None
+            // Served here too, each session on a thread with a working
+            // directory and umask of its own: no process and no pipe
+            // between the channel and the server (a put's every byte
+            // crossed that pipe twice). The umask, read before any other
+            // thread runs, is what the user's programs inherit.
+            let umask = rustix::process::umask(rustix::fs::Mode::empty());
+            rustix::process::umask(umask);
+            // Its request log (`-l`) under the exec'd server's name; the
+            // process's own log goes to the monitor, not to syslog.
+            ssh_os::syslog::open(c"internal-sftp", ssh_os::syslog::Facility::AUTH);
+            Arc::new(InProcess::unconfined(user.clone(), umask.bits()))
         }
-        Some(dir) => Some(confine(&user, dir)?),
+        Some(dir) => confine(&user, dir)?,
     };
     let live = Arc::new(AtomicUsize::new(0));
     let ended = Arc::new(AtomicUsize::new(0));
@@ -307,7 +314,7 @@ async fn resume_and_serve(
         password_change: grant.password_change,
         login_recorder: Some(Arc::new(recorder)),
         env: ctx.pam_env.clone(),
-        internal_sftp: ctx.internal_sftp.clone(),
+        internal_sftp: Some(ctx.internal_sftp.clone()),
     };
     connection::serve_authenticated(served, auth, false).await;
     Ok(())

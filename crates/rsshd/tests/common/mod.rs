@@ -146,6 +146,31 @@ impl Server {
         true
     }
 
+    /// Logs in as the current user by publickey and runs `f` with the
+    /// connection, which ends after it.
+    pub fn session<T>(&self, f: impl AsyncFnOnce(&Client) -> T) -> T {
+        let me = User::current().unwrap().name;
+        let host_public = self.host_public.clone();
+        let user_key = PrivateKey::from_ed25519_seed(&USER_SEED);
+        runtime::block_on(async {
+            let stream = runtime::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .unwrap();
+            let mut handler = SimpleHandler {
+                host_key_check: Box::new(move |k| *k == host_public),
+                keys: vec![user_key],
+                password: None,
+            };
+            let options = ClientOptions::new(&me, handler.methods());
+            let client = Client::connect(stream, options, &mut handler)
+                .await
+                .unwrap();
+            let t = f(&client).await;
+            client.disconnect().await.unwrap();
+            t
+        })
+    }
+
     /// Logs in as the current user by publickey and runs `command` with
     /// `stdin`.
     pub fn exec(
