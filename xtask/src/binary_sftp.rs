@@ -93,6 +93,35 @@ pub(crate) fn read_only(ctx: &mut Ctx<'_>) -> Result<()> {
     Ok(())
 }
 
+/// `ForceCommand internal-sftp` on a command (no subsystem request): sshd
+/// refuses the session with its words on stdout and exit status 1, and
+/// runs nothing; sftp still works.
+pub(crate) fn exec_refused(ctx: &mut Ctx<'_>) -> Result<()> {
+    let (setup, server, call) = with_key(ctx, &srv(&["ForceCommand internal-sftp"]))?;
+    let marker = setup.peer("escaped");
+    let mut call = call;
+    call.remote = format!("touch {marker}");
+    let out = setup.run(ctx, server.port(), &call)?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if out.status.code() != Some(1) || stdout != "This service allows sftp connections only.\n" {
+        bail!(
+            "a command under ForceCommand internal-sftp: exit {}, stdout {stdout:?}",
+            out.status
+        );
+    }
+    if setup.host("escaped").exists() {
+        bail!("the command ran");
+    }
+    let out = sftp_batch(ctx, &setup, server.port(), "ls -la\n")?;
+    if !out.status.success() {
+        bail!(
+            "sftp under ForceCommand internal-sftp failed: {}",
+            tail(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
 /// A root-owned chroot with the user's home inside: the user starts in
 /// the home and sees only the chroot.
 pub(crate) fn chroot(ctx: &mut Ctx<'_>) -> Result<()> {
@@ -393,6 +422,11 @@ pub(crate) const ROWS: &[(&str, &str, RowFn)] = &[
         "isftp-readonly",
         "ForceCommand internal-sftp -R: a put is refused, ls works",
         read_only,
+    ),
+    (
+        "isftp-exec-refused",
+        "ForceCommand internal-sftp and a command (not the sftp subsystem): refused with sshd's words and exit 1, nothing run; sftp works",
+        exec_refused,
     ),
     (
         "isftp-options",

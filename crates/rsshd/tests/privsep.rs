@@ -424,7 +424,7 @@ fn a_chrooted_account_is_served_by_its_own_process_confined_there() {
     let server = Server::start(
         "privsep-chroot",
         &format!(
-            "ChrootDirectory {}\nForceCommand internal-sftp\n",
+            "Subsystem sftp internal-sftp\nChrootDirectory {}\nForceCommand internal-sftp\n",
             jail.display()
         ),
     );
@@ -433,8 +433,8 @@ fn a_chrooted_account_is_served_by_its_own_process_confined_there() {
     let realpath = sftp_request(16, 1, b".");
     let stat = sftp_request(17, 2, b"/marker");
     let input = sftp_packets(&[init, &realpath, &stat]);
-    let out = server.exec("ignored", &input).expect("sftp session");
-    let replies = sftp_replies(&out.stdout);
+    let out = server.subsystem("sftp", &input);
+    let replies = sftp_replies(&out);
     // VERSION 3; "." is "/" (the home is not inside); /marker is the
     // jail's, 7 bytes (flags with SIZE, then the size).
     assert_eq!(replies.len(), 3, "{replies:?} {}", server.log());

@@ -398,7 +398,33 @@ async fn serve(
     match started {
         Started::Program(running) => run(ch, running).await,
         Started::InProcess(started) => in_process::run(ch, started).await,
+        Started::SftpOnly => refuse_non_sftp(ch, policy).await,
     }
+}
+
+/// Ends a shell or exec session on which `ForceCommand internal-sftp`
+/// would have run the SFTP server, as sshd's child does
+/// (`SUBSYSTEM_INT_SFTP_ERROR`): its words on stdout, exit status 1.
+async fn refuse_non_sftp(ch: Channel, policy: &SessionPolicy) -> Result<(), Error> {
+    // "IP port PORT", sshd's remote_id, from SSH_CONNECTION.
+    let remote = policy
+        .env
+        .iter()
+        .find(|(n, _)| n == "SSH_CONNECTION")
+        .and_then(|(_, v)| {
+            let mut words = v.split(' ');
+            Some(format!("{} port {}", words.next()?, words.next()?))
+        })
+        .unwrap_or_else(|| "UNKNOWN".to_owned());
+    tracing::error!("Connection from {remote}: refusing non-sftp session");
+    let mut out = ch.writer();
+    out.write_all(b"This service allows sftp connections only.\n")
+        .await?;
+    out.flush().await?;
+    ch.exit_status(1).await?;
+    ch.send_eof()?;
+    ch.close()?;
+    Ok(())
 }
 
 /// The text of the nologin file when it exists (the program must not run).
@@ -453,6 +479,8 @@ fn open_pty(setup: &mut Setup, p: &PtyRequest, policy: &SessionPolicy) -> std::i
 enum Started {
     Program(Running),
     InProcess(in_process::Started),
+    /// `ForceCommand internal-sftp` on a session that is not a subsystem.
+    SftpOnly,
 }
 
 /// Answers `x11-req`: the error says why it is refused.
@@ -560,6 +588,16 @@ fn spawn(policy: &SessionPolicy, setup: &mut Setup, start: &Start) -> std::io::R
         .map(str::split_whitespace)
         .filter(|w| w.clone().next() == Some("internal-sftp"))
         .map(|w| w.skip(1));
+    // As sshd's do_exec: internal-sftp is the server only as the command
+    // of a subsystem request (`Subsystem`, or forced on one). Forced on a
+    // shell or an exec, the session is refused; a client's own `exec
+    // internal-sftp` is a command like any other, for the shell.
+    let subsystem = matches!(start, Start::Subsystem(_));
+    let forced = policy.force_command.is_some() && !matches!(start, Start::PasswordChange);
+    if internal_words.is_some() && !subsystem && forced {
+        return Ok(Started::SftpOnly);
+    }
+    let internal_words = internal_words.filter(|_| subsystem);
     if let (InternalSftp::InProcess(program), Some(words)) =
         (&policy.internal_sftp, internal_words.clone())
     {

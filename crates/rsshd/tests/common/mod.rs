@@ -171,6 +171,22 @@ impl Server {
         })
     }
 
+    /// Logs in as the current user by publickey and runs subsystem
+    /// `name` with `stdin` (sent whole, then EOF): its standard output.
+    pub fn subsystem(&self, name: &str, stdin: &[u8]) -> Vec<u8> {
+        use futures::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        self.session(async |client| {
+            let ch = client.open_session().await.unwrap();
+            ch.subsystem(name).await.unwrap();
+            let mut w = ch.writer();
+            w.write_all(stdin).await.unwrap();
+            w.close().await.unwrap();
+            let mut out = Vec::new();
+            ch.reader().read_to_end(&mut out).await.unwrap();
+            out
+        })
+    }
+
     /// Logs in as the current user by publickey and runs `command` with
     /// `stdin`.
     pub fn exec(
