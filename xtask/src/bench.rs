@@ -107,6 +107,11 @@ pub struct BenchArgs {
     /// With --rtt: only the rows through the proxy (no loopback rows).
     #[arg(long, requires = "rtt")]
     pub path_only: bool,
+    /// Builds rssh, rsshd and rsftp with their `aws-lc` feature: AES-GCM
+    /// packets through AWS-LC instead of RustCrypto (the report says
+    /// which; run once with and once without to compare).
+    #[arg(long)]
+    pub aws_lc: bool,
 }
 
 /// The index of a server in [`Bench::servers`] and [`Bench::proxies`].
@@ -475,9 +480,10 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         )
     });
 
-    let rsshd_bin = build_release("rsshd");
-    let rssh_bin = build_release("rssh");
-    let rsftp_bin = build_release("rsftp");
+    let features: &[&str] = if args.aws_lc { &["aws-lc"] } else { &[] };
+    let rsshd_bin = build_release("rsshd", features);
+    let rssh_bin = build_release("rssh", features);
+    let rsftp_bin = build_release("rsftp", features);
     let Some(image) = images::load(args.release) else {
         bail!(
             "no {} image: build it with `cargo xtask images {}` (root and mmdebstrap needed)",
@@ -643,6 +649,11 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
         release: args.release.to_string(),
         openssh: image.info.openssh.clone(),
         cores: thread::available_parallelism().map_or(1, std::num::NonZero::get),
+        crypto: if args.aws_lc {
+            CRYPTO_AWS_LC
+        } else {
+            CRYPTO_DEFAULT
+        },
         size_bytes: size,
         connections,
         rounds,

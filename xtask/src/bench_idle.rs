@@ -277,7 +277,7 @@ pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
     } else {
         vec![std::env::var("USER").unwrap_or_else(|_| "root".into())]
     };
-    let rsshd = crate::bench_setup::build_release("rsshd")?;
+    let rsshd = crate::bench_setup::build_release("rsshd", &[])?;
     let dir = std::env::temp_dir().join(format!("xtask-idle-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir).context("scratch directory")?;

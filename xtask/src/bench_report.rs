@@ -395,6 +395,9 @@ pub struct Report {
     pub openssh: String,
     /// The cores this machine offers.
     pub cores: usize,
+    /// Whose AES-GCM our binaries were built with ([`CRYPTO_DEFAULT`] or
+    /// [`CRYPTO_AWS_LC`]).
+    pub crypto: &'static str,
     /// Bytes per transfer.
     pub size_bytes: u64,
     /// Sequential connections per pair.
@@ -414,6 +417,11 @@ pub struct Report {
     /// The rows, in table order.
     pub rows: Vec<Row>,
 }
+
+/// Our binaries' packet crypto as built by default.
+pub const CRYPTO_DEFAULT: &str = "RustCrypto";
+/// With their `aws-lc` feature (`--aws-lc`).
+pub const CRYPTO_AWS_LC: &str = "AES-GCM from AWS-LC (feature aws-lc), the rest RustCrypto";
 
 /// Formats a value for the table: one decimal, or the short reason it is
 /// missing.
@@ -444,6 +452,7 @@ pub fn render_table(report: &Report) -> String {
         report.rounds,
         report.login_shell,
     );
+    let _ = writeln!(out, "our crypto: {}", report.crypto);
     if report
         .rows
         .iter()

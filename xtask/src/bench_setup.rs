@@ -117,13 +117,22 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// Builds `package` in release mode; its binary, or why not.
-pub(crate) fn build_release(package: &str) -> std::result::Result<PathBuf, String> {
+/// Builds `package` in release mode with `features`; its binary, or why
+/// not.
+pub(crate) fn build_release(
+    package: &str,
+    features: &[&str],
+) -> std::result::Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!("bench: cargo build --release -p {package}");
+    let mut args = vec!["build", "--release", "-p", package];
+    let features = features.join(",");
+    if !features.is_empty() {
+        args.extend(["--features", &features]);
+    }
+    eprintln!("bench: cargo {}", args.join(" "));
     let status = Command::new(cargo)
         .current_dir(util::workspace_root())
-        .args(["build", "--release", "-p", package])
+        .args(&args)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     let bin = target_dir().join("release").join(package);

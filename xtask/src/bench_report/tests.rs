@@ -68,6 +68,7 @@ fn report() -> Report {
         release: "sid".to_owned(),
         openssh: "OpenSSH_10.6p1 Debian-1".to_owned(),
         cores: 2,
+        crypto: CRYPTO_DEFAULT,
         size_bytes: 64 << 20,
         connections: 5,
         rounds: 3,
@@ -162,9 +163,11 @@ fn ratios_are_against_openssh_pair() {
 fn table_has_a_column_per_pair_and_ratio() {
     let table = render_table(&report());
     let lines: Vec<&str> = table.lines().collect();
-    assert_eq!(lines.len(), 11, "{table}");
+    assert_eq!(lines.len(), 12, "{table}");
     assert!(lines[0].starts_with("OpenSSH_10.6p1 Debian-1 (sid), 2 cores, 64 MiB"));
     assert!(lines[0].contains("3 rounds"), "{table}");
+    assert_eq!(lines[1], "our crypto: RustCrypto");
+    let lines = &lines[1..];
     let head: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
         head,
