@@ -31,7 +31,7 @@ use crate::message::{Handle, NameEntry, Packet, Request, Response};
 use crate::numbers::{MAX_DATA_LEN, OpenFlags, SFTP_VERSION, StatusCode};
 
 /// OpenSSH's `sftp` defaults: `-B 32768`, `-R 64`.
-pub const DEFAULT_CHUNK_SIZE: u32 = 255 * 1024;
+pub const DEFAULT_CHUNK_SIZE: u32 = 32 * 1024;
 /// Requests in flight per transfer at the start by default.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// The most bytes of READs or WRITEs a transfer's pipeline grows to.
