@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::Read as _;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -75,10 +75,35 @@ fn long_lived(pid: u32) -> bool {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // `unshare --kill-child` takes the whole namespace with it.
+        // `unshare --kill-child` takes the whole namespace with it, once
+        // its child dies: that child is killed first, as it may have
+        // changed its ids (`setpriv`, for rsshd1), which clears the
+        // parent-death signal `--kill-child` set. Without this, every run
+        // left an rsshd1 behind.
+        for pid in children_of(self.child.id()) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The processes whose parent is `parent`, from `/proc`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| stat_fields(&stat)?.get(1)?.parse::<u32>().ok())
+                == Some(parent)
+        })
+        .collect()
 }
 
 /// The fields after the command name of a `/proc/PID/stat` line (the

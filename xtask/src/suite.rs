@@ -137,6 +137,23 @@ pub fn cmd_test(skip: &[Skip]) -> Result<()> {
             }
         })
     });
+    // The AWS-LC build of the packet crypto (ssh-transport's `aws-lc`):
+    // its known answers, and every transport test, through it.
+    stages.push(if skip.contains(&Skip::CargoTest) {
+        skipped("cargo test -p ssh-transport --features aws-lc")
+    } else {
+        timed("cargo test -p ssh-transport --features aws-lc", || {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["test", "-p", "ssh-transport", "--features", "aws-lc"])
+                .current_dir(util::workspace_root());
+            match cmd.status() {
+                Ok(s) if s.success() => StageResult::Passed,
+                Ok(s) => StageResult::Failed(format!("cargo test (aws-lc): {s}")),
+                Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
+            }
+        })
+    });
     stages.push(if skip.contains(&Skip::TokioExample) {
         skipped("tokio example")
     } else {
