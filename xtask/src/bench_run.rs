@@ -80,7 +80,7 @@ impl Drop for Server {
         // changed its ids (`setpriv`, for rsshd1), which clears the
         // parent-death signal `--kill-child` set. Without this, every run
         // left an rsshd1 behind.
-        for pid in children_of(self.child.id()) {
+        for pid in children(self.child.id()) {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();
@@ -88,22 +88,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The processes whose parent is `parent`, from `/proc`.
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| stat_fields(&stat)?.get(1)?.parse::<u32>().ok())
-                == Some(parent)
-        })
-        .collect()
 }
 
 /// The fields after the command name of a `/proc/PID/stat` line (the

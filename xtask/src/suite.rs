@@ -119,41 +119,40 @@ fn skipped(name: &'static str) -> Stage {
     }
 }
 
+/// `cargo ARGS` as the stage `name`.
+fn cargo_stage(name: &'static str, args: &[&str], skip: bool) -> Stage {
+    if skip {
+        return skipped(name);
+    }
+    timed(name, || {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(args).current_dir(util::workspace_root());
+        match cmd.status() {
+            Ok(s) if s.success() => StageResult::Passed,
+            Ok(s) => StageResult::Failed(format!("{name}: {s}")),
+            Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
+        }
+    })
+}
+
 /// `cargo xtask test`.
 pub fn cmd_test(skip: &[Skip]) -> Result<()> {
     let mut stages = Vec::new();
-    stages.push(if skip.contains(&Skip::CargoTest) {
-        skipped("cargo test --workspace")
-    } else {
-        timed("cargo test --workspace", || {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["test", "--workspace", "--no-fail-fast"])
-                .current_dir(util::workspace_root());
-            match cmd.status() {
-                Ok(s) if s.success() => StageResult::Passed,
-                Ok(s) => StageResult::Failed(format!("cargo test --workspace: {s}")),
-                Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
-            }
-        })
-    });
-    // The AWS-LC build of the packet crypto (ssh-transport's `aws-lc`):
-    // its known answers, and every transport test, through it.
-    stages.push(if skip.contains(&Skip::CargoTest) {
-        skipped("cargo test -p ssh-transport --features aws-lc")
-    } else {
-        timed("cargo test -p ssh-transport --features aws-lc", || {
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["test", "-p", "ssh-transport", "--features", "aws-lc"])
-                .current_dir(util::workspace_root());
-            match cmd.status() {
-                Ok(s) if s.success() => StageResult::Passed,
-                Ok(s) => StageResult::Failed(format!("cargo test (aws-lc): {s}")),
-                Err(e) => StageResult::Failed(format!("cannot run cargo: {e}")),
-            }
-        })
-    });
+    for (name, args) in [
+        (
+            "cargo test --workspace",
+            &["test", "--workspace", "--no-fail-fast"][..],
+        ),
+        // The AWS-LC build of the packet crypto (ssh-transport's `aws-lc`):
+        // its known answers, and every transport test, through it.
+        (
+            "cargo test -p ssh-transport --features aws-lc",
+            &["test", "-p", "ssh-transport", "--features", "aws-lc"],
+        ),
+    ] {
+        stages.push(cargo_stage(name, args, skip.contains(&Skip::CargoTest)));
+    }
     stages.push(if skip.contains(&Skip::TokioExample) {
         skipped("tokio example")
     } else {
