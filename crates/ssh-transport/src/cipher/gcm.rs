@@ -144,9 +144,16 @@ impl AesGcm {
         body: &mut [u8],
     ) -> Result<[u8; TAG_LEN], CryptoError> {
         let nonce = self.nonce();
+        let too_large = |_| CryptoError::PacketTooLarge;
         let tag: [u8; TAG_LEN] = match &self.aes {
-            Aes::A128(c) => c.encrypt_inout_detached(&nonce, aad, body.into()),
-            Aes::A256(c) => c.encrypt_inout_detached(&nonce, aad, body.into()),
+            Aes::A128(c) => c
+                .encrypt_inout_detached(&nonce, aad, body.into())
+                .map_err(too_large)?
+                .into(),
+            Aes::A256(c) => c
+                .encrypt_inout_detached(&nonce, aad, body.into())
+                .map_err(too_large)?
+                .into(),
             #[cfg(feature = "aws-lc")]
             Aes::AwsLc(key) => {
                 use aws_lc_rs::aead::{Aad, Nonce as LcNonce};
@@ -154,15 +161,11 @@ impl AesGcm {
                 let tag = key
                     .seal_in_place_separate_tag(nonce, Aad::from(aad), body)
                     .map_err(|_| CryptoError::PacketTooLarge)?;
-                let tag: [u8; TAG_LEN] = tag
-                    .as_ref()
+                tag.as_ref()
                     .try_into()
-                    .map_err(|_| CryptoError::PacketTooLarge)?;
-                Ok(Tag::from(tag))
+                    .map_err(|_| CryptoError::PacketTooLarge)?
             }
-        }
-        .map_err(|_| CryptoError::PacketTooLarge)?
-        .into();
+        };
         self.invocation = self.invocation.wrapping_add(1);
         Ok(tag)
     }
