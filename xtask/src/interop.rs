@@ -169,8 +169,9 @@ pub fn run_all(backends: &[Box<dyn Backend>], cases: &[Case]) -> Vec<Outcome> {
 }
 
 /// The table: one row per case, one column per peer, cells `pass`/`FAIL`
-/// (`-` where a case did not run, `n/a` where it does not apply), then `N passed, M failed` on its own
-/// line.
+/// (`-` where a case did not run, `n/a` where it does not apply), then one line per failure (case,
+/// peer and the first line of why), then `N passed, M failed` on its own line. The failures are
+/// repeated at the end because logs are often read from their tail, which the table's rows overflow.
 pub fn render_table(cases: &[&str], peers: &[&str], outcomes: &[Outcome]) -> String {
     let first = cases.iter().map(|c| c.len()).chain([4]).max().unwrap_or(4);
     let mut out = String::new();
@@ -198,6 +199,12 @@ pub fn render_table(cases: &[&str], peers: &[&str], outcomes: &[Outcome]) -> Str
             let _ = write!(out, "  {:>w$}", cell, w = peer.len().max(4));
         }
         out.push('\n');
+    }
+    for o in outcomes {
+        if let Some(why) = &o.failure {
+            let first = why.lines().next().unwrap_or("");
+            let _ = writeln!(out, "failed: {} on {}: {first}", o.case, o.peer);
+        }
     }
     let _ = writeln!(out, "{passed} passed, {failed} failed");
     out
@@ -395,6 +402,7 @@ mod tests {
 case     bookworm   sid
 banner       pass  pass
 kexinit      FAIL     -
+failed: kexinit on bookworm: broken
 2 passed, 1 failed
 ";
         assert_eq!(table, expected);
