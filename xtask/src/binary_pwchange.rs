@@ -134,6 +134,10 @@ fn kill_passwd_of_user(server: Option<u32>) -> Result<()> {
                 && status_field(pid, "Uid:") == Some(UID)
                 && descends_from(pid, server)
             {
+                // Killed once it waits for input: it printed what comes
+                // before its prompt ("Changing password for ..."). Killed
+                // when found, it was once killed before it printed it.
+                wait_for_read(pid, Duration::from_secs(10));
                 util::checked_output(Command::new("kill").args(["-KILL", &pid.to_string()]))?;
                 return Ok(());
             }
@@ -141,6 +145,21 @@ fn kill_passwd_of_user(server: Option<u32>) -> Result<()> {
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("no passwd of {USER} ran under the server within 30 s")
+}
+
+/// Waits until `pid` is blocked reading its standard input
+/// (`/proc/PID/syscall`: `read(2)`'s number, 0 on x86-64, then fd 0), at
+/// most `limit`.
+fn wait_for_read(pid: u32, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let call = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let mut fields = call.split_whitespace();
+        if fields.next() == Some("0") && fields.next() == Some("0x0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// The first number of a `/proc/PID/status` line (`Uid:` gives the real
