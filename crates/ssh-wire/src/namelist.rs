@@ -2,6 +2,7 @@
 //! names, encoded as one `string`.
 
 use core::fmt;
+use std::sync::Arc;
 
 use crate::codec::{Decode, Encode, Reader, put_u32};
 use crate::error::DecodeError;
@@ -17,14 +18,16 @@ pub const MAX_NAMES: usize = 1024;
 pub const MAX_NAME_LEN: usize = 256;
 
 /// A parsed name-list. The names are kept in order: for algorithm
-/// negotiation the order is the preference.
+/// negotiation the order is the preference. Shared when cloned (a list
+/// never changes once made): a server's configured lists cost each of its
+/// connections nothing.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
-pub struct NameList(Vec<String>);
+pub struct NameList(Arc<[String]>);
 
 impl NameList {
     /// The empty list.
-    pub const fn new() -> Self {
-        Self(Vec::new())
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// A list of names, each checked.
@@ -46,7 +49,7 @@ impl NameList {
             }
             out.push(name);
         }
-        Ok(Self(out))
+        Ok(Self(out.into()))
     }
 
     /// Parses the comma-separated text of a list (`"a,b,c"`; `""` is empty).
@@ -112,7 +115,7 @@ impl NameList {
                 out.push(name.to_owned());
             }
         }
-        Ok(Self(out))
+        Ok(Self(out.into()))
     }
 
     /// Decodes a name-list `string` sent by a peer, with the rules of
@@ -237,7 +240,8 @@ impl<'a> FromIterator<&'a str> for NameList {
                 .filter(|n| check_name(n).is_ok())
                 .take(MAX_NAMES)
                 .map(str::to_owned)
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         )
     }
 }
@@ -250,7 +254,7 @@ impl proptest::arbitrary::Arbitrary for NameList {
     fn arbitrary_with((): ()) -> Self::Strategy {
         use proptest::prelude::*;
         proptest::collection::vec("[a-z0-9@.+-]{1,20}", 0..6)
-            .prop_map(Self)
+            .prop_map(|v| Self(v.into()))
             .boxed()
     }
 }

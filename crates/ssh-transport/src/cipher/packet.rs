@@ -17,12 +17,16 @@ use super::{
 };
 
 /// The keyed cipher of one direction.
+///
+/// Each cipher's state is boxed: the enum would be as large as the
+/// largest (AES-256 key schedules, about a KiB per direction), and a
+/// connection holds two for its life. One allocation per key exchange.
 enum Engine {
     /// `none`: bytes pass through.
     Plain,
-    Ctr(AesCtr),
-    Gcm(AesGcm),
-    ChaCha(ChaChaPoly),
+    Ctr(Box<AesCtr>),
+    Gcm(Box<AesGcm>),
+    ChaCha(Box<ChaChaPoly>),
 }
 
 /// Which of the three packet layouts applies.
@@ -41,7 +45,8 @@ struct Keys {
     cipher: CipherAlg,
     mac_alg: MacAlg,
     engine: Engine,
-    mac: Option<MacKey>,
+    /// Boxed as the engine's state (see [`Engine`]).
+    mac: Option<Box<MacKey>>,
     layout: Layout,
     /// The key material the engine and MAC were made from, kept for
     /// [`KeyState`] (a connection handed to another process).
@@ -82,16 +87,16 @@ impl Keys {
         let mac = if mac_alg == MacAlg::None {
             None
         } else {
-            MacKey::new(mac_alg, mac_key)?
+            MacKey::new(mac_alg, mac_key)?.map(Box::new)
         };
         let engine = match cipher {
             CipherAlg::None => Engine::Plain,
-            CipherAlg::ChaCha20Poly1305 => Engine::ChaCha(ChaChaPoly::new(enc_key)?),
+            CipherAlg::ChaCha20Poly1305 => Engine::ChaCha(Box::new(ChaChaPoly::new(enc_key)?)),
             CipherAlg::Aes128Gcm | CipherAlg::Aes256Gcm => {
-                Engine::Gcm(AesGcm::new(cipher, enc_key, iv)?)
+                Engine::Gcm(Box::new(AesGcm::new(cipher, enc_key, iv)?))
             }
             CipherAlg::Aes128Ctr | CipherAlg::Aes192Ctr | CipherAlg::Aes256Ctr => {
-                Engine::Ctr(AesCtr::new(cipher, enc_key, iv)?)
+                Engine::Ctr(Box::new(AesCtr::new(cipher, enc_key, iv)?))
             }
         };
         let layout = if cipher.is_aead() {
@@ -171,7 +176,7 @@ impl Keys {
 
     /// Bytes after the packet: MAC or AEAD tag.
     fn tag_len(&self) -> usize {
-        self.cipher.tag_len() + self.mac.as_ref().map_or(0, MacKey::len)
+        self.cipher.tag_len() + self.mac.as_deref().map_or(0, MacKey::len)
     }
 
     /// Runs a non-AEAD cipher over `data` (encrypting or decrypting).

@@ -111,6 +111,19 @@ impl Rx {
         }
     }
 
+    /// Frees the buffers when they hold nothing: no unprocessed input, no
+    /// packet half assembled. A loan not committed is forgotten (as by
+    /// every other call): a read that was pending put nothing in it.
+    fn release(&mut self) {
+        self.unlend();
+        if self.pos == self.end && self.need.is_none() {
+            self.buf = Vec::new();
+            self.pos = 0;
+            self.end = 0;
+        }
+        self.plain = Vec::new();
+    }
+
     /// `room` bytes of buffer from `end` (grown, zero-filled, only the
     /// first time it is needed).
     fn tail(&mut self, room: usize) -> &mut [u8] {
@@ -131,6 +144,17 @@ enum Opened {
 }
 
 impl Transport {
+    /// Frees the input side's buffers if they hold nothing (see
+    /// [`Transport::release_buffers`]).
+    pub(super) fn release_input_buffers(&mut self) {
+        self.rx.release();
+    }
+
+    #[cfg(test)]
+    pub(super) fn rx_capacity(&self) -> usize {
+        self.rx.buf.capacity()
+    }
+
     /// Takes bytes from the peer and returns how many were taken: fewer
     /// than offered when the input buffer holds enough unprocessed data
     /// (drain [`Transport::poll_incoming`] first, then offer the rest).

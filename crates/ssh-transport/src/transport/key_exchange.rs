@@ -164,7 +164,7 @@ impl Transport {
             self.seal_payload(&method::client_init_payload(alg, &public))?;
             our_guess = Some(state);
         }
-        self.kex = Some(KexRun {
+        self.kex = Some(Box::new(KexRun {
             ours,
             peer_kexinit: None,
             negotiated: None,
@@ -178,7 +178,7 @@ impl Transport {
             proof: None,
             sent_newkeys: false,
             got_newkeys: false,
-        });
+        }));
         Ok(())
     }
 

@@ -142,7 +142,9 @@ pub struct Transport {
     version_reader: VersionReader,
     rx: Rx,
     tx: Tx,
-    kex: Option<KexRun>,
+    /// Boxed: a connection spends its life between key exchanges, and an
+    /// idle connection's memory is what a server holds per user.
+    kex: Option<Box<KexRun>>,
     /// The exchange hash of the first key exchange (RFC 4253 §7.2).
     session_id: Option<Vec<u8>>,
     /// The host key blob and its signature of the session id, from the
@@ -348,6 +350,26 @@ impl Transport {
         } else {
             out.append(&mut self.tx.buf);
         }
+    }
+
+    /// Gives back the memory of buffers that hold nothing: the input
+    /// buffer when no unprocessed byte is in it, the sealed output once
+    /// taken, the queues when empty. For a connection gone idle (a server
+    /// holds thousands); they grow again on their next use. Nothing held
+    /// is lost: a buffer with bytes in it is kept.
+    pub fn release_buffers(&mut self) {
+        self.release_input_buffers();
+        self.tx.release();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
+    /// The capacity of the input and output buffers (for tests of
+    /// [`Transport::release_buffers`]).
+    #[cfg(test)]
+    pub(super) fn buffer_capacity(&self) -> (usize, usize) {
+        (self.rx_capacity(), self.tx.buf.capacity())
     }
 
     /// The bytes ready for the peer, to write without a copy; call

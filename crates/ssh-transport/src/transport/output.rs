@@ -52,6 +52,17 @@ impl Tx {
             self.comp = Some(c);
         }
     }
+
+    /// Frees the buffers that hold nothing.
+    pub fn release(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        self.scratch = Vec::new();
+        if self.held.is_empty() {
+            self.held = VecDeque::new();
+        }
+    }
 }
 
 impl Transport {

@@ -1,6 +1,7 @@
 //! The input buffer lent to the caller's read (`input_buffer` /
 //! `commit_input`): the same packets as `handle_input`, in any chunking,
-//! and a lent part never committed holds no input.
+//! and a lent part never committed holds no input; buffers given back
+//! when idle (`release_buffers`), never with input in them.
 
 use super::*;
 
@@ -72,4 +73,51 @@ fn a_lent_part_never_committed_is_not_input() {
     // Committing without a loan is the caller's mistake.
     assert!(matches!(p.s.commit_input(p.now, 1), Err(Error::Misuse(_))));
     assert!(p.s.error().is_none());
+}
+
+#[test]
+fn released_buffers_are_freed_when_empty_and_kept_with_a_packet_half_read() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    for i in 0..4u32 {
+        p.c.send_payload(&payload(i, 3000)).unwrap();
+        p.s.send_payload(&payload(i + 100, 3000)).unwrap();
+    }
+    drive_lending(&mut p, 4096);
+    assert_eq!(p.s_got.len(), 4);
+    let (rx, _) = p.s.buffer_capacity();
+    assert!(rx > 0, "the input buffer was used");
+    p.s.release_buffers();
+    assert_eq!(
+        p.s.buffer_capacity(),
+        (0, 0),
+        "an idle transport holds no buffer"
+    );
+
+    // Half a packet in: it stays through a release, and completes after.
+    p.c.send_payload(&payload(7, 5000)).unwrap();
+    p.collect();
+    let data = core::mem::take(&mut p.c_to_s);
+    let half = data.len() / 2;
+    let buf = p.s.input_buffer(half);
+    buf[..half].copy_from_slice(&data[..half]);
+    p.s.commit_input(p.now, half).unwrap();
+    p.pump_server().unwrap();
+    p.s.release_buffers();
+    assert!(p.s.buffer_capacity().0 >= half, "unprocessed input is kept");
+    let rest = data.len() - half;
+    let buf = p.s.input_buffer(rest);
+    buf[..rest].copy_from_slice(&data[half..]);
+    p.s.commit_input(p.now, rest).unwrap();
+    p.pump_server().unwrap();
+    assert_eq!(p.s_got.last(), Some(&payload(7, 5000)));
+
+    // Output sealed but not yet taken is kept too.
+    p.s.release_buffers();
+    p.s.send_payload(&payload(8, 2000)).unwrap();
+    p.s.release_buffers();
+    assert!(p.s.buffer_capacity().1 > 2000, "sealed output is kept");
+    drive_lending(&mut p, 4096);
+    assert_eq!(p.c_got.last(), Some(&payload(8, 2000)));
+    assert!(p.s.error().is_none() && p.c.error().is_none());
 }
