@@ -6,7 +6,8 @@
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::io;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::io::{AsyncRead, AsyncWrite};
 use ssh_session::{ClientSession, ServerSession};
@@ -28,6 +29,24 @@ const READ_CHUNK: usize = 64 * 1024;
 /// every read asked for the full chunk).
 const FIRST_READ: usize = 4 * 1024;
 
+/// How long a connection goes without reading or writing a byte before
+/// its driver gives back the memory of its empty buffers (the session's
+/// and its own): an idle connection then costs a server what its state
+/// needs, not what its last burst of traffic grew.
+pub(crate) const IDLE_RELEASE: Duration = Duration::from_secs(5);
+
+/// Idle releases done by every driver of the process (see
+/// [`idle_releases`]).
+static IDLE_RELEASES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times, in this process, a connection that went idle gave back
+/// its buffers' memory (after [`IDLE_RELEASE`] without traffic). A server
+/// that returns freed memory to the system (`malloc_trim`) has something
+/// to return when this moved.
+pub fn idle_releases() -> u64 {
+    IDLE_RELEASES.load(Ordering::Relaxed)
+}
+
 /// The sans-IO vocabulary both sessions share (input, output, deadlines).
 pub(crate) trait SessionIo {
     fn input_buffer(&mut self, max: usize) -> &mut [u8];
@@ -35,6 +54,7 @@ pub(crate) trait SessionIo {
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
     fn poll_timeout(&self) -> Option<Instant>;
     fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error>;
+    fn release_buffers(&mut self);
 }
 
 impl SessionIo for ClientSession {
@@ -53,6 +73,9 @@ impl SessionIo for ClientSession {
     fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error> {
         ClientSession::handle_timeout(self, now)
     }
+    fn release_buffers(&mut self) {
+        ClientSession::release_buffers(self);
+    }
 }
 
 impl SessionIo for ServerSession {
@@ -70,6 +93,9 @@ impl SessionIo for ServerSession {
     }
     fn handle_timeout(&mut self, now: Instant) -> Result<(), ssh_session::Error> {
         ServerSession::handle_timeout(self, now)
+    }
+    fn release_buffers(&mut self) {
+        ServerSession::release_buffers(self);
     }
 }
 
@@ -91,13 +117,19 @@ pub(crate) struct Driver<S> {
     pub(crate) burst: usize,
     /// The peer closed its side of the stream.
     pub(crate) eof: bool,
+    /// When a byte last moved either way.
+    last_traffic: Instant,
+    /// Wakes the driver [`IDLE_RELEASE`] after `last_traffic` (re-armed
+    /// then if traffic moved it); none once the buffers were given back.
+    idle_timer: Option<(Instant, Sleep)>,
+    /// The buffers were given back and no byte moved since.
+    released: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     pub(crate) fn new(stream: S, rt: Arc<dyn Runtime>) -> Self {
         Self {
             stream,
-            rt,
             out: Vec::new(),
             out_pos: 0,
             timer: None,
@@ -105,6 +137,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             read_size: FIRST_READ,
             burst: 0,
             eof: false,
+            last_traffic: rt.now(),
+            idle_timer: None,
+            released: false,
+            rt,
         }
     }
 
@@ -172,10 +208,46 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
 
         if progress {
+            self.last_traffic = self.rt.now();
+            self.released = false;
             Poll::Ready(Ok(()))
         } else {
+            self.poll_idle_release(sess, cx);
             Poll::Pending
         }
+    }
+
+    /// Nothing moved: once nothing moved for [`IDLE_RELEASE`], gives back
+    /// the memory of the empty buffers, once per quiet spell. The timer is
+    /// set for `last_traffic` plus the delay and only moved when it fires
+    /// early, so traffic costs no timer per read.
+    fn poll_idle_release<T: SessionIo + ?Sized>(&mut self, sess: &mut T, cx: &mut Context<'_>) {
+        if self.released {
+            return;
+        }
+        loop {
+            let due = self.last_traffic + IDLE_RELEASE;
+            let (at, sleep) = self
+                .idle_timer
+                .get_or_insert_with(|| (due, self.rt.sleep_until(due)));
+            if sleep.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            if *at >= due {
+                break;
+            }
+            // Traffic since the timer was set: wait out the rest.
+            self.idle_timer = None;
+        }
+        self.idle_timer = None;
+        self.released = true;
+        sess.release_buffers();
+        if self.out_pos >= self.out.len() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+        }
+        self.read_size = FIRST_READ;
+        IDLE_RELEASES.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Writes what the session has to send, coalesced into one buffer;
@@ -419,6 +491,9 @@ mod tests {
         }
         fn handle_timeout(&mut self, _: Instant) -> Result<(), ssh_session::Error> {
             Ok(())
+        }
+        fn release_buffers(&mut self) {
+            self.buf = Vec::new();
         }
     }
 

@@ -100,6 +100,7 @@ mod state;
 
 pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
 pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
+pub use driver::idle_releases;
 pub use error::ConnectionError;
 pub use error::Error;
 pub use global::IncomingGlobalRequest;

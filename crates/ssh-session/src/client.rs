@@ -189,6 +189,17 @@ impl ClientSession {
 
     // ---- input ----
 
+    /// Gives back the memory of buffers and queues that hold nothing, for
+    /// a connection gone idle (a server holds thousands): they grow again
+    /// on their next use, and nothing in them is dropped. The async
+    /// driver calls it after a few seconds without traffic.
+    pub fn release_buffers(&mut self) {
+        self.core.release_buffers();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// Lends the transport's input buffer (at most `max` bytes) for the
     /// caller's socket read: the bytes land where the packet is decrypted
     /// in place. Follow with [`ClientSession::commit_input`]. Empty when the

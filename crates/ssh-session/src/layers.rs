@@ -202,6 +202,22 @@ impl Core {
         Ok(())
     }
 
+    /// Frees the buffers and queues that hold nothing (the transport's
+    /// too): see [`ssh_transport::Transport::release_buffers`].
+    pub(crate) fn release_buffers(&mut self) {
+        self.transport.release_buffers();
+        if self.pending.is_empty() {
+            self.pending = VecDeque::new();
+        }
+        if self.probes.is_empty() {
+            self.probes = VecDeque::new();
+        }
+        // Scratch for one call each; nothing in them outlives it.
+        self.head = Vec::new();
+        self.rx = Vec::new();
+        self.tx = Vec::new();
+    }
+
     /// The transport's input buffer lent for a socket read (nothing once
     /// the session failed).
     pub(crate) fn input_buffer(&mut self, max: usize) -> &mut [u8] {

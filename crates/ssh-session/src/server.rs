@@ -170,6 +170,24 @@ impl ServerSession {
 
     // ---- input ----
 
+    /// Gives back the memory of buffers and queues that hold nothing, for
+    /// a connection gone idle (a server holds thousands): they grow again
+    /// on their next use, and nothing in them is dropped. The async
+    /// driver calls it after a few seconds without traffic.
+    pub fn release_buffers(&mut self) {
+        self.core.release_buffers();
+        // After success, with nothing left in it, the auth machine goes:
+        // `route` does without it what it would do (as for a session
+        // taken over from another process).
+        if self.core.connection.is_some() && self.auth.as_ref().is_some_and(ServerAuth::is_drained)
+        {
+            self.auth = None;
+        }
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// Lends the transport's input buffer (at most `max` bytes) for the
     /// caller's socket read: the bytes land where the packet is decrypted
     /// in place. Follow with [`ServerSession::commit_input`]. Empty when the

@@ -271,6 +271,36 @@ fn userauth_request_after_success_is_ignored() {
     assert_eq!(p.open_channels(1).len(), 1);
 }
 
+/// An idle session gives its buffers back and, after success, its auth
+/// machine: requests are still ignored and a client's SUCCESS still ends
+/// the connection, as before.
+#[test]
+fn after_release_requests_are_still_ignored_and_a_client_success_refused() {
+    let mut p = Pair::connected(Options::default());
+    p.s.release_buffers();
+    p.c.release_buffers();
+    let again = UserauthRequest {
+        user: "root".into(),
+        service: "ssh-connection".into(),
+        method: AuthMethod::Password {
+            password: "guess".into(),
+            new_password: None,
+        },
+    }
+    .to_bytes();
+    p.c.transport_mut().send_payload(&again).unwrap();
+    p.drive().unwrap();
+    assert_eq!(p.open_channels(1).len(), 1);
+    p.s.release_buffers();
+    p.c.transport_mut().send_payload(&[52]).unwrap();
+    let (side, err) = p.drive().unwrap_err();
+    assert_eq!(side, Side::Server);
+    assert_eq!(
+        err.disconnect_reason(),
+        Some(DisconnectReason::PROTOCOL_ERROR)
+    );
+}
+
 #[test]
 fn service_other_than_userauth_is_refused() {
     // The client asks for a second service after the first: refused with

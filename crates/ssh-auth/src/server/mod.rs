@@ -160,6 +160,11 @@ impl ServerAuth {
         }
     }
 
+    /// Nothing waits to go out: no event, no message (held back or not).
+    pub fn is_drained(&self) -> bool {
+        self.events.is_empty() && self.out.is_empty() && self.queued.is_empty()
+    }
+
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<ServerEvent> {
         self.events.pop_front()
