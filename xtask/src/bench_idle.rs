@@ -285,8 +285,9 @@ pub fn cmd_idle(n: usize, users: usize) -> Result<()> {
     // monitor reads the keys file as root.
     let (server, port) = start(&rsshd, &dir, &names.join(" "))?;
     let pid = server.0.id();
-    // Longer than rsshd's memory release interval (5 s).
-    let settle = || std::thread::sleep(Duration::from_secs(7));
+    // Longer than an idle connection's wait before it gives back its
+    // buffers (5 s) and rsshd's memory release interval after it (5 s).
+    let settle = || std::thread::sleep(Duration::from_secs(12));
     let reading = |what: String| -> std::result::Result<(String, u64, usize), String> {
         let (kib, procs) = memory(pid).map_err(|e| e.to_string())?;
         Ok((what, kib, procs))

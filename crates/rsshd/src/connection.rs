@@ -18,7 +18,8 @@ use ssh_os::user::User;
 use ssh_server_kit::forward::{ForwardPolicy, RemoteForwards, handle_direct};
 use ssh_server_kit::penalties::Penalty;
 use ssh_server_kit::session::{
-    InProcessProgram, InternalSftp, LoginMessage, LoginRecorder, RemoteHost, serve_session,
+    InProcessProgram, InternalSftp, LoginMessage, LoginRecorder, RemoteHost, SessionPolicy,
+    serve_session,
 };
 
 use crate::Setup;
@@ -119,6 +120,33 @@ pub(crate) async fn connection(
     setup: Arc<Setup>,
     active: Arc<AtomicUsize>,
 ) {
+    // The handshake's state (the authentication policy, the session being
+    // set up) is large and ends with it: boxed, so that a connection keeps
+    // for its life only what serving it needs (an idle connection's memory
+    // is what a server holds per user).
+    let handshake = Box::pin(authenticate(stream, peer, root, me, setup, active));
+    let Some((conn, auth, pam)) = handshake.await else {
+        return;
+    };
+    serve_authenticated(conn, auth, root).await;
+    drop(pam);
+}
+
+/// The handshake and authentication of a connection: the connection, what
+/// serving it needs, and the PAM session a root server of one process
+/// holds for it. `None` when it ended there (logged and penalised).
+async fn authenticate(
+    stream: TcpStream,
+    peer: SocketAddr,
+    root: bool,
+    me: Arc<User>,
+    setup: Arc<Setup>,
+    active: Arc<AtomicUsize>,
+) -> Option<(
+    ServerConnection,
+    Authenticated,
+    Option<ssh_os::pam_session::ConnectionPamSession>,
+)> {
     let mut startup = Startup::new(active);
     let mut local = stream.local_addr().unwrap_or(peer);
     local.set_ip(local.ip().to_canonical());
@@ -155,17 +183,17 @@ pub(crate) async fn connection(
                     penalty(grace, &policy),
                     std::time::Instant::now(),
                 );
-            return;
+            return None;
         }
     };
     let user = conn.user().to_owned();
     let Some(mut auth) = Authenticated::from_policy(&mut policy, &user) else {
         conn.disconnect();
-        return;
+        return None;
     };
     // A root server of one process (`-d`) holds the connection's PAM
     // session itself, as sshd's monitor does; it stays root to close it.
-    let _pam = if root && auth.account.settings.use_pam {
+    let pam = if root && auth.account.settings.use_pam {
         let rhost = peer.ip().to_string();
         match ssh_os::pam_session::open_for_connection(crate::auth::PAM_SERVICE, &user, &rhost) {
             Ok(session) => {
@@ -175,13 +203,13 @@ pub(crate) async fn connection(
             Err(e) => {
                 tracing::error!("PAM session for {user}: {e}");
                 conn.disconnect();
-                return;
+                return None;
             }
         }
     } else {
         None
     };
-    serve_authenticated(conn, auth, root).await;
+    Some((conn, auth, pam))
 }
 
 /// What serving an authenticated connection needs to know of it.
@@ -226,71 +254,10 @@ impl Authenticated {
 /// log line at its end. `root`: forwarding goes through a helper running
 /// as the user (we are root, not the user).
 pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authenticated, root: bool) {
-    let Authenticated {
-        peer,
-        local,
-        mut account,
-        key_options,
-        password_change,
-        login_recorder,
-        env,
-        internal_sftp,
-    } = auth;
+    let peer = auth.peer;
     let user = conn.user().to_owned();
-    if password_change {
-        // As sshd's auth_restrict_session: no forwarding of any kind.
-        account.settings.disable_forwarding = true;
-        account.settings.x11_forwarding = false;
-        account.settings.allow_agent_forwarding = false;
-    }
-    let forward_policy = Arc::new(ForwardPolicy::from_settings(
-        &account.settings,
-        key_options.as_ref(),
-        account.user.uid,
-        Some(peer),
-    ));
-    // Everything forwarded is connected and listened to as the user: a
-    // helper process running as the user when we are root.
-    let sockets = if root {
-        match Sockets::for_user(&account.user) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::error!("forwarding for {user} is off: {e}");
-                None
-            }
-        }
-    } else {
-        Some(Sockets::direct())
-    };
-    let mut session_policy = session_policy(&account, key_options, peer, local);
-    session_policy.password_change = password_change;
-    if account.settings.print_last_log {
-        // Read before this connection's first terminal session records
-        // its own login (sshd's store_lastlog_message, at authentication).
-        let path = std::path::Path::new(ssh_os::loginrec::LASTLOG);
-        match ssh_os::loginrec::LastLogin::read(path, account.user.uid) {
-            Ok(Some(last)) => session_policy.login_message = LoginMessage::new(last.message()),
-            Ok(None) => {}
-            Err(e) => tracing::debug!("reading {}: {e}", path.display()),
-        }
-    }
-    // One helper per connection: sessions' agent and X11 sockets too.
-    session_policy.sockets = sockets.clone();
-    for (name, value) in env {
-        session_policy.env.retain(|(n, _)| *n != name);
-        session_policy.env.push((name, value));
-    }
-    if let Some(program) = internal_sftp {
-        session_policy.internal_sftp = InternalSftp::InProcess(program);
-    }
-    if let Some(recorder) = login_recorder {
-        session_policy.login_records = Some(RemoteHost {
-            name: peer.ip().to_string(),
-            addr: peer.ip(),
-        });
-        session_policy.login_recorder = Some(recorder);
-    }
-    let session_policy = Arc::new(session_policy);
+    // Only what serving needs lives on (the account's settings do not).
+    let (session_policy, forward_policy, sockets) = policies(auth, &user, root);
     let remote = sockets.as_ref().map(|sockets| {
         runtime::spawn(
             RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),
@@ -350,4 +317,77 @@ pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authentica
             peer.port()
         ),
     }
+}
+
+/// The policies of an authenticated connection's sessions and forwards,
+/// and the sockets its forwards use (`None`: forwarding is off).
+fn policies(
+    auth: Authenticated,
+    user: &str,
+    root: bool,
+) -> (Arc<SessionPolicy>, Arc<ForwardPolicy>, Option<Sockets>) {
+    let Authenticated {
+        peer,
+        local,
+        mut account,
+        key_options,
+        password_change,
+        login_recorder,
+        env,
+        internal_sftp,
+    } = auth;
+    if password_change {
+        // As sshd's auth_restrict_session: no forwarding of any kind.
+        account.settings.disable_forwarding = true;
+        account.settings.x11_forwarding = false;
+        account.settings.allow_agent_forwarding = false;
+    }
+    let forward_policy = Arc::new(ForwardPolicy::from_settings(
+        &account.settings,
+        key_options.as_ref(),
+        account.user.uid,
+        Some(peer),
+    ));
+    // Everything forwarded is connected and listened to as the user: a
+    // helper process running as the user when we are root.
+    let sockets = if root {
+        match Sockets::for_user(&account.user) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!("forwarding for {user} is off: {e}");
+                None
+            }
+        }
+    } else {
+        Some(Sockets::direct())
+    };
+    let mut session_policy = session_policy(&account, key_options, peer, local);
+    session_policy.password_change = password_change;
+    if account.settings.print_last_log {
+        // Read before this connection's first terminal session records
+        // its own login (sshd's store_lastlog_message, at authentication).
+        let path = std::path::Path::new(ssh_os::loginrec::LASTLOG);
+        match ssh_os::loginrec::LastLogin::read(path, account.user.uid) {
+            Ok(Some(last)) => session_policy.login_message = LoginMessage::new(last.message()),
+            Ok(None) => {}
+            Err(e) => tracing::debug!("reading {}: {e}", path.display()),
+        }
+    }
+    // One helper per connection: sessions' agent and X11 sockets too.
+    session_policy.sockets = sockets.clone();
+    for (name, value) in env {
+        session_policy.env.retain(|(n, _)| *n != name);
+        session_policy.env.push((name, value));
+    }
+    if let Some(program) = internal_sftp {
+        session_policy.internal_sftp = InternalSftp::InProcess(program);
+    }
+    if let Some(recorder) = login_recorder {
+        session_policy.login_records = Some(RemoteHost {
+            name: peer.ip().to_string(),
+            addr: peer.ip(),
+        });
+        session_policy.login_recorder = Some(recorder);
+    }
+    (Arc::new(session_policy), forward_policy, sockets)
 }

@@ -146,20 +146,23 @@ fn init_logging(level: LogLevel, facility: &str, args: &Args) {
     }
 }
 
-/// Every [`TRIM_INTERVAL`], if connections ended since the last pass,
+/// Every [`TRIM_INTERVAL`], if connections ended or went idle (and gave
+/// back their buffers, [`ssh_async::idle_releases`]) since the last pass,
 /// returns the allocator's free pages to the system.
 async fn release_memory(ended: Arc<AtomicUsize>) {
     const TRIM_INTERVAL: Duration = Duration::from_secs(5);
-    let mut seen = 0;
+    let mut seen = (0, 0);
     loop {
         runtime::sleep(TRIM_INTERVAL).await;
-        let now = ended.load(Ordering::SeqCst);
+        let now = (ended.load(Ordering::SeqCst), ssh_async::idle_releases());
         if now != seen {
             seen = now;
             let started = std::time::Instant::now();
             let released = ssh_os::memory::release_free();
             tracing::debug!(
-                "malloc_trim after {now} ended connections: released {released} in {:?}",
+                "malloc_trim after {} ended connections and {} idle releases: released {released} in {:?}",
+                now.0,
+                now.1,
                 started.elapsed()
             );
         }
@@ -582,6 +585,7 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
             conn.await;
             return Ok(());
         }
+        eprintln!("TMPSIZE connection {}", std::mem::size_of_val(&conn));
         spawn_served(Box::pin(conn));
     }
     // SIGTERM stops accepting; the connections running go on to their end.

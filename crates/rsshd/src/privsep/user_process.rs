@@ -246,8 +246,13 @@ async fn serve(
     state: Zeroizing<Vec<u8>>,
     socket: OwnedFd,
 ) {
-    if let Err(e) = resume_and_serve(&ctx, conn, (&peer, &local), grant, &state, socket).await {
-        tracing::error!("resuming a connection from {peer}: {e}");
+    // Resuming (decoding the exported transport, the account's settings)
+    // is boxed and ends before serving: a connection keeps for its life
+    // only what serving it needs.
+    let resuming = Box::pin(resume(&ctx, conn, (&peer, &local), grant, state, socket));
+    match resuming.await {
+        Ok((served, auth)) => connection::serve_authenticated(served, auth, false).await,
+        Err(e) => tracing::error!("resuming a connection from {peer}: {e}"),
     }
     let frame = Request::Closed {
         conn,
@@ -258,17 +263,19 @@ async fn serve(
     }
 }
 
-async fn resume_and_serve(
+/// The connection resumed from the state the worker exported, with what
+/// serving it needs.
+async fn resume(
     ctx: &Arc<Context>,
     conn: ConnId,
     (peer, local): (&str, &str),
     grant: Grant,
-    state: &[u8],
+    state: Zeroizing<Vec<u8>>,
     socket: OwnedFd,
-) -> Result<(), String> {
+) -> Result<(ssh_async::ServerConnection, Authenticated), String> {
     let peer: SocketAddr = peer.parse().map_err(|_| format!("peer {peer}"))?;
     let local: SocketAddr = local.parse().map_err(|_| format!("local {local}"))?;
-    let state = TransportState::decode(state).map_err(|e| e.to_string())?;
+    let state = TransportState::decode(&state).map_err(|e| e.to_string())?;
     let host_keys: Vec<HostKey> = ctx
         .keys
         .iter()
@@ -316,8 +323,7 @@ async fn resume_and_serve(
         env: ctx.pam_env.clone(),
         internal_sftp: Some(ctx.internal_sftp.clone()),
     };
-    connection::serve_authenticated(served, auth, false).await;
-    Ok(())
+    Ok((served, auth))
 }
 
 /// Login records of a connection's PTY sessions, written by the monitor

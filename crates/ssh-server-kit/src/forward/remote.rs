@@ -72,7 +72,11 @@ impl RemoteForwards {
     /// forwarding are refused.
     pub async fn run(self) {
         while let Some(req) = self.conn.next_global_request().await {
-            match self.handle(req).await {
+            // Boxed: the answer's state (a listener being set up) exists
+            // only while a request is answered, and this task waits for
+            // the connection's whole life (an idle connection's memory is
+            // what a server holds per user).
+            match Box::pin(self.handle(req)).await {
                 Ok(None) => {}
                 Ok(Some(other)) => {
                     tracing::debug!("global request {:?} refused", other.request);
