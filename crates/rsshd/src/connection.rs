@@ -253,53 +253,46 @@ impl Authenticated {
 /// Serves an authenticated connection: its sessions, forwarding, and the
 /// log line at its end. `root`: forwarding goes through a helper running
 /// as the user (we are root, not the user).
-pub(crate) async fn serve_authenticated(conn: ServerConnection, auth: Authenticated, root: bool) {
+///
+/// Not an `async fn`: its arguments would stay in the future's state for
+/// the connection's life (an `async fn` keeps them, moved out or not), and
+/// `Authenticated` is large; only what serving needs goes into the future.
+pub(crate) fn serve_authenticated(
+    conn: ServerConnection,
+    auth: Authenticated,
+    root: bool,
+) -> impl Future<Output = ()> + Send + 'static {
     let peer = auth.peer;
     let user = conn.user().to_owned();
-    // Only what serving needs lives on (the account's settings do not).
     let (session_policy, forward_policy, sockets) = policies(auth, &user, root);
+    serve_channels(conn, user, peer, session_policy, forward_policy, sockets)
+}
+
+/// The channels and global requests of an authenticated connection until
+/// it ends, then its last log line.
+async fn serve_channels(
+    conn: ServerConnection,
+    user: String,
+    peer: SocketAddr,
+    session_policy: Arc<SessionPolicy>,
+    forward_policy: Arc<ForwardPolicy>,
+    sockets: Option<Sockets>,
+) {
     let remote = sockets.as_ref().map(|sockets| {
         runtime::spawn(
             RemoteForwards::new(conn.clone(), forward_policy.clone(), sockets.clone()).run(),
         )
     });
     while let Some(incoming) = conn.next_channel().await {
-        match &incoming.channel_type {
-            ChannelType::Session => match incoming.accept() {
-                Ok(ch) => {
-                    let p = session_policy.clone();
-                    let c = conn.clone();
-                    drop(runtime::spawn(async move {
-                        if let Err(e) = serve_session(ch, p, c).await {
-                            tracing::debug!("session: {e}");
-                        }
-                    }));
-                }
-                Err(e) => tracing::debug!("accept channel: {e}"),
-            },
-            ChannelType::DirectTcpip { .. } | ChannelType::DirectStreamlocal { .. } => {
-                let Some(sockets) = sockets.clone() else {
-                    let _ = incoming.reject(
-                        OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                        "forwarding unavailable",
-                    );
-                    continue;
-                };
-                let p = forward_policy.clone();
-                drop(runtime::spawn(async move {
-                    if let Err(e) = handle_direct(incoming, &p, &sockets).await {
-                        tracing::debug!("forwarded channel: {e}");
-                    }
-                }));
-            }
-            other => {
-                tracing::info!("refused channel of type {}", other.name());
-                let _ = incoming.reject(
-                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
-                    "unknown channel type",
-                );
-            }
-        }
+        // In a function of its own: the tasks' futures are built there,
+        // not in this one's state, which a connection keeps for its life.
+        dispatch(
+            incoming,
+            &conn,
+            &session_policy,
+            &forward_policy,
+            sockets.as_ref(),
+        );
     }
     // The remote forwards' listeners are closed once the connection ended.
     if let Some(remote) = remote {
@@ -390,4 +383,51 @@ fn policies(
         session_policy.login_recorder = Some(recorder);
     }
     (Arc::new(session_policy), forward_policy, sockets)
+}
+
+/// Serves one channel the client opened: a task for a session or a
+/// forward, a refusal for anything else.
+fn dispatch(
+    incoming: ssh_async::IncomingChannel,
+    conn: &ServerConnection,
+    session_policy: &Arc<SessionPolicy>,
+    forward_policy: &Arc<ForwardPolicy>,
+    sockets: Option<&Sockets>,
+) {
+    match &incoming.channel_type {
+        ChannelType::Session => match incoming.accept() {
+            Ok(ch) => {
+                let p = session_policy.clone();
+                let c = conn.clone();
+                drop(runtime::spawn(async move {
+                    if let Err(e) = serve_session(ch, p, c).await {
+                        tracing::debug!("session: {e}");
+                    }
+                }));
+            }
+            Err(e) => tracing::debug!("accept channel: {e}"),
+        },
+        ChannelType::DirectTcpip { .. } | ChannelType::DirectStreamlocal { .. } => {
+            let Some(sockets) = sockets.cloned() else {
+                let _ = incoming.reject(
+                    OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                    "forwarding unavailable",
+                );
+                return;
+            };
+            let p = forward_policy.clone();
+            drop(runtime::spawn(async move {
+                if let Err(e) = handle_direct(incoming, &p, &sockets).await {
+                    tracing::debug!("forwarded channel: {e}");
+                }
+            }));
+        }
+        other => {
+            tracing::info!("refused channel of type {}", other.name());
+            let _ = incoming.reject(
+                OpenFailureReason::ADMINISTRATIVELY_PROHIBITED,
+                "unknown channel type",
+            );
+        }
+    }
 }

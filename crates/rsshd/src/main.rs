@@ -585,7 +585,6 @@ async fn serve(single: bool, root: bool, me: User, setup: Setup) -> Result<(), S
             conn.await;
             return Ok(());
         }
-        eprintln!("TMPSIZE connection {}", std::mem::size_of_val(&conn));
         spawn_served(Box::pin(conn));
     }
     // SIGTERM stops accepting; the connections running go on to their end.

@@ -214,8 +214,14 @@ fn run(argv: &[std::ffi::OsString]) -> Result<(), String> {
                         key_options: key_options.map(|o| *o),
                         password_change,
                     };
-                    let served = serve(ctx.clone(), conn, (peer, local), grant, state, socket);
-                    spawn_served(Box::pin(served));
+                    let arrival = Box::new(Arrival {
+                        peer,
+                        local,
+                        grant,
+                        state,
+                        socket,
+                    });
+                    spawn_served(Box::pin(serve(ctx.clone(), conn, arrival)));
                 }
                 Some((WorkerFrame::Reply { conn, reply }, _)) => ctx.link.answered(conn, reply)?,
                 Some((other, _)) => return Err(format!("unexpected frame {other:?}")),
@@ -237,22 +243,27 @@ struct Grant {
     password_change: bool,
 }
 
-/// Resumes and serves one connection, then tells the monitor it ended.
-async fn serve(
-    ctx: Arc<Context>,
-    conn: ConnId,
-    (peer, local): (String, String),
+/// A connection as the monitor handed it over, until it is resumed.
+struct Arrival {
+    peer: String,
+    local: String,
     grant: Grant,
+    /// The worker's transport, exported.
     state: Zeroizing<Vec<u8>>,
     socket: OwnedFd,
-) {
+}
+
+/// Resumes and serves one connection, then tells the monitor it ended.
+/// (What the connection arrived with is boxed: an `async fn`'s arguments
+/// stay in its state for its whole life.)
+async fn serve(ctx: Arc<Context>, conn: ConnId, arrival: Box<Arrival>) {
     // Resuming (decoding the exported transport, the account's settings)
     // is boxed and ends before serving: a connection keeps for its life
     // only what serving it needs.
-    let resuming = Box::pin(resume(&ctx, conn, (&peer, &local), grant, state, socket));
+    let resuming = Box::pin(resume(&ctx, conn, arrival));
     match resuming.await {
         Ok((served, auth)) => connection::serve_authenticated(served, auth, false).await,
-        Err(e) => tracing::error!("resuming a connection from {peer}: {e}"),
+        Err(e) => tracing::error!("{e}"),
     }
     let frame = Request::Closed {
         conn,
@@ -266,6 +277,23 @@ async fn serve(
 /// The connection resumed from the state the worker exported, with what
 /// serving it needs.
 async fn resume(
+    ctx: &Arc<Context>,
+    conn: ConnId,
+    arrival: Box<Arrival>,
+) -> Result<(ssh_async::ServerConnection, Authenticated), String> {
+    let Arrival {
+        peer,
+        local,
+        grant,
+        state,
+        socket,
+    } = *arrival;
+    resume_from(ctx, conn, (&peer, &local), grant, state, socket)
+        .await
+        .map_err(|e| format!("resuming a connection from {peer}: {e}"))
+}
+
+async fn resume_from(
     ctx: &Arc<Context>,
     conn: ConnId,
     (peer, local): (&str, &str),
