@@ -99,3 +99,9 @@ impl Runtime for VirtualClock {
         drop(async_std::task::spawn(task));
     }
 }
+
+/// Lets the tasks run until they wait for something (real time, short):
+/// after [`VirtualClock::advance`], what the new time woke has run.
+pub async fn settle() {
+    ssh_async::runtime::sleep(Duration::from_millis(50)).await;
+}

@@ -9,14 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use integration_tests::virtual_clock::VirtualClock;
+use integration_tests::virtual_clock::{VirtualClock, settle};
 use integration_tests::*;
 use ssh_async::{Client, ClientOptions, Server, idle_releases, runtime};
-
-/// Lets the tasks run until they wait for something (real time, short).
-async fn settle() {
-    runtime::sleep(Duration::from_millis(50)).await;
-}
 
 #[test]
 fn both_ends_release_their_buffers_once_per_quiet_spell_and_carry_on() {

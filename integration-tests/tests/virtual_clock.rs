@@ -8,14 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use integration_tests::virtual_clock::VirtualClock;
+use integration_tests::virtual_clock::{VirtualClock, settle};
 use integration_tests::*;
 use ssh_async::{Client, ClientOptions, ConnectionError, Error, Server, runtime, ssh_session};
-
-/// Lets the tasks run until they wait for something (real time, short).
-async fn settle() {
-    runtime::sleep(Duration::from_millis(50)).await;
-}
 
 /// ServerAliveInterval 15 s, ServerAliveCountMax 3: after the network
 /// goes away, three probes go unanswered at 15, 30 and 45 s, and the

@@ -242,10 +242,9 @@ fn server_success_without_request_fails_the_client() {
     assert!(!p.c.is_authenticated());
 }
 
-#[test]
-fn userauth_request_after_success_is_ignored() {
-    let mut p = Pair::connected(Options::default());
-    let again = UserauthRequest {
+/// A password request sent after the connection authenticated.
+fn password_request_after_success() -> Vec<u8> {
+    UserauthRequest {
         user: "root".into(),
         service: "ssh-connection".into(),
         method: AuthMethod::Password {
@@ -253,7 +252,13 @@ fn userauth_request_after_success_is_ignored() {
             new_password: None,
         },
     }
-    .to_bytes();
+    .to_bytes()
+}
+
+#[test]
+fn userauth_request_after_success_is_ignored() {
+    let mut p = Pair::connected(Options::default());
+    let again = password_request_after_success();
     p.c.transport_mut().send_payload(&again).unwrap();
     p.drive().unwrap();
     // No new question to the application, and the session goes on.
@@ -279,15 +284,7 @@ fn after_release_requests_are_still_ignored_and_a_client_success_refused() {
     let mut p = Pair::connected(Options::default());
     p.s.release_buffers();
     p.c.release_buffers();
-    let again = UserauthRequest {
-        user: "root".into(),
-        service: "ssh-connection".into(),
-        method: AuthMethod::Password {
-            password: "guess".into(),
-            new_password: None,
-        },
-    }
-    .to_bytes();
+    let again = password_request_after_success();
     p.c.transport_mut().send_payload(&again).unwrap();
     p.drive().unwrap();
     assert_eq!(p.open_channels(1).len(), 1);
