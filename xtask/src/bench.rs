@@ -112,6 +112,12 @@ pub struct BenchArgs {
     /// which; run once with and once without to compare).
     #[arg(long)]
     pub aws_lc: bool,
+    /// Only the library rows ([`crate::bench_library`]): our in-process
+    /// source/sink pair (RustCrypto and aws-lc builds) beside russh
+    /// 0.65's, on the host (no image, no root). The JSON report goes to
+    /// target/bench-library.json unless --json says otherwise.
+    #[arg(long, conflicts_with_all = ["rtt", "aws_lc", "connections"])]
+    pub library: bool,
 }
 
 /// The index of a server in [`Bench::servers`] and [`Bench::proxies`].
@@ -460,6 +466,18 @@ pub fn cmd_bench(args: &BenchArgs) -> Result<()> {
     } else {
         CIPHERS.to_vec()
     };
+    if args.library {
+        let json = args
+            .json
+            .clone()
+            .unwrap_or_else(|| util::workspace_target().join("bench-library.json"));
+        let ciphers = if args.quick {
+            QUICK_CIPHERS
+        } else {
+            CIPHERS.len()
+        };
+        return crate::bench_library::run(size, rounds, ciphers, &json);
+    }
     let json_path = args
         .json
         .clone()

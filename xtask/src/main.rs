@@ -16,6 +16,7 @@
 
 mod bench;
 mod bench_idle;
+mod bench_library;
 mod bench_proxy;
 mod bench_report;
 mod bench_run;
