@@ -108,7 +108,7 @@ pub struct BenchArgs {
     #[arg(long, requires = "rtt")]
     pub path_only: bool,
     /// Builds rssh, rsshd and rsftp with their `aws-lc` feature: AES-GCM
-    /// packets through AWS-LC instead of RustCrypto (the report says
+    /// and chacha20-poly1305 packets through AWS-LC instead of RustCrypto (the report says
     /// which; run once with and once without to compare).
     #[arg(long)]
     pub aws_lc: bool,

@@ -421,7 +421,8 @@ pub struct Report {
 /// Our binaries' packet crypto as built by default.
 pub const CRYPTO_DEFAULT: &str = "RustCrypto";
 /// With their `aws-lc` feature (`--aws-lc`).
-pub const CRYPTO_AWS_LC: &str = "AES-GCM from AWS-LC (feature aws-lc), the rest RustCrypto";
+pub const CRYPTO_AWS_LC: &str =
+    "AES-GCM and chacha20-poly1305 from AWS-LC (feature aws-lc), the rest RustCrypto";
 
 /// Formats a value for the table: one decimal, or the short reason it is
 /// missing.
