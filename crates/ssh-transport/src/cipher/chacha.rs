@@ -21,7 +21,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
 
 use super::CryptoError;
-pub(crate) use super::gcm::Backend;
+use super::gcm::Backend;
 
 /// Bytes of the Poly1305 tag.
 pub(crate) const TAG_LEN: usize = 16;
