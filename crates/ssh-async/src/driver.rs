@@ -27,6 +27,14 @@ const READ_CHUNK: usize = 64 * 1024;
 /// within five, while an idle connection's input buffer stays a few KiB
 /// (it cost each of 5,000 idle connections 64 KiB of resident memory when
 /// every read asked for the full chunk).
+///
+/// Reads of this size go onto the stack and are copied into the session
+/// (`handle_input`), so the session's input buffer grows by what arrived,
+/// not by the loan: a connection that only ever sees small packets keeps
+/// a buffer of a few hundred bytes. (With 4 KiB loans, 1,000 idle
+/// connections left 4 KiB each of freed buffer between live objects after
+/// the idle release, memory the allocator could not return.) Larger
+/// reads are lent the session's buffer, without a copy.
 const FIRST_READ: usize = 4 * 1024;
 
 /// How long a connection goes without reading or writing a byte before
@@ -49,6 +57,8 @@ pub fn idle_releases() -> u64 {
 
 /// The sans-IO vocabulary both sessions share (input, output, deadlines).
 pub(crate) trait SessionIo {
+    fn input_room(&self, max: usize) -> usize;
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error>;
     fn input_buffer(&mut self, max: usize) -> &mut [u8];
     fn commit_input(&mut self, now: Instant, n: usize) -> Result<(), ssh_session::Error>;
     fn poll_transmit(&mut self, out: &mut Vec<u8>);
@@ -58,6 +68,12 @@ pub(crate) trait SessionIo {
 }
 
 impl SessionIo for ClientSession {
+    fn input_room(&self, max: usize) -> usize {
+        ClientSession::input_room(self, max)
+    }
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
+        ClientSession::handle_input(self, now, data)
+    }
     fn input_buffer(&mut self, max: usize) -> &mut [u8] {
         ClientSession::input_buffer(self, max)
     }
@@ -79,6 +95,12 @@ impl SessionIo for ClientSession {
 }
 
 impl SessionIo for ServerSession {
+    fn input_room(&self, max: usize) -> usize {
+        ServerSession::input_room(self, max)
+    }
+    fn handle_input(&mut self, now: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
+        ServerSession::handle_input(self, now, data)
+    }
     fn input_buffer(&mut self, max: usize) -> &mut [u8] {
         ServerSession::input_buffer(self, max)
     }
@@ -179,32 +201,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
         progress |= self.write_out(sess, cx)?;
 
-        // Input, read straight into the transport's buffer (the packet is
-        // decrypted where it lands). An empty loan: the session holds
-        // enough unprocessed input (it waits for an answer); read later.
         if !self.eof {
-            let now = self.rt.now();
-            let buf = sess.input_buffer(self.read_size);
-            if !buf.is_empty() {
-                let lent = buf.len();
-                match Pin::new(&mut self.stream).poll_read(cx, buf) {
-                    Poll::Ready(Ok(0)) => {
-                        sess.commit_input(now, 0)?;
-                        self.eof = true;
-                        progress = true;
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        sess.commit_input(now, n)?;
-                        self.burst = self.burst.saturating_add(n);
-                        if n == lent {
-                            self.read_size = (self.read_size * 2).min(READ_CHUNK);
-                        }
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::Io(e))),
-                    Poll::Pending => {}
-                }
-            }
+            progress |= if self.read_size <= FIRST_READ {
+                self.read_small(sess, cx)?
+            } else {
+                self.read_lent(sess, cx)?
+            };
         }
 
         if progress {
@@ -214,6 +216,82 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         } else {
             self.poll_idle_release(sess, cx);
             Poll::Pending
+        }
+    }
+
+    /// One read onto the stack, copied into the session (see
+    /// [`FIRST_READ`]); true if the stream gave bytes or its end. Nothing
+    /// is read while the session takes nothing (it holds enough
+    /// unprocessed input and waits for an answer).
+    fn read_small<T: SessionIo + ?Sized>(
+        &mut self,
+        sess: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Result<bool, Error> {
+        let room = sess.input_room(self.read_size);
+        let mut scratch = [0u8; FIRST_READ];
+        let Some(buf) = scratch.get_mut(..room).filter(|b| !b.is_empty()) else {
+            return Ok(false);
+        };
+        let now = self.rt.now();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) => {
+                sess.handle_input(now, &[])?;
+                self.eof = true;
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                let read = buf.get(..n).unwrap_or_default();
+                // The session takes all it said it had room for (nothing
+                // ran in between); bytes it left would be lost, so that
+                // is an error, never a silent drop.
+                if sess.handle_input(now, read)? != read.len() {
+                    return Err(Error::Io(io::Error::other(
+                        "the session took less input than it had room for",
+                    )));
+                }
+                self.burst = self.burst.saturating_add(n);
+                if n == room {
+                    self.read_size = (self.read_size * 2).min(READ_CHUNK);
+                }
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(Error::Io(e)),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// One read straight into the transport's buffer, lent (the packet is
+    /// decrypted where it lands); true if the stream gave bytes or its
+    /// end. An empty loan: the session holds enough unprocessed input (it
+    /// waits for an answer); read later.
+    fn read_lent<T: SessionIo + ?Sized>(
+        &mut self,
+        sess: &mut T,
+        cx: &mut Context<'_>,
+    ) -> Result<bool, Error> {
+        let now = self.rt.now();
+        let buf = sess.input_buffer(self.read_size);
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        let lent = buf.len();
+        match Pin::new(&mut self.stream).poll_read(cx, buf) {
+            Poll::Ready(Ok(0)) => {
+                sess.commit_input(now, 0)?;
+                self.eof = true;
+                Ok(true)
+            }
+            Poll::Ready(Ok(n)) => {
+                sess.commit_input(now, n)?;
+                self.burst = self.burst.saturating_add(n);
+                if n == lent {
+                    self.read_size = (self.read_size * 2).min(READ_CHUNK);
+                }
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(Error::Io(e)),
+            Poll::Pending => Ok(false),
         }
     }
 
@@ -469,20 +547,42 @@ mod tests {
         fn spawn(&self, _: crate::runtime::Task) {}
     }
 
-    /// A session that records what each read was lent.
+    /// How one read reached the session.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Read {
+        /// Offered (copied) after a read of at most this many bytes.
+        Copied(usize),
+        /// Read straight into the session's buffer, lent this many bytes.
+        Lent(usize),
+    }
+
+    /// A session that records how each read reached it, with room for
+    /// `room` more bytes of input (none: `Some(0)`).
     #[derive(Default)]
     struct Recorder {
         buf: Vec<u8>,
-        loans: Vec<usize>,
+        reads: Vec<Read>,
+        asked: usize,
+        room: Option<usize>,
+        taken: usize,
     }
 
     impl SessionIo for Recorder {
+        fn input_room(&self, max: usize) -> usize {
+            self.room.unwrap_or(usize::MAX).min(max)
+        }
+        fn handle_input(&mut self, _: Instant, data: &[u8]) -> Result<usize, ssh_session::Error> {
+            self.reads.push(Read::Copied(self.asked));
+            self.taken += data.len();
+            Ok(data.len())
+        }
         fn input_buffer(&mut self, max: usize) -> &mut [u8] {
-            self.loans.push(max);
-            self.buf.resize(max, 0);
+            self.reads.push(Read::Lent(max));
+            self.buf.resize(self.input_room(max), 0);
             &mut self.buf
         }
-        fn commit_input(&mut self, _: Instant, _: usize) -> Result<(), ssh_session::Error> {
+        fn commit_input(&mut self, _: Instant, n: usize) -> Result<(), ssh_session::Error> {
+            self.taken += n;
             Ok(())
         }
         fn poll_transmit(&mut self, _: &mut Vec<u8>) {}
@@ -528,29 +628,69 @@ mod tests {
         }
     }
 
-    fn loans(per_read: usize, reads: usize) -> Vec<usize> {
+    /// Runs `polls` polls over a stream giving `per_read` bytes a read;
+    /// the session's record and the bytes it took.
+    fn run(per_read: usize, polls: usize, room: Option<usize>) -> (Vec<Read>, usize) {
         let rt: Arc<dyn Runtime> = Arc::new(Still(Instant::now()));
         let mut driver = Driver::new(Source { per_read }, rt);
-        let mut sess = Recorder::default();
+        let mut sess = Recorder {
+            room,
+            ..Recorder::default()
+        };
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
-        for _ in 0..reads {
+        for _ in 0..polls {
+            sess.asked = driver.read_size;
             let _ = driver.poll_io(&mut sess, &mut cx);
         }
-        sess.loans
+        (sess.reads, sess.taken)
     }
 
     #[test]
     fn reads_that_fill_their_loan_grow_to_the_full_chunk() {
+        // The first read is the small one, copied; the larger ones read
+        // into the session's own buffer.
+        let (reads, taken) = run(usize::MAX, 6, None);
         assert_eq!(
-            loans(usize::MAX, 6),
-            [4096, 8192, 16384, 32768, 65536, 65536]
+            reads,
+            [
+                Read::Copied(4096),
+                Read::Lent(8192),
+                Read::Lent(16384),
+                Read::Lent(32768),
+                Read::Lent(65536),
+                Read::Lent(65536)
+            ]
         );
+        assert_eq!(taken, 4096 + 8192 + 16384 + 32768 + 2 * 65536);
     }
 
     #[test]
-    fn an_idle_connection_keeps_small_reads() {
-        // Keepalives and small packets: the loan stays at its first size.
-        assert_eq!(loans(100, 4), [4096; 4]);
+    fn an_idle_connection_keeps_small_reads_and_never_lends_its_buffer() {
+        // Keepalives and small packets: every read is small and copied,
+        // so the session's buffer grows by what came, not by a loan.
+        let (reads, taken) = run(100, 4, None);
+        assert_eq!(
+            reads,
+            [
+                Read::Copied(4096),
+                Read::Copied(4096),
+                Read::Copied(4096),
+                Read::Copied(4096)
+            ]
+        );
+        assert_eq!(taken, 400);
+    }
+
+    #[test]
+    fn a_small_read_offers_no_more_than_the_session_has_room_for() {
+        // Room for 300: each read is cut to it, and all of it is taken.
+        let (reads, taken) = run(usize::MAX, 3, Some(300));
+        assert_eq!(reads.len(), 3);
+        assert_eq!(taken, 900);
+        // No room (the session waits for an answer): nothing is read.
+        let (reads, taken) = run(usize::MAX, 3, Some(0));
+        assert!(reads.is_empty());
+        assert_eq!(taken, 0);
     }
 }

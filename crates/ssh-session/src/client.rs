@@ -200,6 +200,14 @@ impl ClientSession {
         }
     }
 
+    /// How many bytes [`ClientSession::input_buffer`] would lend for `max`,
+    /// and [`ClientSession::handle_input`] would take now, found without
+    /// growing any buffer: a caller that reads a little at a time into
+    /// its own memory (an idle connection) offers exactly this much.
+    pub fn input_room(&self, max: usize) -> usize {
+        self.core.input_room(max)
+    }
+
     /// Lends the transport's input buffer (at most `max` bytes) for the
     /// caller's socket read: the bytes land where the packet is decrypted
     /// in place. Follow with [`ClientSession::commit_input`]. Empty when the

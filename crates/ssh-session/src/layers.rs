@@ -218,6 +218,15 @@ impl Core {
         self.tx = Vec::new();
     }
 
+    /// What [`Core::input_buffer`] would lend for `max`, and
+    /// [`Core::handle_input`] would take, without growing any buffer.
+    pub(crate) fn input_room(&self, max: usize) -> usize {
+        if self.failed.is_some() || self.output_backlogged() {
+            return 0;
+        }
+        self.transport.input_room(max)
+    }
+
     /// The transport's input buffer lent for a socket read (nothing once
     /// the session failed).
     pub(crate) fn input_buffer(&mut self, max: usize) -> &mut [u8] {

@@ -172,6 +172,17 @@ impl Transport {
         Ok(n)
     }
 
+    /// How many bytes [`Transport::input_buffer`] would lend for `max`,
+    /// and [`Transport::handle_input`] would take now, found without
+    /// growing the buffer. A caller that reads small amounts into its own
+    /// memory first (an idle connection's keepalives) can offer exactly
+    /// this much, and the buffer then grows only by what arrived.
+    pub fn input_room(&self, max: usize) -> usize {
+        rx_limit(self.rx.max_packet_len)
+            .saturating_sub(self.rx.end - self.rx.pos)
+            .min(max)
+    }
+
     /// Lends the free end of the input buffer, at most `max` bytes, for
     /// the caller to read the socket straight into (as rustls' caller-owned
     /// input buffer): no copy between the socket's bytes and the packet

@@ -121,3 +121,44 @@ fn released_buffers_are_freed_when_empty_and_kept_with_a_packet_half_read() {
     assert_eq!(p.c_got.last(), Some(&payload(8, 2000)));
     assert!(p.s.error().is_none() && p.c.error().is_none());
 }
+
+#[test]
+fn input_room_is_what_a_loan_would_be_and_grows_nothing() {
+    let mut p = Pair::default_pair();
+    p.handshake();
+    p.s.release_buffers();
+    assert_eq!(p.s.buffer_capacity().0, 0);
+    // Asked for, the room costs no memory; it is what a loan would be.
+    assert_eq!(p.s.input_room(4096), 4096);
+    assert_eq!(p.s.buffer_capacity().0, 0, "input_room allocates nothing");
+    assert_eq!(
+        p.s.input_room(usize::MAX),
+        p.s.input_buffer(usize::MAX).len()
+    );
+
+    // A small packet offered whole grows the buffer by about its size.
+    p.s.release_buffers();
+    p.c.send_payload(&payload(1, 50)).unwrap();
+    p.collect();
+    let data = core::mem::take(&mut p.c_to_s);
+    assert!(data.len() <= p.s.input_room(4096));
+    assert_eq!(p.s.handle_input(p.now, &data).unwrap(), data.len());
+    p.pump_server().unwrap();
+    assert_eq!(p.s_got.last(), Some(&payload(1, 50)));
+    let rx = p.s.buffer_capacity().0;
+    assert!(
+        rx < 2 * data.len(),
+        "{rx} bytes held for a {}-byte packet",
+        data.len()
+    );
+
+    // Unprocessed input counts against the room.
+    p.c.send_payload(&payload(2, 5000)).unwrap();
+    p.collect();
+    let data = core::mem::take(&mut p.c_to_s);
+    let before = p.s.input_room(usize::MAX);
+    let half = data.len() / 2;
+    assert_eq!(p.s.handle_input(p.now, &data[..half]).unwrap(), half);
+    p.pump_server().unwrap();
+    assert_eq!(p.s.input_room(usize::MAX), before - half);
+}
