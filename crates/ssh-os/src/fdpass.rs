@@ -7,12 +7,14 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, PoisonError};
 
 use async_io::Async;
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
     SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
 };
+use zeroize::Zeroize;
 
 /// The most descriptors one record carries.
 pub const MAX_FDS: usize = 4;
@@ -52,11 +54,21 @@ pub fn recv_with_fds(
     max: usize,
 ) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
     let mut buf = vec![0u8; max];
+    Ok(recv_into(sock, &mut buf)?.map(|(n, fds)| {
+        buf.truncate(n);
+        (buf, fds)
+    }))
+}
+
+/// Receives one record into `buf`: its length and the descriptors that
+/// came with it; `Ok(None)` at end of file. A record longer than `buf`
+/// is an error, its descriptors closed.
+fn recv_into(sock: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut anc = RecvAncillaryBuffer::new(&mut space);
     let msg = rustix::net::recvmsg(
         sock,
-        &mut [IoSliceMut::new(&mut buf)],
+        &mut [IoSliceMut::new(buf)],
         &mut anc,
         RecvFlags::CMSG_CLOEXEC,
     )?;
@@ -78,8 +90,7 @@ pub fn recv_with_fds(
     if msg.bytes == 0 && fds.is_empty() {
         return Ok(None);
     }
-    buf.truncate(msg.bytes);
-    Ok(Some((buf, fds)))
+    Ok(Some((msg.bytes, fds)))
 }
 
 /// One end of a record socket, asynchronous: records of at most `max`
@@ -88,6 +99,11 @@ pub fn recv_with_fds(
 pub struct RecordChannel {
     sock: Async<OwnedFd>,
     max: usize,
+    /// Where records are received, as large as the largest so far (not
+    /// `max`: a buffer of `max` zero-filled for every attempt, including
+    /// those that find nothing yet, cost the privilege-separated server
+    /// about a megabyte of memset per record), zeroized after each.
+    scratch: Mutex<Vec<u8>>,
 }
 
 impl RecordChannel {
@@ -96,6 +112,7 @@ impl RecordChannel {
         Ok(Self {
             sock: Async::new(sock)?,
             max,
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -121,8 +138,31 @@ impl RecordChannel {
 
     /// The next record; `None` once the other end is closed.
     pub async fn recv(&self) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
-        self.sock
-            .read_with(|s| recv_with_fds(s.as_fd(), self.max))
-            .await
+        self.sock.read_with(|s| self.recv_now(s.as_fd())).await
+    }
+
+    /// One record if one is waiting (`WouldBlock` if not). Its length is
+    /// peeked first (`MSG_PEEK | MSG_TRUNC` with no buffer gives a
+    /// record's full length) so that the scratch grows only to what
+    /// arrives, at most `max`; a longer record is then refused as
+    /// truncated. The lock holds the peek and the read together, so two
+    /// readers cannot take each other's record.
+    fn recv_now(&self, sock: BorrowedFd<'_>) -> io::Result<Option<(Vec<u8>, Vec<OwnedFd>)>> {
+        let mut scratch = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
+        let (_, len) =
+            rustix::net::recv(sock, &mut [0u8; 0][..], RecvFlags::PEEK | RecvFlags::TRUNC)?;
+        let want = len.min(self.max);
+        if scratch.len() < want {
+            scratch.resize(want, 0);
+        }
+        let buf = scratch.get_mut(..want).unwrap_or_default();
+        let got = recv_into(sock, buf);
+        let record = match &got {
+            Ok(Some((n, _))) => buf.get(..*n).unwrap_or_default().to_vec(),
+            _ => Vec::new(),
+        };
+        // Records carry secrets (passwords, exported keys): none stays.
+        buf.zeroize();
+        Ok(got?.map(|(_, fds)| (record, fds)))
     }
 }

@@ -71,3 +71,32 @@ fn a_shut_down_sender_ends_the_other_side_but_still_hears_it() {
         assert_eq!(a.recv().await.unwrap().unwrap().0, b"reply");
     });
 }
+
+#[test]
+fn records_of_every_size_up_to_the_limit_arrive_whole() {
+    async_io::block_on(async {
+        let (a, b) = seqpacket_pair().unwrap();
+        let max = 200_000;
+        let (a, b) = (
+            RecordChannel::new(a, max).unwrap(),
+            RecordChannel::new(b, max).unwrap(),
+        );
+        let record = |n: usize| (0..n).map(|i| (i * 7 + n) as u8).collect::<Vec<u8>>();
+        // Small after large and large after small: each arrives as sent,
+        // with no byte of the one before.
+        for n in [1, 150_000, 3, max, 10, 64 * 1024, 1] {
+            a.send(&record(n), &[]).await.unwrap();
+            let (data, fds) = b.recv().await.unwrap().unwrap();
+            assert_eq!(data.len(), n);
+            assert!(data == record(n), "record of {n} bytes changed");
+            assert!(fds.is_empty());
+        }
+        // An empty record with a descriptor is a record, not the end.
+        let (_reader, writer) = std::io::pipe().unwrap();
+        a.send(b"", &[writer.as_fd()]).await.unwrap();
+        let (data, fds) = b.recv().await.unwrap().unwrap();
+        assert_eq!((data.len(), fds.len()), (0, 1));
+        drop(a);
+        assert!(b.recv().await.unwrap().is_none(), "end of file");
+    });
+}
