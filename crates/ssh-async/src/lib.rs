@@ -87,6 +87,7 @@
 
 #[cfg(unix)]
 pub mod agent;
+mod aligned;
 mod channel;
 mod client;
 mod driver;
@@ -98,6 +99,7 @@ mod server;
 mod splice;
 mod state;
 
+pub use aligned::AlignedBuf;
 pub use channel::{Channel, ChannelReader, ChannelWriter, IncomingRequest, STDERR};
 pub use client::{Client, ClientHandler, ClientOptions, ExecOutput, HostKeyCheck, SimpleHandler};
 pub use driver::idle_releases;

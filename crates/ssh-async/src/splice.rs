@@ -9,7 +9,7 @@ use std::io;
 
 use futures::io::{AsyncRead, AsyncWrite};
 
-use crate::{Channel, Error};
+use crate::{AlignedBuf, Channel, Error};
 
 /// Size of the fixed buffer of each direction (two channel packets of
 /// OpenSSH's default 32 KiB).
@@ -25,7 +25,7 @@ enum Op {
 /// One direction of the copy: read into a fixed buffer, write it all out,
 /// repeat; at the reader's EOF, close the writer (EOF to the other side).
 struct Dir {
-    buf: Box<[u8]>,
+    buf: AlignedBuf,
     start: usize,
     end: usize,
     /// The reader said EOF.
@@ -41,7 +41,7 @@ struct Dir {
 impl Dir {
     fn new() -> Self {
         Self {
-            buf: vec![0; BUF].into_boxed_slice(),
+            buf: AlignedBuf::new(BUF),
             start: 0,
             end: 0,
             read_eof: false,

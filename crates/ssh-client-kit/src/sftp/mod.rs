@@ -536,7 +536,9 @@ impl SftpSession {
         progress: &mut dyn FnMut(u64),
     ) -> SftpResult<()> {
         let transfer = self.client.upload(handle, offset)?;
-        let mut buf = vec![0u8; IO_CHUNK];
+        // Aligned: reads out of a cached file into malloc's 256 KiB
+        // buffer ran at a quarter of the speed (see `AlignedBuf`).
+        let mut buf = ssh_async::AlignedBuf::new(IO_CHUNK);
         let (mut start, mut end) = (0usize, 0usize);
         let mut eof = false;
         let mut done = offset;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use ssh_async::{Channel, Error, IncomingRequest, runtime};
+use ssh_async::{AlignedBuf, Channel, Error, IncomingRequest, runtime};
 use ssh_os::process::{self, ExitStatus};
 use ssh_os::pty::PtyControl;
 use ssh_os::signal::Signal;
@@ -39,70 +39,29 @@ const PUMP_FIRST: usize = 32 * 1024;
 /// aes128-gcm and chacha20: 7-12% more download throughput.
 const PUMP_MAX: usize = 256 * 1024;
 
-/// How a pump's buffer is aligned: its start is a multiple of this.
-///
-/// The kernel copies a pipe's bytes out of whole pages, from their
-/// start, with `rep movsb`. On the AMD EPYC machines measured here that
-/// copy runs at a third of its speed when the destination lies 1-31
-/// bytes past the source's offset in its page (its short-distance case),
-/// and malloc puts a buffer of 128 KiB or more 16 bytes into a page: a
-/// pump reading a pipe into one spent 0.47 s per GB in that copy, a
-/// tenth of the machine on a download. Aligned to 64, the distance is a
-/// multiple of 64 (measured: 0.82 s/GB at 16 bytes, 0.28 at 64).
-const PUMP_ALIGN: usize = 64;
-
-/// A pump's buffer, starting on a [`PUMP_ALIGN`] boundary.
-struct PumpBuf {
-    storage: Vec<u8>,
-    start: usize,
-    len: usize,
-}
-
-impl PumpBuf {
-    fn new(len: usize) -> Self {
-        let storage = vec![0u8; len + PUMP_ALIGN];
-        let addr = storage.as_ptr() as usize;
-        let start = (PUMP_ALIGN - addr % PUMP_ALIGN) % PUMP_ALIGN;
-        Self {
-            storage,
-            start,
-            len,
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn as_mut(&mut self) -> &mut [u8] {
-        let end = self.start + self.len;
-        self.storage.get_mut(self.start..end).unwrap_or_default()
-    }
-}
-
 /// Copies `from` to `to` until `from` ends; errors of either end it too.
 async fn pump<R, W>(mut from: R, mut to: W) -> u64
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut buf = PumpBuf::new(PUMP_FIRST);
+    // Aligned: see `AlignedBuf` (reads out of a pipe into malloc's large
+    // buffers ran at a third of the speed).
+    let mut buf = AlignedBuf::new(PUMP_FIRST);
     let mut total = 0u64;
     loop {
-        let n = match futures::io::AsyncReadExt::read(&mut from, buf.as_mut()).await {
+        let n = match futures::io::AsyncReadExt::read(&mut from, &mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let Some(chunk) = buf.as_mut().get(..n) else {
-            break;
-        };
+        let Some(chunk) = buf.get(..n) else { break };
         if to.write_all(chunk).await.is_err() {
             break;
         }
         total += n as u64;
         if n == buf.len() && buf.len() < PUMP_MAX {
             // Grown between reads: nothing in it is kept.
-            buf = PumpBuf::new((buf.len() * 2).min(PUMP_MAX));
+            buf = AlignedBuf::new((buf.len() * 2).min(PUMP_MAX));
         }
     }
     total
@@ -236,7 +195,7 @@ mod tests {
         per_read: usize,
         next: u8,
         offered: Vec<usize>,
-        /// A buffer offered did not start on a `PUMP_ALIGN` boundary.
+        /// A buffer offered did not start on an `AlignedBuf::ALIGN` boundary.
         misaligned: bool,
     }
 
@@ -247,7 +206,7 @@ mod tests {
             buf: &mut [u8],
         ) -> Poll<std::io::Result<usize>> {
             self.offered.push(buf.len());
-            self.misaligned |= !(buf.as_ptr() as usize).is_multiple_of(PUMP_ALIGN);
+            self.misaligned |= !(buf.as_ptr() as usize).is_multiple_of(AlignedBuf::ALIGN);
             let n = buf.len().min(self.per_read).min(self.left);
             for b in &mut buf[..n] {
                 *b = self.next;
@@ -271,7 +230,7 @@ mod tests {
         assert_eq!(n, total as u64);
         assert!(
             !from.misaligned,
-            "every buffer starts on a PUMP_ALIGN boundary"
+            "every buffer starts on an AlignedBuf::ALIGN boundary"
         );
         (to.into_inner(), from.offered)
     }
