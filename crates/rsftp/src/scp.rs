@@ -191,7 +191,12 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 1;
         }
     };
-    runtime::block_on(run(a))
+    // One thread: the connection's driver runs on it too (the default
+    // runtime spawns there inside `CurrentThread::block_on`), so each
+    // buffer reaches it without waking another thread, as in `rssh`.
+    // rscp reads no terminal that could hold the driver up; its local
+    // files are read here, as OpenSSH's scp reads them.
+    runtime::CurrentThread::new().block_on(run(a))
 }
 
 async fn run(a: Args) -> i32 {

@@ -190,7 +190,17 @@ pub fn main_with_args<I: IntoIterator<Item = OsString>>(args: I) -> i32 {
             return 1;
         }
     };
-    runtime::block_on(run(a))
+    // A batch file's lines are read without waiting: the connection's
+    // driver then runs on this thread too (the default runtime spawns there
+    // inside `CurrentThread::block_on`), and buffers reach it without
+    // waking another thread, as in `rssh`. Commands from stdin may wait
+    // on a person or a pipe, and a driver on this thread would wait with
+    // them (no keepalive answered): they keep the thread pool.
+    if a.batch.as_deref().is_some_and(|f| f != "-") {
+        runtime::CurrentThread::new().block_on(run(a))
+    } else {
+        runtime::block_on(run(a))
+    }
 }
 
 async fn run(a: Args) -> i32 {
