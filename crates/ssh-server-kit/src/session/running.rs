@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use futures::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use futures::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt};
 use ssh_async::{AlignedBuf, Channel, Error, IncomingRequest, runtime};
 use ssh_os::process::{self, ExitStatus};
 use ssh_os::pty::PtyControl;
@@ -67,6 +67,31 @@ where
     total
 }
 
+/// Copies a channel's data to a program's stdin until the channel's EOF:
+/// written from the channel's own buffer, without a copy into one of
+/// ours (that copy was 3.5% of the session thread on an upload).
+async fn pump_from_channel<R, W>(mut from: R, mut to: W) -> u64
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut total = 0u64;
+    loop {
+        let n = match from.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => {
+                if to.write_all(chunk).await.is_err() {
+                    break;
+                }
+                chunk.len()
+            }
+        };
+        from.consume_unpin(n);
+        total += n as u64;
+    }
+    total
+}
+
 pub(super) async fn run(ch: Channel, mut running: Running) -> Result<(), Error> {
     let wait = running.child.wait();
     let mut outputs: Vec<futures::future::BoxFuture<'static, u64>> = Vec::new();
@@ -77,7 +102,7 @@ pub(super) async fn run(ch: Channel, mut running: Running) -> Result<(), Error> 
                 let reader = ch.reader();
                 drop(runtime::spawn(async move {
                     let mut stdin = stdin;
-                    pump(reader, &mut stdin).await;
+                    pump_from_channel(reader, &mut stdin).await;
                     // EOF from the client: the program's stdin ends.
                     let _ = stdin.close().await;
                 }));
@@ -243,6 +268,26 @@ mod tests {
         assert!(out.iter().enumerate().all(|(i, b)| *b == i as u8));
         assert_eq!(offered[..5], [32768, 65536, 131072, 262144, 262144]);
         assert!(offered.iter().all(|&n| n <= PUMP_MAX));
+    }
+
+    #[test]
+    fn a_channel_pumped_from_its_own_buffer_loses_nothing() {
+        // The channel's buffer, refilled in pieces of 1,000 bytes or less.
+        let total = 300_007;
+        let data = Output {
+            left: total,
+            per_read: 777,
+            next: 0,
+            offered: Vec::new(),
+            misaligned: false,
+        };
+        let from = futures::io::BufReader::with_capacity(1000, data);
+        let mut to = futures::io::Cursor::new(Vec::new());
+        let n = futures::executor::block_on(pump_from_channel(from, &mut to));
+        assert_eq!(n, total as u64);
+        let out = to.into_inner();
+        assert_eq!(out.len(), total);
+        assert!(out.iter().enumerate().all(|(i, b)| *b == i as u8));
     }
 
     #[test]
